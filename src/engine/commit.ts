@@ -1,0 +1,234 @@
+/**
+ * Turns an event into a committed transition: read the run (or reuse the
+ * snapshot this process just wrote), decide with the flow's machine, and write
+ * the result in one fenced statement. A lost race (another writer moved the
+ * run on) re-reads and decides again. Owns the small cache of runs this
+ * process is stepping, and the parking of runs that cannot go on.
+ */
+import type { EventObject } from 'xstate';
+import { describeError, isSignoffError, SignoffError } from '../errors.ts';
+import type { Logger } from '../ops/log.ts';
+import type { Sql } from '../store/client.ts';
+import type { ClaimedJob } from '../store/jobs.ts';
+import { dropTimer, cancelStaleJob } from '../store/jobs.ts';
+import { hasSqlState, UNIQUE_VIOLATION } from '../store/sqlstate.ts';
+import {
+  appendNote, commitTransition, findRunId, insertRun, listRunsOnOtherVersions, readRunHead,
+  type RunHead, type RunRecord, type WritePlan,
+} from '../store/runs.ts';
+import { decideEvent, restore, type Decision, type RunStatus, type StoredSnapshot } from './decide.ts';
+import type { Flow } from './flow.ts';
+import type { RunView } from './waiters.ts';
+
+/** Who and where started a run. */
+export interface Trigger { source?: string; actor?: string; channel?: string }
+
+/** Why an event is being applied, and the claim it must be fenced on. */
+export interface ApplyContext {
+  actor: string | null;
+  dedupeKey: string | null;
+  job: { key: string; attempt: number; childId: string } | null;
+  timerSendId: string | null;
+}
+
+export interface ApplyResult { status: RunStatus; duplicate: boolean }
+
+interface CommitterDeps {
+  sql: Sql;
+  owner: string;
+  flows: ReadonlyMap<string, Flow<any>>;
+  log: Logger;
+  onCommit: (view: RunView) => void;
+  onWork: (jobs: ClaimedJob[], timerDelaysMs: number[]) => void;
+}
+
+/** Lease margin beyond a step's timeout, so a step that times out still owns its job when it reports. */
+const LEASE_MARGIN_MS = 5_000;
+/** Lost races before giving up: only a pathological hot run gets near this. */
+const MAX_CONFLICTS = 50;
+
+export class Committer {
+  /** Runs with steps in flight in this process: their next commit needs no read. */
+  private readonly hot = new Map<string, RunHead>();
+
+  constructor(private readonly d: CommitterDeps) {}
+
+  async insert(flow: Flow, runId: string, input: unknown, dec: Decision, opts: { triggerKey?: string; trigger?: Trigger }) {
+    const inserted = await insertRun(this.d.sql, {
+      id: runId, flow: flow.id, flowVersion: flow.version, status: dec.status, snapshot: dec.snapshot, input,
+      output: dec.output, triggerKey: opts.triggerKey ?? null, trigger: opts.trigger ?? {},
+    }, { kind: 'event', type: 'xstate.init', event: null, actor: opts.trigger?.actor ?? null, stateBefore: null, stateAfter: dec.snapshot.value, dedupeKey: null },
+    this.plan(flow, dec, null), this.d.owner);
+    if (!inserted) {
+      const existing = await findRunId(this.d.sql, runId, opts.triggerKey ?? null);
+      return { runId: existing ?? runId, isNew: false };
+    }
+    this.committed(flow, runId, 1, dec);
+    return { runId, isNew: true };
+  }
+
+  async apply(runId: string, event: EventObject, ctx: ApplyContext): Promise<ApplyResult> {
+    for (let attempt = 0; attempt < MAX_CONFLICTS; attempt++) {
+      // A dedupe key needs the read: it checks the key in the same query.
+      const head = (attempt === 0 && !ctx.dedupeKey ? this.hot.get(runId) : undefined) ?? await readRunHead(this.d.sql, runId, ctx.dedupeKey);
+      if (!head) throw new SignoffError('run_not_found', `no run ${runId}`);
+      if (head.duplicate) return { status: head.status as RunStatus, duplicate: true };
+      const outcome = await this.tryApply(runId, head, event, ctx).catch((err: unknown) => {
+        if (ctx.dedupeKey && hasSqlState(err, UNIQUE_VIOLATION)) return 'duplicate' as const;
+        throw err;
+      });
+      if (outcome === 'duplicate') return { status: head.status as RunStatus, duplicate: true };
+      if (outcome) return outcome;
+      this.hot.delete(runId);
+    }
+    throw new SignoffError('db_unavailable', `run ${runId} is too busy right now; try again`);
+  }
+
+  /** One decide-and-write attempt; null when another writer got there first. */
+  private async tryApply(runId: string, head: RunHead, event: EventObject, ctx: ApplyContext): Promise<ApplyResult | null> {
+    const isInternal = ctx.job !== null || ctx.timerSendId !== null;
+    if (head.status !== 'running' && head.status !== 'waiting') {
+      if (isInternal) return this.discard(runId, ctx, head.status as RunStatus);
+      throw new SignoffError('run_not_active', `run ${runId} is ${head.status}; it takes no more events`);
+    }
+    if (ctx.job && head.snapshot.children?.[ctx.job.childId]?.job !== ctx.job.key) {
+      return this.discard(runId, ctx, head.status as RunStatus);
+    }
+    const flow = this.d.flows.get(head.flow);
+    if (!flow) throw new SignoffError('flow_not_found', `run ${runId} belongs to flow "${head.flow}", which is not loaded`);
+    const gone = head.flow_version !== flow.version ? missingState(flow, head.snapshot) : null;
+    if (gone) return this.park(runId, head, ctx, gone);
+    let dec: Decision;
+    try {
+      dec = decideEvent(flow, runId, head.version + 1, head.snapshot, event, ctx.job?.childId);
+    } catch (err) {
+      if (isInternal && isSignoffError(err, 'flow_invalid')) return this.park(runId, head, ctx, err.message);
+      throw err;
+    }
+    if (!dec.changed) return this.unchanged(flow, runId, head, event, ctx);
+    if (dec.machineError !== undefined && ctx.job) return this.failRun(flow, runId, head, event, ctx);
+    return this.write(flow, runId, head, event, ctx, dec);
+  }
+
+  private async write(
+    flow: Flow, runId: string, head: RunHead, event: EventObject, ctx: ApplyContext, dec: Decision,
+    kind: 'event' | 'note' = 'event', reason: string | null = null,
+  ) {
+    const seq = head.version + 1;
+    const error = (event as { error?: unknown }).error;
+    reason ??= dec.status === 'failed' ? `flow failed: ${describeError(dec.machineError).message}` : null;
+    const ok = await commitTransition(this.d.sql, {
+      runId, flow: flow.id, seq, snapshot: dec.snapshot, status: dec.status, output: dec.output, reason,
+      event: { kind, type: event.type, event, actor: ctx.actor, stateBefore: head.snapshot.value, stateAfter: dec.snapshot.value, dedupeKey: ctx.dedupeKey },
+      plan: this.plan(flow, dec, ctx), owner: this.d.owner, timerSendId: ctx.timerSendId,
+      job: ctx.job && { key: ctx.job.key, attempt: ctx.job.attempt, outcome: error === undefined ? 'done' : 'failed', error: error ?? null },
+    });
+    if (!ok) return null;
+    this.committed(flow, runId, seq, dec, reason);
+    return { status: dec.status, duplicate: false };
+  }
+
+  /** The state ignored the event. Outside events are refused; a step result still closes its job. */
+  private async unchanged(flow: Flow, runId: string, head: RunHead, event: EventObject, ctx: ApplyContext) {
+    if (ctx.timerSendId) return this.discard(runId, ctx, head.status as RunStatus);
+    if (!ctx.job) {
+      throw new SignoffError('event_not_accepted',
+        `run ${runId} is in state ${JSON.stringify(head.snapshot.value)}, which does not accept "${event.type}"`);
+    }
+    const children = { ...head.snapshot.children };
+    delete children[ctx.job.childId];
+    const snapshot = { ...head.snapshot, children };
+    const status: RunStatus = Object.keys(children).length > 0 ? 'running' : 'waiting';
+    return this.write(flow, runId, head, event, ctx, { ...emptyWork(), snapshot, status, output: undefined, changed: true, machineError: undefined });
+  }
+
+  /** A step failed for good and the flow has no onError: the run fails, its snapshot kept for a retry. */
+  private async failRun(flow: Flow, runId: string, head: RunHead, event: EventObject, ctx: ApplyContext) {
+    const error = (event as { error?: unknown }).error;
+    const dec: Decision = { ...emptyWork(), snapshot: head.snapshot, status: 'failed', output: undefined, changed: true, machineError: error };
+    const reason = `step "${ctx.job!.childId}" failed: ${describeError(error).message}`;
+    return this.write(flow, runId, head, { ...event, type: 'step.failed' }, ctx, dec, 'note', reason);
+  }
+
+  private async park(runId: string, head: RunHead, ctx: ApplyContext, reason: string): Promise<ApplyResult> {
+    await appendNote(this.d.sql, runId, { type: 'run.parked', data: { reason }, actor: null, status: 'parked', reason });
+    this.d.log.warn('run parked', { runId, reason });
+    this.hot.delete(runId);
+    if (ctx.job || ctx.timerSendId) return this.discard(runId, ctx, 'parked');
+    throw new SignoffError('run_not_active', `run ${runId} is parked: ${reason}`);
+  }
+
+  /** A late step result or timer for a state the run has left: close the claim, change nothing. */
+  private async discard(runId: string, ctx: ApplyContext, status: RunStatus): Promise<ApplyResult> {
+    if (ctx.job) await cancelStaleJob(this.d.sql, ctx.job.key, this.d.owner);
+    if (ctx.timerSendId) await dropTimer(this.d.sql, runId, ctx.timerSendId, this.d.owner);
+    return { status, duplicate: false };
+  }
+
+  async parkOrphanedRuns(): Promise<string[]> {
+    const parked: string[] = [];
+    for (const flow of this.d.flows.values()) {
+      for (const run of await listRunsOnOtherVersions(this.d.sql, flow.id, flow.version)) {
+        const gone = missingState(flow, run.snapshot);
+        if (!gone) continue;
+        await appendNote(this.d.sql, run.id, { type: 'run.parked', data: { reason: gone }, actor: null, status: 'parked', reason: gone });
+        parked.push(run.id);
+      }
+    }
+    return parked;
+  }
+
+  forget(runId: string): void {
+    this.hot.delete(runId);
+  }
+
+  private plan(flow: Flow, dec: Decision, ctx: ApplyContext | null): WritePlan {
+    const reRaised = new Set(dec.timers.map((t) => t.sendId));
+    const cancelTimers = dec.cancelTimers.filter((id) => !reRaised.has(id));
+    if (ctx?.timerSendId && !reRaised.has(ctx.timerSendId)) cancelTimers.push(ctx.timerSendId);
+    return {
+      jobs: dec.jobs.map((j) => {
+        const o = flow.stepOptions.get(j.name)!;
+        return { key: j.key, kind: j.kind, name: j.name, child_id: j.childId, input: j.input, max_attempts: o.maxAttempts, lease_ms: o.timeoutMs + LEASE_MARGIN_MS };
+      }),
+      timers: dec.timers.map((t) => ({ send_id: t.sendId, event: t.event, delay_ms: t.delayMs })),
+      cancelJobs: dec.cancelJobs.filter((k) => k !== ctx?.job?.key),
+      cancelTimers,
+    };
+  }
+
+  private committed(flow: Flow, runId: string, seq: number, dec: Decision, reason: string | null = null): void {
+    if (dec.jobs.some((j) => j.kind === 'step')) {
+      this.hot.set(runId, { flow: flow.id, flow_version: flow.version, status: dec.status, snapshot: dec.snapshot, version: seq, duplicate: false });
+    } else {
+      this.hot.delete(runId);
+    }
+    this.d.onCommit({ id: runId, flow: flow.id, status: dec.status, reason, state: dec.snapshot.value, context: dec.snapshot.context, output: dec.output, version: seq });
+    if (dec.jobs.length > 0 || dec.timers.length > 0) {
+      const plan = this.plan(flow, dec, null);
+      const jobs = plan.jobs.map((j) => ({ ...j, run_id: runId, flow: flow.id, attempts: 1, recoveries: 0 }));
+      this.d.onWork(jobs, dec.timers.map((t) => t.delayMs));
+    }
+  }
+}
+
+function emptyWork() {
+  return { jobs: [], timers: [], cancelJobs: [], cancelTimers: [] };
+}
+
+/** A reason when the run's state is gone from the flow's current machine, else null. */
+function missingState(flow: Flow, snapshot: StoredSnapshot): string | null {
+  try {
+    restore(flow, snapshot);
+    return null;
+  } catch {
+    return `flow "${flow.id}" changed since this run started: its state ${JSON.stringify(snapshot.value)} no longer exists; migrate or cancel the run`;
+  }
+}
+
+export function toView(run: RunRecord): RunView {
+  return {
+    id: run.id, flow: run.flow, status: run.status as RunStatus, reason: run.status_reason,
+    state: run.snapshot?.value, context: run.snapshot?.context, output: run.output, version: run.version,
+  };
+}

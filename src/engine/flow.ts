@@ -1,0 +1,125 @@
+/**
+ * What a flow is: an XState machine that decides, plus the named steps and
+ * effects the engine runs on its behalf. A flow file does no I/O; its machine
+ * only names steps (`invoke: { src: 'draft' }`) and effects (`entry: 'notify'`),
+ * and the engine turns those names into durable jobs.
+ *
+ *   export default defineFlow({
+ *     id: 'ticket-triage', title: 'Triage a ticket', input: z.object({ ... }),
+ *     machine: setup({ actors: { draft: step<Ticket, Draft>() } }).createMachine({ ... }),
+ *     steps: { draft: async (ticket, ctx) => ... },
+ *   });
+ */
+import { createHash } from 'node:crypto';
+import { fromPromise, type AnyStateMachine, type AnyStateNode, type PromiseActorLogic } from 'xstate';
+import type { z } from 'zod';
+import { SignoffError } from '../errors.ts';
+
+/** What a step function is given besides its input. */
+export interface StepContext {
+  runId: string;
+  flowId: string;
+  /** Stable across retries of this invocation: `<run>:<child>:<seq>`. Pass it to tools as Idempotency-Key. */
+  idempotencyKey: string;
+  /** 1 on the first try. */
+  attempt: number;
+  /** Aborted when the step times out or the worker shuts down. */
+  signal: AbortSignal;
+}
+
+export type StepFn<I = any, O = unknown> = (input: I, ctx: StepContext) => Promise<O>;
+
+export interface StepOptions<I = any, O = unknown> {
+  run: StepFn<I, O>;
+  /** Per-attempt time limit. Default 60 000 ms. The lease is this plus a margin. */
+  timeoutMs?: number;
+  /** Attempts before the error is fed to the flow. Default 3. */
+  maxAttempts?: number;
+  /** First retry delay, doubled each attempt, capped at 5 min. Default 1 000 ms. */
+  backoffMs?: number;
+}
+
+export type StepDefinition = StepFn | StepOptions;
+
+/** What starts a flow. Later issues wire each kind to its trigger source. */
+export type TriggerSpec =
+  | { kind: 'command'; name?: string }
+  | { kind: 'webhook'; provider: string; event?: string }
+  | { kind: 'schedule'; cron: string; timezone?: string };
+
+export interface FlowConfig<I> {
+  /** kebab-case, stable: it is stored on every run. */
+  id: string;
+  title: string;
+  input: z.ZodType<I>;
+  triggers?: TriggerSpec[];
+  machine: AnyStateMachine;
+  steps: Record<string, StepDefinition>;
+  /** Named actions of the machine, run as at-least-once jobs after the transition commits. */
+  effects?: Record<string, StepDefinition>;
+}
+
+export interface Flow<I = unknown> extends Readonly<FlowConfig<I>> {
+  /** Hash of the machine definition; runs are pinned to the version they started on. */
+  readonly version: string;
+  readonly stepOptions: ReadonlyMap<string, Required<StepOptions>>;
+}
+
+const FLOW_ID = /^[a-z][a-z0-9-]{0,62}$/;
+
+/**
+ * A placeholder actor for `setup({ actors })`, so the machine is typed and its
+ * `invoke.src` names resolve. The engine never runs it: it runs the step of the
+ * same name from `defineFlow({ steps })` as a job.
+ */
+export function step<I = unknown, O = unknown>(): PromiseActorLogic<O, I> {
+  return fromPromise<O, I>(async () => {
+    throw new Error('signoff steps run as engine jobs, not inside an XState actor');
+  });
+}
+
+export function defineFlow<I>(config: FlowConfig<I>): Flow<I> {
+  if (!FLOW_ID.test(config.id)) {
+    throw new SignoffError('flow_invalid', `flow id "${config.id}" must be kebab-case (a-z, 0-9, -)`);
+  }
+  const stepOptions = new Map<string, Required<StepOptions>>();
+  for (const [name, def] of Object.entries({ ...config.steps, ...config.effects })) {
+    stepOptions.set(name, normalizeStep(def));
+  }
+  for (const src of invokedSources(config.machine.root)) {
+    if (!config.steps[src]) {
+      throw new SignoffError('flow_invalid', `flow "${config.id}" invokes "${src}", which is not in its steps`);
+    }
+  }
+  return Object.freeze({ ...config, version: hashMachine(config.machine), stepOptions });
+}
+
+function normalizeStep(def: StepDefinition): Required<StepOptions> {
+  const opts = typeof def === 'function' ? { run: def } : def;
+  return { timeoutMs: 60_000, maxAttempts: 3, backoffMs: 1_000, ...opts };
+}
+
+function invokedSources(node: AnyStateNode): string[] {
+  const own = node.invoke.map((inv) => {
+    if (typeof inv.src !== 'string') {
+      throw new SignoffError('flow_invalid', `state "${node.id}" invokes an inline actor; name a step instead`);
+    }
+    return inv.src;
+  });
+  return own.concat(Object.values(node.states).flatMap((child) => invokedSources(child)));
+}
+
+/**
+ * A stable hash of the machine config. Functions (guards, assigns, inputs) are
+ * hashed by their source text, so editing one changes the version.
+ */
+export function hashMachine(machine: AnyStateMachine): string {
+  const text = JSON.stringify(machine.config, (_key, value: unknown) => {
+    if (typeof value === 'function') return `fn:${value.toString()}`;
+    if (value && typeof value === 'object' && !Array.isArray(value)) {
+      return Object.fromEntries(Object.entries(value).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+    }
+    return value;
+  });
+  return createHash('sha256').update(text).digest('hex').slice(0, 16);
+}

@@ -1,0 +1,226 @@
+/**
+ * Executes jobs and fires timers. Work this process just committed is run at
+ * once (it was inserted already leased to us); everything else (retries after
+ * backoff, jobs of a dead worker, due timers) is claimed from Postgres with
+ * SKIP LOCKED, woken by NOTIFY, a local timer for work we know is coming, or a
+ * slow fallback poll. A step's outcome is fed back through the Committer.
+ */
+import { describeError, SignoffError, isSignoffError } from '../errors.ts';
+import type { Logger } from '../ops/log.ts';
+import type { Sql } from '../store/client.ts';
+import {
+  claimJobs, claimTimers, finishJob, msUntilNextDue, releaseJobs, rescheduleJob,
+  type ClaimedJob, type ClaimedTimer,
+} from '../store/jobs.ts';
+import { appendNote } from '../store/runs.ts';
+import type { Committer } from './commit.ts';
+import { Executor, runAbortable, sleep } from './executor.ts';
+import type { Flow, StepOptions } from './flow.ts';
+
+interface WorkerDeps {
+  sql: Sql;
+  owner: string;
+  flows: ReadonlyMap<string, Flow<any>>;
+  committer: Committer;
+  log: Logger;
+  concurrency: number;
+  pollMs: number;
+  maxRecoveries: number;
+  channel: string;
+  crashpoints: ReadonlySet<string>;
+}
+
+/** Rows claimed per query. */
+const BATCH = 50;
+/** How long a claimed timer is ours before another worker may fire it. */
+const TIMER_LEASE_MS = 30_000;
+const MAX_BACKOFF_MS = 300_000;
+
+/** An error a step throws when trying again cannot help (a 400, a refused request). */
+export function permanentError(message: string, cause?: unknown): SignoffError {
+  return new SignoffError('step_failed', message, { cause, details: { retryable: false } });
+}
+
+export class Worker {
+  private readonly executor: Executor;
+  private stopping = false;
+  private loopDone: Promise<void> | null = null;
+  private wakeNow: (() => void) | null = null;
+  private wakeTimer: NodeJS.Timeout | null = null;
+  private wakeAt = Infinity;
+  private unlisten: (() => Promise<void>) | null = null;
+
+  constructor(private readonly d: WorkerDeps) {
+    this.executor = new Executor(d.concurrency);
+  }
+
+  async start(): Promise<void> {
+    const listener = await this.d.sql.listen(this.d.channel, () => this.wake());
+    this.unlisten = () => listener.unlisten();
+    this.loopDone = this.loop();
+  }
+
+  async stop(graceMs: number): Promise<void> {
+    this.stopping = true;
+    this.wake();
+    await this.loopDone;
+    const unfinished = await this.executor.drain(graceMs);
+    const released = await releaseJobs(this.d.sql, this.d.owner, unfinished);
+    if (released > 0) await this.d.sql.notify(this.d.channel, 'released');
+    if (this.wakeTimer) clearTimeout(this.wakeTimer);
+    await this.unlisten?.();
+    this.d.log.info('worker stopped', { owner: this.d.owner, released });
+  }
+
+  /** Work this process just committed: jobs leased to us, and timers to wake for. */
+  accept(jobs: ClaimedJob[], timerDelaysMs: number[]): void {
+    for (const job of jobs) this.execute(job);
+    for (const ms of timerDelaysMs) this.wakeIn(ms);
+  }
+
+  private async loop(): Promise<void> {
+    while (!this.stopping) {
+      let isBusy = false;
+      try {
+        isBusy = await this.claimOnce();
+      } catch (err) {
+        this.d.log.error('claiming work failed; retrying', { error: describeError(err).message });
+        await sleep(1_000);
+      }
+      if (!isBusy && !this.stopping) await this.idle();
+    }
+  }
+
+  /** Claims one batch of due jobs and timers; true when there may be more. */
+  private async claimOnce(): Promise<boolean> {
+    const free = this.executor.free;
+    const jobs = free > 0 ? await claimJobs(this.d.sql, this.d.owner, Math.min(free, BATCH)) : [];
+    for (const job of jobs) this.execute(job);
+    const timers = await claimTimers(this.d.sql, this.d.owner, BATCH, TIMER_LEASE_MS);
+    await Promise.all(timers.map((t) => this.fire(t)));
+    return jobs.length === BATCH || timers.length === BATCH;
+  }
+
+  private async idle(): Promise<void> {
+    const next = await msUntilNextDue(this.d.sql).catch(() => null);
+    const ms = next === null ? this.d.pollMs : Math.min(this.d.pollMs, next + 5);
+    await new Promise<void>((resolve) => {
+      this.wakeNow = resolve;
+      setTimeout(resolve, ms);
+    });
+    this.wakeNow = null;
+  }
+
+  private wake(): void {
+    this.wakeNow?.();
+  }
+
+  /** Wakes the loop in `ms` (keeps only the earliest pending wake). */
+  private wakeIn(ms: number): void {
+    const at = Date.now() + ms;
+    if (ms > this.d.pollMs || at >= this.wakeAt) return;
+    if (this.wakeTimer) clearTimeout(this.wakeTimer);
+    this.wakeAt = at;
+    this.wakeTimer = setTimeout(() => {
+      this.wakeAt = Infinity;
+      this.wakeTimer = null;
+      this.wake();
+    }, ms + 5);
+  }
+
+  private execute(job: ClaimedJob): void {
+    const opts = this.d.flows.get(job.flow)?.stepOptions.get(job.name);
+    if (job.recoveries > this.d.maxRecoveries) {
+      void this.parkRun(job, `step "${job.child_id ?? job.name}" crashed its worker ${job.recoveries} times`);
+      return;
+    }
+    if (!opts) {
+      void this.parkRun(job, `flow "${job.flow}" has no step "${job.name}" in this deployment`);
+      return;
+    }
+    this.executor.submit({ key: job.key, timeoutMs: opts.timeoutMs, run: (signal) => this.runJob(job, opts, signal) });
+  }
+
+  private async runJob(job: ClaimedJob, opts: Required<StepOptions>, signal: AbortSignal): Promise<void> {
+    let output: unknown;
+    let error: unknown;
+    try {
+      const ctx = { runId: job.run_id, flowId: job.flow, idempotencyKey: job.key, attempt: job.attempts, signal };
+      const raw = await runAbortable(() => opts.run(job.input, ctx), signal);
+      output = raw === undefined ? null : JSON.parse(JSON.stringify(raw));
+    } catch (err) {
+      error = err;
+    }
+    if (this.stopping && signal.aborted) return;
+    this.crashpoint(`after-step:${job.name}`);
+    try {
+      if (error === undefined) await this.succeed(job, output);
+      else await this.fail(job, opts, error);
+    } catch (err) {
+      // The lease will expire and the job will run again: at-least-once, never lost.
+      this.d.log.error('could not record step outcome', { job: job.key, error: describeError(err).message });
+    }
+  }
+
+  private async succeed(job: ClaimedJob, output: unknown): Promise<void> {
+    if (job.kind === 'effect') {
+      await finishJob(this.d.sql, job.key, this.d.owner, job.attempts, 'done', null);
+      return;
+    }
+    await this.d.committer.apply(job.run_id, { type: `xstate.done.actor.${job.child_id}`, output } as any, {
+      actor: null, dedupeKey: null, timerSendId: null, job: { key: job.key, attempt: job.attempts, childId: job.child_id! },
+    });
+  }
+
+  private async fail(job: ClaimedJob, opts: Required<StepOptions>, err: unknown): Promise<void> {
+    const error = describeError(err);
+    const isRetryable = !(isSignoffError(err) && err.details?.retryable === false);
+    if (isRetryable && job.attempts < job.max_attempts) {
+      const backoff = Math.min(opts.backoffMs * 2 ** (job.attempts - 1), MAX_BACKOFF_MS);
+      const delay = Math.max(backoff, retryAfterMs(err));
+      await rescheduleJob(this.d.sql, job.key, this.d.owner, job.attempts, delay, error);
+      this.d.log.warn('step failed; will retry', { job: job.key, attempt: job.attempts, delayMs: delay, error: error.message });
+      this.wakeIn(delay);
+      return;
+    }
+    if (job.kind === 'effect') {
+      if (await finishJob(this.d.sql, job.key, this.d.owner, job.attempts, 'failed', error)) {
+        await appendNote(this.d.sql, job.run_id, { type: 'effect.failed', data: { effect: job.name, error }, actor: null });
+      }
+      return;
+    }
+    await this.d.committer.apply(job.run_id, { type: `xstate.error.actor.${job.child_id}`, error } as any, {
+      actor: null, dedupeKey: null, timerSendId: null, job: { key: job.key, attempt: job.attempts, childId: job.child_id! },
+    });
+  }
+
+  private async fire(timer: ClaimedTimer): Promise<void> {
+    try {
+      await this.d.committer.apply(timer.run_id, timer.event, { actor: 'timer', dedupeKey: null, job: null, timerSendId: timer.send_id });
+    } catch (err) {
+      this.d.log.error('timer could not fire; it will be retried', { runId: timer.run_id, timer: timer.send_id, error: describeError(err).message });
+    }
+  }
+
+  private async parkRun(job: ClaimedJob, reason: string): Promise<void> {
+    try {
+      if (await finishJob(this.d.sql, job.key, this.d.owner, job.attempts, 'failed', { message: reason })) {
+        await appendNote(this.d.sql, job.run_id, { type: 'run.parked', data: { reason, job: job.key }, actor: null, status: 'parked', reason });
+        this.d.committer.forget(job.run_id);
+        this.d.log.warn('run parked', { runId: job.run_id, reason });
+      }
+    } catch (err) {
+      this.d.log.error('could not park run', { runId: job.run_id, error: describeError(err).message });
+    }
+  }
+
+  /** Test hook: SIGKILL this process at a named point (RELIABILITY case 29). */
+  private crashpoint(name: string): void {
+    if (this.d.crashpoints.has(name)) process.kill(process.pid, 'SIGKILL');
+  }
+}
+
+function retryAfterMs(err: unknown): number {
+  const ms = (err as { retryAfterMs?: unknown } | null)?.retryAfterMs;
+  return typeof ms === 'number' && ms > 0 ? ms : 0;
+}

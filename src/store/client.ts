@@ -1,0 +1,45 @@
+/**
+ * The one postgres.js client. Everything signoff stores lives in one schema
+ * (`signoff` by default, configurable so several deployments or test files can
+ * share a database); the client sets search_path at connect time, so queries
+ * name tables unqualified. Owns connection options only: no queries here.
+ */
+import postgres from 'postgres';
+
+export type Sql = postgres.Sql;
+export type Tx = postgres.TransactionSql;
+
+export interface ClientOptions {
+  url: string;
+  /** Schema holding signoff's tables. Default `signoff`. */
+  schema?: string;
+  /** Pool size. Default 10 (the peers' default in the benchmark). */
+  max?: number;
+}
+
+const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+
+export function assertSchemaName(schema: string): string {
+  if (!SCHEMA_NAME.test(schema)) {
+    throw new Error(`schema name "${schema}" must be lower-case letters, digits and _ (max 63)`);
+  }
+  return schema;
+}
+
+export function connect(opts: ClientOptions): Sql {
+  const schema = assertSchemaName(opts.schema ?? 'signoff');
+  return postgres(opts.url, {
+    max: opts.max ?? 10,
+    onnotice: () => {},
+    // Sent in the startup packet: no extra round trip per connection.
+    connection: { search_path: schema, application_name: 'signoff' },
+    // Bigints come back as numbers: our counters are far below 2^53.
+    types: { bigint: postgres.BigInt },
+    transform: { undefined: null },
+  });
+}
+
+/** The NOTIFY channel of one schema: LISTEN/NOTIFY is per database, not per schema. */
+export function wakeChannel(schema: string): string {
+  return `signoff_wake_${schema}`;
+}

@@ -1,0 +1,102 @@
+/**
+ * SQL for jobs (invoked steps and declared effects) and timers. Claims use
+ * FOR UPDATE SKIP LOCKED and leases on the database clock; every write by a
+ * worker is fenced on its claim (lease owner + attempt), so a worker whose
+ * lease expired and was re-claimed changes nothing.
+ */
+import type { Sql } from './client.ts';
+
+export interface ClaimedJob {
+  key: string; run_id: string; flow: string; kind: 'step' | 'effect'; name: string; child_id: string | null;
+  input: unknown; attempts: number; max_attempts: number; recoveries: number; lease_ms: number;
+}
+
+export interface ClaimedTimer { run_id: string; send_id: string; event: any }
+
+/** Claims up to `limit` due jobs: queued ones whose run_at passed, and running ones whose lease expired. */
+export async function claimJobs(sql: Sql, owner: string, limit: number): Promise<ClaimedJob[]> {
+  return sql<ClaimedJob[]>`
+    UPDATE jobs j SET status = 'running', lease_owner = ${owner}, attempts = j.attempts + 1,
+      recoveries = j.recoveries + CASE WHEN j.status = 'running' THEN 1 ELSE 0 END,
+      due_at = now() + j.lease_ms * interval '1 millisecond', updated_at = now()
+    FROM (SELECT key FROM jobs WHERE status IN ('queued', 'running') AND due_at <= now()
+          ORDER BY due_at LIMIT ${limit} FOR UPDATE SKIP LOCKED) c
+    WHERE j.key = c.key
+    RETURNING j.key, j.run_id, j.flow, j.kind, j.name, j.child_id, j.input, j.attempts, j.max_attempts, j.recoveries, j.lease_ms`;
+}
+
+/** Puts a failed attempt back in the queue after `delayMs`. False if our claim was lost. */
+export async function rescheduleJob(sql: Sql, key: string, owner: string, attempt: number, delayMs: number, error: unknown): Promise<boolean> {
+  const rows = await sql`
+    UPDATE jobs SET status = 'queued', lease_owner = NULL, last_error = ${sql.json(error as any)},
+      due_at = now() + ${delayMs} * interval '1 millisecond', updated_at = now()
+    WHERE key = ${key} AND status = 'running' AND lease_owner = ${owner} AND attempts = ${attempt}
+    RETURNING key`;
+  return rows.length === 1;
+}
+
+/** Closes an effect job (effects feed nothing back to the machine). False if our claim was lost. */
+export async function finishJob(sql: Sql, key: string, owner: string, attempt: number, status: 'done' | 'failed', error: unknown): Promise<boolean> {
+  const rows = await sql`
+    UPDATE jobs SET status = ${status}, lease_owner = NULL, last_error = ${error == null ? null : sql.json(error as any)}, updated_at = now()
+    WHERE key = ${key} AND status = 'running' AND lease_owner = ${owner} AND attempts = ${attempt}
+    RETURNING key`;
+  return rows.length === 1;
+}
+
+/** Marks a job whose step is no longer current (its state was left) as cancelled. */
+export async function cancelStaleJob(sql: Sql, key: string, owner: string): Promise<void> {
+  await sql`UPDATE jobs SET status = 'cancelled', lease_owner = NULL, updated_at = now()
+            WHERE key = ${key} AND lease_owner = ${owner} AND status = 'running'`;
+}
+
+/** Shutdown: hands our unfinished jobs back, claimable at once, without counting the attempt. */
+export async function releaseJobs(sql: Sql, owner: string, keys: string[]): Promise<number> {
+  if (keys.length === 0) return 0;
+  const rows = await sql`
+    UPDATE jobs SET status = 'queued', lease_owner = NULL, attempts = greatest(attempts - 1, 0), due_at = now(), updated_at = now()
+    WHERE key = ANY(${sql.array(keys)}::text[]) AND lease_owner = ${owner} AND status = 'running'
+    RETURNING key`;
+  return rows.length;
+}
+
+/** Operator retry: the failed step job of a run goes back to the queue with fresh counters. */
+export async function requeueFailedJob(sql: Sql, runId: string, key: string): Promise<boolean> {
+  const rows = await sql`
+    UPDATE jobs SET status = 'queued', attempts = 0, recoveries = 0, lease_owner = NULL, due_at = now(), updated_at = now()
+    WHERE key = ${key} AND run_id = ${runId} AND status IN ('failed', 'running', 'queued')
+    RETURNING key`;
+  return rows.length === 1;
+}
+
+/** Cancels every open job and timer of a run (run cancelled). */
+export async function cancelRunWork(sql: Sql, runId: string): Promise<void> {
+  await sql`UPDATE jobs SET status = 'cancelled', lease_owner = NULL, updated_at = now()
+            WHERE run_id = ${runId} AND status IN ('queued', 'running')`;
+  await sql`DELETE FROM timers WHERE run_id = ${runId}`;
+}
+
+/** Claims due timers for `leaseMs`; a claim that is never committed becomes due again. */
+export async function claimTimers(sql: Sql, owner: string, limit: number, leaseMs: number): Promise<ClaimedTimer[]> {
+  return sql<ClaimedTimer[]>`
+    UPDATE timers t SET lease_owner = ${owner}, due_at = now() + ${leaseMs} * interval '1 millisecond'
+    FROM (SELECT run_id, send_id FROM timers WHERE due_at <= now()
+          ORDER BY due_at LIMIT ${limit} FOR UPDATE SKIP LOCKED) c
+    WHERE t.run_id = c.run_id AND t.send_id = c.send_id
+    RETURNING t.run_id, t.send_id, t.event`;
+}
+
+/** Drops a claimed timer whose event the run no longer accepts. */
+export async function dropTimer(sql: Sql, runId: string, sendId: string, owner: string): Promise<void> {
+  await sql`DELETE FROM timers WHERE run_id = ${runId} AND send_id = ${sendId} AND lease_owner = ${owner}`;
+}
+
+/** Milliseconds until the earliest job or timer becomes due (null when none), for the poll loop. */
+export async function msUntilNextDue(sql: Sql): Promise<number | null> {
+  const rows = await sql<{ ms: number | null }[]>`
+    SELECT extract(epoch FROM (least(
+      (SELECT min(due_at) FROM jobs WHERE status IN ('queued', 'running')),
+      (SELECT min(due_at) FROM timers)) - now())) * 1000 AS ms`;
+  const ms = rows[0]?.ms;
+  return ms == null ? null : Math.max(0, Number(ms));
+}

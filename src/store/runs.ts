@@ -1,0 +1,178 @@
+/**
+ * SQL for runs and their append-only timeline. A transition is committed by one
+ * statement (data-modifying CTEs run atomically): the run update is fenced on
+ * the version it read (and, for step results and timers, on the claim that
+ * produced them); the event row, job and timer changes hang off that update, so
+ * a losing writer changes nothing at all.
+ */
+import type { Sql } from './client.ts';
+
+export interface JobRow { key: string; kind: 'step' | 'effect'; name: string; child_id: string | null; input: unknown; max_attempts: number; lease_ms: number }
+export interface TimerRow { send_id: string; event: unknown; delay_ms: number }
+
+/** The durable work of one transition, passed to Postgres as one JSON parameter. */
+export interface WritePlan { jobs: JobRow[]; timers: TimerRow[]; cancelJobs: string[]; cancelTimers: string[] }
+
+export interface EventRow { kind: 'event' | 'note'; type: string; event: unknown; actor: string | null; stateBefore: unknown; stateAfter: unknown; dedupeKey: string | null }
+
+export interface NewRun {
+  id: string; flow: string; flowVersion: string; status: string; snapshot: unknown; input: unknown;
+  output: unknown; triggerKey: string | null; trigger: unknown;
+}
+
+export interface RunHead { flow: string; flow_version: string; status: string; snapshot: any; version: number; duplicate: boolean }
+
+export interface RunRecord {
+  id: string; flow: string; flow_version: string; status: string; status_reason: string | null; snapshot: any;
+  input: unknown; output: unknown; trigger_key: string | null; trigger: any; version: number; created_at: Date; updated_at: Date;
+}
+
+export interface TimelineRow { seq: number; kind: string; type: string; event: unknown; actor: string | null; state_before: unknown; state_after: unknown; at: Date }
+
+/** Creates a run and its first transition's work. False when the id or trigger key already exists. */
+export async function insertRun(sql: Sql, run: NewRun, ev: EventRow, plan: WritePlan, owner: string): Promise<boolean> {
+  const rows = await sql`
+    WITH p AS (SELECT ${sql.json(plan as any)}::jsonb AS plan),
+    r AS (
+      INSERT INTO runs (id, flow, flow_version, status, snapshot, input, output, trigger_key, trigger, version)
+      VALUES (${run.id}, ${run.flow}, ${run.flowVersion}, ${run.status}, ${sql.json(run.snapshot as any)},
+              ${sql.json(run.input as any)}, ${json(sql, run.output)}, ${run.triggerKey}, ${sql.json(run.trigger as any)}, 1)
+      ON CONFLICT DO NOTHING
+      RETURNING id
+    ),
+    ev AS (
+      INSERT INTO run_events (run_id, seq, kind, type, event, actor, state_before, state_after, dedupe_key)
+      SELECT id, 1, 'event', ${ev.type}, ${json(sql, ev.event)}, ${ev.actor}, NULL, ${json(sql, ev.stateAfter)}, NULL FROM r
+    ),
+    ${insertJobsAndTimers(sql, run.id, run.flow, owner)}
+    SELECT count(*)::int AS n FROM r`;
+  return rows[0]!.n === 1;
+}
+
+/** The id of the run holding this id or trigger key (after a lost insert race). */
+export async function findRunId(sql: Sql, id: string, triggerKey: string | null): Promise<string | null> {
+  const rows = await sql`SELECT id FROM runs WHERE id = ${id} OR (${triggerKey}::text IS NOT NULL AND trigger_key = ${triggerKey}) LIMIT 1`;
+  return rows[0]?.id ?? null;
+}
+
+/** What an event needs: the run's snapshot and version, and whether `dedupeKey` was already applied. */
+export async function readRunHead(sql: Sql, runId: string, dedupeKey: string | null): Promise<RunHead | null> {
+  const rows = await sql<RunHead[]>`
+    SELECT flow, flow_version, status, snapshot, version,
+           (${dedupeKey}::text IS NOT NULL AND EXISTS (
+              SELECT 1 FROM run_events WHERE run_id = ${runId} AND dedupe_key = ${dedupeKey})) AS duplicate
+    FROM runs WHERE id = ${runId}`;
+  return rows[0] ?? null;
+}
+
+export interface TransitionCommit {
+  runId: string; flow: string; seq: number; snapshot: unknown; status: string; reason: string | null; output: unknown;
+  event: EventRow; plan: WritePlan; owner: string;
+  /** The step job whose result this is: the commit requires our claim on it, and closes it. */
+  job: { key: string; attempt: number; outcome: 'done' | 'failed'; error: unknown } | null;
+  /** The timer whose firing this is: the commit requires our claim on it. */
+  timerSendId: string | null;
+}
+
+/** Commits one transition iff the run is still at `seq - 1` (and the claim holds). */
+export async function commitTransition(sql: Sql, c: TransitionCommit): Promise<boolean> {
+  const jobKey = c.job?.key ?? null;
+  const rows = await sql`
+    WITH p AS (SELECT ${sql.json(c.plan as any)}::jsonb AS plan),
+    r AS (
+      UPDATE runs SET snapshot = ${sql.json(c.snapshot as any)}, status = ${c.status}, status_reason = ${c.reason},
+                      output = ${json(sql, c.output)}, version = ${c.seq}, updated_at = now()
+      WHERE id = ${c.runId} AND version = ${c.seq - 1}
+        AND (${jobKey}::text IS NULL OR EXISTS (
+              SELECT 1 FROM jobs WHERE key = ${jobKey} AND status = 'running'
+                AND lease_owner = ${c.owner} AND attempts = ${c.job?.attempt ?? 0}))
+        AND (${c.timerSendId}::text IS NULL OR EXISTS (
+              SELECT 1 FROM timers WHERE run_id = ${c.runId} AND send_id = ${c.timerSendId} AND lease_owner = ${c.owner}))
+      RETURNING id
+    ),
+    ev AS (
+      INSERT INTO run_events (run_id, seq, kind, type, event, actor, state_before, state_after, dedupe_key)
+      SELECT id, ${c.seq}, ${c.event.kind}, ${c.event.type}, ${json(sql, c.event.event)}, ${c.event.actor},
+             ${json(sql, c.event.stateBefore)}, ${json(sql, c.event.stateAfter)}, ${c.event.dedupeKey} FROM r
+    ),
+    jd AS (
+      UPDATE jobs SET status = ${c.job?.outcome ?? 'done'}, lease_owner = NULL, last_error = ${json(sql, c.job?.error)}, updated_at = now()
+      WHERE key = ${jobKey} AND EXISTS (SELECT 1 FROM r)
+    ),
+    jc AS (
+      UPDATE jobs SET status = 'cancelled', lease_owner = NULL, updated_at = now()
+      WHERE key IN (SELECT jsonb_array_elements_text(plan->'cancelJobs') FROM p)
+        AND status IN ('queued', 'running') AND EXISTS (SELECT 1 FROM r)
+    ),
+    td AS (
+      DELETE FROM timers WHERE run_id = ${c.runId}
+        AND send_id IN (SELECT jsonb_array_elements_text(plan->'cancelTimers') FROM p) AND EXISTS (SELECT 1 FROM r)
+    ),
+    ${insertJobsAndTimers(sql, c.runId, c.flow, c.owner)}
+    SELECT count(*)::int AS n FROM r`;
+  return rows[0]!.n === 1;
+}
+
+/** The `ji` and `ti` CTEs: new jobs leased to `owner` (it runs them at once), new timers unclaimed. */
+function insertJobsAndTimers(sql: Sql, runId: string, flow: string, owner: string) {
+  return sql`
+    ji AS (
+      INSERT INTO jobs (key, run_id, flow, kind, name, child_id, input, status, attempts, max_attempts, lease_ms, due_at, lease_owner)
+      SELECT x.key, ${runId}, ${flow}, x.kind, x.name, x.child_id, x.input, 'running', 1, x.max_attempts, x.lease_ms,
+             now() + x.lease_ms * interval '1 millisecond', ${owner}
+      FROM r, p, jsonb_to_recordset(p.plan->'jobs')
+        AS x(key text, kind text, name text, child_id text, input jsonb, max_attempts int, lease_ms int)
+    ),
+    ti AS (
+      INSERT INTO timers (run_id, send_id, event, fire_at, due_at)
+      SELECT ${runId}, x.send_id, x.event, now() + x.delay_ms * interval '1 millisecond', now() + x.delay_ms * interval '1 millisecond'
+      FROM r, p, jsonb_to_recordset(p.plan->'timers') AS x(send_id text, event jsonb, delay_ms float8)
+      ON CONFLICT (run_id, send_id) DO UPDATE
+        SET event = excluded.event, fire_at = excluded.fire_at, due_at = excluded.due_at, lease_owner = NULL
+    )`;
+}
+
+export interface Note { type: string; data: unknown; actor: string | null; status?: string; reason?: string | null }
+
+/** Appends a non-replayed note (retry scheduled, parked, cancelled) and optionally sets the status. */
+export async function appendNote(sql: Sql, runId: string, note: Note): Promise<number | null> {
+  const rows = await sql`
+    WITH r AS (
+      UPDATE runs SET version = version + 1, updated_at = now(),
+        status = coalesce(${note.status ?? null}::text, status),
+        status_reason = CASE WHEN ${note.status ?? null}::text IS NULL THEN status_reason ELSE ${note.reason ?? null} END
+      WHERE id = ${runId} RETURNING version, snapshot
+    )
+    INSERT INTO run_events (run_id, seq, kind, type, event, actor, state_before, state_after)
+    SELECT ${runId}, version, 'note', ${note.type}, ${json(sql, note.data)}, ${note.actor}, snapshot->'value', snapshot->'value' FROM r
+    RETURNING seq`;
+  return rows[0]?.seq ?? null;
+}
+
+export async function readRun(sql: Sql, runId: string): Promise<RunRecord | null> {
+  const rows = await sql<RunRecord[]>`SELECT * FROM runs WHERE id = ${runId}`;
+  return rows[0] ?? null;
+}
+
+export async function readTimeline(sql: Sql, runId: string): Promise<TimelineRow[]> {
+  return sql<TimelineRow[]>`
+    SELECT seq, kind, type, event, actor, state_before, state_after, at
+    FROM run_events WHERE run_id = ${runId} ORDER BY seq`;
+}
+
+export async function countRunsByStatus(sql: Sql, idPrefix: string): Promise<Record<string, number>> {
+  const rows = await sql<{ status: string; n: number }[]>`
+    SELECT status, count(*)::int AS n FROM runs WHERE id LIKE ${idPrefix.replace(/[\\%_]/g, '\\$&') + '%'} GROUP BY status`;
+  return Object.fromEntries(rows.map((r) => [r.status, r.n]));
+}
+
+/** Active runs of a flow started on another version: candidates for parking after a deploy. */
+export async function listRunsOnOtherVersions(sql: Sql, flow: string, version: string) {
+  return sql<{ id: string; flow_version: string; snapshot: any }[]>`
+    SELECT id, flow_version, snapshot FROM runs
+    WHERE flow = ${flow} AND flow_version <> ${version} AND status IN ('running', 'waiting')`;
+}
+
+function json(sql: Sql, value: unknown) {
+  return value === undefined || value === null ? null : sql.json(value as any);
+}

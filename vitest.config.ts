@@ -1,0 +1,39 @@
+/**
+ * Two projects. `main` runs every test against DATABASE_URL when it is set, else
+ * against a throwaway embedded Postgres (test/global-setup.ts). When DATABASE_URL is
+ * set, `embedded` also runs the store and engine suites on the embedded server, so the
+ * code we ship for machines without Postgres is tested against the same suites.
+ */
+import { defineConfig } from 'vitest/config';
+
+const hasDatabaseUrl = Boolean(process.env.DATABASE_URL);
+
+export default defineConfig({
+  test: {
+    pool: 'forks',
+    testTimeout: 30_000,
+    hookTimeout: 60_000,
+    reporters: ['default', './test/summary-reporter.ts'],
+    projects: [
+      {
+        extends: true,
+        test: { name: 'main', include: ['test/**/*.test.ts'], globalSetup: ['test/global-setup.ts'] },
+      },
+      ...(hasDatabaseUrl
+        ? [
+            {
+              extends: true as const,
+              test: {
+                name: 'embedded',
+                include: ['test/integration/store/**/*.test.ts', 'test/integration/engine/**/*.test.ts'],
+                // It starts its own servers whatever the project; once in `main` is enough.
+                exclude: ['test/integration/store/embedded.test.ts'],
+                globalSetup: ['test/global-setup.ts'],
+                env: { SIGNOFF_TEST_EMBEDDED: '1' },
+              },
+            },
+          ]
+        : []),
+    ],
+  },
+});

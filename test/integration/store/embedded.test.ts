@@ -74,10 +74,11 @@ async function startChildServer(dataDir: string): Promise<{ child: ChildProcess;
   return { child, pid: await readPostmasterPid(dataDir) };
 }
 
-/** Stops whatever a failed test left running, so the run ends clean. */
-async function killLeftovers(pids: number[]): Promise<void> {
+/** Stops a server a failed test left running; checks the command line since pids get reused. */
+async function killLeftovers(dataDir: string, pids: number[]): Promise<void> {
   for (const pid of pids) {
-    if (await isRunning(pid)) process.kill(pid, 'SIGKILL');
+    const argv = (await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).split('\0');
+    if (argv.includes(dataDir) && (await isRunning(pid))) process.kill(pid, 'SIGKILL');
   }
 }
 
@@ -144,7 +145,7 @@ describe('embedded Postgres', () => {
       }
     } finally {
       child.kill('SIGKILL');
-      await killLeftovers([pid]);
+      await killLeftovers(dataDir, [pid]);
     }
     await rm(root, { recursive: true, force: true });
   });
@@ -170,7 +171,7 @@ describe('embedded Postgres', () => {
       }
     } finally {
       child.kill('SIGKILL');
-      await killLeftovers([pid, ...(orphan?.pid ? [orphan.pid] : [])]);
+      await killLeftovers(dataDir, [pid, ...(orphan?.pid ? [orphan.pid] : [])]);
     }
     await rm(root, { recursive: true, force: true });
   });

@@ -1,0 +1,63 @@
+/**
+ * The bot's one HTTP server. Today it answers GET /healthz; the web chat
+ * (adapters/console) and webhook ingress mount their routes here. Unknown
+ * routes get a plain 404 with no internals.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Sql } from '../store/client.ts';
+
+export type Route = (req: IncomingMessage, res: ServerResponse) => Promise<boolean> | boolean;
+
+export interface HttpServer {
+  readonly server: Server;
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+/** Serves `routes` in order (the first that returns true handled the request), then /healthz, then 404. */
+export async function startHttpServer(opts: { port: number; host: string; sql: Sql; routes?: Route[] }): Promise<HttpServer> {
+  const routes = [...(opts.routes ?? []), healthz(opts.sql)];
+  const server = createServer((req, res) => {
+    void handle(routes, req, res);
+  });
+  server.listen(opts.port, opts.host);
+  await new Promise<void>((resolve, reject) => {
+    server.once('listening', resolve);
+    server.once('error', reject);
+  });
+  return {
+    server,
+    port: (server.address() as AddressInfo).port,
+    close: () => new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeIdleConnections();
+    }),
+  };
+}
+
+async function handle(routes: Route[], req: IncomingMessage, res: ServerResponse): Promise<void> {
+  try {
+    for (const route of routes) if (await route(req, res)) return;
+    sendJson(res, 404, { error: 'not found' });
+  } catch {
+    if (!res.headersSent) sendJson(res, 500, { error: 'internal error' });
+    else res.end();
+  }
+}
+
+/** 200 when the database answers, 503 when it does not. */
+function healthz(sql: Sql): Route {
+  return async (req, res) => {
+    if (req.method !== 'GET' || req.url !== '/healthz') return false;
+    const isDbUp = await sql`SELECT 1`.then(() => true, () => false);
+    sendJson(res, isDbUp ? 200 : 503, { ok: isDbUp, db: isDbUp ? 'up' : 'down' });
+    return true;
+  };
+}
+
+export function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}

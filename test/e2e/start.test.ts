@@ -1,0 +1,73 @@
+/**
+ * `npm start` on a fresh machine: the bot as a child process, with no
+ * DATABASE_URL, starts its own embedded Postgres in the data dir, answers
+ * /healthz, and on SIGTERM shuts down cleanly (exit 0, database stopped).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, readFile, rm, chmod } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { afterAll, describe, expect, it } from 'vitest';
+
+const ROOT = join(import.meta.dirname, '..', '..');
+const children: ChildProcess[] = [];
+const dirs: string[] = [];
+
+afterAll(async () => {
+  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+  for (const d of dirs) await rm(d, { recursive: true, force: true });
+});
+
+function startBot(env: Record<string, string>): { child: ChildProcess; running: Promise<string> } {
+  const { DATABASE_URL: _ignored, ...base } = process.env;
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    cwd: ROOT, env: { ...base, PORT: '0', LOG_LEVEL: 'info', ...env }, stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  children.push(child);
+  const running = new Promise<string>((resolve, reject) => {
+    const lines: string[] = [];
+    createInterface({ input: child.stderr! }).on('line', (line) => {
+      lines.push(line);
+      const msg = JSON.parse(line.startsWith('{') ? line : '{}') as { msg?: string; url?: string };
+      if (msg.msg === 'signoff is running') resolve(msg.url!);
+    });
+    child.once('exit', (code) => reject(new Error(`bot exited with ${code}:\n${lines.join('\n')}`)));
+    setTimeout(() => reject(new Error(`bot did not start in 45 s:\n${lines.join('\n')}`)), 45_000);
+  });
+  return { child, running };
+}
+
+describe('npm start with nothing configured', () => {
+  it('runs on an embedded Postgres, answers /healthz, and stops cleanly on SIGTERM', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'signoff-e2e-'));
+    dirs.push(dataDir);
+    await chmod(dataDir, 0o755);
+    const { child, running } = startBot({ SIGNOFF_DATA_DIR: dataDir });
+    const url = await running;
+    const health = await fetch(`${url}/healthz`);
+    expect([health.status, await health.json()]).toEqual([200, { ok: true, db: 'up' }]);
+    const missing = await fetch(`${url}/nope`);
+    expect([missing.status, await missing.text()]).toEqual([404, '{"error":"not found"}']);
+
+    const pid = Number((await readFile(join(dataDir, 'pg', 'postmaster.pid'), 'utf8')).split('\n')[0]);
+    child.kill('SIGTERM');
+    const [code] = (await new Promise((r) => child.once('exit', (...a) => r(a)))) as [number];
+    expect(code).toBe(0);
+    expect(isAlive(pid)).toBe(false);
+  }, 60_000);
+
+  it('refuses bad settings with one message naming each', async () => {
+    const { running } = startBot({ PORT: 'x', LOG_LEVEL: 'loud' });
+    await expect(running).rejects.toThrow(/PORT must be.*\n.*LOG_LEVEL must be/s);
+  });
+});
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}

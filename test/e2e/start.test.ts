@@ -52,7 +52,7 @@ describe('npm start with nothing configured', () => {
 
     const pid = Number((await readFile(join(dataDir, 'pg', 'postmaster.pid'), 'utf8')).split('\n')[0]);
     child.kill('SIGTERM');
-    const [code] = (await new Promise((r) => child.once('exit', (...a) => r(a)))) as [number];
+    const code = await new Promise<number | null>((r) => child.once("exit", (c) => r(c)));
     expect(code).toBe(0);
     expect(isAlive(pid)).toBe(false);
   }, 60_000);

@@ -1,0 +1,82 @@
+/**
+ * Presents a benchmark result: the readable table (figures next to the
+ * targets signoff aims for) or one JSON object (`--json`). No measuring here.
+ */
+import type { RestartResult } from './restart.ts';
+import type { Params, TrialResult } from './trial.ts';
+
+export interface Machine { cores: number; cpu: string; node: string; postgres: string; database: string; poolSize: number }
+
+export interface BenchResult {
+  ok: boolean;
+  workload: 'hitl-v1';
+  system: 'signoff';
+  params: Params;
+  machine: Machine;
+  /** WORKLOAD.md physical limit (a) at C clients; null when pgbench is absent or skipped. */
+  pgbenchInsertTps: number | null;
+  trial: TrialResult;
+  restart: RestartResult | null;
+}
+
+/** Targets from the brief: a figure is flagged when it misses one. */
+const TARGETS = { runsPerSec: 1_500, decisionsPerSec: 1_500, p99C1Ms: 8, rssMbAt10k: 100 };
+
+const f0 = (x: number) => x.toLocaleString('en-US', { maximumFractionDigits: 0 });
+const f1 = (x: number) => x.toFixed(1);
+const f2 = (x: number) => x.toFixed(2);
+const mark = (ok: boolean) => (ok ? 'ok' : 'MISS');
+
+export function formatTable(r: BenchResult): string {
+  const t = r.trial;
+  const { n, c, l1 } = r.params;
+  const rows: [string, string, string][] = [
+    ['Phase A: runs/s', f0(t.phaseA.perSec), `>= ${f0(TARGETS.runsPerSec)} ${mark(t.phaseA.perSec >= TARGETS.runsPerSec)}`],
+    ['Phase B: decisions/s', f0(t.phaseB.perSec), `>= ${f0(TARGETS.decisionsPerSec)} ${mark(t.phaseB.perSec >= TARGETS.decisionsPerSec)}`],
+    ['decision latency C=1 p50 / p99 (ms)', `${f2(t.c1.decide.p50)} / ${f2(t.c1.decide.p99)}`, `p99 <= ${TARGETS.p99C1Ms} ${mark(t.c1.decide.p99 <= TARGETS.p99C1Ms)}`],
+    [`decision latency C=${c} p50 / p99 (ms)`, `${f2(t.latencyC.p50)} / ${f2(t.latencyC.p99)}`, ''],
+    ['start latency C=1 p50 / p99 (ms)', `${f2(t.c1.start.p50)} / ${f2(t.c1.start.p99)}`, '(reference)'],
+    ['RSS after init (MB)', f1(t.rssInitMb), '(reference)'],
+    [`RSS with ${f0(n)} waiting (MB)`, f1(t.rssWaitingMb), rssTarget(n, t.rssWaitingMb)],
+    ['engine init (ms)', f0(t.initMs), ''],
+    ['check', t.check.ok ? 'pass' : 'FAIL',
+      `${t.check.status.done ?? 0}/${n} done, ${t.check.applyLog.rows} apply rows / ${t.check.applyLog.runs} runs, ${t.check.redelivered} redelivered`],
+  ];
+  if (r.restart) rows.push(...restartRows(r.restart));
+  else rows.push(['restart trial', 'skipped', '--skip-restart']);
+  if (r.pgbenchInsertTps !== null) {
+    rows.push([`pgbench INSERT tps (${c} clients, 10 s)`, f0(r.pgbenchInsertTps), `runs/s = ${f2(t.phaseA.perSec / r.pgbenchInsertTps)} x`]);
+  }
+  const m = r.machine;
+  const header = [
+    `signoff HITL benchmark (workload v1): N=${n} C=${c} L1=${l1}, pool ${m.poolSize}`,
+    `machine: ${m.cores} cores, ${m.cpu}; node ${m.node}; Postgres ${m.postgres}`,
+    `database: ${m.database}`,
+  ];
+  const problems = [...t.check.problems, ...(r.restart?.problems ?? [])].map((p) => `  problem: ${p}`);
+  return [...header, '', table(rows), ...problems, '', r.ok ? 'result: PASS' : 'result: FAIL'].join('\n');
+}
+
+function restartRows(rs: RestartResult): [string, string, string][] {
+  const p1 = rs.process1;
+  const p2 = rs.process2;
+  return [
+    ['restart trial', rs.ok ? 'pass' : 'FAIL', `process 1 killed by ${p1.killedBy} with ${p2.statusAfterInit.waiting ?? 0} waiting`],
+    ['  process 1: runs/s, RSS waiting (MB)', `${f0(p1.phaseA.perSec)}, ${f1(p1.rssWaitingMb)}`, ''],
+    ['  process 2: init (ms)', f0(p2.initMs), `${f0(p2.spawnToReadyMs)} ms from spawn`],
+    ['  process 2: decisions/s', f0(p2.phaseB.perSec), `p50 / p99 ${f2(p2.latency.p50)} / ${f2(p2.latency.p99)} ms`],
+    ['  process 2: draft executions', String(p2.draftCalls), `must be 0 ${mark(p2.draftCalls === 0)}`],
+    ['  process 2: apply log', `${p2.applyLog.rows} rows / ${p2.applyLog.runs} runs`, mark(p2.applyLog.ok)],
+  ];
+}
+
+function rssTarget(n: number, mb: number): string {
+  if (n < 10_000) return `(target <= ${TARGETS.rssMbAt10k} at 10,000: use --n 10000)`;
+  return `<= ${TARGETS.rssMbAt10k} ${mark(mb <= TARGETS.rssMbAt10k)}`;
+}
+
+function table(rows: [string, string, string][]): string {
+  const w0 = Math.max(...rows.map((r) => r[0].length));
+  const w1 = Math.max(...rows.map((r) => r[1].length));
+  return rows.map(([a, b, c]) => `${a.padEnd(w0)}  ${b.padStart(w1)}  ${c}`.trimEnd()).join('\n');
+}

@@ -1,0 +1,102 @@
+/**
+ * `npm run bench`: signoff's own harness for the HITL workload
+ * (/work/shared/WORKLOAD.md). Owns the command line and the order of a round:
+ * server (DATABASE_URL or a durable embedded Postgres), optional pgbench INSERT
+ * probe, the trial on `peer_signoff`, the restart trial on
+ * `peer_signoff_restart`, then the table (or `--json`). Exits 1 when a check fails.
+ *
+ *   npm run bench -- [--n 2000] [--c 32] [--l1 200] [--json] [--skip-restart] [--skip-pgbench]
+ *
+ * Also the entry point of the restart trial's children (`--child-phase-a`,
+ * `--child-phase-b`), which bench/restart.ts spawns.
+ */
+import os from 'node:os';
+import { parseArgs } from 'node:util';
+import { freshDatabase, hasPgbench, openServer, pgbenchInsertProbe } from './db.ts';
+import { formatTable, type BenchResult } from './report.ts';
+import { childMain, restartTrial } from './restart.ts';
+import { runTrial, type Params } from './trial.ts';
+import { assertTicketSize } from './workload.ts';
+
+const TRIAL_DB = 'peer_signoff';
+const PGBENCH_SECONDS = 10;
+
+function parse() {
+  const { values } = parseArgs({
+    options: {
+      n: { type: 'string', default: '2000' },
+      c: { type: 'string', default: '32' },
+      l1: { type: 'string', default: '200' },
+      json: { type: 'boolean', default: false },
+      'skip-restart': { type: 'boolean', default: false },
+      'skip-pgbench': { type: 'boolean', default: false },
+      'child-phase-a': { type: 'boolean', default: false },
+      'child-phase-b': { type: 'boolean', default: false },
+    },
+    strict: true,
+  });
+  const params: Params = { n: positive(values.n, 'n'), c: positive(values.c, 'c'), l1: positive(values.l1, 'l1') };
+  const child = values['child-phase-a'] ? 'phase-a' : values['child-phase-b'] ? 'phase-b' : null;
+  return { params, child, json: values.json, skipRestart: values['skip-restart'], skipPgbench: values['skip-pgbench'] };
+}
+
+function positive(text: string, name: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer, got "${text}"`);
+  return n;
+}
+
+function progress(msg: string): void {
+  process.stderr.write(`bench: ${msg}\n`);
+}
+
+async function main(): Promise<number> {
+  const args = parse();
+  assertTicketSize();
+  if (args.child) {
+    await childMain(args.child, args.params);
+    return 0;
+  }
+  const { n, c, l1 } = args.params;
+  const server = await openServer();
+  try {
+    let pgbenchInsertTps: number | null = null;
+    if (!args.skipPgbench && hasPgbench()) {
+      progress(`pgbench INSERT probe, ${c} clients, ${PGBENCH_SECONDS} s`);
+      pgbenchInsertTps = await pgbenchInsertProbe(server.url, c, PGBENCH_SECONDS);
+    }
+    progress(`trial on ${TRIAL_DB}: N=${n} C=${c} L1=${l1}`);
+    const trial = await runTrial(await freshDatabase(server.url, TRIAL_DB), args.params);
+    let restart = null;
+    if (!args.skipRestart) {
+      progress('restart survival trial');
+      restart = await restartTrial(server.url, args.params);
+    }
+    const cpus = os.cpus();
+    const result: BenchResult = {
+      ok: trial.check.ok && (restart?.ok ?? true),
+      workload: 'hitl-v1',
+      system: 'signoff',
+      params: args.params,
+      machine: {
+        cores: cpus.length, cpu: cpus[0]?.model.trim() ?? 'unknown', node: process.version,
+        postgres: server.version, database: server.label, poolSize: Number(process.env.POOL_SIZE ?? 10),
+      },
+      pgbenchInsertTps,
+      trial,
+      restart,
+    };
+    process.stdout.write(args.json ? `${JSON.stringify(result)}\n` : `${formatTable(result)}\n`);
+    return result.ok ? 0 : 1;
+  } finally {
+    await server.stop();
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    process.stderr.write(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exit(2);
+  },
+);

@@ -8,18 +8,25 @@ import { performance } from 'node:perf_hooks';
 import type { HitlAdapter } from './hitl-adapter.ts';
 import { makeDecision, makeTicket, runId } from './workload.ts';
 
-export interface Throughput { n: number; c: number; ms: number; perSec: number }
+export interface Throughput {
+  n: number; c: number; ms: number; perSec: number;
+  /** This process's CPU time (user + system) during the phase, per item: where a 2-core box runs out. */
+  cpuMsPerItem: number;
+}
 export interface Latency { samples: number; p50: number; p99: number; max: number; mean: number }
 
-/** Runs `task(0..n-1)` with at most `c` in flight; returns the wall time in ms. */
-export async function pool(n: number, c: number, task: (i: number) => Promise<void>): Promise<number> {
+/** Runs `task(0..n-1)` with at most `c` in flight; returns the wall and CPU time in ms. */
+export async function pool(n: number, c: number, task: (i: number) => Promise<void>): Promise<{ ms: number; cpuMs: number }> {
   let next = 0;
+  const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   const lane = async () => {
     while (next < n) await task(next++);
   };
   await Promise.all(Array.from({ length: Math.min(c, n) }, lane));
-  return performance.now() - t0;
+  const ms = performance.now() - t0;
+  const cpu = process.cpuUsage(cpu0);
+  return { ms, cpuMs: (cpu.user + cpu.system) / 1000 };
 }
 
 /** Nearest-rank percentile: the smallest sample with at least p% of samples at or below it. */
@@ -35,34 +42,37 @@ export function latency(samples: number[]): Latency {
   return { samples: sorted.length, p50: percentile(sorted, 50), p99: percentile(sorted, 99), max: sorted.at(-1) ?? NaN, mean };
 }
 
-/** RSS in MB after two full collections (node runs with --expose-gc). */
-export function rssMb(): number {
+export interface Memory { rssMb: number; heapUsedMb: number }
+
+/** RSS (and V8 heap in use) in MB after two full collections (node runs with --expose-gc). */
+export function memory(): Memory {
   const gc = (globalThis as { gc?: () => void }).gc;
   if (!gc) throw new Error('run node with --expose-gc (npm run bench does)');
   gc();
   gc();
-  return process.memoryUsage().rss / 2 ** 20;
+  const m = process.memoryUsage();
+  return { rssMb: m.rss / 2 ** 20, heapUsedMb: m.heapUsed / 2 ** 20 };
 }
 
-function throughput(n: number, c: number, ms: number): Throughput {
-  return { n, c, ms, perSec: n / (ms / 1000) };
+function throughput(n: number, c: number, t: { ms: number; cpuMs: number }): Throughput {
+  return { n, c, ms: t.ms, perSec: n / (t.ms / 1000), cpuMsPerItem: t.cpuMs / n };
 }
 
 /** Phase A: start N runs (`<tag>-a-…`), at most C in flight, until all N durably wait. */
 export async function phaseA(adapter: HitlAdapter, tag: string, n: number, c: number): Promise<Throughput> {
-  const ms = await pool(n, c, (i) => adapter.start(runId(tag, 'a', i), makeTicket(i)));
-  return throughput(n, c, ms);
+  const t = await pool(n, c, (i) => adapter.start(runId(tag, 'a', i), makeTicket(i)));
+  return throughput(n, c, t);
 }
 
 /** Phase B: deliver N decisions to the Phase-A runs, at most C in flight; per-delivery latency too. */
 export async function phaseB(adapter: HitlAdapter, tag: string, n: number, c: number): Promise<{ throughput: Throughput; latency: Latency }> {
   const samples = new Array<number>(n);
-  const ms = await pool(n, c, async (i) => {
+  const t = await pool(n, c, async (i) => {
     const t0 = performance.now();
     await adapter.deliver(runId(tag, 'a', i), makeDecision(i));
     samples[i] = performance.now() - t0;
   });
-  return { throughput: throughput(n, c, ms), latency: latency(samples) };
+  return { throughput: throughput(n, c, t), latency: latency(samples) };
 }
 
 /** C=1: L1 runs (`<tag>-l-…`) started one at a time, then decided one at a time. */

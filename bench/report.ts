@@ -5,7 +5,11 @@
 import type { RestartResult } from './restart.ts';
 import type { Params, TrialResult } from './trial.ts';
 
-export interface Machine { cores: number; cpu: string; node: string; postgres: string; database: string; poolSize: number }
+export interface Machine {
+  cores: number; cpu: string; node: string; postgres: string; database: string; poolSize: number;
+  /** RSS of an idle `node --expose-gc --import tsx` process, for reference. */
+  runtimeBaselineRssMb: number | null;
+}
 
 export interface BenchResult {
   ok: boolean;
@@ -33,11 +37,14 @@ export function formatTable(r: BenchResult): string {
   const rows: [string, string, string][] = [
     ['Phase A: runs/s', f0(t.phaseA.perSec), `>= ${f0(TARGETS.runsPerSec)} ${mark(t.phaseA.perSec >= TARGETS.runsPerSec)}`],
     ['Phase B: decisions/s', f0(t.phaseB.perSec), `>= ${f0(TARGETS.decisionsPerSec)} ${mark(t.phaseB.perSec >= TARGETS.decisionsPerSec)}`],
+    ['node CPU per run, A / B (ms)', `${f2(t.phaseA.cpuMsPerItem)} / ${f2(t.phaseB.cpuMsPerItem)}`, '(harness process, user + sys)'],
     ['decision latency C=1 p50 / p99 (ms)', `${f2(t.c1.decide.p50)} / ${f2(t.c1.decide.p99)}`, `p99 <= ${TARGETS.p99C1Ms} ${mark(t.c1.decide.p99 <= TARGETS.p99C1Ms)}`],
     [`decision latency C=${c} p50 / p99 (ms)`, `${f2(t.latencyC.p50)} / ${f2(t.latencyC.p99)}`, ''],
     ['start latency C=1 p50 / p99 (ms)', `${f2(t.c1.start.p50)} / ${f2(t.c1.start.p99)}`, '(reference)'],
-    ['RSS after init (MB)', f1(t.rssInitMb), '(reference)'],
-    [`RSS with ${f0(n)} waiting (MB)`, f1(t.rssWaitingMb), rssTarget(n, t.rssWaitingMb)],
+    ['RSS after init (MB)', f1(t.memInit.rssMb), `V8 heap in use ${f1(t.memInit.heapUsedMb)} MB`],
+    [`RSS with ${f0(n)} waiting (MB)`, f1(t.memWaiting.rssMb), rssTarget(n, t.memWaiting.rssMb)],
+    [`  V8 heap in use with ${f0(n)} waiting (MB)`, f1(t.memWaiting.heapUsedMb), ''],
+    ['  RSS of an idle node --import tsx (MB)', r.machine.runtimeBaselineRssMb === null ? 'n/a' : f1(r.machine.runtimeBaselineRssMb), '(runtime baseline)'],
     ['engine init (ms)', f0(t.initMs), ''],
     ['check', t.check.ok ? 'pass' : 'FAIL',
       `${t.check.status.done ?? 0}/${n} done, ${t.check.applyLog.rows} apply rows / ${t.check.applyLog.runs} runs, ${t.check.redelivered} redelivered`],
@@ -62,7 +69,7 @@ function restartRows(rs: RestartResult): [string, string, string][] {
   const p2 = rs.process2;
   return [
     ['restart trial', rs.ok ? 'pass' : 'FAIL', `process 1 killed by ${p1.killedBy} with ${p2.statusAfterInit.waiting ?? 0} waiting`],
-    ['  process 1: runs/s, RSS waiting (MB)', `${f0(p1.phaseA.perSec)}, ${f1(p1.rssWaitingMb)}`, ''],
+    ['  process 1: runs/s, RSS waiting (MB)', `${f0(p1.phaseA.perSec)}, ${f1(p1.memWaiting.rssMb)}`, ''],
     ['  process 2: init (ms)', f0(p2.initMs), `${f0(p2.spawnToReadyMs)} ms from spawn`],
     ['  process 2: decisions/s', f0(p2.phaseB.perSec), `p50 / p99 ${f2(p2.latency.p50)} / ${f2(p2.latency.p99)} ms`],
     ['  process 2: draft executions', String(p2.draftCalls), `must be 0 ${mark(p2.draftCalls === 0)}`],

@@ -13,7 +13,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { freshDatabase } from './db.ts';
 import create from './hitl-adapter.ts';
-import { phaseA, phaseB, rssMb, type Latency, type Throughput } from './phases.ts';
+import { memory, phaseA, phaseB, type Latency, type Memory, type Throughput } from './phases.ts';
 import { checkProblems, TAG, type Params } from './trial.ts';
 import { checkApplyLog, createApplyLog, makeSteps, type ApplyLogCheck } from './workload.ts';
 
@@ -24,7 +24,7 @@ const REPORT = '@@bench ';
 const CHILD_DB_ENV = 'BENCH_CHILD_DATABASE_URL';
 const CHILD_TIMEOUT_MS = 15 * 60_000;
 
-interface Process1Report { rssInitMb: number; rssWaitingMb: number; phaseA: Throughput; draftCalls: number }
+interface Process1Report { memInit: Memory; memWaiting: Memory; phaseA: Throughput; draftCalls: number }
 interface Process2Report {
   initMs: number; initDoneAt: number; statusAfterInit: Record<string, number>; phaseB: Throughput; latency: Latency;
   draftCalls: number; applyCalls: number; status: Record<string, number>; applyLog: ApplyLogCheck;
@@ -99,9 +99,9 @@ async function process1(dbUrl: string, p: Params): Promise<void> {
   const steps = makeSteps(dbUrl);
   const adapter = await create({ databaseUrl: dbUrl, draft: steps.draft, apply: steps.apply });
   await adapter.init();
-  const rssInitMb = rssMb();
+  const memInit = memory();
   const a = await phaseA(adapter, TAG, p.n, p.c);
-  const report: Process1Report = { rssInitMb, rssWaitingMb: rssMb(), phaseA: a, draftCalls: steps.draftCalls() };
+  const report: Process1Report = { memInit, memWaiting: memory(), phaseA: a, draftCalls: steps.draftCalls() };
   emit(report);
   // Wait to be killed: no shutdown hook runs, nothing is closed.
   setInterval(() => {}, 60_000);

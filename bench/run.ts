@@ -10,6 +10,7 @@
  * Also the entry point of the restart trial's children (`--child-phase-a`,
  * `--child-phase-b`), which bench/restart.ts spawns.
  */
+import { execFileSync } from 'node:child_process';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { freshDatabase, hasPgbench, openServer, pgbenchInsertProbe } from './db.ts';
@@ -44,6 +45,17 @@ function positive(text: string, name: string): number {
   const n = Number(text);
   if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer, got "${text}"`);
   return n;
+}
+
+/** RSS of an idle `node --expose-gc --import tsx` (tsx's loader thread alone is ~30 MB): what signoff adds is the rest. */
+function runtimeBaselineRssMb(): number | null {
+  try {
+    const out = execFileSync(process.execPath, ['--expose-gc', '--import', 'tsx', '-e',
+      'gc(); gc(); process.stdout.write(String(process.memoryUsage().rss))'], { encoding: 'utf8', timeout: 30_000 });
+    return Number(out) / 2 ** 20;
+  } catch {
+    return null;
+  }
 }
 
 function progress(msg: string): void {
@@ -81,6 +93,7 @@ async function main(): Promise<number> {
       machine: {
         cores: cpus.length, cpu: cpus[0]?.model.trim() ?? 'unknown', node: process.version,
         postgres: server.version, database: server.label, poolSize: Number(process.env.POOL_SIZE ?? 10),
+        runtimeBaselineRssMb: runtimeBaselineRssMb(),
       },
       pgbenchInsertTps,
       trial,

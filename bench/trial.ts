@@ -5,7 +5,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import create from './hitl-adapter.ts';
-import { latencyC1, phaseA, phaseB, rssMb, type Latency, type Throughput } from './phases.ts';
+import { latencyC1, memory, phaseA, phaseB, type Latency, type Memory, type Throughput } from './phases.ts';
 import { checkApplyLog, createApplyLog, makeDecision, makeSteps, runId, type ApplyLogCheck } from './workload.ts';
 
 export const TAG = 'hitl';
@@ -14,8 +14,9 @@ export interface Params { n: number; c: number; l1: number }
 
 export interface TrialResult {
   initMs: number;
-  rssInitMb: number;
-  rssWaitingMb: number;
+  memInit: Memory;
+  /** With the N Phase-A runs waiting. */
+  memWaiting: Memory;
   phaseA: Throughput;
   c1: { start: Latency; decide: Latency };
   phaseB: Throughput;
@@ -42,9 +43,9 @@ export async function runTrial(dbUrl: string, p: Params): Promise<TrialResult> {
     const t0 = performance.now();
     await adapter.init();
     const initMs = performance.now() - t0;
-    const rssInitMb = rssMb();
+    const memInit = memory();
     const a = await phaseA(adapter, TAG, p.n, p.c);
-    const rssWaitingMb = rssMb();
+    const memWaiting = memory();
     const c1 = await latencyC1(adapter, TAG, p.l1);
     const b = await phaseB(adapter, TAG, p.n, p.c);
     const redelivered = Math.min(REDELIVER, p.n);
@@ -56,7 +57,7 @@ export async function runTrial(dbUrl: string, p: Params): Promise<TrialResult> {
     const problems = checkProblems(p.n, status, applyLog, 'Phase-A runs');
     problems.push(...checkProblems(p.l1, await adapter.verify(`${TAG}-l-`), applyLogC1, 'C=1 runs'));
     return {
-      initMs, rssInitMb, rssWaitingMb, phaseA: a, c1, phaseB: b.throughput, latencyC: b.latency,
+      initMs, memInit, memWaiting, phaseA: a, c1, phaseB: b.throughput, latencyC: b.latency,
       check: { ok: problems.length === 0, status, applyLog, applyLogC1, redelivered, problems },
     };
   } finally {

@@ -10,7 +10,7 @@ import { describeError, isSignoffError, SignoffError } from '../errors.ts';
 import type { Logger } from '../ops/log.ts';
 import type { Sql } from '../store/client.ts';
 import type { ClaimedJob } from '../store/jobs.ts';
-import { dropTimer, cancelStaleJob } from '../store/jobs.ts';
+import { dropTimer, cancelStaleJob, holdsJob, holdsTimer } from '../store/jobs.ts';
 import { hasSqlState, UNIQUE_VIOLATION } from '../store/sqlstate.ts';
 import {
   appendNote, commitTransition, findRunId, insertRun, listRunsOnOtherVersions, readRunHead,
@@ -80,8 +80,21 @@ export class Committer {
       if (outcome === 'duplicate') return { status: head.status as RunStatus, duplicate: true };
       if (outcome) return outcome;
       this.hot.delete(runId);
+      // A step result or timer whose claim was taken over (our lease expired) can never
+      // commit: give it up now rather than re-deciding until MAX_CONFLICTS (RELIABILITY D33).
+      if (!(await this.holdsClaim(runId, ctx))) {
+        this.d.log.warn('claim lost to another worker; outcome given up', { runId, job: ctx.job?.key, timer: ctx.timerSendId });
+        return { status: head.status as RunStatus, duplicate: false };
+      }
     }
     throw new SignoffError('db_unavailable', `run ${runId} is too busy right now; try again`);
+  }
+
+  /** Whether the claim this event is fenced on (if any) is still ours. */
+  private async holdsClaim(runId: string, ctx: ApplyContext): Promise<boolean> {
+    if (ctx.job && !(await holdsJob(this.d.sql, ctx.job.key, this.d.owner, ctx.job.attempt))) return false;
+    if (ctx.timerSendId && !(await holdsTimer(this.d.sql, runId, ctx.timerSendId, this.d.owner))) return false;
+    return true;
   }
 
   /** One decide-and-write attempt; null when another writer got there first. */
@@ -116,7 +129,7 @@ export class Committer {
   ) {
     const seq = head.version + 1;
     const error = (event as { error?: unknown }).error;
-    reason ??= dec.status === 'failed' ? `flow failed: ${describeError(dec.machineError).message}` : null;
+    reason ??= dec.status === 'failed' ? `flow failed: ${errorMessage(dec.machineError)}` : null;
     const ok = await commitTransition(this.d.sql, {
       runId, flow: flow.id, seq, snapshot: dec.snapshot, status: dec.status, output: dec.output, reason,
       event: { kind, type: event.type, event, actor: ctx.actor, stateBefore: head.snapshot.value, stateAfter: dec.snapshot.value, dedupeKey: ctx.dedupeKey },
@@ -146,7 +159,7 @@ export class Committer {
   private async failRun(flow: Flow, runId: string, head: RunHead, event: EventObject, ctx: ApplyContext) {
     const error = (event as { error?: unknown }).error;
     const dec: Decision = { ...emptyWork(), snapshot: head.snapshot, status: 'failed', output: undefined, changed: true, machineError: error };
-    const reason = `step "${ctx.job!.childId}" failed: ${describeError(error).message}`;
+    const reason = `step "${ctx.job!.childId}" failed: ${errorMessage(error)}`;
     return this.write(flow, runId, head, { ...event, type: 'step.failed' }, ctx, dec, 'note', reason);
   }
 
@@ -210,6 +223,12 @@ export class Committer {
       this.d.onWork(jobs, dec.timers.map((t) => t.delayMs));
     }
   }
+}
+
+/** A step's error arrives already described ({ message, code? }, see worker.fail); anything else is described here. */
+function errorMessage(error: unknown): string {
+  const message = (error as { message?: unknown } | null)?.message;
+  return typeof message === 'string' && !(error instanceof Error) ? message : describeError(error).message;
 }
 
 function emptyWork() {

@@ -50,6 +50,18 @@ export async function cancelStaleJob(sql: Sql, key: string, owner: string): Prom
             WHERE key = ${key} AND lease_owner = ${owner} AND status = 'running'`;
 }
 
+/** Whether `owner` still holds its claim on a job attempt (false once its lease expired and another worker took it). */
+export async function holdsJob(sql: Sql, key: string, owner: string, attempt: number): Promise<boolean> {
+  const rows = await sql`SELECT 1 FROM jobs WHERE key = ${key} AND status = 'running' AND lease_owner = ${owner} AND attempts = ${attempt}`;
+  return rows.length === 1;
+}
+
+/** Whether `owner` still holds its claim on a timer (false once another worker re-claimed or fired it). */
+export async function holdsTimer(sql: Sql, runId: string, sendId: string, owner: string): Promise<boolean> {
+  const rows = await sql`SELECT 1 FROM timers WHERE run_id = ${runId} AND send_id = ${sendId} AND lease_owner = ${owner}`;
+  return rows.length === 1;
+}
+
 /** Shutdown: hands our unfinished jobs back, claimable at once, without counting the attempt. */
 export async function releaseJobs(sql: Sql, owner: string, keys: string[]): Promise<number> {
   if (keys.length === 0) return 0;

@@ -104,10 +104,12 @@ export class Worker {
   private async idle(): Promise<void> {
     const next = await msUntilNextDue(this.d.sql).catch(() => null);
     const ms = next === null ? this.d.pollMs : Math.min(this.d.pollMs, next + 5);
+    let timer: NodeJS.Timeout | undefined;
     await new Promise<void>((resolve) => {
       this.wakeNow = resolve;
-      setTimeout(resolve, ms);
+      timer = setTimeout(resolve, ms);
     });
+    clearTimeout(timer);
     this.wakeNow = null;
   }
 

@@ -1,0 +1,58 @@
+/** The neutral message model's helpers: message refs round-trip, and truncation is marked. */
+import { describe, expect, it } from 'vitest';
+import { makeMessageRef, parseMessageRef, TRUNCATION_MARKER, truncateForDisplay } from '../../src/chat/messages.ts';
+import { isSignoffError } from '../../src/errors.ts';
+
+describe('MessageRef', () => {
+  it('is the platform prefix and parts, and parses back', () => {
+    const ref = makeMessageRef('slack', 'C123', '1712.0001');
+    expect(ref).toBe('slack:C123:1712.0001');
+    expect(parseMessageRef(ref)).toEqual({ platform: 'slack', parts: ['C123', '1712.0001'] });
+  });
+
+  it('round-trips parts that contain the separator or the escape', () => {
+    const parts = ['room:general', '100%', '%3A'];
+    const ref = makeMessageRef('console', ...parts);
+    expect(ref).toBe('console:room%3Ageneral:100%25:%253A');
+    expect(parseMessageRef(ref)).toEqual({ platform: 'console', parts });
+  });
+
+  it('refuses what is not a ref, without echoing it', () => {
+    for (const bad of ['', 'slack', 'teams:C1:2', 'slack::1', 'slack:C1:50%', 'slack:%3a']) {
+      try {
+        parseMessageRef(bad);
+        expect.unreachable(bad);
+      } catch (err) {
+        expect(isSignoffError(err, 'event_invalid')).toBe(true);
+        expect((err as Error).message).toBe('not a message reference');
+      }
+    }
+    expect(() => makeMessageRef('discord')).toThrow(/at least one non-empty part/);
+    expect(() => makeMessageRef('discord', 'C1', '')).toThrow(/at least one non-empty part/);
+  });
+});
+
+describe('truncateForDisplay', () => {
+  it('leaves text that fits alone', () => {
+    expect(truncateForDisplay('hello', 20)).toEqual({ text: 'hello', isTruncated: false });
+    expect(truncateForDisplay('x'.repeat(20), 20)).toEqual({ text: 'x'.repeat(20), isTruncated: false });
+  });
+
+  it('cuts to the limit including an explicit marker', () => {
+    const result = truncateForDisplay('x'.repeat(10_000), 3000);
+    expect(result.isTruncated).toBe(true);
+    expect(result.text).toHaveLength(3000);
+    expect(result.text).toBe('x'.repeat(3000 - TRUNCATION_MARKER.length) + '… [truncated]');
+  });
+
+  it('never splits an emoji in half', () => {
+    const limit = TRUNCATION_MARKER.length + 3;
+    // 'ab' then an emoji (two UTF-16 units) straddling the cut at 3.
+    const result = truncateForDisplay('ab😀cdefghijklmnop', limit);
+    expect(result).toEqual({ text: 'ab' + TRUNCATION_MARKER, isTruncated: true });
+  });
+
+  it('refuses a limit too small to hold the marker', () => {
+    expect(() => truncateForDisplay('hello', 3)).toThrow(/at least 13/);
+  });
+});

@@ -182,7 +182,8 @@ export class Engine {
   /**
    * Resolves with the run once `until` holds (or its status is one of `until`),
    * rejects with `wait_timeout` after `timeoutMs`. Commits by this process wake
-   * it at once; others are seen by polling every `pollMs` (default 200 ms).
+   * it at once (and one it just made spares the first read); commits by others
+   * are seen by polling every `pollMs` (default 200 ms).
    */
   async waitFor(
     runId: string, until: RunStatus[] | ((run: RunView) => boolean),
@@ -193,16 +194,20 @@ export class Engine {
     let resolveLocal!: (r: RunView) => void;
     const local = new Promise<RunView>((r) => (resolveLocal = r));
     const remove = this.waiters.add(runId, test, resolveLocal);
+    let known = this.waiters.latest(runId);
     try {
       for (;;) {
-        const view = toView(await this.mustRead(runId));
+        const view = known ?? toView(await this.mustRead(runId));
+        known = undefined;
         if (test(view)) return view;
         const left = deadline - Date.now();
         if (left <= 0) {
           throw new SignoffError('wait_timeout', `run ${runId} did not reach the expected state in time (it is ${view.status})`);
         }
-        const tick = new Promise<null>((r) => setTimeout(() => r(null), Math.min(left, opts.pollMs ?? 200)));
+        let timer: NodeJS.Timeout | undefined;
+        const tick = new Promise<null>((r) => (timer = setTimeout(() => r(null), Math.min(left, opts.pollMs ?? 200))));
         const hit = await Promise.race([local, tick]);
+        clearTimeout(timer);
         if (hit) return hit;
       }
     } finally {

@@ -21,8 +21,17 @@ export interface RunView {
 
 type Waiter = { until: (run: RunView) => boolean; resolve: (run: RunView) => void };
 
+/** Recent commits remembered, so a wait right after a start or send needs no read. */
+const RECENT_LIMIT = 1_024;
+
 export class Waiters {
   private readonly byRun = new Map<string, Set<Waiter>>();
+  private readonly recent = new Map<string, RunView>();
+
+  /** The last view of `runId` this process committed, if it is recent. Another process may have moved the run on since. */
+  latest(runId: string): RunView | undefined {
+    return this.recent.get(runId);
+  }
 
   add(runId: string, until: (run: RunView) => boolean, resolve: (run: RunView) => void): () => void {
     const waiter = { until, resolve };
@@ -36,6 +45,9 @@ export class Waiters {
   }
 
   announce(run: RunView): void {
+    this.recent.delete(run.id);
+    this.recent.set(run.id, run);
+    if (this.recent.size > RECENT_LIMIT) this.recent.delete(this.recent.keys().next().value!);
     const set = this.byRun.get(run.id);
     if (!set) return;
     for (const w of set) if (w.until(run)) w.resolve(run);

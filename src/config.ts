@@ -6,6 +6,7 @@
  */
 import { resolve } from 'node:path';
 import { SignoffError } from './errors.ts';
+import { SCHEMA_NAME } from './store/client.ts';
 import type { LogLevel } from './ops/log.ts';
 
 export interface Config {
@@ -81,7 +82,7 @@ function readDatabaseUrl(env: Env, problems: string[]): string | null {
 
 function readSchema(env: Env, problems: string[]): string {
   const schema = env.SIGNOFF_SCHEMA || 'signoff';
-  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) {
+  if (!SCHEMA_NAME.test(schema)) {
     problems.push(`SIGNOFF_SCHEMA must be lower-case letters, digits and _ (got "${schema}")`);
   }
   return schema;

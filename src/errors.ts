@@ -45,5 +45,12 @@ export function isSignoffError(err: unknown, code?: ErrorCode): err is SignoffEr
 export function describeError(err: unknown): { message: string; code?: string } {
   if (err instanceof SignoffError) return { message: err.message, code: err.code };
   if (err instanceof Error) return { message: err.message.slice(0, 500) };
+  // A step error recorded as JSON comes back as { message, code? }: keep its words.
+  const described = err as { message?: unknown; code?: unknown } | null;
+  if (typeof described?.message === 'string') {
+    return typeof described.code === 'string'
+      ? { message: described.message.slice(0, 500), code: described.code }
+      : { message: described.message.slice(0, 500) };
+  }
   return { message: String(err).slice(0, 500) };
 }

@@ -54,16 +54,17 @@ export class Committer {
   constructor(private readonly d: CommitterDeps) {}
 
   async insert(flow: Flow, runId: string, input: unknown, dec: Decision, opts: { triggerKey?: string; trigger?: Trigger }) {
+    const plan = this.plan(flow, dec, null);
     const inserted = await insertRun(this.d.sql, {
       id: runId, flow: flow.id, flowVersion: flow.version, status: dec.status, snapshot: dec.snapshot, input,
       output: dec.output, triggerKey: opts.triggerKey ?? null, trigger: opts.trigger ?? {},
     }, { kind: 'event', type: 'xstate.init', event: null, actor: opts.trigger?.actor ?? null, stateBefore: null, stateAfter: dec.snapshot.value, dedupeKey: null },
-    this.plan(flow, dec, null), this.d.owner);
+    plan, this.d.owner);
     if (!inserted) {
       const existing = await findRunId(this.d.sql, runId, opts.triggerKey ?? null);
       return { runId: existing ?? runId, isNew: false };
     }
-    this.committed(flow, runId, 1, dec);
+    this.committed(flow, runId, 1, dec, plan);
     return { runId, isNew: true };
   }
 
@@ -129,15 +130,16 @@ export class Committer {
   ) {
     const seq = head.version + 1;
     const error = (event as { error?: unknown }).error;
-    reason ??= dec.status === 'failed' ? `flow failed: ${errorMessage(dec.machineError)}` : null;
+    const plan = this.plan(flow, dec, ctx);
+    reason ??= dec.status === 'failed' ? `flow failed: ${describeError(dec.machineError).message}` : null;
     const ok = await commitTransition(this.d.sql, {
       runId, flow: flow.id, seq, snapshot: dec.snapshot, status: dec.status, output: dec.output, reason,
       event: { kind, type: event.type, event, actor: ctx.actor, stateBefore: head.snapshot.value, stateAfter: dec.snapshot.value, dedupeKey: ctx.dedupeKey },
-      plan: this.plan(flow, dec, ctx), owner: this.d.owner, timerSendId: ctx.timerSendId,
+      plan, owner: this.d.owner, timerSendId: ctx.timerSendId,
       job: ctx.job && { key: ctx.job.key, attempt: ctx.job.attempt, outcome: error === undefined ? 'done' : 'failed', error: error ?? null },
     });
     if (!ok) return null;
-    this.committed(flow, runId, seq, dec, reason);
+    this.committed(flow, runId, seq, dec, plan, reason);
     return { status: dec.status, duplicate: false };
   }
 
@@ -159,7 +161,7 @@ export class Committer {
   private async failRun(flow: Flow, runId: string, head: RunHead, event: EventObject, ctx: ApplyContext) {
     const error = (event as { error?: unknown }).error;
     const dec: Decision = { ...emptyWork(), snapshot: head.snapshot, status: 'failed', output: undefined, changed: true, machineError: error };
-    const reason = `step "${ctx.job!.childId}" failed: ${errorMessage(error)}`;
+    const reason = `step "${ctx.job!.childId}" failed: ${describeError(error).message}`;
     return this.write(flow, runId, head, { ...event, type: 'step.failed' }, ctx, dec, 'note', reason);
   }
 
@@ -210,25 +212,18 @@ export class Committer {
     };
   }
 
-  private committed(flow: Flow, runId: string, seq: number, dec: Decision, reason: string | null = null): void {
+  private committed(flow: Flow, runId: string, seq: number, dec: Decision, plan: WritePlan, reason: string | null = null): void {
     if (dec.jobs.some((j) => j.kind === 'step')) {
       this.hot.set(runId, { flow: flow.id, flow_version: flow.version, status: dec.status, snapshot: dec.snapshot, version: seq, duplicate: false });
     } else {
       this.hot.delete(runId);
     }
     this.d.onCommit({ id: runId, flow: flow.id, status: dec.status, reason, state: dec.snapshot.value, context: dec.snapshot.context, output: dec.output, version: seq });
-    if (dec.jobs.length > 0 || dec.timers.length > 0) {
-      const plan = this.plan(flow, dec, null);
+    if (plan.jobs.length > 0 || plan.timers.length > 0) {
       const jobs = plan.jobs.map((j) => ({ ...j, run_id: runId, flow: flow.id, attempts: 1, recoveries: 0 }));
       this.d.onWork(jobs, dec.timers.map((t) => t.delayMs));
     }
   }
-}
-
-/** A step's error arrives already described ({ message, code? }, see worker.fail); anything else is described here. */
-function errorMessage(error: unknown): string {
-  const message = (error as { message?: unknown } | null)?.message;
-  return typeof message === 'string' && !(error instanceof Error) ? message : describeError(error).message;
 }
 
 function emptyWork() {

@@ -56,8 +56,6 @@ export interface SendOptions {
 /** An event from outside the engine: a decision, a webhook update. */
 export type RunEvent = { type: string } & Record<string, unknown>;
 
-const ACTIVE: ReadonlySet<string> = new Set(['running', 'waiting']);
-
 export class Engine {
   readonly sql: Sql;
   readonly workerId: string;
@@ -218,10 +216,6 @@ export class Engine {
   /** Parks active runs whose current state no longer exists in their flow (after a deploy). */
   async parkOrphanedRuns(): Promise<string[]> {
     return this.committer.parkOrphanedRuns();
-  }
-
-  isActive(status: string): boolean {
-    return ACTIVE.has(status);
   }
 
   private async mustRead(runId: string): Promise<RunRecord> {

@@ -65,6 +65,14 @@ export interface Flow<I = unknown> extends Readonly<FlowConfig<I>> {
   readonly stepOptions: ReadonlyMap<string, Required<StepOptions>>;
 }
 
+/**
+ * An error a step throws when trying again cannot help (a 400, a refused request):
+ * the engine feeds it to the flow at once instead of retrying.
+ */
+export function permanentError(message: string, cause?: unknown): SignoffError {
+  return new SignoffError('step_failed', message, { cause, details: { retryable: false } });
+}
+
 const FLOW_ID = /^[a-z][a-z0-9-]{0,62}$/;
 
 /**

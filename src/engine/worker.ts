@@ -5,7 +5,7 @@
  * SKIP LOCKED, woken by NOTIFY, a local timer for work we know is coming, or a
  * slow fallback poll. A step's outcome is fed back through the Committer.
  */
-import { describeError, SignoffError, isSignoffError } from '../errors.ts';
+import { describeError, isSignoffError } from '../errors.ts';
 import type { Logger } from '../ops/log.ts';
 import type { Sql } from '../store/client.ts';
 import {
@@ -35,11 +35,6 @@ const BATCH = 50;
 /** How long a claimed timer is ours before another worker may fire it. */
 const TIMER_LEASE_MS = 30_000;
 const MAX_BACKOFF_MS = 300_000;
-
-/** An error a step throws when trying again cannot help (a 400, a refused request). */
-export function permanentError(message: string, cause?: unknown): SignoffError {
-  return new SignoffError('step_failed', message, { cause, details: { retryable: false } });
-}
 
 export class Worker {
   private readonly executor: Executor;

@@ -17,7 +17,8 @@ export interface ClientOptions {
   max?: number;
 }
 
-const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+/** Lower-case identifier that needs no quoting, at most 63 bytes (Postgres' NAMEDATALEN - 1). */
+export const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 
 export function assertSchemaName(schema: string): string {
   if (!SCHEMA_NAME.test(schema)) {

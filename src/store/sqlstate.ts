@@ -8,6 +8,7 @@ export const DEADLOCK_DETECTED = '40P01';
 export const ADMIN_SHUTDOWN = '57P01';
 export const CANNOT_CONNECT_NOW = '57P03';
 export const UNDEFINED_TABLE = '42P01';
+export const INVALID_PASSWORD = '28P01';
 
 /** True when `err` is a Postgres error with the given SQLSTATE. */
 export function hasSqlState(err: unknown, code: string): boolean {

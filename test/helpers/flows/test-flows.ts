@@ -7,8 +7,7 @@
  */
 import { assign, setup } from 'xstate';
 import { z } from 'zod';
-import { defineFlow, step, type Flow, type StepContext } from '../../../src/engine/flow.ts';
-import { permanentError } from '../../../src/engine/worker.ts';
+import { defineFlow, permanentError, step, type Flow, type StepContext } from '../../../src/engine/flow.ts';
 import type { Sql } from '../../../src/store/client.ts';
 
 export interface StepEnv {

@@ -114,6 +114,10 @@ export interface ReviewCard {
   actions: ReviewAction[];
   /** Opaque handle the adapter puts in its buttons; the server re-checks everything at click time. */
   reviewRef: string;
+  /** The content version shown; buttons carry it back so a click on an edited-since card is refused. */
+  version: number;
+  /** Id of the run under review, shown so people can ask for its status and timeline. */
+  runId: string;
 }
 
 /** A slash command or typed command, e.g. `/signoff run ticket-triage subject=…`. */
@@ -130,6 +134,8 @@ export interface InboundCommand {
   text: string;
   /** Adapter-private handle for replying to this command (Slack response_url, Discord token). */
   responseRef?: string;
+  /** The platform's id for this delivery (trigger id, interaction id); a redelivery is deduplicated by it. */
+  deliveryId: string;
 }
 
 /** A button click on a review card. */
@@ -150,6 +156,8 @@ export interface InboundAction {
   messageRef: MessageRef;
   /** The content version shown on the card; a stale one is refused. */
   version: number;
+  /** The platform's id for this click (Slack action ts + trigger id, Discord interaction id); a redelivery is a no-op. */
+  deliveryId: string;
 }
 
 /** A submitted edit dialog (modal). */
@@ -160,12 +168,16 @@ export interface InboundSubmission {
   tenant: string;
   /** User id of who submitted. */
   user: string;
+  /** Which dialog: an edit of the draft or a delegation. */
+  purpose: 'edit' | 'delegate';
   /** The review being edited, as carried by the dialog. */
   reviewRef: string;
   /** The version the dialog was opened on; a stale one is refused (RELIABILITY 58). */
   version: number;
   /** Submitted values by field name, verbatim. */
   fields: Record<string, string>;
+  /** The platform's id for this submission; a redelivery is a no-op. */
+  deliveryId: string;
 }
 
 /** Appended to truncated text so a reader knows there is more (RELIABILITY 81). */

@@ -21,7 +21,16 @@ import type { Flow } from './flow.ts';
 import type { RunView } from './waiters.ts';
 
 /** Who and where started a run. */
-export interface Trigger { source?: string; actor?: string; channel?: string }
+export interface Trigger {
+  /** Where it came from: `slack`, `discord`, `console`, `webhook:<provider>`, `schedule`, `api`. */
+  source?: string;
+  /** Who asked (a platform user id): the requester of its reviews. */
+  actor?: string;
+  /** Channel to post its cards in. */
+  channel?: string;
+  /** Workspace, guild or local tenant: only people of the same tenant may see or touch the run. */
+  tenant?: string;
+}
 
 /** Why an event is being applied, and the claim it must be fenced on. */
 export interface ApplyContext {

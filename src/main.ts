@@ -6,15 +6,19 @@
  * (SHUTDOWN_GRACE_MS), hand the rest back, and exit 0.
  */
 import { join } from 'node:path';
+import { createConsoleAdapter } from '../adapters/console/console-adapter.ts';
 import { readConfig, redactUrl, type Config } from './config.ts';
 import { Engine } from './engine/engine.ts';
 import { loadFlows } from './engine/registry.ts';
 import { describeError } from './errors.ts';
 import { startHttpServer } from './ops/http.ts';
 import { createLogger, type Logger } from './ops/log.ts';
-import { connect } from './store/client.ts';
+import { ReviewDesk } from './review/desk.ts';
+import { connect, wakeChannel } from './store/client.ts';
+import { consoleStore } from './store/console.ts';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from './store/embedded.ts';
 import { migrate } from './store/migrate.ts';
+import { handleCommand, makeCommandDeps } from './triggers/commands.ts';
 
 async function openDatabase(config: Config, log: Logger): Promise<{ url: string; embedded: EmbeddedPostgres | null }> {
   if (config.databaseUrl) {
@@ -34,22 +38,32 @@ async function main(): Promise<void> {
   const applied = await migrate(sql, config.schema);
   if (applied.length > 0) log.info('applied migrations', { applied });
   const flows = await loadFlows(config.flowsDir);
+  // The local web chat: the chat platform when no Slack or Discord credentials are set.
+  const chat = createConsoleAdapter({ store: consoleStore(sql), log });
+  const desk = new ReviewDesk({
+    sql, flows, ports: new Map([[chat.port.platform, chat.port]]), defaultPlatform: chat.port.platform,
+    defaultChannel: 'general', wakeChannel: wakeChannel(config.schema), log,
+  });
   const engine = new Engine({
     sql, schema: config.schema, flows, log, concurrency: config.workerConcurrency,
-    pollMs: config.workerPollMs, crashpoints: config.crashpoints,
+    pollMs: config.workerPollMs, crashpoints: config.crashpoints, reviews: desk,
   });
   const parked = await engine.parkOrphanedRuns();
   if (parked.length > 0) log.warn('parked runs whose state a flow change removed', { runs: parked });
   await engine.start();
-  const http = await startHttpServer({ port: config.port, host: config.host, sql });
-  log.info('signoff is running', { url: `http://${config.host}:${http.port}`, flows: flows.map((f) => f.id) });
+  desk.start();
+  await chat.port.start(desk.handlers((cmd) => handleCommand(cmd, makeCommandDeps(engine, { log }))));
+  const http = await startHttpServer({ port: config.port, host: config.host, sql, routes: chat.routes });
+  log.info('signoff is running', { webChat: 'open the url in a browser', url: `http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${http.port}`, flows: flows.map((f) => f.id) });
 
   let isStopping = false;
   const shutdown = async (signal: string) => {
     if (isStopping) return;
     isStopping = true;
     log.info('shutting down', { signal });
+    await chat.port.stop();
     await http.close();
+    desk.stop();
     await engine.stop(config.shutdownGraceMs);
     await sql.end({ timeout: 5 });
     await db.embedded?.stop();

@@ -92,6 +92,11 @@ export interface ReviewCardStatus {
   at?: string;
   /** Live quorum tally while pending. */
   tally?: { approvals: number; needed: number };
+  /**
+   * The status in words, with `<@id>` mention tokens rendered like a Notice's text,
+   * e.g. "Approved by <@U1> and <@U2> at 14:02 UTC". Adapters show this line as is.
+   */
+  text: string;
 }
 
 /** A review request as a platform-neutral card. Adapters render and escape every text. */
@@ -168,8 +173,8 @@ export interface InboundSubmission {
   tenant: string;
   /** User id of who submitted. */
   user: string;
-  /** Which dialog: an edit of the draft or a delegation. */
-  purpose: 'edit' | 'delegate';
+  /** Which dialog: an edit of the draft, a rejection with its reason, or a delegation. */
+  purpose: 'edit' | 'reject' | 'delegate';
   /** The review being edited, as carried by the dialog. */
   reviewRef: string;
   /** The version the dialog was opened on; a stale one is refused (RELIABILITY 58). */

@@ -43,8 +43,8 @@ export interface EditorField {
 
 /** A dialog (Slack modal, Discord modal, console dialog) opened in answer to a click. */
 export interface EditorForm {
-  /** `edit`: change the draft; `delegate`: name someone to decide instead. */
-  purpose: 'edit' | 'delegate';
+  /** `edit`: change the draft; `reject`: give an optional reason; `delegate`: name someone to decide. */
+  purpose: 'edit' | 'reject' | 'delegate';
   title: string;
   /** Carried back in the submission; the server re-checks it. */
   reviewRef: string;

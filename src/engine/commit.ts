@@ -16,7 +16,7 @@ import {
   appendNote, commitTransition, findRunId, insertRun, listRunsOnOtherVersions, readRunHead,
   type RunHead, type RunRecord, type WritePlan,
 } from '../store/runs.ts';
-import { decideEvent, restore, type Decision, type RunStatus, type StoredSnapshot } from './decide.ts';
+import { activeStatus, decideEvent, restore, type Decision, type RunStatus, type StoredSnapshot } from './decide.ts';
 import type { Flow } from './flow.ts';
 import type { RunView } from './waiters.ts';
 
@@ -162,7 +162,7 @@ export class Committer {
     const children = { ...head.snapshot.children };
     delete children[ctx.job.childId];
     const snapshot = { ...head.snapshot, children };
-    const status: RunStatus = Object.keys(children).length > 0 ? 'running' : 'waiting';
+    const status: RunStatus = activeStatus(children);
     return this.write(flow, runId, head, event, ctx, { ...emptyWork(), snapshot, status, output: undefined, changed: true, machineError: undefined });
   }
 

@@ -13,7 +13,8 @@ import type { Flow } from './flow.ts';
 
 export type RunStatus = 'running' | 'waiting' | 'done' | 'failed' | 'cancelled' | 'parked';
 
-export interface StoredChild { src: string; job: string }
+/** A running child: a step job, or a review waiting for people (`isReview`). */
+export interface StoredChild { src: string; job: string; isReview?: boolean }
 
 /** The JSON stored in runs.snapshot. */
 export interface StoredSnapshot {
@@ -26,7 +27,7 @@ export interface StoredSnapshot {
   children: Record<string, StoredChild>;
 }
 
-export interface JobSpec { key: string; kind: 'step' | 'effect'; name: string; childId: string | null; input: unknown }
+export interface JobSpec { key: string; kind: 'step' | 'effect' | 'review'; name: string; childId: string | null; input: unknown }
 export interface TimerSpec { sendId: string; event: EventObject; delayMs: number }
 
 export interface Decision {
@@ -120,9 +121,10 @@ function collect(
       const src = p.src;
       if (typeof src !== 'string') throw invalid(flow, `an inline actor was spawned; name a step instead`);
       const key = `${runId}:${p.id}:${seq}`;
+      const isReview = flow.reviewPolicies.has(src);
       if (children[p.id]) d.cancelJobs.push(children[p.id]!.job);
-      children[p.id] = { src, job: key };
-      d.jobs.push({ key, kind: 'step', name: src, childId: p.id, input: p.input ?? null });
+      children[p.id] = isReview ? { src, job: key, isReview } : { src, job: key };
+      d.jobs.push({ key, kind: isReview ? 'review' : 'step', name: src, childId: p.id, input: p.input ?? null });
       return;
     }
     case 'xstate.stopChild':
@@ -148,7 +150,12 @@ function collect(
 function statusOf(machineStatus: string, children: Record<string, StoredChild>): RunStatus {
   if (machineStatus === 'done') return 'done';
   if (machineStatus === 'error') return 'failed';
-  return Object.keys(children).length > 0 ? 'running' : 'waiting';
+  return activeStatus(children);
+}
+
+/** `running` while a step is in flight; `waiting` when only people (reviews) or events are awaited. */
+export function activeStatus(children: Record<string, StoredChild>): 'running' | 'waiting' {
+  return Object.values(children).some((child) => !child.isReview) ? 'running' : 'waiting';
 }
 
 function invalid(flow: Flow, message: string): SignoffError {

@@ -10,12 +10,14 @@ import { SignoffError } from '../errors.ts';
 import { silentLogger, type Logger } from '../ops/log.ts';
 import { wakeChannel, type Sql } from '../store/client.ts';
 import { cancelRunWork, requeueFailedJob } from '../store/jobs.ts';
-import { appendNote, countRunsByStatus, readRun, readTimeline, type RunRecord, type TimelineRow } from '../store/runs.ts';
+import {
+  appendNote, countRunsByStatus, listRuns, readRun, readTimeline, type RunRecord, type RunSummary, type TimelineRow,
+} from '../store/runs.ts';
 import { Committer, toView, type Trigger } from './commit.ts';
 import { decideStart, type RunStatus } from './decide.ts';
-import type { Flow } from './flow.ts';
+import { normalizeStep, type Flow, type StepDefinition } from './flow.ts';
 import { Waiters, type RunView } from './waiters.ts';
-import { Worker } from './worker.ts';
+import { Worker, type ReviewRunner } from './worker.ts';
 
 export type { RunView } from './waiters.ts';
 export type { Trigger } from './commit.ts';
@@ -36,6 +38,17 @@ export interface EngineOptions {
   log?: Logger;
   /** Named crash points that SIGKILL this process (tests only). */
   crashpoints?: ReadonlySet<string>;
+  /** The review desk's side: its chat jobs, its review runner, and what a cancel must close. */
+  reviews?: ReviewHost;
+}
+
+/** What the engine needs from the review desk (src/review/desk.ts). */
+export interface ReviewHost {
+  /** Handlers of `system` jobs by name. */
+  systemJobs: ReadonlyMap<string, StepDefinition>;
+  runReviewJob: ReviewRunner;
+  /** Closes the pending reviews of a cancelled run (cards updated, people told), inside `tx`. */
+  cancelReviews(tx: Sql, runId: string, actor: string | null): Promise<void>;
 }
 
 export interface StartOptions {
@@ -65,6 +78,7 @@ export class Engine {
   private readonly worker: Worker;
   private readonly channel: string;
   private readonly pollMs: number;
+  private readonly reviews: ReviewHost | null;
 
   constructor(opts: EngineOptions) {
     this.sql = opts.sql;
@@ -73,6 +87,8 @@ export class Engine {
     this.channel = wakeChannel(opts.schema ?? 'signoff');
     this.pollMs = opts.pollMs ?? 5_000;
     const log = opts.log ?? silentLogger;
+    this.reviews = opts.reviews ?? null;
+    const system = new Map([...(opts.reviews?.systemJobs ?? new Map())].map(([name, def]) => [name, normalizeStep(def)]));
     this.committer = new Committer({
       sql: this.sql, owner: this.workerId, flows: this.flows, log,
       onCommit: (view) => this.waiters.announce(view),
@@ -82,6 +98,7 @@ export class Engine {
       sql: this.sql, owner: this.workerId, flows: this.flows, committer: this.committer, log,
       concurrency: opts.concurrency ?? 100, pollMs: this.pollMs, maxRecoveries: opts.maxRecoveries ?? 3,
       channel: this.channel, crashpoints: opts.crashpoints ?? new Set(),
+      system, reviews: opts.reviews?.runReviewJob ?? null,
     });
   }
 
@@ -138,6 +155,16 @@ export class Engine {
     return readTimeline(this.sql, runId);
   }
 
+  /** The loaded flows, by id, with their titles (for help and error replies). */
+  listFlows(): { id: string; title: string }[] {
+    return [...this.flows.values()].map((f) => ({ id: f.id, title: f.title })).sort((a, b) => (a.id < b.id ? -1 : 1));
+  }
+
+  /** The most recent runs of one tenant, newest first (`limit` default 10, at most 100). */
+  async listRuns(opts: { tenant: string; limit?: number }): Promise<RunSummary[]> {
+    return listRuns(this.sql, { tenant: opts.tenant, limit: opts.limit ?? 10 });
+  }
+
   /** Run status -> count for runs whose id starts with `prefix`. */
   async countByStatus(prefix: string): Promise<Record<string, number>> {
     return countRunsByStatus(this.sql, prefix);
@@ -153,7 +180,9 @@ export class Engine {
     await this.sql.begin(async (tx) => {
       await appendNote(tx as unknown as Sql, runId, { type: 'run.cancelled', data: { reason }, actor: opts.actor ?? null, status: 'cancelled', reason });
       await cancelRunWork(tx as unknown as Sql, runId);
+      await this.reviews?.cancelReviews(tx as unknown as Sql, runId, opts.actor ?? null);
     });
+    if (this.reviews) await this.sql.notify(this.channel, 'cancelled');
     this.committer.forget(runId);
     this.waiters.announce({ ...toView(run), status: 'cancelled', reason, version: run.version + 1 });
   }

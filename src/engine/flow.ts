@@ -14,6 +14,7 @@ import { createHash } from 'node:crypto';
 import { fromPromise, type AnyStateMachine, type AnyStateNode, type PromiseActorLogic } from 'xstate';
 import type { z } from 'zod';
 import { SignoffError } from '../errors.ts';
+import { parsePolicy, type ReviewPolicy, type ReviewPolicyInput } from '../review/policy.ts';
 
 /** What a step function is given besides its input. */
 export interface StepContext {
@@ -57,12 +58,20 @@ export interface FlowConfig<I> {
   steps: Record<string, StepDefinition>;
   /** Named actions of the machine, run as at-least-once jobs after the transition commits. */
   effects?: Record<string, StepDefinition>;
+  /**
+   * Named human reviews and their policies. A state requests one by invoking it
+   * (`invoke: { src: 'replyReview', input: ({ context }) => ({ title, content }) }`)
+   * and leaves on `review.approved` / `review.rejected` / `review.expired`.
+   */
+  reviews?: Record<string, ReviewPolicyInput>;
 }
 
 export interface Flow<I = unknown> extends Readonly<FlowConfig<I>> {
   /** Hash of the machine definition; runs are pinned to the version they started on. */
   readonly version: string;
   readonly stepOptions: ReadonlyMap<string, Required<StepOptions>>;
+  /** Each review's policy, validated when the flow is defined. */
+  readonly reviewPolicies: ReadonlyMap<string, ReviewPolicy>;
 }
 
 /**
@@ -86,6 +95,29 @@ export function step<I = unknown, O = unknown>(): PromiseActorLogic<O, I> {
   });
 }
 
+/**
+ * A placeholder actor for a named review, so `invoke: { src }` resolves. The
+ * engine asks the review desk to post the card and waits for the decision.
+ */
+export function review<I = ReviewInput>(): PromiseActorLogic<unknown, I> {
+  return fromPromise<unknown, I>(async () => {
+    throw new Error('signoff reviews are decided by people, not inside an XState actor');
+  });
+}
+
+/** What a review child is invoked with; src/review/card.ts `reviewRequestSchema` checks it. */
+export interface ReviewInput {
+  title: string;
+  fields?: { label: string; value: string }[];
+  content: Record<string, string>;
+  proposedAction?: { tool: string; method: string; host: string; fields: { name: string; old?: string; new: string }[] };
+  costLabel?: string;
+  channel?: string;
+}
+
+/** How the job that requests a review and later hands over its outcome is run. */
+const REVIEW_JOB: Omit<Required<StepOptions>, 'run'> = { timeoutMs: 30_000, maxAttempts: 10, backoffMs: 1_000 };
+
 export function defineFlow<I>(config: FlowConfig<I>): Flow<I> {
   if (!FLOW_ID.test(config.id)) {
     throw new SignoffError('flow_invalid', `flow id "${config.id}" must be kebab-case (a-z, 0-9, -)`);
@@ -94,15 +126,25 @@ export function defineFlow<I>(config: FlowConfig<I>): Flow<I> {
   for (const [name, def] of Object.entries({ ...config.steps, ...config.effects })) {
     stepOptions.set(name, normalizeStep(def));
   }
+  const reviewPolicies = new Map<string, ReviewPolicy>();
+  for (const [name, policy] of Object.entries(config.reviews ?? {})) {
+    if (stepOptions.has(name)) throw new SignoffError('flow_invalid', `flow "${config.id}": "${name}" is both a step and a review`);
+    reviewPolicies.set(name, parsePolicy(policy));
+    stepOptions.set(name, { ...REVIEW_JOB, run: reviewRunsInTheDesk });
+  }
   for (const src of invokedSources(config.machine.root)) {
-    if (!config.steps[src]) {
-      throw new SignoffError('flow_invalid', `flow "${config.id}" invokes "${src}", which is not in its steps`);
+    if (!config.steps[src] && !reviewPolicies.has(src)) {
+      throw new SignoffError('flow_invalid', `flow "${config.id}" invokes "${src}", which is not in its steps or reviews`);
     }
   }
-  return Object.freeze({ ...config, version: hashMachine(config.machine), stepOptions });
+  return Object.freeze({ ...config, version: hashMachine(config.machine), stepOptions, reviewPolicies });
 }
 
-function normalizeStep(def: StepDefinition): Required<StepOptions> {
+async function reviewRunsInTheDesk(): Promise<never> {
+  throw new SignoffError('step_not_found', 'reviews need the review desk; start the engine with one');
+}
+
+export function normalizeStep(def: StepDefinition): Required<StepOptions> {
   const opts = typeof def === 'function' ? { run: def } : def;
   return { timeoutMs: 60_000, maxAttempts: 3, backoffMs: 1_000, ...opts };
 }

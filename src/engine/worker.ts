@@ -9,13 +9,20 @@ import { describeError, isSignoffError } from '../errors.ts';
 import type { Logger } from '../ops/log.ts';
 import type { Sql } from '../store/client.ts';
 import {
-  claimJobs, claimTimers, finishJob, msUntilNextDue, releaseJobs, rescheduleJob,
+  claimJobs, claimTimers, finishJob, msUntilNextDue, releaseJobs, rescheduleJob, waitJob,
   type ClaimedJob, type ClaimedTimer,
 } from '../store/jobs.ts';
 import { appendNote } from '../store/runs.ts';
 import type { Committer } from './commit.ts';
 import { Executor, runAbortable, sleep } from './executor.ts';
-import type { Flow, StepOptions } from './flow.ts';
+import type { Flow, StepContext, StepOptions } from './flow.ts';
+
+/**
+ * Runs a review job: the first time it requests the review (card posted, timers
+ * set) and answers `wait`; once the decision re-queued it, it answers the event
+ * the run receives (`review.approved`, …).
+ */
+export type ReviewRunner = (job: ClaimedJob, ctx: StepContext) => Promise<{ wait: true } | { event: { type: string } & Record<string, unknown> }>;
 
 interface WorkerDeps {
   sql: Sql;
@@ -28,6 +35,9 @@ interface WorkerDeps {
   maxRecoveries: number;
   channel: string;
   crashpoints: ReadonlySet<string>;
+  /** Handlers of `system` jobs by name (the review desk's chat work). */
+  system: ReadonlyMap<string, Required<StepOptions>>;
+  reviews: ReviewRunner | null;
 }
 
 /** Rows claimed per query. */
@@ -126,7 +136,7 @@ export class Worker {
   }
 
   private execute(job: ClaimedJob): void {
-    const opts = this.d.flows.get(job.flow)?.stepOptions.get(job.name);
+    const opts = job.kind === 'system' ? this.d.system.get(job.name) : this.d.flows.get(job.flow)?.stepOptions.get(job.name);
     if (job.recoveries > this.d.maxRecoveries) {
       void this.parkRun(job, `step "${job.child_id ?? job.name}" crashed its worker ${job.recoveries} times`);
       return;
@@ -143,7 +153,9 @@ export class Worker {
     let error: unknown;
     try {
       const ctx = { runId: job.run_id, flowId: job.flow, idempotencyKey: job.key, attempt: job.attempts, signal };
-      const raw = await runAbortable(() => opts.run(job.input, ctx), signal);
+      const reviews = this.d.reviews;
+      const run = job.kind === 'review' && reviews ? () => reviews(job, ctx) : () => opts.run(job.input, ctx);
+      const raw = await runAbortable(run, signal);
       output = raw === undefined ? null : JSON.parse(JSON.stringify(raw));
     } catch (err) {
       error = err;
@@ -159,12 +171,17 @@ export class Worker {
     }
   }
 
-  private async succeed(job: ClaimedJob, output: unknown): Promise<void> {
-    if (job.kind === 'effect') {
+  private async succeed(job: ClaimedJob, output: any): Promise<void> {
+    if (job.kind === 'effect' || job.kind === 'system') {
       await finishJob(this.d.sql, job.key, this.d.owner, job.attempts, 'done', null);
       return;
     }
-    await this.d.committer.apply(job.run_id, { type: `xstate.done.actor.${job.child_id}`, output } as any, {
+    if (job.kind === 'review' && output?.wait === true) {
+      await waitJob(this.d.sql, job.key, this.d.owner, job.attempts);
+      return;
+    }
+    const event = job.kind === 'review' ? output.event : { type: `xstate.done.actor.${job.child_id}`, output };
+    await this.d.committer.apply(job.run_id, event, {
       actor: null, dedupeKey: null, timerSendId: null, job: { key: job.key, attempt: job.attempts, childId: job.child_id! },
     });
   }
@@ -180,9 +197,9 @@ export class Worker {
       this.wakeIn(delay);
       return;
     }
-    if (job.kind === 'effect') {
+    if (job.kind === 'effect' || job.kind === 'system') {
       if (await finishJob(this.d.sql, job.key, this.d.owner, job.attempts, 'failed', error)) {
-        await appendNote(this.d.sql, job.run_id, { type: 'effect.failed', data: { effect: job.name, error }, actor: null });
+        await appendNote(this.d.sql, job.run_id, { type: `${job.kind}.failed`, data: { [job.kind]: job.name, error }, actor: null });
       }
       return;
     }

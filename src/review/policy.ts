@@ -39,8 +39,10 @@ export interface ReviewPolicy {
   expiresInMs?: number;
   /** Reminders, as offsets before expiry, largest first. Needs `expiresInMs`. */
   remindAtMs?: number[];
-  /** Who is told at expiry; they decide only if they are approvers too. Needs `expiresInMs`. */
+  /** Who the review is escalated to: from `escalateAtMs` before expiry they are told, and may decide too. Needs `expiresInMs`. */
   escalateTo?: Principals;
+  /** When to escalate, as an offset before expiry. Default 0: at expiry, just before the default decision. */
+  escalateAtMs?: number;
   /** Applied at expiry. Default none: the review ends `expired` (the flow treats it as a reject). */
   defaultDecision?: 'approve' | 'reject';
   /** Whether the last editor may approve their own edit. Default false (RELIABILITY 56). */
@@ -60,6 +62,7 @@ export const reviewPolicySchema = z.strictObject({
   expiresInMs: z.number().int().positive().optional(),
   remindAtMs: z.array(z.number().int().positive()).transform((ms) => [...new Set(ms)].sort((x, y) => y - x)).optional(),
   escalateTo: principalsSchema.optional(),
+  escalateAtMs: z.number().int().min(0).optional(),
   defaultDecision: z.enum(['approve', 'reject']).optional(),
   editorMayApprove: z.boolean().default(false),
 }) satisfies z.ZodType<ReviewPolicy>;
@@ -93,12 +96,16 @@ function policyProblems(policy: ReviewPolicy): string[] {
   }
   const expiresInMs = policy.expiresInMs;
   if (expiresInMs === undefined) {
-    for (const key of ['remindAtMs', 'escalateTo', 'defaultDecision'] as const) {
+    for (const key of ['remindAtMs', 'escalateTo', 'escalateAtMs', 'defaultDecision'] as const) {
       if (policy[key] !== undefined) problems.push(`${key} needs expiresInMs`);
     }
   } else if ((policy.remindAtMs ?? []).some((offsetMs) => offsetMs >= expiresInMs)) {
     problems.push('remindAtMs: every reminder must come before expiry (offset < expiresInMs)');
   }
+  if (expiresInMs !== undefined && (policy.escalateAtMs ?? 0) >= expiresInMs) {
+    problems.push('escalateAtMs: escalation must come before expiry (offset < expiresInMs)');
+  }
+  if (policy.escalateAtMs !== undefined && policy.escalateTo === undefined) problems.push('escalateAtMs needs escalateTo');
   return problems;
 }
 

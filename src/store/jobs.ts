@@ -6,8 +6,16 @@
  */
 import type { Sql } from './client.ts';
 
+/**
+ * `step`: an invoked step, its result fed to the machine. `effect`: a named action,
+ * at least once, result ignored. `review`: a review child; it requests the review,
+ * then waits (status `waiting`) until the decision re-queues it to hand the outcome
+ * over. `system`: chat side effects of reviews (cards, reminders, expiry).
+ */
+export type JobKind = 'step' | 'effect' | 'review' | 'system';
+
 export interface ClaimedJob {
-  key: string; run_id: string; flow: string; kind: 'step' | 'effect'; name: string; child_id: string | null;
+  key: string; run_id: string; flow: string; kind: JobKind; name: string; child_id: string | null;
   input: unknown; attempts: number; max_attempts: number; recoveries: number; lease_ms: number;
 }
 
@@ -42,6 +50,53 @@ export async function finishJob(sql: Sql, key: string, owner: string, attempt: n
     WHERE key = ${key} AND status = 'running' AND lease_owner = ${owner} AND attempts = ${attempt}
     RETURNING key`;
   return rows.length === 1;
+}
+
+/** A review job that requested its review: it sleeps, unclaimable, until `resumeWaitingJob`. */
+export async function waitJob(sql: Sql, key: string, owner: string, attempt: number): Promise<boolean> {
+  const rows = await sql`
+    UPDATE jobs SET status = 'waiting', lease_owner = NULL, updated_at = now()
+    WHERE key = ${key} AND status = 'running' AND lease_owner = ${owner} AND attempts = ${attempt}
+    RETURNING key`;
+  return rows.length === 1;
+}
+
+/**
+ * Makes a waiting review job claimable now (its review was decided). A job still
+ * running its request is re-queued too: that attempt's writes are then fenced out,
+ * and the next claim hands the outcome over.
+ */
+export async function resumeWaitingJob(sql: Sql, key: string): Promise<boolean> {
+  const rows = await sql`
+    UPDATE jobs SET status = 'queued', lease_owner = NULL, due_at = now(), updated_at = now()
+    WHERE key = ${key} AND status IN ('waiting', 'running')
+    RETURNING key`;
+  return rows.length === 1;
+}
+
+export interface NewJob { key: string; runId: string; flow: string; kind: JobKind; name: string; input: unknown; delayMs: number; maxAttempts: number; leaseMs: number }
+
+/** Queues jobs due after their delay; a key that exists already is left as it is (idempotent). */
+export async function enqueueJobs(sql: Sql, jobs: NewJob[]): Promise<number> {
+  if (jobs.length === 0) return 0;
+  const rows = await sql`
+    INSERT INTO jobs (key, run_id, flow, kind, name, input, status, max_attempts, lease_ms, due_at)
+    SELECT x.key, x.run_id, x.flow, x.kind, x.name, x.input, 'queued', x.max_attempts, x.lease_ms,
+           now() + x.delay_ms * interval '1 millisecond'
+    FROM jsonb_to_recordset(${sql.json(jobs.map((j) => ({
+      key: j.key, run_id: j.runId, flow: j.flow, kind: j.kind, name: j.name, input: j.input ?? null,
+      max_attempts: j.maxAttempts, lease_ms: j.leaseMs, delay_ms: j.delayMs,
+    })) as any)}) AS x(key text, run_id text, flow text, kind text, name text, input jsonb, max_attempts int, lease_ms int, delay_ms float8)
+    ON CONFLICT (key) DO NOTHING
+    RETURNING key`;
+  return rows.length;
+}
+
+/** Cancels queued (not yet started) jobs by key: reminders of a review that was decided. */
+export async function cancelQueuedJobs(sql: Sql, keys: string[]): Promise<void> {
+  if (keys.length === 0) return;
+  await sql`UPDATE jobs SET status = 'cancelled', updated_at = now()
+            WHERE key = ANY(${sql.array(keys)}::text[]) AND status = 'queued'`;
 }
 
 /** Marks a job whose step is no longer current (its state was left) as cancelled. */
@@ -84,7 +139,7 @@ export async function requeueFailedJob(sql: Sql, runId: string, key: string): Pr
 /** Cancels every open job and timer of a run (run cancelled). */
 export async function cancelRunWork(sql: Sql, runId: string): Promise<void> {
   await sql`UPDATE jobs SET status = 'cancelled', lease_owner = NULL, updated_at = now()
-            WHERE run_id = ${runId} AND status IN ('queued', 'running')`;
+            WHERE run_id = ${runId} AND status IN ('queued', 'running', 'waiting')`;
   await sql`DELETE FROM timers WHERE run_id = ${runId}`;
 }
 

@@ -6,8 +6,9 @@
  * a losing writer changes nothing at all.
  */
 import type { Sql } from './client.ts';
+import type { JobKind } from './jobs.ts';
 
-export interface JobRow { key: string; kind: 'step' | 'effect'; name: string; child_id: string | null; input: unknown; max_attempts: number; lease_ms: number }
+export interface JobRow { key: string; kind: JobKind; name: string; child_id: string | null; input: unknown; max_attempts: number; lease_ms: number }
 export interface TimerRow { send_id: string; event: unknown; delay_ms: number }
 
 /** The durable work of one transition, passed to Postgres as one JSON parameter. */
@@ -102,7 +103,7 @@ export async function commitTransition(sql: Sql, c: TransitionCommit): Promise<b
     jc AS (
       UPDATE jobs SET status = 'cancelled', lease_owner = NULL, updated_at = now()
       WHERE key IN (SELECT jsonb_array_elements_text(plan->'cancelJobs') FROM p)
-        AND status IN ('queued', 'running') AND EXISTS (SELECT 1 FROM r)
+        AND status IN ('queued', 'running', 'waiting') AND EXISTS (SELECT 1 FROM r)
     ),
     td AS (
       DELETE FROM timers WHERE run_id = ${c.runId}
@@ -175,4 +176,24 @@ export async function listRunsOnOtherVersions(sql: Sql, flow: string, version: s
 
 function json(sql: Sql, value: unknown) {
   return value === undefined || value === null ? null : sql.json(value as any);
+}
+
+/** One line of a tenant's run list. */
+export interface RunSummary { id: string; flow: string; status: string; status_reason: string | null; trigger: any; created_at: Date; updated_at: Date }
+
+/** Most runs one list returns, whatever the caller asks. */
+const MAX_LISTED_RUNS = 100;
+
+/**
+ * The most recent runs of one tenant (`trigger.tenant`), newest first. Runs
+ * started without a tenant are never listed. No index backs the filter yet (a
+ * scan of `runs`): an expression index on `trigger->>'tenant', created_at`
+ * needs its own migration when run counts grow.
+ */
+export async function listRuns(sql: Sql, opts: { tenant: string; limit: number }): Promise<RunSummary[]> {
+  const limit = Math.max(1, Math.min(MAX_LISTED_RUNS, Math.trunc(opts.limit)));
+  return sql<RunSummary[]>`
+    SELECT id, flow, status, status_reason, trigger, created_at, updated_at FROM runs
+    WHERE trigger->>'tenant' = ${opts.tenant}
+    ORDER BY created_at DESC, id DESC LIMIT ${limit}`;
 }

@@ -1,0 +1,250 @@
+/**
+ * The review desk: human review as a first-class part of the engine (DESIGN §5).
+ * A flow invokes a named review; the engine runs its job here. The first run
+ * stores the review and queues its card, reminders, escalation and expiry as
+ * durable jobs, then waits; the decision (./clicks.ts) or the expiry re-queues
+ * the job, whose second run hands the outcome to the run as `review.approved`,
+ * `review.rejected` or `review.expired`. Chat work goes through the `ChatPort`
+ * of the platform the run came from. The desk holds no state of its own: every
+ * fact is a row, so any process can pick up any review.
+ */
+import { randomUUID } from 'node:crypto';
+import type { ChatPlatform, InboundCommand, MessageRef } from '../chat/messages.ts';
+import type { ChatHandlers, ChatPort, CommandReply, Notice } from '../chat/port.ts';
+import type { ReviewHost } from '../engine/engine.ts';
+import { permanentError, type Flow, type StepDefinition } from '../engine/flow.ts';
+import { SignoffError } from '../errors.ts';
+import { silentLogger, type Logger } from '../ops/log.ts';
+import type { Sql } from '../store/client.ts';
+import { enqueueJobs, type ClaimedJob } from '../store/jobs.ts';
+import {
+  insertReview, listAbandonedReviews, lockReview, pendingReviewsOfRun, readReview, readReviewByJob, setCardRef, type ReviewRow,
+} from '../store/reviews.ts';
+import { readRun } from '../store/runs.ts';
+import { approvalSha256, buildCard, clockUtc, joinMentions, reviewRequestSchema } from './card.ts';
+import { Clicks } from './clicks.ts';
+import { chatJob, outcomeEvent, recordChange, type ChatJobName } from './outcomes.ts';
+import { applyExpiry, type ReviewPolicy } from './policy.ts';
+import { reviewState } from './card.ts';
+
+export interface DeskOptions {
+  sql: Sql;
+  /** The engine's flows, for each review's policy. */
+  flows: Iterable<Flow<any>>;
+  ports: ReadonlyMap<ChatPlatform, ChatPort>;
+  /** Platform for runs that did not come from chat (webhooks, schedules, the API). */
+  defaultPlatform: ChatPlatform;
+  /** Channel for their cards. */
+  defaultChannel: string;
+  /** The engine's NOTIFY channel, to wake workers when a decision queued a job. */
+  wakeChannel: string;
+  log?: Logger;
+}
+
+export class ReviewDesk implements ReviewHost {
+  readonly systemJobs: ReadonlyMap<string, StepDefinition>;
+  private readonly flows = new Map<string, Flow<any>>();
+  private readonly clicks: Clicks;
+  private readonly log: Logger;
+  private sweeper: NodeJS.Timeout | null = null;
+
+  constructor(private readonly o: DeskOptions) {
+    for (const flow of o.flows) this.flows.set(flow.id, flow);
+    this.log = o.log ?? silentLogger;
+    this.clicks = new Clicks({ sql: o.sql, portOf: (p) => this.portOf(p), log: this.log, wake: () => this.wake() });
+    const jobs: Record<ChatJobName, (input: any) => Promise<void>> = {
+      'review.post-card': (i) => this.postCard(i.reviewId),
+      'review.update-card': (i) => this.updateCard(i.reviewId),
+      'review.thread': (i) => this.replyInThread(i.reviewId, i.notice, i.key),
+      'review.notify': (i) => this.notify(i.reviewId, i.user, i.notice, i.key),
+      'review.remind': (i) => this.remind(i.reviewId, i.index),
+      'review.escalate': (i) => this.escalate(i.reviewId),
+      'review.expire': (i) => this.expire(i.reviewId),
+    };
+    this.systemJobs = new Map(Object.entries(jobs).map(([name, run]) => [name, {
+      run: (input: any, ctx: { idempotencyKey: string }) => run({ ...input, key: ctx.idempotencyKey }),
+      timeoutMs: 15_000, maxAttempts: 8, backoffMs: 1_000,
+    }]));
+  }
+
+  /** Starts the sweep that closes reviews their flow moved on from (every `everyMs`, default 2 s). */
+  start(everyMs = 2_000): void {
+    this.sweeper ??= setInterval(() => {
+      this.closeAbandoned().catch((err: unknown) => this.log.warn('closing abandoned reviews failed; will retry', { error: (err as Error).message }));
+    }, everyMs);
+    this.sweeper.unref();
+  }
+
+  stop(): void {
+    if (this.sweeper) clearInterval(this.sweeper);
+    this.sweeper = null;
+  }
+
+  /** Inbound chat traffic: commands go to `command`, clicks and dialogs to the review desk. */
+  handlers(command: (cmd: InboundCommand) => Promise<CommandReply>): ChatHandlers {
+    return { command, action: (a) => this.clicks.action(a), submission: (s) => this.clicks.submission(s) };
+  }
+
+  /** The engine runs a review job: request the review, or hand over its outcome. */
+  readonly runReviewJob = async (job: ClaimedJob) => {
+    const existing = await readReviewByJob(this.o.sql, job.key);
+    if (existing && existing.status !== 'pending') return { event: outcomeEvent(existing, existing.policy) };
+    const review = existing ?? await this.createReview(job);
+    await this.scheduleReview(review);
+    return { wait: true as const };
+  };
+
+  private async createReview(job: ClaimedJob): Promise<ReviewRow> {
+    const flow = this.flows.get(job.flow);
+    const policy = flow?.reviewPolicies.get(job.name);
+    if (!flow || !policy) throw permanentError(`flow "${job.flow}" has no review "${job.name}"`);
+    const parsed = reviewRequestSchema.safeParse(job.input);
+    if (!parsed.success) {
+      const problems = parsed.error.issues.map((i) => `${i.path.join('.') || 'input'}: ${i.message}`).join('; ');
+      throw permanentError(`review "${job.name}" was requested with invalid input: ${problems}`);
+    }
+    const run = await readRun(this.o.sql, job.run_id);
+    if (!run) throw permanentError(`run ${job.run_id} is gone`);
+    const trigger = run.trigger as { source?: string; actor?: string; channel?: string; tenant?: string };
+    const isChat = trigger.source !== undefined && this.o.ports.has(trigger.source as ChatPlatform);
+    const { channel, content, ...shown } = parsed.data;
+    return insertReview(this.o.sql, {
+      id: randomUUID(), run_id: job.run_id, flow: flow.id, job_key: job.key, name: job.name,
+      tenant: trigger.tenant ?? 'local', platform: isChat ? trigger.source! : this.o.defaultPlatform,
+      channel: channel ?? (isChat ? trigger.channel : undefined) ?? this.o.defaultChannel,
+      requested_by: trigger.actor ?? 'signoff', policy, request: shown, content, content_sha256: approvalSha256(content, shown),
+      expiresInMs: policy.expiresInMs ?? null,
+    });
+  }
+
+  /** Queues the card and the timed jobs (idempotent: each has a fixed key) and audits the request once. */
+  private async scheduleReview(review: ReviewRow): Promise<void> {
+    const policy = review.policy as ReviewPolicy;
+    const jobs = [chatJob(review, 'review.post-card', 'card-post', {})];
+    const expiresInMs = policy.expiresInMs;
+    if (expiresInMs !== undefined) {
+      // Times are offsets from creation; each job re-checks the stored expiry on the DB clock.
+      const sinceMs = Date.now() - review.created_at.getTime();
+      const at = (offsetMs: number) => Math.max(0, expiresInMs - offsetMs - Math.max(0, sinceMs));
+      (policy.remindAtMs ?? []).forEach((ms, index) => jobs.push(chatJob(review, 'review.remind', `remind:${index}`, { index }, at(ms))));
+      if (policy.escalateTo) jobs.push(chatJob(review, 'review.escalate', 'escalate', {}, at(policy.escalateAtMs ?? 0)));
+      jobs.push(chatJob(review, 'review.expire', 'expire', {}, at(0) + 20));
+    }
+    await this.o.sql.begin(async (tx) => {
+      await enqueueJobs(tx as unknown as Sql, jobs);
+      const locked = await lockReview(tx as unknown as Sql, review.id);
+      await recordChange(tx as unknown as Sql, locked!.review, policy, {
+        actor: review.requested_by, action: 'request', outcome: 'accepted', now: locked!.now, deliveryId: 'request',
+      });
+    });
+  }
+
+  /** Closes a cancelled run's pending reviews in the cancelling transaction. */
+  async cancelReviews(tx: Sql, runId: string, actor: string | null): Promise<void> {
+    for (const pending of await pendingReviewsOfRun(tx, runId)) await this.close(tx, pending.id, actor ?? 'signoff');
+  }
+
+  /** Closes pending reviews whose flow moved on without them (a timeout, a cancel): run by the sweeper. */
+  async closeAbandoned(): Promise<number> {
+    const ids = await listAbandonedReviews(this.o.sql, 100);
+    for (const id of ids) await this.o.sql.begin((tx) => this.close(tx as unknown as Sql, id, 'signoff'));
+    return ids.length;
+  }
+
+  private async close(tx: Sql, reviewId: string, actor: string): Promise<void> {
+    const locked = await lockReview(tx, reviewId);
+    if (!locked || locked.review.status !== 'pending') return;
+    await recordChange(tx, locked.review, locked.review.policy, {
+      actor, action: 'cancel', outcome: 'accepted', now: locked.now, deliveryId: 'cancel', patch: { status: 'cancelled' },
+      ...(actor !== 'signoff' ? { thread: { text: `Cancelled by <@${actor}>.` } } : {}),
+    });
+  }
+
+  private async postCard(reviewId: string): Promise<void> {
+    const review = await this.mustRead(reviewId);
+    const port = this.portOf(review.platform);
+    const ref = await port.postCard(review.channel, buildCard(review, review.policy), { idempotencyKey: `review:${review.id}:card` });
+    // A decision may have landed while we posted: show it if so.
+    if (await setCardRef(this.o.sql, review.id, ref) !== review.seq) await this.updateCard(review.id);
+  }
+
+  private async updateCard(reviewId: string): Promise<void> {
+    const review = await this.mustRead(reviewId);
+    if (!review.card_ref) return; // not posted yet: the post renders the latest state
+    await this.portOf(review.platform).updateCard(review.card_ref as MessageRef, buildCard(review, review.policy));
+  }
+
+  private async replyInThread(reviewId: string, notice: Notice, key: string): Promise<void> {
+    const review = await this.mustRead(reviewId);
+    if (!review.card_ref) throw new SignoffError('step_failed', 'the card is not posted yet; the reply will follow it');
+    await this.portOf(review.platform).replyInThread(review.card_ref as MessageRef, notice, { idempotencyKey: key });
+  }
+
+  private async notify(reviewId: string, user: string, notice: Notice, key: string): Promise<void> {
+    const review = await this.mustRead(reviewId);
+    await this.portOf(review.platform).notifyUser(review.tenant, user, notice, { idempotencyKey: key });
+  }
+
+  private async remind(reviewId: string, index: number): Promise<void> {
+    await this.timed(reviewId, `remind:${index}`, (review, policy, now) => {
+      if (review.reminders_sent > index) return null;
+      const left = review.expires_at ? ` It expires at ${clockUtc(review.expires_at)}.` : '';
+      const who = policy.approvers.users?.length ? ` ${joinMentions(policy.approvers.users)}` : '';
+      return { action: 'remind', patch: { reminders_sent: index + 1 }, thread: { text: `Reminder:${who} this review is still waiting.${left}` }, now };
+    });
+  }
+
+  private async escalate(reviewId: string): Promise<void> {
+    await this.timed(reviewId, 'escalate', (review, policy, now) => {
+      if (review.is_escalated || !policy.escalateTo) return null;
+      const users = policy.escalateTo.users ?? [];
+      const groups = (policy.escalateTo.groups ?? []).join(', ');
+      const to = [users.length ? joinMentions(users) : '', groups].filter(Boolean).join(' and ');
+      const notice = { text: `Escalated to ${to}: "${(review.request as { title: string }).title}" has not been decided (run ${review.run_id}).` };
+      return { action: 'escalate', patch: { is_escalated: true }, thread: notice, dms: users.map((user) => ({ user, notice })), now };
+    });
+  }
+
+  private async expire(reviewId: string): Promise<void> {
+    await this.timed(reviewId, 'expire', (review, policy, now) => {
+      const next = applyExpiry(policy, reviewState(review), now.toISOString());
+      if (next.status === 'pending') {
+        const waitMs = (review.expires_at?.getTime() ?? now.getTime()) - now.getTime();
+        throw Object.assign(new SignoffError('step_failed', 'not yet expired'), { retryAfterMs: Math.max(50, waitMs) });
+      }
+      return { action: 'expire', patch: { status: next.status }, now };
+    });
+  }
+
+  /** A timed job: under the lock, on a still-pending review, record what `decide` returns (once, by its key). */
+  private async timed(
+    reviewId: string, key: string,
+    decide: (r: ReviewRow, p: ReviewPolicy, now: Date) => (Omit<Parameters<typeof recordChange>[3], 'actor' | 'outcome'>) | null,
+  ): Promise<void> {
+    const changed = await this.o.sql.begin(async (tx) => {
+      const locked = await lockReview(tx as unknown as Sql, reviewId);
+      if (!locked || locked.review.status !== 'pending') return false;
+      const change = decide(locked.review, locked.review.policy, locked.now);
+      if (!change) return false;
+      const saved = await recordChange(tx as unknown as Sql, locked.review, locked.review.policy, { ...change, actor: 'signoff', outcome: 'accepted', deliveryId: key });
+      return saved !== null && saved.status !== 'pending';
+    });
+    if (changed) await this.wake();
+  }
+
+  private portOf(platform: string): ChatPort {
+    const port = this.o.ports.get(platform as ChatPlatform);
+    if (!port) throw permanentError(`no chat adapter for "${platform}" is running`);
+    return port;
+  }
+
+  private async mustRead(reviewId: string): Promise<ReviewRow> {
+    const review = await readReview(this.o.sql, reviewId);
+    if (!review) throw permanentError(`review ${reviewId} is gone`);
+    return review;
+  }
+
+  private async wake(): Promise<void> {
+    await this.o.sql.notify(this.o.wakeChannel, 'review');
+  }
+}

@@ -1,0 +1,103 @@
+/**
+ * The writes every review change shares, made inside the transaction that holds
+ * the review's lock: the audit row, the saved state, the chat jobs that show
+ * the change (card update, thread reply, DMs), and, when the review has its
+ * outcome, the hand-off to the run (the waiting review job is re-queued) and the
+ * cancellation of reminders that no longer matter. Everything a person sees
+ * follows from committed rows, so a crash never shows an outcome that was not
+ * recorded, and a recorded one is always shown (the jobs are durable).
+ */
+import type { Notice } from '../chat/port.ts';
+import type { Sql } from '../store/client.ts';
+import { cancelQueuedJobs, enqueueJobs, resumeWaitingJob, type NewJob } from '../store/jobs.ts';
+import { appendAudit, saveReview, type ReviewChange, type ReviewRow } from '../store/reviews.ts';
+import { outcomeNotice } from './card.ts';
+import type { ReviewPolicy } from './policy.ts';
+
+/** Options of the desk's chat jobs: short, retried, each keyed so it happens once. */
+export const CHAT_JOB = { maxAttempts: 8, leaseMs: 20_000 } as const;
+
+export type ChatJobName = 'review.post-card' | 'review.update-card' | 'review.thread' | 'review.notify'
+  | 'review.remind' | 'review.escalate' | 'review.expire';
+
+export function chatJob(review: ReviewRow, name: ChatJobName, key: string, input: Record<string, unknown>, delayMs = 0): NewJob {
+  return {
+    key: `review:${review.id}:${key}`, runId: review.run_id, flow: review.flow, kind: 'system', name,
+    input: { reviewId: review.id, ...input }, delayMs, ...CHAT_JOB,
+  };
+}
+
+/** Keys of the timed jobs of a review, so a decided review can cancel the rest. */
+export function timedJobKeys(review: ReviewRow, policy: ReviewPolicy): string[] {
+  const reminders = (policy.remindAtMs ?? []).map((_ms, i) => `review:${review.id}:remind:${i}`);
+  return [...reminders, `review:${review.id}:escalate`, `review:${review.id}:expire`];
+}
+
+export interface Change {
+  actor: string;
+  action: string;
+  /** `accepted` or `denied:<code>`. */
+  outcome: string;
+  /** The DB clock's time of the change. */
+  now: Date;
+  messageRef?: string | null;
+  deliveryId?: string | null;
+  detail?: unknown;
+  /** New state to save (absent for a refusal). */
+  patch?: ReviewChange;
+  /** Sentences for the card's thread, and private ones by user. */
+  thread?: Notice;
+  dms?: { user: string; notice: Notice }[];
+}
+
+/**
+ * Records one change of a locked review and queues what shows it. Returns the
+ * review as saved, or null when this delivery id was recorded already.
+ */
+export async function recordChange(tx: Sql, review: ReviewRow, policy: ReviewPolicy, c: Change): Promise<ReviewRow | null> {
+  const isNew = await appendAudit(tx, {
+    reviewId: review.id, runId: review.run_id, tenant: review.tenant, actor: c.actor, action: c.action, outcome: c.outcome,
+    version: review.version, contentSha256: review.content_sha256, messageRef: c.messageRef ?? review.card_ref,
+    deliveryId: c.deliveryId ?? null, detail: c.detail ?? null, at: c.now.toISOString(),
+  });
+  if (!isNew) return null;
+  if (!c.patch) return review;
+  const decided = c.patch.status && c.patch.status !== 'pending' ? { decided_at: c.now } : {};
+  const saved = await saveReview(tx, review, { ...c.patch, ...decided });
+  const jobs: NewJob[] = [chatJob(saved, 'review.update-card', `card:${saved.seq}`, {})];
+  const tag = `${saved.seq}`;
+  if (c.thread) jobs.push(chatJob(saved, 'review.thread', `thread:${tag}`, { notice: c.thread }));
+  for (const dm of c.dms ?? []) jobs.push(chatJob(saved, 'review.notify', `dm:${tag}:${dm.user}`, { user: dm.user, notice: dm.notice }));
+  if (saved.status !== 'pending') jobs.push(...await finishReview(tx, saved, policy));
+  await enqueueJobs(tx, jobs);
+  return saved;
+}
+
+/** The review has its outcome: hand it to the run, stop the timers, tell the thread and the requester. */
+async function finishReview(tx: Sql, review: ReviewRow, policy: ReviewPolicy): Promise<NewJob[]> {
+  await resumeWaitingJob(tx, review.job_key);
+  await cancelQueuedJobs(tx, timedJobKeys(review, policy));
+  if (review.status === 'cancelled') return [chatJob(review, 'review.thread', 'outcome', { notice: outcomeNotice(review, policy) })];
+  const notice = outcomeNotice(review, policy);
+  return [
+    chatJob(review, 'review.thread', 'outcome', { notice }),
+    chatJob(review, 'review.notify', `outcome:${review.requested_by}`, { user: review.requested_by, notice: { ...notice, text: `Your request: ${notice.text}` } }),
+  ];
+}
+
+/** The event the run receives once its review is decided. */
+export function outcomeEvent(review: ReviewRow, policy: ReviewPolicy): { type: string } & Record<string, unknown> {
+  const kind = review.status === 'approved' ? 'approve' : 'reject';
+  const decisions = review.decisions.filter((d) => d.version === review.version && d.decision === kind);
+  const reason = decisions.findLast((d) => d.reason)?.reason;
+  return {
+    type: `review.${review.status}`,
+    reviewId: review.id,
+    by: [...new Set(decisions.map((d) => d.reviewer as string))].filter((p) => kind === 'reject' || policy.allowSelfApproval || p !== review.requested_by),
+    content: review.content,
+    contentSha256: review.content_sha256,
+    version: review.version,
+    decidedAt: review.decided_at?.toISOString() ?? null,
+    ...(review.status === 'rejected' && reason ? { reason } : {}),
+  };
+}

@@ -3,8 +3,9 @@
  * the JSON view models the page draws. The view keeps every text as data: the
  * page inserts it with textContent, never as markup, so `<!channel>`, `<script>`
  * or `<https://evil|Approve>` in a card show literally (RELIABILITY 82). The only
- * thing parsed is a notice's mention token `<@id>`, which becomes a segment the
- * page shows as a non-pinging `@Name`.
+ * thing parsed is the mention token `<@id>` in our own sentences (a notice's text,
+ * a card's status line), which becomes a segment the page shows as a non-pinging
+ * `@Name`; a notice's quote and every card text stay verbatim.
  */
 import type { Notice } from '../../src/chat/port.ts';
 import { makeMessageRef, truncateForDisplay, type ReviewAction, type ReviewCard, type ReviewCardStatus } from '../../src/chat/messages.ts';

@@ -52,7 +52,7 @@ async function main(): Promise<void> {
   if (parked.length > 0) log.warn('parked runs whose state a flow change removed', { runs: parked });
   await engine.start();
   desk.start();
-  await chat.port.start(desk.handlers((cmd) => handleCommand(cmd, makeCommandDeps(engine, { log }))));
+  await chat.port.start(desk.handlers((cmd) => handleCommand(cmd, makeCommandDeps(engine, { log, repostCards: (runId, opts) => desk.repostCards(runId, opts) }))));
   const http = await startHttpServer({ port: config.port, host: config.host, sql, routes: chat.routes });
   log.info('signoff is running', { webChat: 'open the url in a browser', url: `http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${http.port}`, flows: flows.map((f) => f.id) });
 

@@ -18,7 +18,7 @@ import { silentLogger, type Logger } from '../ops/log.ts';
 import type { Sql } from '../store/client.ts';
 import { enqueueJobs, type ClaimedJob } from '../store/jobs.ts';
 import {
-  insertReview, listAbandonedReviews, lockReview, pendingReviewsOfRun, readReview, readReviewByJob, setCardRef, type ReviewRow,
+  clearCardRef, insertReview, listAbandonedReviews, lockReview, pendingReviewsOfRun, readReview, readReviewByJob, setCardRef, type ReviewRow,
 } from '../store/reviews.ts';
 import { readRun } from '../store/runs.ts';
 import { approvalSha256, buildCard, clockUtc, joinMentions, reviewRequestSchema } from './card.ts';
@@ -53,7 +53,7 @@ export class ReviewDesk implements ReviewHost {
     this.log = o.log ?? silentLogger;
     this.clicks = new Clicks({ sql: o.sql, portOf: (p) => this.portOf(p), log: this.log, wake: () => this.wake() });
     const jobs: Record<ChatJobName, (input: any) => Promise<void>> = {
-      'review.post-card': (i) => this.postCard(i.reviewId),
+      'review.post-card': (i) => this.postCard(i.reviewId, i.repost ?? 0),
       'review.update-card': (i) => this.updateCard(i.reviewId),
       'review.thread': (i) => this.replyInThread(i.reviewId, i.notice, i.key),
       'review.notify': (i) => this.notify(i.reviewId, i.user, i.notice, i.key),
@@ -160,10 +160,31 @@ export class ReviewDesk implements ReviewHost {
     });
   }
 
-  private async postCard(reviewId: string): Promise<void> {
+  /**
+   * Posts a run's pending review cards again, as new messages (RELIABILITY 59: the
+   * first was deleted or its channel archived). Clicks on an old card are refused
+   * from then on: they no longer name the card of record. Returns how many.
+   */
+  async repostCards(runId: string, opts: { actor: string }): Promise<number> {
+    const pending = await pendingReviewsOfRun(this.o.sql, runId);
+    for (const review of pending) {
+      await this.o.sql.begin(async (tx) => {
+        const locked = await lockReview(tx as unknown as Sql, review.id);
+        if (!locked || locked.review.status !== 'pending') return;
+        await clearCardRef(tx as unknown as Sql, review.id);
+        await recordChange(tx as unknown as Sql, locked.review, locked.review.policy, { actor: opts.actor, action: 'repost', outcome: 'accepted', now: locked.now });
+        await enqueueJobs(tx as unknown as Sql, [chatJob(locked.review, 'review.post-card', `card-post:${locked.review.seq}`, { repost: locked.review.seq })]);
+      });
+    }
+    if (pending.length > 0) await this.wake();
+    return pending.length;
+  }
+
+  private async postCard(reviewId: string, repost: number): Promise<void> {
     const review = await this.mustRead(reviewId);
     const port = this.portOf(review.platform);
-    const ref = await port.postCard(review.channel, buildCard(review, review.policy), { idempotencyKey: `review:${review.id}:card` });
+    const key = repost > 0 ? `review:${review.id}:card:${repost}` : `review:${review.id}:card`;
+    const ref = await port.postCard(review.channel, buildCard(review, review.policy), { idempotencyKey: key });
     // A decision may have landed while we posted: show it if so.
     if (await setCardRef(this.o.sql, review.id, ref) !== review.seq) await this.updateCard(review.id);
   }

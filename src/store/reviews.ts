@@ -75,6 +75,11 @@ export async function setCardRef(sql: Sql, id: string, ref: string): Promise<num
   return rows[0]?.seq ?? 0;
 }
 
+/** Forgets where the card was posted, so the next post makes a new one (an operator's re-post). */
+export async function clearCardRef(tx: Sql, id: string): Promise<void> {
+  await tx`UPDATE reviews SET card_ref = NULL, seq = seq + 1 WHERE id = ${id}`;
+}
+
 export async function pendingReviewsOfRun(sql: Sql, runId: string): Promise<ReviewRow[]> {
   return sql<ReviewRow[]>`SELECT * FROM reviews WHERE run_id = ${runId} AND status = 'pending' ORDER BY created_at`;
 }

@@ -19,7 +19,7 @@ import { SignoffError } from '../errors.ts';
 /** A command the text asked for. `input` values are strings, exactly as typed. */
 export type ParsedCommand =
   | { kind: 'run'; flowId: string; input: Record<string, string> }
-  | { kind: 'status' | 'cancel' | 'retry'; runId: string }
+  | { kind: 'status' | 'cancel' | 'retry' | 'repost'; runId: string }
   | { kind: 'list' }
   | { kind: 'help' };
 
@@ -53,6 +53,7 @@ const USAGE = {
   status: '/signoff status <run>',
   cancel: '/signoff cancel <run>',
   retry: '/signoff retry <run>',
+  repost: '/signoff repost <run>',
 } as const;
 
 /** Parses the text after `/signoff`; empty text asks for help. Throws `input_invalid`. */
@@ -66,7 +67,8 @@ export function parseCommand(text: string): ParsedCommand {
     case 'run': return parseRun(args);
     case 'status':
     case 'cancel':
-    case 'retry': return { kind: name, runId: parseRunIdArg(name, args) };
+    case 'retry':
+    case 'repost': return { kind: name, runId: parseRunIdArg(name, args) };
     case 'list': return noArgs('list', args, { kind: 'list' });
     case 'help': return { kind: 'help' };
     default: throw refusal('unknown command', head.key === undefined ? head.value : `${head.key}=${head.value}`, '; try /signoff help');
@@ -177,7 +179,7 @@ function parseRun(args: Token[]): ParsedCommand {
   return { kind: 'run', flowId: flow.value, input: Object.fromEntries(entries) };
 }
 
-function parseRunIdArg(name: 'status' | 'cancel' | 'retry', args: Token[]): string {
+function parseRunIdArg(name: 'status' | 'cancel' | 'retry' | 'repost', args: Token[]): string {
   const [arg, ...extra] = args;
   if (!arg) throw new SignoffError('input_invalid', `missing the run id: ${USAGE[name]}`);
   if (extra.length > 0) throw new SignoffError('input_invalid', `${name} takes one run id: ${USAGE[name]}`);

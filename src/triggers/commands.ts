@@ -40,6 +40,8 @@ export interface RunControl {
 export interface CommandDeps extends RunControl {
   /** Users who may cancel or retry any run of their own tenant. Default: nobody. */
   admins?: ReadonlySet<string>;
+  /** Posts the pending review cards of a run again (the first card was deleted, its channel archived); returns how many. */
+  repostCards?(runId: string, opts: { actor: string }): Promise<number>;
   /** Where unexpected errors are logged with their ref. Default: dropped. */
   log?: Logger;
 }
@@ -59,6 +61,7 @@ const USAGE_LINES = [
   `/signoff list: the ${LISTED_RUNS} most recent runs here`,
   '/signoff cancel <run>: cancel a run (its requester or an admin)',
   '/signoff retry <run>: retry a failed run (its requester or an admin)',
+  "/signoff repost <run>: post a run's review card again, e.g. after it was deleted (its requester or an admin)",
   '/signoff help: this help',
 ];
 
@@ -79,7 +82,9 @@ export async function handleCommand(cmd: InboundCommand, deps: CommandDeps): Pro
 }
 
 /** Binds an engine's methods and adds the options, for callers that pass admins or a logger. */
-export function makeCommandDeps(control: RunControl, opts: { admins?: ReadonlySet<string>; log?: Logger } = {}): CommandDeps {
+export function makeCommandDeps(
+  control: RunControl, opts: Pick<CommandDeps, 'admins' | 'log' | 'repostCards'> = {},
+): CommandDeps {
   return {
     startRun: (flowId, input, startOpts) => control.startRun(flowId, input, startOpts),
     getRun: (runId) => control.getRun(runId),
@@ -98,7 +103,8 @@ async function dispatch(command: ParsedCommand, cmd: InboundCommand, deps: Comma
     case 'status': return showStatus(command.runId, cmd, deps);
     case 'list': return listRecentRuns(cmd, deps);
     case 'cancel':
-    case 'retry': return controlRun(command.kind, command.runId, cmd, deps);
+    case 'retry':
+    case 'repost': return controlRun(command.kind, command.runId, cmd, deps);
     case 'help': return ephemeral(helpText(deps.listFlows()));
   }
 }
@@ -110,7 +116,7 @@ async function startFlow(flowId: string, input: Record<string, string>, cmd: Inb
   try {
     started = await deps.startRun(flowId, input, {
       trigger: { source: cmd.platform, actor: cmd.user, channel: cmd.channel, tenant: cmd.tenant },
-      triggerKey: `${cmd.platform}:cmd:${cmd.deliveryId}`,
+      triggerKey: `${cmd.platform}:${cmd.tenant}:cmd:${cmd.deliveryId}`,
     });
   } catch (err) {
     if (isSignoffError(err, 'input_invalid')) return ephemeral(inputProblems(flowId, err));
@@ -153,7 +159,7 @@ async function listRecentRuns(cmd: InboundCommand, deps: CommandDeps): Promise<C
   return ephemeral(['latest runs here, newest first:', ...lines].join('\n'));
 }
 
-async function controlRun(verb: 'cancel' | 'retry', runId: string, cmd: InboundCommand, deps: CommandDeps): Promise<CommandReply> {
+async function controlRun(verb: 'cancel' | 'retry' | 'repost', runId: string, cmd: InboundCommand, deps: CommandDeps): Promise<CommandReply> {
   const run = await readTenantRun(runId, cmd, deps);
   if (!run) return noRun(runId);
   // The requester and tenant never change, so this check cannot go stale before the write.
@@ -161,7 +167,10 @@ async function controlRun(verb: 'cancel' | 'retry', runId: string, cmd: InboundC
   if (!isAllowed) return ephemeral(`you can't ${verb} run \`${runId}\`: only its requester or an admin can`);
   try {
     if (verb === 'cancel') await deps.cancel(runId, { actor: cmd.user });
-    else await deps.retry(runId, { actor: cmd.user });
+    else if (verb === 'retry') await deps.retry(runId, { actor: cmd.user });
+    else if (((await deps.repostCards?.(runId, { actor: cmd.user })) ?? 0) === 0) {
+      return ephemeral(`run \`${runId}\` has no review waiting for a decision, so there is no card to re-post`);
+    }
   } catch (err) {
     if (isSignoffError(err, 'run_not_active') || isSignoffError(err, 'run_not_failed')) {
       // Their message may carry the run's recorded reason: quote it if it could ping.
@@ -170,7 +179,7 @@ async function controlRun(verb: 'cancel' | 'retry', runId: string, cmd: InboundC
     if (isSignoffError(err, 'run_not_found')) return noRun(runId);
     throw err;
   }
-  const done = verb === 'cancel' ? 'cancelled' : 'retried';
+  const done = { cancel: 'cancelled', retry: 'retried', repost: 're-posted the review card of' }[verb];
   return { visibility: 'channel', notice: { text: `${mention(cmd.user)} ${done} ${run.flow} · run \`${runId}\`` } };
 }
 

@@ -43,6 +43,8 @@ export interface PlatformDriver {
   thread(messageRef: string): Promise<string[]>;
   dms(user: string): Promise<string[]>;
   setGroups(user: string, groups: string[]): Promise<void>;
+  /** Deletes a posted message as a person in the channel could. */
+  deleteMessage(messageRef: string): Promise<void>;
   failGroupLookups(isFailing: boolean): void;
   close(): Promise<void>;
 }
@@ -60,7 +62,7 @@ export async function deploy(db: { sql: Sql; schema: string }, driver: PlatformD
   const engine = new Engine({ sql: db.sql, schema: db.schema, flows: contractFlows, reviews: desk, pollMs: 200 });
   await engine.start();
   desk.start(200);
-  await driver.port.start(desk.handlers((cmd) => handleCommand(cmd, makeCommandDeps(engine))));
+  await driver.port.start(desk.handlers((cmd) => handleCommand(cmd, makeCommandDeps(engine, { repostCards: (id, o) => desk.repostCards(id, o) }))));
   return { engine, desk, stop: async () => { desk.stop(); await engine.stop(1_000); } };
 }
 
@@ -332,6 +334,18 @@ export function chatPortContract(name: string, makeDriver: MakeDriver): void {
       const unknown = await driver.command('alice', driver.channel, 'run no-such-flow');
       expect(unknown.visibility).toBe('ephemeral');
       expect(unknown.notice.text).toMatch(/rv-leads/);
+    });
+
+    it('59: a deleted card leaves the review pending; its requester re-posts it and the new card decides', async () => {
+      const { runId, card } = await request('rv-leads');
+      await driver.deleteMessage(card.messageRef);
+      const reposted = await driver.command('alice', driver.channel, `repost ${runId}`);
+      expect(reposted.notice.text).toMatch(/re-posted/);
+      const fresh = await cardOf(runId, (c) => c.messageRef !== card.messageRef);
+      expect(text(await driver.command('dave', driver.channel, `repost ${runId}`) as never)).toMatch(/only its requester or an admin/);
+      await driver.click('bob', fresh, 'approve');
+      await app.engine.waitFor(runId, ['done']);
+      expect((await driver.command('alice', driver.channel, `repost ${runId}`)).notice.text).toMatch(/no review waiting/);
     });
 
     it('53 + 59: a card that cannot be posted leaves the run pending until expiry; a click after expiry is refused and expires it once', async () => {

@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { createConsoleAdapter } from '../../adapters/console/console-adapter.ts';
 import type { MessageView, Segment } from '../../adapters/console/console-render.ts';
 import { startHttpServer } from '../../src/ops/http.ts';
-import { consoleStore } from '../../src/store/console.ts';
+import { consoleStore, deleteConsoleMessage } from '../../src/store/console.ts';
 import type { Sql } from '../../src/store/client.ts';
 import type { PlatformDriver, SeenCard } from './chat-port.contract.ts';
 
@@ -53,6 +53,9 @@ export async function makeConsoleDriver({ sql }: { sql: Sql }): Promise<Platform
     },
     async setGroups(user, groups) {
       await store.upsertPerson('local', { id: user, displayName: user, groups });
+    },
+    async deleteMessage(messageRef) {
+      await deleteConsoleMessage(sql, 'local', messageRef.split(':').at(-1)!);
     },
     failGroupLookups(isFailing) {
       adapter.faults.failGroupLookups = isFailing;

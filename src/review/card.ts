@@ -10,7 +10,7 @@ import type { CardField, ReviewAction, ReviewCard } from '../chat/messages.ts';
 import { truncateForDisplay } from '../chat/messages.ts';
 import type { EditorForm, Notice } from '../chat/port.ts';
 import type { ReviewRow } from '../store/reviews.ts';
-import { contentSha256, tally, type ReviewPolicy, type ReviewState } from './policy.ts';
+import { clockUtc as hourMinuteUtc, contentSha256, deciders, joinWords, tally, type ReviewPolicy, type ReviewState } from './policy.ts';
 
 /** Longest value shown for a proposed field; the full value stays stored and hashed (RELIABILITY 61). */
 const FIELD_DISPLAY_CHARS = 500;
@@ -62,7 +62,9 @@ export function reviewState(review: ReviewRow): ReviewState {
 export function buildCard(review: ReviewRow, policy: ReviewPolicy): ReviewCard {
   const request = review.request as ReviewRequest;
   const isPending = review.status === 'pending';
-  const t = tally(policy, reviewState(review));
+  const state = reviewState(review);
+  const t = tally(policy, state);
+  const decidedBy = deciders(policy, state);
   const actions: ReviewAction[] = isPending ? ['approve', 'reject', ...(policy.allowEdit ? ['edit' as const] : []), 'delegate'] : [];
   return {
     title: request.title,
@@ -75,7 +77,7 @@ export function buildCard(review: ReviewRow, policy: ReviewPolicy): ReviewCard {
       kind: review.status,
       ...(isPending ? { tally: { approvals: t.approvals, needed: t.needed } } : {}),
       ...(review.decided_at ? { at: review.decided_at.toISOString() } : {}),
-      ...(deciders(review, policy).length > 0 ? { by: deciders(review, policy).at(-1)! } : {}),
+      ...(decidedBy.length > 0 ? { by: decidedBy.at(-1)! } : {}),
       text: statusText(review, policy),
     },
     actions,
@@ -107,21 +109,13 @@ function shortenAction(action: NonNullable<ReviewRequest['proposedAction']>) {
   return { ...action, fields: action.fields.map((f) => ({ name: f.name, new: cut(f.new), ...(f.old !== undefined ? { old: cut(f.old) } : {}) })) };
 }
 
-/** Who decided the outcome: the counted approvers, or the rejecters, of the current version. */
-function deciders(review: ReviewRow, policy: ReviewPolicy): string[] {
-  if (review.status !== 'approved' && review.status !== 'rejected') return [];
-  const kind = review.status === 'approved' ? 'approve' : 'reject';
-  const people = review.decisions.filter((d) => d.version === review.version && d.decision === kind).map((d) => d.reviewer as string);
-  const counted = [...new Set(people)].filter((p) => kind === 'reject' || policy.allowSelfApproval || p !== review.requested_by);
-  return counted;
-}
-
 function statusText(review: ReviewRow, policy: ReviewPolicy): string {
   const at = review.decided_at ? ` at ${clockUtc(review.decided_at)}` : '';
-  const who = deciders(review, policy);
+  const state = reviewState(review);
+  const who = deciders(policy, state);
   switch (review.status) {
     case 'pending': {
-      const t = tally(policy, reviewState(review));
+      const t = tally(policy, state);
       return `Waiting for review: ${t.approvals} of ${t.needed} approval${t.needed === 1 ? '' : 's'}`;
     }
     case 'approved':
@@ -168,10 +162,10 @@ export function delegateForm(review: ReviewRow): EditorForm {
 
 /** HH:MM UTC from the database clock's time. */
 export function clockUtc(at: Date): string {
-  return `${at.toISOString().slice(11, 16)} UTC`;
+  return `${hourMinuteUtc(at.toISOString())} UTC`;
 }
 
+/** "<@a>, <@b> and <@c>": mention tokens the adapters render without pinging. */
 export function joinMentions(users: string[]): string {
-  const tokens = users.map((u) => `<@${u}>`);
-  return tokens.length <= 1 ? tokens.join('') : `${tokens.slice(0, -1).join(', ')} and ${tokens.at(-1)}`;
+  return joinWords(users.map((u) => `<@${u}>`), 'and');
 }

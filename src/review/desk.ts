@@ -21,11 +21,10 @@ import {
   clearCardRef, insertReview, listAbandonedReviews, lockReview, pendingReviewsOfRun, readReview, readReviewByJob, setCardRef, type ReviewRow,
 } from '../store/reviews.ts';
 import { readRun } from '../store/runs.ts';
-import { approvalSha256, buildCard, clockUtc, joinMentions, reviewRequestSchema } from './card.ts';
+import { approvalSha256, buildCard, clockUtc, joinMentions, reviewRequestSchema, reviewState } from './card.ts';
 import { Clicks } from './clicks.ts';
-import { chatJob, outcomeEvent, recordChange, type ChatJobName } from './outcomes.ts';
+import { chatJob, outcomeEvent, recordChange, type Change, type ChatJobName } from './outcomes.ts';
 import { applyExpiry, type ReviewPolicy } from './policy.ts';
-import { reviewState } from './card.ts';
 
 export interface DeskOptions {
   sql: Sql;
@@ -240,7 +239,7 @@ export class ReviewDesk implements ReviewHost {
   /** A timed job: under the lock, on a still-pending review, record what `decide` returns (once, by its key). */
   private async timed(
     reviewId: string, key: string,
-    decide: (r: ReviewRow, p: ReviewPolicy, now: Date) => (Omit<Parameters<typeof recordChange>[3], 'actor' | 'outcome'>) | null,
+    decide: (r: ReviewRow, p: ReviewPolicy, now: Date) => Omit<Change, 'actor' | 'outcome'> | null,
   ): Promise<void> {
     const changed = await this.o.sql.begin(async (tx) => {
       const locked = await lockReview(tx as unknown as Sql, reviewId);

@@ -11,8 +11,8 @@ import type { Notice } from '../chat/port.ts';
 import type { Sql } from '../store/client.ts';
 import { cancelQueuedJobs, enqueueJobs, resumeWaitingJob, type NewJob } from '../store/jobs.ts';
 import { appendAudit, saveReview, type ReviewChange, type ReviewRow } from '../store/reviews.ts';
-import { outcomeNotice } from './card.ts';
-import type { ReviewPolicy } from './policy.ts';
+import { outcomeNotice, reviewState } from './card.ts';
+import { deciders, type ReviewPolicy } from './policy.ts';
 
 /** Options of the desk's chat jobs: short, retried, each keyed so it happens once. */
 export const CHAT_JOB = { maxAttempts: 8, leaseMs: 20_000 } as const;
@@ -77,8 +77,8 @@ export async function recordChange(tx: Sql, review: ReviewRow, policy: ReviewPol
 async function finishReview(tx: Sql, review: ReviewRow, policy: ReviewPolicy): Promise<NewJob[]> {
   await resumeWaitingJob(tx, review.job_key);
   await cancelQueuedJobs(tx, timedJobKeys(review, policy));
-  if (review.status === 'cancelled') return [chatJob(review, 'review.thread', 'outcome', { notice: outcomeNotice(review, policy) })];
   const notice = outcomeNotice(review, policy);
+  if (review.status === 'cancelled') return [chatJob(review, 'review.thread', 'outcome', { notice })];
   return [
     chatJob(review, 'review.thread', 'outcome', { notice }),
     chatJob(review, 'review.notify', `outcome:${review.requested_by}`, { user: review.requested_by, notice: { ...notice, text: `Your request: ${notice.text}` } }),
@@ -87,13 +87,11 @@ async function finishReview(tx: Sql, review: ReviewRow, policy: ReviewPolicy): P
 
 /** The event the run receives once its review is decided. */
 export function outcomeEvent(review: ReviewRow, policy: ReviewPolicy): { type: string } & Record<string, unknown> {
-  const kind = review.status === 'approved' ? 'approve' : 'reject';
-  const decisions = review.decisions.filter((d) => d.version === review.version && d.decision === kind);
-  const reason = decisions.findLast((d) => d.reason)?.reason;
+  const reason = review.decisions.findLast((d) => d.version === review.version && d.decision === 'reject' && d.reason)?.reason;
   return {
     type: `review.${review.status}`,
     reviewId: review.id,
-    by: [...new Set(decisions.map((d) => d.reviewer as string))].filter((p) => kind === 'reject' || policy.allowSelfApproval || p !== review.requested_by),
+    by: deciders(policy, reviewState(review)),
     content: review.content,
     contentSha256: review.content_sha256,
     version: review.version,

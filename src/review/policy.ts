@@ -248,6 +248,12 @@ function countedDecisions(policy: ReviewPolicy, state: ReviewState, kind: 'appro
   });
 }
 
+/** Who decided a decided review: its counted approvers, or its rejecters, of the current version. */
+export function deciders(policy: ReviewPolicy, state: ReviewState): string[] {
+  if (state.status !== 'approved' && state.status !== 'rejected') return [];
+  return countedDecisions(policy, state, state.status === 'approved' ? 'approve' : 'reject').map((d) => d.reviewer);
+}
+
 /** The live tally of the current version, as shown on the card. */
 export function tally(policy: ReviewPolicy, state: ReviewState): Tally {
   return {
@@ -310,12 +316,12 @@ function expiredMessage(state: ReviewState): string {
 }
 
 /** HH:MM in UTC: the DB clock's time, the same for every reader. */
-function clockUtc(iso: string): string {
+export function clockUtc(iso: string): string {
   const ms = Date.parse(iso);
   return Number.isNaN(ms) ? '--:--' : new Date(ms).toISOString().slice(11, 16);
 }
 
-function joinWords(words: string[], conjunction: 'and' | 'or'): string {
+export function joinWords(words: string[], conjunction: 'and' | 'or'): string {
   if (words.length <= 1) return words.join('');
   return `${words.slice(0, -1).join(', ')} ${conjunction} ${words.at(-1)}`;
 }

@@ -8,6 +8,8 @@ import { resolve } from 'node:path';
 import { SignoffError } from './errors.ts';
 import { SCHEMA_NAME } from './store/client.ts';
 import type { LogLevel } from './ops/log.ts';
+import type { ModelPrice, ModelSettings } from './steps/model/types.ts';
+import type { ConnectorSettings } from './steps/tools/types.ts';
 
 export interface Config {
   /** Postgres to use; when absent signoff runs an embedded server in `dataDir/pg`. */
@@ -33,7 +35,67 @@ export interface Config {
   shutdownGraceMs: number;
   /** Named engine crash points (tests only). */
   crashpoints: ReadonlySet<string>;
+  /** Model steps: provider, routes, limits, prices, redaction. */
+  model: ModelSettings;
+  /** Spending limit of one run's model calls, in US dollars (RUN_BUDGET_USD); a flow may set its own. */
+  runBudgetUsd: number;
+  tools: ToolSettings;
+  /** Slack, when its variables are set; null means no Slack. */
+  slack: SlackSettings | null;
 }
+
+export interface ToolSettings {
+  /** Connector name → base URL and token. A connector missing here runs in local mode (nothing sent). */
+  connectors: Record<string, ConnectorSettings>;
+  /** Hosts (`host` or `host:port`) a model- or flow-supplied URL may reach (EGRESS_ALLOWLIST). */
+  egressAllowlist: string[];
+  /** Requests per minute to one tool host (TOOL_RPM, 0 = unpaced). Default 120. */
+  perHostPerMinute: number;
+  /** Per-call timeout (TOOL_TIMEOUT_MS). Default 15 000. */
+  callTimeoutMs: number;
+}
+
+export interface SlackSettings {
+  botToken: string;
+  /** HTTP mode: requests to POST /slack/events are verified with it. */
+  signingSecret: string | null;
+  /** Socket Mode when set (xapp-…). */
+  appToken: string | null;
+  /** Web API base, ending in /api/ (SLACK_API_URL). Default https://slack.com/api/. */
+  apiUrl: string;
+}
+
+/** What a model costs per million tokens when MODEL_PRICES does not say (US dollars, list prices). */
+export const DEFAULT_PRICES: Readonly<Record<string, ModelPrice>> = Object.freeze({
+  'gpt-4.1': { inputPerMTok: 2, outputPerMTok: 8 },
+  'gpt-4.1-mini': { inputPerMTok: 0.4, outputPerMTok: 1.6 },
+  'gpt-4.1-nano': { inputPerMTok: 0.1, outputPerMTok: 0.4 },
+  'gpt-4o': { inputPerMTok: 2.5, outputPerMTok: 10 },
+  'gpt-4o-mini': { inputPerMTok: 0.15, outputPerMTok: 0.6 },
+  'gpt-5': { inputPerMTok: 1.25, outputPerMTok: 10 },
+  'gpt-5-mini': { inputPerMTok: 0.25, outputPerMTok: 2 },
+  offline: { inputPerMTok: 0, outputPerMTok: 0 },
+});
+
+/** Secrets redacted from anything sent to a model (RELIABILITY 86), besides REDACT_PATTERNS. */
+export const DEFAULT_REDACT_PATTERNS: readonly string[] = Object.freeze([
+  'sk-[A-Za-z0-9_-]{16,}',
+  'xox[abposr]-[A-Za-z0-9-]{10,}',
+  'xapp-[A-Za-z0-9-]{10,}',
+  'whsec_[A-Za-z0-9+/=]{10,}',
+  'AKIA[0-9A-Z]{16}',
+  'gh[pousr]_[A-Za-z0-9]{30,}',
+  '(?<=[Bb]earer )[A-Za-z0-9._~+/=-]{16,}',
+  '(?<=(?:password|passwd|secret|api[_-]?key|token)\\s*[:=]\\s*)[^\\s,;]{4,}',
+  '-----BEGIN [A-Z ]*PRIVATE KEY-----[\\s\\S]*?-----END [A-Z ]*PRIVATE KEY-----',
+]);
+
+/** Default base URLs of the connectors that have a fixed public host. */
+const CONNECTOR_URLS: Readonly<Record<string, { url: string | null; token: string }>> = {
+  zendesk: { url: null, token: 'ZENDESK_TOKEN' },
+  linear: { url: 'https://api.linear.app', token: 'LINEAR_TOKEN' },
+  hubspot: { url: 'https://api.hubapi.com', token: 'HUBSPOT_TOKEN' },
+};
 
 type Env = Record<string, string | undefined>;
 
@@ -64,6 +126,29 @@ export function readConfig(env: Env = process.env): Readonly<Config> {
     workerPollMs: int('WORKER_POLL_MS', 5_000, 50, 600_000),
     shutdownGraceMs: int('SHUTDOWN_GRACE_MS', 10_000, 0, 600_000),
     crashpoints: new Set((env.SIGNOFF_CRASHPOINTS ?? '').split(',').map((s) => s.trim()).filter(Boolean)),
+    model: {
+      apiKey: env.OPENAI_API_KEY || null,
+      baseUrl: readUrl(env, 'OPENAI_BASE_URL', problems),
+      routes: {
+        cheap: list(env.MODEL_CHEAP, ['gpt-4.1-mini']),
+        strong: list(env.MODEL_STRONG, ['gpt-4.1', 'gpt-4.1-mini']),
+      },
+      callTimeoutMs: int('MODEL_TIMEOUT_MS', 30_000, 100, 600_000),
+      maxCallsPerStep: int('MODEL_MAX_CALLS_PER_STEP', 6, 1, 100),
+      prices: { ...DEFAULT_PRICES, ...readJson<Record<string, ModelPrice>>(env, 'MODEL_PRICES', problems, isPriceTable) },
+      redactPatterns: [...DEFAULT_REDACT_PATTERNS, ...readPatterns(env, problems)],
+      maxPromptChars: int('MODEL_MAX_PROMPT_CHARS', 24_000, 500, 1_000_000),
+      requestsPerMinute: int('MODEL_RPM', 500, 0, 1_000_000),
+      tokensPerMinute: int('MODEL_TPM', 200_000, 0, 100_000_000),
+    },
+    runBudgetUsd: readNumber(env, 'RUN_BUDGET_USD', 1, 0, 10_000, problems),
+    tools: {
+      connectors: readConnectors(env, problems),
+      egressAllowlist: list(env.EGRESS_ALLOWLIST, []).map((h) => h.toLowerCase()),
+      perHostPerMinute: int('TOOL_RPM', 120, 0, 1_000_000),
+      callTimeoutMs: int('TOOL_TIMEOUT_MS', 15_000, 100, 600_000),
+    },
+    slack: readSlack(env, problems),
   };
   if (problems.length > 0) {
     throw new SignoffError('config_invalid', `signoff cannot start; fix these settings (see .env.example):\n- ${problems.join('\n- ')}`);
@@ -78,6 +163,95 @@ function readDatabaseUrl(env: Env, problems: string[]): string | null {
     problems.push('DATABASE_URL must start with postgres:// or postgresql:// (unset it to use the embedded database)');
   }
   return url;
+}
+
+function list(raw: string | undefined, fallback: string[]): string[] {
+  const items = (raw ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  return items.length > 0 ? items : fallback;
+}
+
+function readUrl(env: Env, name: string, problems: string[]): string | null {
+  const raw = env[name];
+  if (!raw) return null;
+  try {
+    const url = new URL(raw);
+    if (url.protocol === 'http:' || url.protocol === 'https:') return raw.replace(/\/+$/, '');
+  } catch {
+    // reported below
+  }
+  problems.push(`${name} must be an http(s) URL (got "${raw.slice(0, 100)}")`);
+  return null;
+}
+
+function readNumber(env: Env, name: string, fallback: number, min: number, max: number, problems: string[]): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n < min || n > max) {
+    problems.push(`${name} must be a number from ${min} to ${max} (got "${raw}")`);
+    return fallback;
+  }
+  return n;
+}
+
+function readJson<T extends object>(env: Env, name: string, problems: string[], isValid: (v: unknown) => boolean): T | null {
+  const raw = env[name];
+  if (!raw) return null;
+  try {
+    const value: unknown = JSON.parse(raw);
+    if (isValid(value)) return value as T;
+  } catch {
+    // reported below
+  }
+  problems.push(`${name} is not valid (see .env.example for its shape)`);
+  return null;
+}
+
+function isPriceTable(v: unknown): boolean {
+  return !!v && typeof v === 'object' && !Array.isArray(v) && Object.values(v).every((p) =>
+    !!p && typeof p === 'object' && typeof (p as ModelPrice).inputPerMTok === 'number' && typeof (p as ModelPrice).outputPerMTok === 'number'
+    && (p as ModelPrice).inputPerMTok >= 0 && (p as ModelPrice).outputPerMTok >= 0);
+}
+
+/** REDACT_PATTERNS: a JSON array of regular expressions. */
+function readPatterns(env: Env, problems: string[]): string[] {
+  const patterns = readJson<string[]>(env, 'REDACT_PATTERNS', problems, (v) => Array.isArray(v) && v.every((p) => typeof p === 'string'));
+  const valid = patterns ?? [];
+  for (const p of valid) {
+    try {
+      new RegExp(p, 'g');
+    } catch {
+      problems.push(`REDACT_PATTERNS has an invalid regular expression: ${JSON.stringify(p).slice(0, 80)}`);
+    }
+  }
+  return valid;
+}
+
+function readConnectors(env: Env, problems: string[]): Record<string, ConnectorSettings> {
+  const connectors: Record<string, ConnectorSettings> = {};
+  for (const [name, d] of Object.entries(CONNECTOR_URLS)) {
+    const token = env[d.token] || null;
+    const url = readUrl(env, `${name.toUpperCase()}_URL`, problems) ?? (token ? d.url : null);
+    if (url) connectors[name] = { baseUrl: url, token };
+    else if (token) problems.push(`${d.token} is set but ${name.toUpperCase()}_URL is not (e.g. https://yourcompany.zendesk.com)`);
+  }
+  return connectors;
+}
+
+function readSlack(env: Env, problems: string[]): SlackSettings | null {
+  const botToken = env.SLACK_BOT_TOKEN || null;
+  const appToken = env.SLACK_APP_TOKEN || null;
+  const signingSecret = env.SLACK_SIGNING_SECRET || null;
+  if (!botToken) {
+    if (appToken || signingSecret) problems.push('SLACK_BOT_TOKEN is required when SLACK_APP_TOKEN or SLACK_SIGNING_SECRET is set');
+    return null;
+  }
+  if (!appToken && !signingSecret) {
+    problems.push('Slack needs SLACK_SIGNING_SECRET (HTTP mode) or SLACK_APP_TOKEN (Socket Mode) besides SLACK_BOT_TOKEN; an empty signing secret is refused');
+  }
+  if (appToken && !appToken.startsWith('xapp-')) problems.push('SLACK_APP_TOKEN must be an app-level token starting with xapp-');
+  const apiUrl = readUrl(env, 'SLACK_API_URL', problems);
+  return { botToken, signingSecret, appToken, apiUrl: apiUrl ? `${apiUrl}/` : 'https://slack.com/api/' };
 }
 
 function readSchema(env: Env, problems: string[]): string {

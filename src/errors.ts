@@ -18,6 +18,10 @@ export type ErrorCode =
   | 'event_invalid'
   | 'step_not_found'
   | 'step_failed'
+  | 'step_blocked'
+  | 'model_invalid'
+  | 'tool_refused'
+  | 'budget_exceeded'
   | 'wait_timeout'
   | 'db_unavailable'
   | 'embedded_pg_failed'
@@ -35,6 +39,29 @@ export class SignoffError extends Error {
     this.code = code;
     this.details = options?.details;
   }
+}
+
+/**
+ * An error that asks for the step to run again no sooner than `retryAfterMs`
+ * (a 429 with Retry-After). The job is rescheduled in Postgres, no worker
+ * waits in memory, and the wait does not use up one of the step's attempts
+ * (up to a bound, so a provider that never recovers still ends the step).
+ */
+export function retryLater(message: string, retryAfterMs: number, cause?: unknown): SignoffError {
+  return new SignoffError('step_failed', message, { cause, details: { retryable: true, retryAfterMs, defer: true } });
+}
+
+/** Why a run is paused for a person instead of retried. */
+export type BlockReason = 'quota' | 'needs_human' | 'budget';
+
+/**
+ * An error that pauses the run for a person: the provider's quota is gone, or a
+ * tool whose repeats are unsafe ended with an unknown outcome. Nothing retries;
+ * the run is parked with `blocked:<reason>` and the people who started it are
+ * told. `/signoff retry` resumes it once someone has looked.
+ */
+export function blockedError(reason: BlockReason, message: string, cause?: unknown): SignoffError {
+  return new SignoffError('step_blocked', message, { cause, details: { retryable: false, block: reason } });
 }
 
 export function isSignoffError(err: unknown, code?: ErrorCode): err is SignoffError {

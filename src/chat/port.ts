@@ -88,7 +88,9 @@ export interface ChatHandlers {
 
 /**
  * A chat platform. Outbound calls throw on failure; a `SignoffError` with
- * `details.retryable === false` (channel gone, message deleted) is not retried.
+ * `details.retryable === false` (channel gone, message deleted) is not retried,
+ * and `retryLater(message, ms)` (src/errors.ts: a 429's Retry-After) reschedules
+ * the job in Postgres without using up an attempt.
  * Optional members are capabilities a platform may lack.
  */
 export interface ChatPort {

@@ -14,6 +14,8 @@ import { createHash } from 'node:crypto';
 import { fromPromise, type AnyStateMachine, type AnyStateNode, type PromiseActorLogic } from 'xstate';
 import type { z } from 'zod';
 import { SignoffError } from '../errors.ts';
+
+export { blockedError, retryLater, type BlockReason } from '../errors.ts';
 import { parsePolicy, type ReviewPolicy, type ReviewPolicyInput } from '../review/policy.ts';
 
 /** What a step function is given besides its input. */

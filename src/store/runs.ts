@@ -186,9 +186,7 @@ const MAX_LISTED_RUNS = 100;
 
 /**
  * The most recent runs of one tenant (`trigger.tenant`), newest first. Runs
- * started without a tenant are never listed. No index backs the filter yet (a
- * scan of `runs`): an expression index on `trigger->>'tenant', created_at`
- * needs its own migration when run counts grow.
+ * started without a tenant are never listed. `runs_tenant_created` serves it.
  */
 export async function listRuns(sql: Sql, opts: { tenant: string; limit: number }): Promise<RunSummary[]> {
   const limit = Math.max(1, Math.min(MAX_LISTED_RUNS, Math.trunc(opts.limit)));

@@ -134,7 +134,7 @@ export function readConfig(env: Env = process.env): Readonly<Config> {
         strong: list(env.MODEL_STRONG, ['gpt-4.1', 'gpt-4.1-mini']),
       },
       callTimeoutMs: int('MODEL_TIMEOUT_MS', 30_000, 100, 600_000),
-      maxCallsPerStep: int('MODEL_MAX_CALLS_PER_STEP', 6, 1, 100),
+      maxCallsPerStep: int('MODEL_MAX_CALLS_PER_STEP', 16, 1, 100),
       prices: { ...DEFAULT_PRICES, ...readJson<Record<string, ModelPrice>>(env, 'MODEL_PRICES', problems, isPriceTable) },
       redactPatterns: [...DEFAULT_REDACT_PATTERNS, ...readPatterns(env, problems)],
       maxPromptChars: int('MODEL_MAX_PROMPT_CHARS', 24_000, 500, 1_000_000),

@@ -7,6 +7,7 @@
  */
 import { join } from 'node:path';
 import { createConsoleAdapter } from '../adapters/console/console-adapter.ts';
+import { createSlackAdapter } from '../adapters/slack/slack-adapter.ts';
 import { readConfig, redactUrl, type Config } from './config.ts';
 import { Engine } from './engine/engine.ts';
 import { loadFlows } from './engine/registry.ts';
@@ -16,8 +17,10 @@ import { createLogger, type Logger } from './ops/log.ts';
 import { ReviewDesk } from './review/desk.ts';
 import { connect, wakeChannel } from './store/client.ts';
 import { consoleStore } from './store/console.ts';
+import { slackStore } from './store/slack.ts';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from './store/embedded.ts';
 import { migrate } from './store/migrate.ts';
+import { createStepRuntime } from './steps/runtime.ts';
 import { handleCommand, makeCommandDeps } from './triggers/commands.ts';
 
 async function openDatabase(config: Config, log: Logger): Promise<{ url: string; embedded: EmbeddedPostgres | null }> {
@@ -38,15 +41,20 @@ async function main(): Promise<void> {
   const applied = await migrate(sql, config.schema);
   if (applied.length > 0) log.info('applied migrations', { applied });
   const flows = await loadFlows(config.flowsDir);
-  // The local web chat: the chat platform when no Slack or Discord credentials are set.
-  const chat = createConsoleAdapter({ store: consoleStore(sql), log });
+  // Slack when its variables are set (HTTP: POST /slack/events on our server; or Socket Mode),
+  // else the local web chat. Either way `chat.routes` mounts on the HTTP server below.
+  const chat = config.slack
+    ? createSlackAdapter({ settings: config.slack, store: slackStore(sql), log })
+    : createConsoleAdapter({ store: consoleStore(sql), log });
   const desk = new ReviewDesk({
     sql, flows, ports: new Map([[chat.port.platform, chat.port]]), defaultPlatform: chat.port.platform,
     defaultChannel: 'general', wakeChannel: wakeChannel(config.schema), log,
   });
+  const steps = createStepRuntime({ config, sql, log });
+  if (steps.isOffline) log.info('model steps use the built-in offline model (set OPENAI_API_KEY or OPENAI_BASE_URL for a real one)');
   const engine = new Engine({
     sql, schema: config.schema, flows, log, concurrency: config.workerConcurrency,
-    pollMs: config.workerPollMs, crashpoints: config.crashpoints, reviews: desk,
+    pollMs: config.workerPollMs, crashpoints: config.crashpoints, reviews: desk, services: steps.services,
   });
   const parked = await engine.parkOrphanedRuns();
   if (parked.length > 0) log.warn('parked runs whose state a flow change removed', { runs: parked });
@@ -65,6 +73,7 @@ async function main(): Promise<void> {
     await http.close();
     desk.stop();
     await engine.stop(config.shutdownGraceMs);
+    await steps.stop();
     await sql.end({ timeout: 5 });
     await db.embedded?.stop();
     process.exit(0);

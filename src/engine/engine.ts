@@ -17,10 +17,11 @@ import { Committer, toView, type Trigger } from './commit.ts';
 import { decideStart, type RunStatus } from './decide.ts';
 import { normalizeStep, type Flow, type StepDefinition } from './flow.ts';
 import { Waiters, type RunView } from './waiters.ts';
-import { Worker, type ReviewRunner } from './worker.ts';
+import { Worker, type PauseHost, type ReviewRunner, type ServicesFactory } from './worker.ts';
 
 export type { RunView } from './waiters.ts';
 export type { Trigger } from './commit.ts';
+export type { ServicesFactory, StepScope } from './worker.ts';
 
 export interface EngineOptions {
   sql: Sql;
@@ -40,10 +41,12 @@ export interface EngineOptions {
   crashpoints?: ReadonlySet<string>;
   /** The review desk's side: its chat jobs, its review runner, and what a cancel must close. */
   reviews?: ReviewHost;
+  /** Models and tools for steps (src/steps/services.ts). Without it, a step that calls one fails. */
+  services?: ServicesFactory;
 }
 
 /** What the engine needs from the review desk (src/review/desk.ts). */
-export interface ReviewHost {
+export interface ReviewHost extends PauseHost {
   /** Handlers of `system` jobs by name. */
   systemJobs: ReadonlyMap<string, StepDefinition>;
   runReviewJob: ReviewRunner;
@@ -98,7 +101,7 @@ export class Engine {
       sql: this.sql, owner: this.workerId, flows: this.flows, committer: this.committer, log,
       concurrency: opts.concurrency ?? 100, pollMs: this.pollMs, maxRecoveries: opts.maxRecoveries ?? 3,
       channel: this.channel, crashpoints: opts.crashpoints ?? new Set(),
-      system, reviews: opts.reviews?.runReviewJob ?? null,
+      system, reviews: opts.reviews?.runReviewJob ?? null, services: opts.services ?? null, pause: opts.reviews ?? null,
     });
   }
 

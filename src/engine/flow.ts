@@ -17,6 +17,7 @@ import { SignoffError } from '../errors.ts';
 
 export { blockedError, retryLater, type BlockReason } from '../errors.ts';
 import { parsePolicy, type ReviewPolicy, type ReviewPolicyInput } from '../review/policy.ts';
+import type { ModelRequest, ModelResult } from '../steps/model/types.ts';
 
 /** What a step function is given besides its input. */
 export interface StepContext {
@@ -28,6 +29,16 @@ export interface StepContext {
   attempt: number;
   /** Aborted when the step times out or the worker shuts down. */
   signal: AbortSignal;
+  /** Models and tools, scoped to this step: calls are counted, priced, paced and checked against the flow's `tools`. */
+  services: StepServices;
+}
+
+/** What a step may call outside the engine (src/steps wires the real ones). */
+export interface StepServices {
+  /** Asks a model for a structured answer (src/steps/model). */
+  generate<T>(req: ModelRequest<T>): Promise<ModelResult<T>>;
+  /** Calls a tool the flow lists in `tools` (src/steps/tools); its input is validated first. */
+  callTool(name: string, input: unknown): Promise<unknown>;
 }
 
 export type StepFn<I = any, O = unknown> = (input: I, ctx: StepContext) => Promise<O>;
@@ -66,6 +77,10 @@ export interface FlowConfig<I> {
    * and leaves on `review.approved` / `review.rejected` / `review.expired`.
    */
   reviews?: Record<string, ReviewPolicyInput>;
+  /** The tools its steps may call (`zendesk.reply`, …); any other is refused by code (RELIABILITY 83). */
+  tools?: string[];
+  /** Most its model calls may cost per run, in US dollars, before a person must allow more. Default RUN_BUDGET_USD. */
+  budgetUsd?: number;
 }
 
 export interface Flow<I = unknown> extends Readonly<FlowConfig<I>> {

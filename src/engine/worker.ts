@@ -5,17 +5,17 @@
  * SKIP LOCKED, woken by NOTIFY, a local timer for work we know is coming, or a
  * slow fallback poll. A step's outcome is fed back through the Committer.
  */
-import { describeError, isSignoffError } from '../errors.ts';
+import { describeError, isSignoffError, SignoffError } from '../errors.ts';
 import type { Logger } from '../ops/log.ts';
 import type { Sql } from '../store/client.ts';
 import {
-  claimJobs, claimTimers, finishJob, msUntilNextDue, releaseJobs, rescheduleJob, waitJob,
+  claimJobs, claimTimers, deferJob, finishJob, msUntilNextDue, releaseJobs, rescheduleJob, waitJob,
   type ClaimedJob, type ClaimedTimer,
 } from '../store/jobs.ts';
 import { appendNote } from '../store/runs.ts';
 import type { Committer } from './commit.ts';
 import { Executor, runAbortable, sleep } from './executor.ts';
-import type { Flow, StepContext, StepOptions } from './flow.ts';
+import type { Flow, StepContext, StepOptions, StepServices } from './flow.ts';
 
 /**
  * Runs a review job: the first time it requests the review (card posted, timers
@@ -23,6 +23,29 @@ import type { Flow, StepContext, StepOptions } from './flow.ts';
  * the run receives (`review.approved`, …).
  */
 export type ReviewRunner = (job: ClaimedJob, ctx: StepContext) => Promise<{ wait: true } | { event: { type: string } & Record<string, unknown> }>;
+
+/** What a step job may call, scoped to it (src/steps/services.ts builds the real one). */
+export type ServicesFactory = (scope: StepScope) => StepServices;
+
+export interface StepScope {
+  runId: string;
+  flowId: string;
+  jobKey: string;
+  attempt: number;
+  signal: AbortSignal;
+  /** The flow's `tools`. */
+  tools: readonly string[];
+  /** The flow's `budgetUsd`, when it sets one. */
+  budgetUsd: number | undefined;
+}
+
+/** What the engine asks of the review desk when a step pauses for a person. */
+export interface PauseHost {
+  /** Queues a message to the people of the run (its channel), inside `tx`. */
+  tellRun(tx: Sql, runId: string, text: string): Promise<void>;
+  /** Asks a person whether the run may spend more; the job waits until they decide. */
+  requestBudgetReview(job: ClaimedJob, spent: { spentUsd: number; budgetUsd: number; baseUsd: number }): Promise<void>;
+}
 
 interface WorkerDeps {
   sql: Sql;
@@ -38,6 +61,8 @@ interface WorkerDeps {
   /** Handlers of `system` jobs by name (the review desk's chat work). */
   system: ReadonlyMap<string, Required<StepOptions>>;
   reviews: ReviewRunner | null;
+  services: ServicesFactory | null;
+  pause: PauseHost | null;
 }
 
 /** Rows claimed per query. */
@@ -45,6 +70,17 @@ const BATCH = 50;
 /** How long a claimed timer is ours before another worker may fire it. */
 const TIMER_LEASE_MS = 30_000;
 const MAX_BACKOFF_MS = 300_000;
+/** Waits for a rate limit that do not use up an attempt, per job; after these, each wait counts. */
+const MAX_DEFERRALS = 50;
+
+const NO_SERVICES: StepServices = {
+  generate: async () => {
+    throw new SignoffError('step_failed', 'this engine was started without model services', { details: { retryable: false } });
+  },
+  callTool: async () => {
+    throw new SignoffError('step_failed', 'this engine was started without tool services', { details: { retryable: false } });
+  },
+};
 
 export class Worker {
   private readonly executor: Executor;
@@ -152,7 +188,10 @@ export class Worker {
     let output: unknown;
     let error: unknown;
     try {
-      const ctx = { runId: job.run_id, flowId: job.flow, idempotencyKey: job.key, attempt: job.attempts, signal };
+      const ctx: StepContext = {
+        runId: job.run_id, flowId: job.flow, idempotencyKey: job.key, attempt: job.attempts, signal,
+        services: this.servicesFor(job, signal),
+      };
       const reviews = this.d.reviews;
       const run = job.kind === 'review' && reviews ? () => reviews(job, ctx) : () => opts.run(job.input, ctx);
       const raw = await runAbortable(run, signal);
@@ -169,6 +208,15 @@ export class Worker {
       // The lease will expire and the job will run again: at-least-once, never lost.
       this.d.log.error('could not record step outcome', { job: job.key, error: describeError(err).message });
     }
+  }
+
+  private servicesFor(job: ClaimedJob, signal: AbortSignal): StepServices {
+    if (!this.d.services || job.kind !== 'step') return NO_SERVICES;
+    const flow = this.d.flows.get(job.flow);
+    return this.d.services({
+      runId: job.run_id, flowId: job.flow, jobKey: job.key, attempt: job.attempts, signal,
+      tools: flow?.tools ?? [], budgetUsd: flow?.budgetUsd,
+    });
   }
 
   private async succeed(job: ClaimedJob, output: any): Promise<void> {
@@ -188,10 +236,24 @@ export class Worker {
 
   private async fail(job: ClaimedJob, opts: Required<StepOptions>, err: unknown): Promise<void> {
     const error = describeError(err);
+    if (isSignoffError(err, 'step_blocked')) return this.block(job, err);
+    if (isSignoffError(err, 'budget_exceeded') && this.d.pause && job.kind === 'step') {
+      await this.d.pause.requestBudgetReview(job, err.details as { spentUsd: number; budgetUsd: number; baseUsd: number });
+      if (await waitJob(this.d.sql, job.key, this.d.owner, job.attempts)) {
+        this.d.log.warn('run over its budget; waiting for a person', { runId: job.run_id, job: job.key });
+      }
+      return;
+    }
     const isRetryable = !(isSignoffError(err) && err.details?.retryable === false);
+    const waitMs = retryAfterMs(err);
+    if (isRetryable && waitMs > 0 && (err as SignoffError).details?.defer === true && await deferJob(this.d.sql, job.key, this.d.owner, job.attempts, waitMs, error, MAX_DEFERRALS)) {
+      this.d.log.warn('rate limited; rescheduled', { job: job.key, delayMs: waitMs, error: error.message });
+      this.wakeIn(waitMs);
+      return;
+    }
     if (isRetryable && job.attempts < job.max_attempts) {
       const backoff = Math.min(opts.backoffMs * 2 ** (job.attempts - 1), MAX_BACKOFF_MS);
-      const delay = Math.max(backoff, retryAfterMs(err));
+      const delay = Math.max(backoff, waitMs);
       await rescheduleJob(this.d.sql, job.key, this.d.owner, job.attempts, delay, error);
       this.d.log.warn('step failed; will retry', { job: job.key, attempt: job.attempts, delayMs: delay, error: error.message });
       this.wakeIn(delay);
@@ -206,6 +268,26 @@ export class Worker {
     await this.d.committer.apply(job.run_id, { type: `xstate.error.actor.${job.child_id}`, error } as any, {
       actor: null, dedupeKey: null, timerSendId: null, job: { key: job.key, attempt: job.attempts, childId: job.child_id! },
     });
+  }
+
+  /**
+   * A step that needs a person (quota gone, an unsafe tool's unknown outcome):
+   * the run is parked as `blocked:<reason>` and its people are told, in one
+   * transaction. `/signoff retry` re-runs the step once someone has looked.
+   */
+  private async block(job: ClaimedJob, err: SignoffError): Promise<void> {
+    const reason = `blocked:${String(err.details?.block ?? 'unknown')}: ${err.message}`;
+    const parked = await this.d.sql.begin(async (tx) => {
+      const t = tx as unknown as Sql;
+      if (!(await finishJob(t, job.key, this.d.owner, job.attempts, 'failed', describeError(err)))) return false;
+      await appendNote(t, job.run_id, { type: 'run.blocked', data: { reason, job: job.key }, actor: null, status: 'parked', reason });
+      await this.d.pause?.tellRun(t, job.run_id, `Run ${job.run_id} is paused: ${err.message}`);
+      return true;
+    });
+    if (!parked) return;
+    this.d.committer.forget(job.run_id);
+    this.d.log.error('run paused for a person', { alert: true, runId: job.run_id, reason });
+    await this.d.sql.notify(this.d.channel, 'blocked');
   }
 
   private async fire(timer: ClaimedTimer): Promise<void> {
@@ -235,6 +317,7 @@ export class Worker {
 }
 
 function retryAfterMs(err: unknown): number {
-  const ms = (err as { retryAfterMs?: unknown } | null)?.retryAfterMs;
+  const e = err as { retryAfterMs?: unknown; details?: { retryAfterMs?: unknown } } | null;
+  const ms = e?.details?.retryAfterMs ?? e?.retryAfterMs;
   return typeof ms === 'number' && ms > 0 ? ms : 0;
 }

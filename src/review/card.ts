@@ -9,6 +9,7 @@ import { z } from 'zod';
 import type { CardField, ReviewAction, ReviewCard } from '../chat/messages.ts';
 import { truncateForDisplay } from '../chat/messages.ts';
 import type { EditorForm, Notice } from '../chat/port.ts';
+import type { RunCost } from '../store/ledger.ts';
 import type { ReviewRow } from '../store/reviews.ts';
 import { clockUtc as hourMinuteUtc, contentSha256, deciders, joinWords, tally, type ReviewPolicy, type ReviewState } from './policy.ts';
 
@@ -59,7 +60,7 @@ export function reviewState(review: ReviewRow): ReviewState {
 }
 
 /** The card for a review as it stands now. */
-export function buildCard(review: ReviewRow, policy: ReviewPolicy): ReviewCard {
+export function buildCard(review: ReviewRow, policy: ReviewPolicy, cost?: RunCost): ReviewCard {
   const request = review.request as ReviewRequest;
   const isPending = review.status === 'pending';
   const state = reviewState(review);
@@ -72,7 +73,7 @@ export function buildCard(review: ReviewRow, policy: ReviewPolicy): ReviewCard {
     body: draftText(review.content),
     ...(review.previous_content ? { diff: { before: draftText(review.previous_content), after: draftText(review.content) } } : {}),
     ...(request.proposedAction ? { proposedAction: shortenAction(request.proposedAction) } : {}),
-    costLabel: request.costLabel ?? '$0.00 (no model calls)',
+    costLabel: request.costLabel ?? costLabel(cost),
     status: {
       kind: review.status,
       ...(isPending ? { tally: { approvals: t.approvals, needed: t.needed } } : {}),
@@ -168,4 +169,12 @@ export function clockUtc(at: Date): string {
 /** "<@a>, <@b> and <@c>": mention tokens the adapters render without pinging. */
 export function joinMentions(users: string[]): string {
   return joinWords(users.map((u) => `<@${u}>`), 'and');
+}
+
+/** "Cost so far" on a card: the run's model spend and tokens, and whether the offline model wrote it. */
+export function costLabel(cost: RunCost | undefined): string {
+  if (!cost || cost.calls === 0) return '$0.00 (no model calls)';
+  const tokens = (cost.inputTokens + cost.outputTokens).toLocaleString('en-US');
+  const usd = cost.costUsd === 0 ? '$0.00' : cost.costUsd < 0.01 ? `$${cost.costUsd.toFixed(4)}` : `$${cost.costUsd.toFixed(2)}`;
+  return `${usd} · ${tokens} tokens${cost.offline ? ' · offline model' : ''}`;
 }

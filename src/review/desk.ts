@@ -17,14 +17,16 @@ import { SignoffError } from '../errors.ts';
 import { silentLogger, type Logger } from '../ops/log.ts';
 import type { Sql } from '../store/client.ts';
 import { enqueueJobs, type ClaimedJob } from '../store/jobs.ts';
+import { runCost } from '../store/ledger.ts';
 import {
-  clearCardRef, insertReview, listAbandonedReviews, lockReview, pendingReviewsOfRun, readReview, readReviewByJob, setCardRef, type ReviewRow,
+  BUDGET_REVIEW, clearCardRef, countBudgetReviews, insertReview, listAbandonedReviews, lockReview, pendingReviewsOfRun, readReview,
+  readReviewByJob, setCardRef, type ReviewRow,
 } from '../store/reviews.ts';
 import { readRun } from '../store/runs.ts';
 import { approvalSha256, buildCard, clockUtc, joinMentions, reviewRequestSchema, reviewState } from './card.ts';
 import { Clicks } from './clicks.ts';
-import { chatJob, outcomeEvent, recordChange, type Change, type ChatJobName } from './outcomes.ts';
-import { applyExpiry, type ReviewPolicy } from './policy.ts';
+import { CHAT_JOB, chatJob, outcomeEvent, recordChange, type Change, type ChatJobName } from './outcomes.ts';
+import { applyExpiry, parsePolicy, type ReviewPolicy } from './policy.ts';
 
 export interface DeskOptions {
   sql: Sql;
@@ -51,7 +53,7 @@ export class ReviewDesk implements ReviewHost {
     for (const flow of o.flows) this.flows.set(flow.id, flow);
     this.log = o.log ?? silentLogger;
     this.clicks = new Clicks({ sql: o.sql, portOf: (p) => this.portOf(p), log: this.log, wake: () => this.wake() });
-    const jobs: Record<ChatJobName, (input: any) => Promise<void>> = {
+    const jobs: Record<ChatJobName | 'run.notice', (input: any) => Promise<void>> = {
       'review.post-card': (i) => this.postCard(i.reviewId, i.repost ?? 0),
       'review.update-card': (i) => this.updateCard(i.reviewId),
       'review.thread': (i) => this.replyInThread(i.reviewId, i.notice, i.key),
@@ -59,6 +61,7 @@ export class ReviewDesk implements ReviewHost {
       'review.remind': (i) => this.remind(i.reviewId, i.index),
       'review.escalate': (i) => this.escalate(i.reviewId),
       'review.expire': (i) => this.expire(i.reviewId),
+      'run.notice': (i) => this.postRunNotice(i.runId, i.text, i.key),
     };
     this.systemJobs = new Map(Object.entries(jobs).map(([name, run]) => [name, {
       run: (input: any, ctx: { idempotencyKey: string }) => run({ ...input, key: ctx.idempotencyKey }),
@@ -102,18 +105,67 @@ export class ReviewDesk implements ReviewHost {
       const problems = parsed.error.issues.map((i) => `${i.path.join('.') || 'input'}: ${i.message}`).join('; ');
       throw permanentError(`review "${job.name}" was requested with invalid input: ${problems}`);
     }
-    const run = await readRun(this.o.sql, job.run_id);
-    if (!run) throw permanentError(`run ${job.run_id} is gone`);
-    const trigger = run.trigger as { source?: string; actor?: string; channel?: string; tenant?: string };
-    const isChat = trigger.source !== undefined && this.o.ports.has(trigger.source as ChatPlatform);
+    const where = await this.whereRunTalks(job.run_id);
     const { channel, content, ...shown } = parsed.data;
     return insertReview(this.o.sql, {
       id: randomUUID(), run_id: job.run_id, flow: flow.id, job_key: job.key, name: job.name,
-      tenant: trigger.tenant ?? 'local', platform: isChat ? trigger.source! : this.o.defaultPlatform,
-      channel: channel ?? (isChat ? trigger.channel : undefined) ?? this.o.defaultChannel,
-      requested_by: trigger.actor ?? 'signoff', policy, request: shown, content, content_sha256: approvalSha256(content, shown),
+      tenant: where.tenant, platform: where.platform, channel: channel ?? where.channel,
+      requested_by: where.requestedBy, policy, request: shown, content, content_sha256: approvalSha256(content, shown),
       expiresInMs: policy.expiresInMs ?? null,
     });
+  }
+
+  /** Where a run's cards and notices go: the chat it came from, else the default channel. */
+  private async whereRunTalks(runId: string): Promise<{ tenant: string; platform: string; channel: string; requestedBy: string }> {
+    const run = await readRun(this.o.sql, runId);
+    if (!run) throw permanentError(`run ${runId} is gone`);
+    const trigger = run.trigger as { source?: string; actor?: string; channel?: string; tenant?: string };
+    const isChat = trigger.source !== undefined && this.o.ports.has(trigger.source as ChatPlatform);
+    return {
+      tenant: trigger.tenant ?? 'local', platform: isChat ? trigger.source! : this.o.defaultPlatform,
+      channel: (isChat ? trigger.channel : undefined) ?? this.o.defaultChannel, requestedBy: trigger.actor ?? 'signoff',
+    };
+  }
+
+  /** Queues a message to a run's channel (a paused run), inside the caller's transaction. */
+  async tellRun(tx: Sql, runId: string, text: string): Promise<void> {
+    const [run] = await tx<{ flow: string }[]>`SELECT flow FROM runs WHERE id = ${runId}`;
+    if (!run) return;
+    await enqueueJobs(tx, [{
+      key: `run:${runId}:notice:${randomUUID()}`, runId, flow: run.flow, kind: 'system', name: 'run.notice',
+      input: { runId, text }, delayMs: 0, ...CHAT_JOB,
+    }]);
+  }
+
+  private async postRunNotice(runId: string, text: string, key: string): Promise<void> {
+    const where = await this.whereRunTalks(runId);
+    await this.portOf(where.platform).postMessage(where.channel, { text }, { idempotencyKey: key });
+  }
+
+  /**
+   * A step wants to spend past its run's budget: a person decides whether it may
+   * (DESIGN §5, issue 4). The review pauses the step's job (`resume_job`); its
+   * approval lets the run spend one more budget's worth, its rejection stops it.
+   * Who may decide: the approvers of the flow's first review, else anyone.
+   */
+  async requestBudgetReview(job: ClaimedJob, spent: { spentUsd: number; budgetUsd: number; baseUsd: number }): Promise<void> {
+    const flow = this.flows.get(job.flow);
+    const first = flow ? [...flow.reviewPolicies.values()][0] : undefined;
+    const policy = parsePolicy({ approvers: first?.approvers ?? {} });
+    const where = await this.whereRunTalks(job.run_id);
+    const n = await countBudgetReviews(this.o.sql, job.key);
+    const money = (usd: number) => `$${usd.toFixed(4)}`;
+    const request = {
+      title: `Budget: run ${job.run_id.slice(0, 8)} has spent ${money(spent.spentUsd)} of its ${money(spent.budgetUsd)} limit`,
+      fields: [{ label: 'Flow', value: job.flow }, { label: 'Step', value: job.name }, { label: 'Spent so far', value: money(spent.spentUsd) }],
+    };
+    const content = { decision: `Approve to let this run spend another ${money(spent.baseUsd)} on model calls; reject to stop it.` };
+    const review = await insertReview(this.o.sql, {
+      id: randomUUID(), run_id: job.run_id, flow: job.flow, job_key: `${job.key}#budget:${n + 1}`, resume_job: job.key, name: BUDGET_REVIEW,
+      tenant: where.tenant, platform: where.platform, channel: where.channel, requested_by: where.requestedBy,
+      policy, request, content, content_sha256: approvalSha256(content, {}), expiresInMs: null,
+    });
+    await this.scheduleReview(review);
   }
 
   /** Queues the card and the timed jobs (idempotent: each has a fixed key) and audits the request once. */
@@ -183,7 +235,7 @@ export class ReviewDesk implements ReviewHost {
     const review = await this.mustRead(reviewId);
     const port = this.portOf(review.platform);
     const key = repost > 0 ? `review:${review.id}:card:${repost}` : `review:${review.id}:card`;
-    const ref = await port.postCard(review.channel, buildCard(review, review.policy), { idempotencyKey: key });
+    const ref = await port.postCard(review.channel, buildCard(review, review.policy, await runCost(this.o.sql, review.run_id)), { idempotencyKey: key });
     // A decision may have landed while we posted: show it if so.
     if (await setCardRef(this.o.sql, review.id, ref) !== review.seq) await this.updateCard(review.id);
   }
@@ -191,7 +243,7 @@ export class ReviewDesk implements ReviewHost {
   private async updateCard(reviewId: string): Promise<void> {
     const review = await this.mustRead(reviewId);
     if (!review.card_ref) return; // not posted yet: the post renders the latest state
-    await this.portOf(review.platform).updateCard(review.card_ref as MessageRef, buildCard(review, review.policy));
+    await this.portOf(review.platform).updateCard(review.card_ref as MessageRef, buildCard(review, review.policy, await runCost(this.o.sql, review.run_id)));
   }
 
   private async replyInThread(reviewId: string, notice: Notice, key: string): Promise<void> {

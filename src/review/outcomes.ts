@@ -75,7 +75,7 @@ export async function recordChange(tx: Sql, review: ReviewRow, policy: ReviewPol
 
 /** The review has its outcome: hand it to the run, stop the timers, tell the thread and the requester. */
 async function finishReview(tx: Sql, review: ReviewRow, policy: ReviewPolicy): Promise<NewJob[]> {
-  await resumeWaitingJob(tx, review.job_key);
+  await resumeWaitingJob(tx, review.resume_job ?? review.job_key);
   await cancelQueuedJobs(tx, timedJobKeys(review, policy));
   const notice = outcomeNotice(review, policy);
   if (review.status === 'cancelled') return [chatJob(review, 'review.thread', 'outcome', { notice })];

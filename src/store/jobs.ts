@@ -43,6 +43,21 @@ export async function rescheduleJob(sql: Sql, key: string, owner: string, attemp
   return rows.length === 1;
 }
 
+/**
+ * Puts an attempt that hit a rate limit back in the queue after `delayMs`
+ * without using up the attempt, at most `maxDeferrals` times per job. False if
+ * our claim was lost or the job has used its deferrals (then it counts as a failure).
+ */
+export async function deferJob(sql: Sql, key: string, owner: string, attempt: number, delayMs: number, error: unknown, maxDeferrals: number): Promise<boolean> {
+  const rows = await sql`
+    UPDATE jobs SET status = 'queued', lease_owner = NULL, last_error = ${sql.json(error as any)},
+      attempts = attempts - 1, deferrals = deferrals + 1,
+      due_at = now() + ${delayMs} * interval '1 millisecond', updated_at = now()
+    WHERE key = ${key} AND status = 'running' AND lease_owner = ${owner} AND attempts = ${attempt} AND deferrals < ${maxDeferrals}
+    RETURNING key`;
+  return rows.length === 1;
+}
+
 /** Closes an effect job (effects feed nothing back to the machine). False if our claim was lost. */
 export async function finishJob(sql: Sql, key: string, owner: string, attempt: number, status: 'done' | 'failed', error: unknown): Promise<boolean> {
   const rows = await sql`

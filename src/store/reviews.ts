@@ -15,18 +15,20 @@ export interface ReviewRow {
   version: number; previous_content: Record<string, string> | null; last_editor: string | null;
   status: ReviewRowStatus; decisions: any[]; delegates: string[]; is_escalated: boolean; reminders_sent: number;
   expires_at: Date | null; decided_at: Date | null; card_ref: string | null; seq: number; created_at: Date;
+  /** The step job a budget review pauses (null for a flow's own reviews, whose job is `job_key`). */
+  resume_job: string | null;
 }
 
 export type NewReview = Pick<ReviewRow,
   'id' | 'run_id' | 'flow' | 'job_key' | 'name' | 'tenant' | 'platform' | 'channel' | 'requested_by' | 'policy' | 'request' | 'content' | 'content_sha256'>
-  & { expiresInMs: number | null };
+  & { expiresInMs: number | null; resume_job?: string | null };
 
 /** Creates the review of a job, or returns the one it already has (the job ran again). */
 export async function insertReview(sql: Sql, r: NewReview): Promise<ReviewRow> {
   await sql`
-    INSERT INTO reviews (id, run_id, flow, job_key, name, tenant, platform, channel, requested_by, policy, request, content, content_sha256, expires_at)
+    INSERT INTO reviews (id, run_id, flow, job_key, name, tenant, platform, channel, requested_by, policy, request, content, content_sha256, resume_job, expires_at)
     VALUES (${r.id}, ${r.run_id}, ${r.flow}, ${r.job_key}, ${r.name}, ${r.tenant}, ${r.platform}, ${r.channel}, ${r.requested_by},
-            ${sql.json(r.policy)}, ${sql.json(r.request)}, ${sql.json(r.content)}, ${r.content_sha256},
+            ${sql.json(r.policy)}, ${sql.json(r.request)}, ${sql.json(r.content)}, ${r.content_sha256}, ${r.resume_job ?? null},
             CASE WHEN ${r.expiresInMs}::float8 IS NULL THEN NULL ELSE now() + ${r.expiresInMs}::float8 * interval '1 millisecond' END)
     ON CONFLICT (job_key) DO NOTHING`;
   const rows = await sql<ReviewRow[]>`SELECT * FROM reviews WHERE job_key = ${r.job_key}`;
@@ -87,7 +89,7 @@ export async function pendingReviewsOfRun(sql: Sql, runId: string): Promise<Revi
 /** Pending reviews whose job is gone (the flow left the state, or the run ended): to be closed. */
 export async function listAbandonedReviews(sql: Sql, limit: number): Promise<string[]> {
   const rows = await sql<{ id: string }[]>`
-    SELECT r.id FROM reviews r JOIN jobs j ON j.key = r.job_key
+    SELECT r.id FROM reviews r JOIN jobs j ON j.key = coalesce(r.resume_job, r.job_key)
     WHERE r.status = 'pending' AND j.status IN ('cancelled', 'done', 'failed')
     LIMIT ${limit}`;
   return rows.map((r) => r.id);
@@ -162,3 +164,22 @@ function canonicalJson(value: unknown): string {
     return Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
   });
 }
+
+/** A run's budget reviews so far: how many were approved, and who rejected one (the run may spend no more). */
+export async function budgetDecisions(sql: Sql, runId: string): Promise<{ approved: number; rejectedBy: string | null }> {
+  const rows = await sql<{ approved: number; rejected_by: string | null }[]>`
+    SELECT count(*) FILTER (WHERE status = 'approved')::int AS approved,
+           (SELECT d->>'reviewer' FROM reviews r2, jsonb_array_elements(r2.decisions) d
+             WHERE r2.run_id = ${runId} AND r2.name = ${BUDGET_REVIEW} AND r2.status = 'rejected' AND d->>'decision' = 'reject' LIMIT 1) AS rejected_by
+    FROM reviews WHERE run_id = ${runId} AND name = ${BUDGET_REVIEW}`;
+  return { approved: rows[0]?.approved ?? 0, rejectedBy: rows[0]?.rejected_by ?? null };
+}
+
+/** Counts the budget reviews a step job has had (each needs its own key). */
+export async function countBudgetReviews(sql: Sql, resumeJob: string): Promise<number> {
+  const rows = await sql<{ n: number }[]>`SELECT count(*)::int AS n FROM reviews WHERE resume_job = ${resumeJob}`;
+  return rows[0]!.n;
+}
+
+/** The name of the review that asks whether a run may spend more than its budget. */
+export const BUDGET_REVIEW = '$budget';

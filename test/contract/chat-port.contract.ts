@@ -9,7 +9,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ReviewAction } from '../../src/chat/messages.ts';
 import type { ActionReply, ChatPort, CommandReply, EditorForm, SubmissionReply } from '../../src/chat/port.ts';
-import { Engine } from '../../src/engine/engine.ts';
+import { Engine, type ServicesFactory } from '../../src/engine/engine.ts';
+import type { Flow } from '../../src/engine/flow.ts';
 import { ReviewDesk } from '../../src/review/desk.ts';
 import { wakeChannel, type Sql } from '../../src/store/client.ts';
 import { readAudit, verifyAuditChain } from '../../src/store/reviews.ts';
@@ -53,13 +54,19 @@ export type MakeDriver = (db: { sql: Sql; schema: string }) => Promise<PlatformD
 
 export interface Deployment { engine: Engine; desk: ReviewDesk; stop(): Promise<void> }
 
+/** What a deployment runs besides the contract's review flows. */
+export interface DeployOptions { flows?: Flow<any>[]; services?: ServicesFactory }
+
 /** The bot as main.ts assembles it, around one adapter. */
-export async function deploy(db: { sql: Sql; schema: string }, driver: PlatformDriver): Promise<Deployment> {
+export async function deploy(db: { sql: Sql; schema: string }, driver: PlatformDriver, opts: DeployOptions = {}): Promise<Deployment> {
+  const flows = opts.flows ?? contractFlows;
   const desk = new ReviewDesk({
-    sql: db.sql, flows: contractFlows, ports: new Map([[driver.port.platform, driver.port]]),
+    sql: db.sql, flows, ports: new Map([[driver.port.platform, driver.port]]),
     defaultPlatform: driver.port.platform, defaultChannel: driver.channel, wakeChannel: wakeChannel(db.schema),
   });
-  const engine = new Engine({ sql: db.sql, schema: db.schema, flows: contractFlows, reviews: desk, pollMs: 200 });
+  const engine = new Engine({
+    sql: db.sql, schema: db.schema, flows, reviews: desk, pollMs: 200, ...(opts.services ? { services: opts.services } : {}),
+  });
   await engine.start();
   desk.start(200);
   await driver.port.start(desk.handlers((cmd) => handleCommand(cmd, makeCommandDeps(engine, { repostCards: (id, o) => desk.repostCards(id, o) }))));

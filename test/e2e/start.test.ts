@@ -4,6 +4,7 @@
  * /healthz, and on SIGTERM shuts down cleanly (exit 0, database stopped).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { mkdtemp, readFile, rm, chmod } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -57,11 +58,57 @@ describe('npm start with nothing configured', () => {
     expect(isAlive(pid)).toBe(false);
   }, 60_000);
 
+  it('runs ticket-triage end to end with no model key: the offline model drafts, the card says so', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'signoff-e2e-'));
+    dirs.push(dataDir);
+    await chmod(dataDir, 0o755);
+    const { child, running } = startBot({ SIGNOFF_DATA_DIR: dataDir, OPENAI_API_KEY: '', OPENAI_BASE_URL: '', ZENDESK_URL: '' });
+    const url = await running;
+    const post = async (path: string, body: Record<string, unknown>) => {
+      const res = await fetch(`${url}${path}`, {
+        method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ...body, deliveryId: randomUUID() }),
+      });
+      expect(res.status).toBe(200);
+      return ((await res.json()) as { reply: { kind: string; text?: string } }).reply;
+    };
+    const started = await post('/api/command', {
+      user: 'alice', channel: 'support', text: 'run ticket-triage subject="Charged twice" body="My card was billed twice this month" customer="ACME" ticketId=4242',
+    });
+    expect(JSON.stringify(started)).toMatch(/started/i);
+    type Card = { kind: string; ref: string; card: { status: { kind: string }; reviewRef: string; version: number; costLabel: string | null; fields: { label: string; value: string }[]; body: { text: string } } };
+    const cardNow = async () => {
+      const state = (await (await fetch(`${url}/api/state`)).json()) as { messages: Card[] };
+      return state.messages.find((m) => m.kind === 'card');
+    };
+    let card = await pollFor('the review card', cardNow);
+    expect(card.card.fields.find((f) => f.label === 'Drafted by')?.value).toMatch(/offline model/);
+    expect(card.card.costLabel).toMatch(/tokens · offline model/);
+    expect(card.card.body.text).toContain('Charged twice');
+    const approved = await post('/api/action', {
+      user: 'bob', channel: 'support', messageRef: card.ref, reviewRef: card.card.reviewRef, action: 'approve', version: card.card.version,
+    });
+    expect(approved.kind).toBe('ok');
+    card = await pollFor('the approved card', async () => ((await cardNow())?.card.status.kind === 'approved' ? cardNow() : undefined));
+    expect(card.card.status.kind).toBe('approved');
+    child.kill('SIGTERM');
+    expect(await new Promise<number | null>((r) => child.once('exit', (c) => r(c)))).toBe(0);
+  }, 90_000);
+
   it('refuses bad settings with one message naming each', async () => {
     const { running } = startBot({ PORT: 'x', LOG_LEVEL: 'loud' });
     await expect(running).rejects.toThrow(/PORT must be.*\n.*LOG_LEVEL must be/s);
   });
 });
+
+async function pollFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
 
 function isAlive(pid: number): boolean {
   try {

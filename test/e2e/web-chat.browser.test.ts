@@ -93,6 +93,8 @@ describeWithBrowser('web chat: ticket-triage reviewed in the browser', () => {
     await page.click('[data-testid=send]');
     await page.locator('[data-testid=card][data-status=pending]').waitFor({ timeout: CARD_DEADLINE_MS });
     expect((await card.locator('[data-testid=card-body]').textContent())?.trim()).not.toBe('');
+    // No OPENAI_API_KEY: the built-in offline model drafted it, and the card says so (issue 4).
+    expect(await card.textContent()).toContain('offline model');
   });
 
   it('alice edits the draft: version 2, and the card shows the diff', async () => {

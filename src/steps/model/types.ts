@@ -66,7 +66,7 @@ export interface ModelSettings {
   routes: Record<string, string[]>;
   /** Per-call timeout (MODEL_TIMEOUT_MS). Default 30 000. */
   callTimeoutMs: number;
-  /** Most calls one step may make over all its attempts (MODEL_MAX_CALLS_PER_STEP). Default 6. */
+  /** Most calls one step may make over all its attempts (MODEL_MAX_CALLS_PER_STEP). Default 16. */
   maxCallsPerStep: number;
   /** Model id → price; models not listed cost 0 and are logged once. */
   prices: Record<string, ModelPrice>;

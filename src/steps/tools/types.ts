@@ -28,7 +28,7 @@ export interface ToolContext {
   signal: AbortSignal;
   /** HTTP with the egress guard; trusted base URLs (from config) pass, others must be allowlisted. */
   http: GuardedHttp;
-  /** This connector's settings (base URL, token), from config. */
+  /** This connector's settings (base URL, token), from config; an empty base URL for the `http` tools, which need none. */
   settings: ConnectorSettings;
 }
 
@@ -56,7 +56,23 @@ export interface ToolDefinition<I = any, O = any> {
   call(input: I, ctx: ToolContext): Promise<O>;
   /** For `reconcilable` tools: the earlier attempt's result if it happened, else null. */
   reconcile?(input: I, ctx: ToolContext): Promise<O | null>;
-  /** Renders the call for the card, from the validated input and the connector's base URL. */
+  /**
+   * For `keyed` tools: the output when the provider answers 409 (this key was
+   * already used, so the earlier attempt happened). Parses the 409 body where
+   * it carries the resource, else returns a minimal output. Without it (and
+   * without `reconcile`) a 409 is a permanent error.
+   */
+  fromConflict?(input: I, res: HttpResponse): O;
+  /**
+   * Local mode: the output when the connector is not configured, so a flow
+   * runs on a fresh machine without sending anything. Deterministic, shaped
+   * like the real output, marked `local: true` where the schema allows.
+   * Every tool whose connector comes from config has one; the generic `http`
+   * tools do not (their input names the URL, and they always go through the
+   * egress guard).
+   */
+  local?(input: I): O;
+  /** Renders the call for the card, from the validated input and the connector's base URL (empty when not configured: local mode). */
   describe(input: I, settings: ConnectorSettings): ProposedCall;
 }
 

@@ -31,3 +31,7 @@ ALTER TABLE jobs ADD COLUMN deferrals integer NOT NULL DEFAULT 0;
 
 -- `/signoff list`: a tenant's newest runs.
 CREATE INDEX runs_tenant_created ON runs ((trigger->>'tenant'), created_at DESC, id DESC);
+
+-- A budget review (a run spent its budget) pauses a step job, not a review
+-- job: its decision re-queues the job named here instead of `job_key`.
+ALTER TABLE reviews ADD COLUMN resume_job text;

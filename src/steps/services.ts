@@ -1,0 +1,55 @@
+/**
+ * What a step may call (ctx.services), scoped to its job: the model gateway
+ * and the tool box, behind the run's budget. A run that has spent its budget
+ * stops before the next model or tool call and asks a person (the review
+ * desk's budget review); each approval allows one more budget's worth, a
+ * rejection ends the step.
+ */
+import type { ServicesFactory, StepScope } from '../engine/engine.ts';
+import type { StepServices } from '../engine/flow.ts';
+import { permanentError } from '../engine/flow.ts';
+import { SignoffError } from '../errors.ts';
+import type { Sql } from '../store/client.ts';
+import { runCost } from '../store/ledger.ts';
+import { budgetDecisions } from '../store/reviews.ts';
+import type { ModelGateway } from './model/types.ts';
+import type { ToolCaller } from './tools/types.ts';
+
+export interface ServicesOptions {
+  sql: Sql;
+  model: ModelGateway;
+  tools: ToolCaller;
+  /** A run's budget when its flow sets none (RUN_BUDGET_USD); 0 means no budget. */
+  runBudgetUsd: number;
+}
+
+export function createStepServices(o: ServicesOptions): ServicesFactory {
+  return (scope: StepScope): StepServices => ({
+    generate: async (req) => {
+      await checkBudget(o.sql, scope.runId, scope.budgetUsd ?? o.runBudgetUsd);
+      return o.model.generate(req, { runId: scope.runId, jobKey: scope.jobKey, attempt: scope.attempt, signal: scope.signal });
+    },
+    callTool: async (name, input) => {
+      await checkBudget(o.sql, scope.runId, scope.budgetUsd ?? o.runBudgetUsd);
+      return o.tools.call(name, input, {
+        runId: scope.runId, flowId: scope.flowId, jobKey: scope.jobKey, attempt: scope.attempt, signal: scope.signal, allowed: scope.tools,
+      });
+    },
+  });
+}
+
+const usd = (n: number) => `$${n.toFixed(4)}`;
+
+async function checkBudget(sql: Sql, runId: string, baseUsd: number): Promise<void> {
+  if (baseUsd <= 0) return;
+  const [cost, decided] = await Promise.all([runCost(sql, runId), budgetDecisions(sql, runId)]);
+  if (decided.rejectedBy) {
+    throw permanentError(`<@${decided.rejectedBy}> stopped this run at ${usd(cost.costUsd)}: it may not spend past its budget`);
+  }
+  const allowance = baseUsd * (1 + decided.approved);
+  if (cost.costUsd >= allowance) {
+    throw new SignoffError('budget_exceeded', `this run has spent ${usd(cost.costUsd)} of its ${usd(allowance)} budget; a person must allow more`, {
+      details: { retryable: false, spentUsd: cost.costUsd, budgetUsd: allowance, baseUsd },
+    });
+  }
+}

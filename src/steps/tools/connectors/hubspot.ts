@@ -1,0 +1,63 @@
+/**
+ * HubSpot CRM tools (HUBSPOT_TOKEN, a private-app token; HUBSPOT_URL defaults
+ * to https://api.hubapi.com). Updating a contact's properties is a PATCH of
+ * values: idempotent, so a retry after an unknown outcome is harmless.
+ */
+import { z } from 'zod';
+import type { ToolDefinition } from '../types.ts';
+import { apiUrl, bearer, cardHost, changedFields, field } from './connector.ts';
+
+/** HubSpot's internal property names: lower-case, digits and underscores. */
+const propertyName = z.string().regex(/^[a-z0-9_]{1,100}$/, 'must be a HubSpot property name');
+const properties = z.record(propertyName, z.string().max(65_536));
+
+const updateInput = z.object({
+  /** A contact's record id (digits), so a model-proposed id cannot walk the URL path. */
+  contactId: z.string().regex(/^\d{1,20}$/, 'must be a HubSpot contact id (digits)'),
+  properties: properties.refine((p) => Object.keys(p).length > 0, 'set at least one property'),
+  /** The contact's current values, when the flow read them: the card shows old → new. */
+  previous: z.record(z.string(), z.string()).optional(),
+});
+
+const contactOutput = z.object({
+  contactId: z.string(),
+  /** HubSpot answers every property it holds for the contact; unset ones are null. */
+  properties: z.record(z.string(), z.string().nullable()),
+  /** True in local mode: nothing was sent. */
+  local: z.boolean().optional(),
+});
+
+type UpdateInput = z.infer<typeof updateInput>;
+type ContactOutput = z.infer<typeof contactOutput>;
+
+export const hubspotUpdateContact: ToolDefinition<UpdateInput, ContactOutput> = {
+  name: 'hubspot.update-contact',
+  connector: 'hubspot',
+  description: 'Set properties of a HubSpot contact.',
+  input: updateInput,
+  output: contactOutput,
+  safety: 'idempotent',
+  isWrite: true,
+  async call(input, ctx) {
+    const res = await ctx.http.request({
+      method: 'PATCH',
+      url: apiUrl(ctx.settings, `/crm/v3/objects/contacts/${encodeURIComponent(input.contactId)}`),
+      headers: bearer(ctx.settings),
+      body: { properties: input.properties },
+    });
+    // HubSpot answers `{ id, properties, createdAt, updatedAt, archived }`.
+    const body = res.body as { id?: unknown; properties?: Record<string, string | null> } | null;
+    return { contactId: String(body?.id ?? input.contactId), properties: body?.properties ?? input.properties };
+  },
+  local(input) {
+    return { contactId: input.contactId, properties: input.properties, local: true };
+  },
+  describe(input, settings) {
+    return {
+      tool: 'hubspot.update-contact',
+      method: 'PATCH',
+      host: cardHost(settings),
+      fields: [field('contact', input.contactId), ...changedFields(input.properties, input.previous)],
+    };
+  },
+};

@@ -1,0 +1,19 @@
+/**
+ * The built-in tools, by name. Flows refer to tools by these names in their
+ * `tools` list; the ToolBox refuses any name a flow does not list.
+ */
+import { hubspotUpdateContact } from './connectors/hubspot.ts';
+import { httpGet, httpPostJson } from './connectors/http-json.ts';
+import { linearComment, linearUpdateIssue } from './connectors/linear.ts';
+import { zendeskReply, zendeskUpdate } from './connectors/zendesk.ts';
+import type { ToolDefinition } from './types.ts';
+
+export const builtinTools: ToolDefinition[] = [
+  zendeskReply,
+  zendeskUpdate,
+  linearUpdateIssue,
+  linearComment,
+  hubspotUpdateContact,
+  httpGet,
+  httpPostJson,
+];

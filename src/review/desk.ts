@@ -145,7 +145,8 @@ export class ReviewDesk implements ReviewHost {
   /**
    * A step wants to spend past its run's budget: a person decides whether it may
    * (DESIGN §5, issue 4). The review pauses the step's job (`resume_job`); its
-   * approval lets the run spend one more budget's worth, its rejection stops it.
+   * approval lets the run spend one more budget's worth beyond what it has
+   * spent, its rejection stops it.
    * Who may decide: the approvers of the flow's first review, else anyone.
    */
   async requestBudgetReview(job: ClaimedJob, spent: { spentUsd: number; budgetUsd: number; baseUsd: number }): Promise<void> {
@@ -156,6 +157,8 @@ export class ReviewDesk implements ReviewHost {
     const n = await countBudgetReviews(this.o.sql, job.key);
     const money = (usd: number) => `$${usd.toFixed(4)}`;
     const request = {
+      /** What an approval allows the run to spend in all (src/store/reviews.ts budgetDecisions). */
+      allowUsd: spent.spentUsd + spent.baseUsd,
       title: `Budget: run ${job.run_id.slice(0, 8)} has spent ${money(spent.spentUsd)} of its ${money(spent.budgetUsd)} limit`,
       fields: [{ label: 'Flow', value: job.flow }, { label: 'Step', value: job.name }, { label: 'Spent so far', value: money(spent.spentUsd) }],
     };

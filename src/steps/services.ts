@@ -2,8 +2,8 @@
  * What a step may call (ctx.services), scoped to its job: the model gateway
  * and the tool box, behind the run's budget. A run that has spent its budget
  * stops before the next model or tool call and asks a person (the review
- * desk's budget review); each approval allows one more budget's worth, a
- * rejection ends the step.
+ * desk's budget review); an approval lets it spend one more budget's worth
+ * beyond what it had spent when asked, a rejection ends the step.
  */
 import type { ServicesFactory, StepScope } from '../engine/engine.ts';
 import type { StepServices } from '../engine/flow.ts';
@@ -46,7 +46,7 @@ async function checkBudget(sql: Sql, runId: string, baseUsd: number): Promise<vo
   if (decided.rejectedBy) {
     throw permanentError(`<@${decided.rejectedBy}> stopped this run at ${usd(cost.costUsd)}: it may not spend past its budget`);
   }
-  const allowance = baseUsd * (1 + decided.approved);
+  const allowance = Math.max(baseUsd, decided.allowedUsd ?? 0);
   if (cost.costUsd >= allowance) {
     throw new SignoffError('budget_exceeded', `this run has spent ${usd(cost.costUsd)} of its ${usd(allowance)} budget; a person must allow more`, {
       details: { retryable: false, spentUsd: cost.costUsd, budgetUsd: allowance, baseUsd },

@@ -165,14 +165,18 @@ function canonicalJson(value: unknown): string {
   });
 }
 
-/** A run's budget reviews so far: how many were approved, and who rejected one (the run may spend no more). */
-export async function budgetDecisions(sql: Sql, runId: string): Promise<{ approved: number; rejectedBy: string | null }> {
-  const rows = await sql<{ approved: number; rejected_by: string | null }[]>`
-    SELECT count(*) FILTER (WHERE status = 'approved')::int AS approved,
+/**
+ * A run's budget reviews so far: the most an approval allowed it to spend
+ * (null when none was approved), and who rejected one (then it may spend no more).
+ */
+export async function budgetDecisions(sql: Sql, runId: string): Promise<{ allowedUsd: number | null; rejectedBy: string | null }> {
+  const rows = await sql<{ allowed: string | null; rejected_by: string | null }[]>`
+    SELECT max((request->>'allowUsd')::numeric) FILTER (WHERE status = 'approved')::text AS allowed,
            (SELECT d->>'reviewer' FROM reviews r2, jsonb_array_elements(r2.decisions) d
              WHERE r2.run_id = ${runId} AND r2.name = ${BUDGET_REVIEW} AND r2.status = 'rejected' AND d->>'decision' = 'reject' LIMIT 1) AS rejected_by
     FROM reviews WHERE run_id = ${runId} AND name = ${BUDGET_REVIEW}`;
-  return { approved: rows[0]?.approved ?? 0, rejectedBy: rows[0]?.rejected_by ?? null };
+  const allowed = rows[0]?.allowed;
+  return { allowedUsd: allowed == null ? null : Number(allowed), rejectedBy: rows[0]?.rejected_by ?? null };
 }
 
 /** Counts the budget reviews a step job has had (each needs its own key). */

@@ -1,0 +1,177 @@
+/**
+ * ticket-triage on real parts (issue 4 acceptance): the engine, review desk and
+ * web chat on Postgres; model steps through the openai SDK against the fake
+ * OpenAI server; the approved reply through zendesk.reply against the fake
+ * helpdesk. The card shows the draft's tokens and cost; a rejection's reason
+ * reaches the model for the redraft; a model outage is waited out; a run over
+ * its budget waits for a person before it calls the model again.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { readConfig } from '../../../src/config.ts';
+import { silentLogger } from '../../../src/ops/log.ts';
+import { createStepRuntime, type StepRuntime } from '../../../src/steps/runtime.ts';
+import ticketTriage from '../../../flows/ticket-triage.flow.ts';
+import { deploy, until, type Deployment, type PlatformDriver, type SeenCard } from '../../contract/chat-port.contract.ts';
+import { makeConsoleDriver } from '../../contract/console-driver.ts';
+import { startFakeOpenAI, type FakeOpenAI } from '../../fakes/openai-server.ts';
+import { startFakeTools, type FakeTools } from '../../fakes/tool-servers.ts';
+import { useTestDb } from '../../helpers/db.ts';
+
+const db = useTestDb({ max: 20 });
+let model: FakeOpenAI;
+let helpdesk: FakeTools;
+let driver: PlatformDriver;
+
+/** The fake model's answers: a triage for the classify schema, a reply naming the feedback it was given. */
+function answer(body: any): unknown {
+  const name: string = body.response_format.json_schema.name;
+  if (name.endsWith('classify')) return { category: 'billing', urgency: 'high' };
+  const prompt: string = body.messages.at(-1).content;
+  const feedback = /Reviewer feedback: (.*)/.exec(prompt)?.[1];
+  return { reply: feedback ? `Hello again. We heard you: ${feedback}` : 'Hello, we refunded the duplicate charge.' };
+}
+
+beforeAll(async () => {
+  [model, helpdesk] = await Promise.all([startFakeOpenAI(), startFakeTools()]);
+  driver = await makeConsoleDriver(db);
+});
+afterEach(() => {
+  model.reset();
+});
+afterAll(async () => {
+  await driver?.close();
+  await Promise.all([model?.close(), helpdesk?.close()]);
+});
+
+/** The bot as main.ts builds it, with models and tools pointing at the fakes. */
+async function bot(env: Record<string, string> = {}): Promise<{ app: Deployment; steps: StepRuntime; stop(): Promise<void> }> {
+  const config = readConfig({
+    OPENAI_API_KEY: 'sk-test-not-a-real-key-000000', OPENAI_BASE_URL: model.url, MODEL_CHEAP: 'test-cheap', MODEL_STRONG: 'test-strong',
+    MODEL_PRICES: JSON.stringify({ 'test-cheap': { inputPerMTok: 0.4, outputPerMTok: 1.6 }, 'test-strong': { inputPerMTok: 2, outputPerMTok: 8 } }),
+    MODEL_RPM: '0', MODEL_TPM: '0', TOOL_RPM: '0', ZENDESK_URL: helpdesk.baseUrl, ZENDESK_TOKEN: 'zd-token', ...env,
+  });
+  const steps = createStepRuntime({ config, sql: db.sql, log: silentLogger });
+  const app = await deploy(db, driver, { flows: [ticketTriage], services: steps.services });
+  return { app, steps, stop: async () => { await app.stop(); await steps.stop(); } };
+}
+
+async function startTriage(app: Deployment, subject: string): Promise<string> {
+  const { runId } = await app.engine.startRun('ticket-triage', { subject, body: 'I was charged twice for March.', customer: 'ACME', ticketId: '4242' }, {
+    trigger: { source: driver.port.platform, actor: 'alice', channel: driver.channel, tenant: driver.tenant },
+  });
+  return runId;
+}
+
+function cardOf(runId: string, test: (c: SeenCard) => boolean = (c) => c.status === 'pending'): Promise<SeenCard> {
+  return until(`the card of ${runId}`, async () => (await driver.cards(driver.channel)).find((c) => c.runId === runId && test(c)), 20_000);
+}
+
+describe('ticket-triage with a model and a helpdesk', () => {
+  it('the card shows the draft\'s model, tokens and cost; approval sends it to the helpdesk once', async () => {
+    const { app, stop } = await bot();
+    try {
+      model.answer = answer;
+      model.always({ kind: 'usage', prompt: 1000, completion: 500 });
+      const runId = await startTriage(app, 'Charged twice');
+      const card = await cardOf(runId);
+      expect(card.body).toBe('Hello, we refunded the duplicate charge.');
+      expect(card.allText).toContain('test-strong');
+      expect(card.allText).toContain('1,500 tokens, $0.0060'); // the draft: 1000 in × $2/M + 500 out × $8/M
+      expect(card.allText).toContain('billing, high urgency'); // the cheap model's triage
+      const calls = await db.sql`SELECT model, input_tokens, output_tokens, cost_usd::float8 AS cost FROM model_calls WHERE run_id = ${runId} ORDER BY id`;
+      expect(calls.map((c) => [c.model, c.input_tokens, c.output_tokens, c.cost])).toEqual([
+        ['test-cheap', 1000, 500, 0.0012], ['test-strong', 1000, 500, 0.006],
+      ]);
+      // The card's cost line: the run so far (triage and draft).
+      const [shown] = await db.sql`SELECT content->>'costLabel' AS cost FROM console_messages WHERE kind = 'card' AND content->>'runId' = ${runId}`;
+      expect(shown!.cost).toBe('$0.0072 · 3,000 tokens');
+      expect(await driver.click('bob', card, 'approve')).toMatchObject({ kind: 'ok' });
+      const run = await app.engine.waitFor(runId, ['done'], { timeoutMs: 15_000 });
+      expect(run.output).toMatchObject({ sent: { ticketId: '4242', delivery: 'zendesk', reply: 'Hello, we refunded the duplicate charge.' }, approvedBy: ['bob'] });
+      const [send] = await db.sql<{ key: string }[]>`SELECT key FROM jobs WHERE run_id = ${runId} AND name = 'send'`;
+      expect(helpdesk.effectsByKey(send!.key)).toHaveLength(1);
+      expect(helpdesk.effectsByKey(send!.key)[0]!.body).toEqual({ ticket: { comment: { body: 'Hello, we refunded the duplicate charge.', public: true } } });
+    } finally {
+      await stop();
+    }
+  });
+
+  it('a rejection with a reason produces a new draft, and the model received the reason', async () => {
+    const { app, stop } = await bot();
+    try {
+      model.answer = answer;
+      const runId = await startTriage(app, 'Refund please');
+      const first = await cardOf(runId);
+      const opened = await driver.click('bob', first, 'reject');
+      if (opened.kind !== 'open_editor') throw new Error(`expected the reject dialog, got ${JSON.stringify(opened)}`);
+      const reason = 'Mention the refund takes 5 business days';
+      const submitted = await driver.submit('bob', opened.form, { reason });
+      expect(submitted).toMatchObject({ kind: 'ok' });
+      const second = await cardOf(runId, (c) => c.status === 'pending' && c.messageRef !== first.messageRef);
+      expect(second.body).toBe(`Hello again. We heard you: ${reason}`);
+      const drafts = model.requests.filter((r) => r.body.response_format.json_schema.name.endsWith('draft'));
+      expect(drafts).toHaveLength(2);
+      const redraft: string = drafts[1]!.body.messages.at(-1).content;
+      expect(redraft).toContain(`Reviewer feedback: ${reason}`);
+      expect(redraft).toContain('Hello, we refunded the duplicate charge.'); // the rejected draft, for context
+    } finally {
+      await stop();
+    }
+  });
+
+  it('survives a model outage: 503s are retried with backoff, and the run completes once the model is back', async () => {
+    const { app, stop } = await bot();
+    try {
+      model.answer = answer;
+      model.always({ kind: 'status', status: 503, message: 'upstream overloaded' });
+      const runId = await startTriage(app, 'During the outage');
+      await until('a failed model call', async () => (await db.sql`SELECT 1 FROM model_calls WHERE run_id = ${runId} AND outcome = 'error'`).length > 0);
+      await new Promise((r) => setTimeout(r, 1_000));
+      expect((await app.engine.getRun(runId))!.status).toBe('running');
+      model.always(null);
+      const card = await cardOf(runId);
+      expect(await driver.click('bob', card, 'approve')).toMatchObject({ kind: 'ok' });
+      await app.engine.waitFor(runId, ['done'], { timeoutMs: 15_000 });
+      const [job] = await db.sql`SELECT attempts FROM jobs WHERE run_id = ${runId} AND name = 'classify'`;
+      expect(job!.attempts).toBeGreaterThan(1);
+    } finally {
+      await stop();
+    }
+  });
+
+  it('a run over its budget asks a person before the next model call, and continues once allowed', async () => {
+    // The cheap triage alone ($0.0012) spends the $0.001 budget: the draft must wait for a yes.
+    const { app, stop } = await bot({ RUN_BUDGET_USD: '0.001' });
+    try {
+      model.answer = answer;
+      model.always({ kind: 'usage', prompt: 1000, completion: 500 });
+      const runId = await startTriage(app, 'Over budget');
+      const budget = await cardOf(runId, (c) => c.status === 'pending' && c.allText.includes('Budget:'));
+      expect(budget.allText).toMatch(/has spent \$0\.0012 of its \$0\.0010 limit/);
+      expect(model.requests.filter((r) => r.body.response_format.json_schema.name.endsWith('draft'))).toHaveLength(0);
+      const [job] = await db.sql`SELECT status FROM jobs WHERE run_id = ${runId} AND name = 'draft'`;
+      expect(job!.status).toBe('waiting');
+      expect(await driver.click('bob', budget, 'approve')).toMatchObject({ kind: 'ok' });
+      const reply = await cardOf(runId, (c) => c.status === 'pending' && !c.allText.includes('Budget:'));
+      expect(reply.body).toBe('Hello, we refunded the duplicate charge.');
+    } finally {
+      await stop();
+    }
+  });
+
+  it('70: a draft that stays schema-invalid after one retry goes to the reviewer, labelled, never to the helpdesk', async () => {
+    const { app, stop } = await bot();
+    try {
+      model.answer = answer;
+      model.next({ kind: 'json', value: { category: 'billing', urgency: 'low' } }, { kind: 'json', value: { text: 'wrong shape' } }, { kind: 'truncated' });
+      const runId = await startTriage(app, 'Bad answers');
+      const card = await cardOf(runId);
+      expect(card.allText).toMatch(/Model problem[\s\S]*not usable \(the answer was cut off at the token limit\)/);
+      expect(model.requests.filter((r) => r.body.response_format.json_schema.name.endsWith('draft'))).toHaveLength(2);
+      expect(helpdesk.calls.filter((c) => c.path === '/api/v2/tickets/4242.json' && c.body?.ticket?.comment?.body?.includes('wrong shape'))).toHaveLength(0);
+      await app.engine.cancel(runId, { actor: 'alice' });
+    } finally {
+      await stop();
+    }
+  });
+});

@@ -10,6 +10,7 @@ import { SignoffError } from '../errors.ts';
 import { silentLogger, type Logger } from '../ops/log.ts';
 import { wakeChannel, type Sql } from '../store/client.ts';
 import { cancelRunWork, requeueFailedJob } from '../store/jobs.ts';
+import { acknowledgeToolCalls } from '../store/tool-calls.ts';
 import {
   appendNote, countRunsByStatus, listRuns, readRun, readTimeline, type RunRecord, type RunSummary, type TimelineRow,
 } from '../store/runs.ts';
@@ -200,6 +201,8 @@ export class Engine {
     const requeued = await this.sql.begin(async (tx) => {
       let n = 0;
       for (const key of keys) if (await requeueFailedJob(tx as unknown as Sql, runId, key)) n++;
+      // A person looked: calls whose outcome was unknown may be made again.
+      if (n > 0) await acknowledgeToolCalls(tx as unknown as Sql, keys);
       if (n > 0) await appendNote(tx as unknown as Sql, runId, { type: 'run.retried', data: { jobs: keys }, actor: opts.actor ?? null, status: 'running', reason: null });
       return n;
     });

@@ -8,6 +8,7 @@ import type { Config } from '../config.ts';
 import type { ServicesFactory } from '../engine/engine.ts';
 import type { Logger } from '../ops/log.ts';
 import type { Sql } from '../store/client.ts';
+import { toolJournal } from '../store/tool-calls.ts';
 import { createModelGateway } from './model/gateway.ts';
 import { Pacer } from './pacing.ts';
 import { createStepServices } from './services.ts';
@@ -24,7 +25,7 @@ export interface StepRuntime {
 export function createStepRuntime(o: { config: Pick<Config, 'model' | 'tools' | 'runBudgetUsd'>; sql: Sql; log: Logger }): StepRuntime {
   const pacer = new Pacer();
   const model = createModelGateway({ settings: o.config.model, sql: o.sql, log: o.log, pacer });
-  const tools = new ToolBox({ tools: builtinTools, settings: o.config.tools, pacer, log: o.log });
+  const tools = new ToolBox({ tools: builtinTools, settings: o.config.tools, pacer, log: o.log, journal: toolJournal(o.sql) });
   return {
     services: createStepServices({ sql: o.sql, model, tools, runBudgetUsd: o.config.runBudgetUsd }),
     isOffline: o.config.model.apiKey === null && o.config.model.baseUrl === null,

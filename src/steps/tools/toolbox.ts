@@ -18,7 +18,9 @@ import type { Logger } from '../../ops/log.ts';
 import type { Pacer } from '../pacing.ts';
 import { CircuitBreaker, type CallOutcome, type CircuitOptions } from './circuit.ts';
 import { createGuardedHttp, HttpStatusError, TransportError } from './http.ts';
-import type { ConnectorSettings, GuardedHttp, HttpResponse, ProposedCall, ToolCaller, ToolContext, ToolDefinition, ToolScope } from './types.ts';
+import type {
+  ConnectorSettings, GuardedHttp, HttpResponse, ProposedCall, ToolCaller, ToolContext, ToolDefinition, ToolJournal, ToolScope,
+} from './types.ts';
 
 export interface ToolBoxOptions {
   tools: ToolDefinition[];
@@ -31,6 +33,8 @@ export interface ToolBoxOptions {
   http?: GuardedHttp;
   /** Circuit breaker per host. Default: open after 5 failures in a row, for 30 s. */
   circuit?: CircuitOptions;
+  /** Journal of unsafe calls, so a call cut off by a crash is never repeated blindly. */
+  journal?: ToolJournal;
 }
 
 /** Settings handed to tools that need none (the generic `http` tools: the URL is in the input). */
@@ -71,13 +75,28 @@ export class ToolBox implements ToolCaller {
       http: this.httpFor(tool, scope),
       settings: settings ?? NO_CONNECTOR,
     };
+    const journal = tool.safety === 'unsafe' ? this.o.journal : undefined;
+    if (!journal) return this.validOutput(tool, await this.attempt(tool, args, ctx, scope).catch((err: unknown) => this.settle(tool, args, ctx, scope, err)));
+    const earlier = await journal.earlier(scope.jobKey);
+    if (earlier?.kind === 'done') {
+      this.o.log.info('an earlier attempt made this call; using its answer', { runId: scope.runId, tool: tool.name });
+      return this.validOutput(tool, earlier.output);
+    }
+    if (earlier?.kind === 'unknown') {
+      this.o.log.warn('an earlier unsafe call has an unknown outcome; asking a person', { runId: scope.runId, tool: tool.name });
+      throw blockedError('needs_human', `tool "${tool.name}" may already have run: an earlier attempt was cut off before its answer arrived. Check ${tool.connector}, then retry the run to call it again, or cancel it`);
+    }
+    await journal.begin(scope.jobKey, scope.attempt, tool.name);
     let output: unknown;
     try {
-      output = await this.attempt(tool, args, ctx, scope);
+      output = await this.attempt(tool, args, ctx, scope).catch((err: unknown) => this.settle(tool, args, ctx, scope, err));
     } catch (err) {
-      output = await this.settle(tool, args, ctx, scope, err);
+      await journal.end(scope.jobKey, scope.attempt, isSignoffError(err, 'step_blocked') ? 'ambiguous' : 'failed');
+      throw err;
     }
-    return this.validOutput(tool, output);
+    const valid = this.validOutput(tool, output);
+    await journal.end(scope.jobKey, scope.attempt, 'done', valid);
+    return valid;
   }
 
   /** The exact call a tool would make, for a review card; validates the input the same way `call` does. */

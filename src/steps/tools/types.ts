@@ -115,3 +115,16 @@ export interface HttpResponse { status: number; headers: Record<string, string>;
 export interface GuardedHttp {
   request(req: HttpRequest): Promise<HttpResponse>;
 }
+
+/**
+ * The journal of `unsafe` calls (src/store/tool-calls.ts): a row before the
+ * call, closed after it with the answer. A later attempt reuses a recorded
+ * answer; an earlier attempt left open (the process died mid-call) or
+ * ambiguous means the next attempt asks a person.
+ */
+export interface ToolJournal {
+  /** What earlier attempts of this step's call left: an answer, an unknown outcome, or nothing that matters. */
+  earlier(jobKey: string): Promise<{ kind: 'done'; output: unknown } | { kind: 'unknown' } | null>;
+  begin(jobKey: string, attempt: number, tool: string): Promise<void>;
+  end(jobKey: string, attempt: number, outcome: 'done' | 'failed' | 'ambiguous', output?: unknown): Promise<void>;
+}

@@ -1,0 +1,34 @@
+/**
+ * SQL for the journal of unsafe tool calls (migration 0006): whether an
+ * earlier attempt of a step's call may have happened without anyone knowing.
+ */
+import type { ToolJournal } from '../steps/tools/types.ts';
+import type { Sql } from './client.ts';
+
+export function toolJournal(sql: Sql): ToolJournal {
+  return {
+    async earlier(jobKey) {
+      const rows = await sql<{ status: string; output: unknown }[]>`
+        SELECT status, output FROM tool_calls WHERE job_key = ${jobKey} AND status IN ('done', 'sent', 'ambiguous')
+        ORDER BY status = 'done' DESC LIMIT 1`;
+      const row = rows[0];
+      if (!row) return null;
+      return row.status === 'done' ? { kind: 'done', output: row.output } : { kind: 'unknown' };
+    },
+    async begin(jobKey, attempt, tool) {
+      await sql`INSERT INTO tool_calls (job_key, attempt, tool, status) VALUES (${jobKey}, ${attempt}, ${tool}, 'sent')
+                ON CONFLICT (job_key, attempt) DO UPDATE SET status = 'sent', started_at = now(), ended_at = NULL`;
+    },
+    async end(jobKey, attempt, outcome, output) {
+      await sql`UPDATE tool_calls SET status = ${outcome}, ended_at = now(), output = ${output === undefined ? null : sql.json(output as any)}
+                WHERE job_key = ${jobKey} AND attempt = ${attempt}`;
+    },
+  };
+}
+
+/** A person retried the run: the open calls of its steps were looked at. */
+export async function acknowledgeToolCalls(sql: Sql, jobKeys: string[]): Promise<void> {
+  if (jobKeys.length === 0) return;
+  await sql`UPDATE tool_calls SET status = 'acknowledged', ended_at = now()
+            WHERE job_key = ANY(${sql.array(jobKeys)}::text[]) AND status IN ('sent', 'ambiguous')`;
+}

@@ -29,4 +29,53 @@ describe('readConfig', () => {
   it('redacts passwords from URLs it logs', () => {
     expect(redactUrl('postgres://postgres:s3cret@127.0.0.1:5432/db')).toBe('postgres://postgres:***@127.0.0.1:5432/db');
   });
+
+  it('uses the offline model and local tools when nothing is set', () => {
+    const c = readConfig({});
+    expect([c.model.apiKey, c.model.baseUrl]).toEqual([null, null]);
+    expect(c.model.routes).toEqual({ cheap: ['gpt-4.1-mini'], strong: ['gpt-4.1', 'gpt-4.1-mini'] });
+    expect(c.tools.connectors).toEqual({});
+    expect([c.runBudgetUsd, c.slack]).toEqual([1, null]);
+  });
+
+  it('reads model routes, prices, redaction patterns and connectors', () => {
+    const c = readConfig({
+      OPENAI_BASE_URL: 'http://127.0.0.1:11434/v1/', MODEL_STRONG: 'llama3.1, llama3.2', RUN_BUDGET_USD: '0.5',
+      MODEL_PRICES: '{"llama3.1":{"inputPerMTok":0,"outputPerMTok":0}}', REDACT_PATTERNS: '["ACME-[0-9]{6}"]',
+      ZENDESK_URL: 'https://acme.zendesk.com', ZENDESK_TOKEN: 'zd', LINEAR_TOKEN: 'lin',
+    });
+    expect(c.model.baseUrl).toBe('http://127.0.0.1:11434/v1');
+    expect(c.model.routes.strong).toEqual(['llama3.1', 'llama3.2']);
+    expect(c.model.prices['llama3.1']).toEqual({ inputPerMTok: 0, outputPerMTok: 0 });
+    expect(c.model.prices['gpt-4.1']).toBeDefined();
+    expect(c.model.redactPatterns.at(-1)).toBe('ACME-[0-9]{6}');
+    expect(c.tools.connectors).toEqual({
+      zendesk: { baseUrl: 'https://acme.zendesk.com', token: 'zd' }, linear: { baseUrl: 'https://api.linear.app', token: 'lin' },
+    });
+    expect(c.runBudgetUsd).toBe(0.5);
+  });
+
+  it('reports bad model, tool and Slack settings together', () => {
+    let error: unknown;
+    try {
+      readConfig({
+        OPENAI_BASE_URL: 'ftp://x', MODEL_PRICES: '{"m":{"inputPerMTok":-1}}', REDACT_PATTERNS: '["("]', ZENDESK_TOKEN: 'zd',
+        RUN_BUDGET_USD: 'lots', SLACK_BOT_TOKEN: 'xoxb-1', SLACK_SIGNING_SECRET: '',
+      });
+    } catch (err) {
+      error = err;
+    }
+    const message = (error as Error).message;
+    for (const name of ['OPENAI_BASE_URL', 'MODEL_PRICES', 'REDACT_PATTERNS', 'ZENDESK_URL', 'RUN_BUDGET_USD', 'SLACK_SIGNING_SECRET']) {
+      expect(message).toContain(name);
+    }
+    expect(message).not.toContain('xoxb-1');
+  });
+
+  it('takes Slack in HTTP mode or Socket Mode', () => {
+    expect(readConfig({ SLACK_BOT_TOKEN: 'xoxb-1', SLACK_SIGNING_SECRET: 's' }).slack)
+      .toEqual({ botToken: 'xoxb-1', signingSecret: 's', appToken: null, apiUrl: 'https://slack.com/api/' });
+    expect(readConfig({ SLACK_BOT_TOKEN: 'xoxb-1', SLACK_APP_TOKEN: 'xapp-1', SLACK_API_URL: 'http://127.0.0.1:9/api' }).slack)
+      .toMatchObject({ appToken: 'xapp-1', apiUrl: 'http://127.0.0.1:9/api/' });
+  });
 });

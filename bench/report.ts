@@ -3,6 +3,7 @@
  * targets signoff aims for) or one JSON object (`--json`). No measuring here.
  */
 import type { RestartResult } from './restart.ts';
+import type { SlackClickResult } from './slack-clicks.ts';
 import type { Params, TrialResult } from './trial.ts';
 
 export interface Machine {
@@ -21,6 +22,8 @@ export interface BenchResult {
   pgbenchInsertTps: number | null;
   trial: TrialResult;
   restart: RestartResult | null;
+  /** Issue 5's click-ack phase; null with --skip-slack. */
+  slack: SlackClickResult | null;
 }
 
 /** Targets from the brief: a figure is flagged when it misses one. */
@@ -51,6 +54,8 @@ export function formatTable(r: BenchResult): string {
   ];
   if (r.restart) rows.push(...restartRows(r.restart));
   else rows.push(['restart trial', 'skipped', '--skip-restart']);
+  if (r.slack) rows.push(...slackRows(r.slack));
+  else rows.push(['slack click acks', 'skipped', '--skip-slack']);
   if (r.pgbenchInsertTps !== null) {
     rows.push([`pgbench INSERT tps (${c} clients, 10 s)`, f0(r.pgbenchInsertTps), `runs/s = ${f2(t.phaseA.perSec / r.pgbenchInsertTps)} x`]);
   }
@@ -60,7 +65,7 @@ export function formatTable(r: BenchResult): string {
     `machine: ${m.cores} cores, ${m.cpu}; node ${m.node}; Postgres ${m.postgres}`,
     `database: ${m.database}`,
   ];
-  const problems = [...t.check.problems, ...(r.restart?.problems ?? [])].map((p) => `  problem: ${p}`);
+  const problems = [...t.check.problems, ...(r.restart?.problems ?? []), ...(r.slack?.problems ?? [])].map((p) => `  problem: ${p}`);
   return [...header, '', table(rows), ...problems, '', r.ok ? 'result: PASS' : 'result: FAIL'].join('\n');
 }
 
@@ -75,6 +80,21 @@ function restartRows(rs: RestartResult): [string, string, string][] {
     ['  process 2: draft executions', String(p2.draftCalls), `must be 0 ${mark(p2.draftCalls === 0)}`],
     ['  process 2: apply log', `${p2.applyLog.rows} rows / ${p2.applyLog.runs} runs`, mark(p2.applyLog.ok)],
   ];
+}
+
+function slackRows(s: SlackClickResult): [string, string, string][] {
+  return [
+    [`slack: ${s.clicks} concurrent clicks, ack p50 / p99 (ms)`, `${f1(s.ack.p50)} / ${f1(s.ack.p99)}`,
+      `p99 <= ${s.targetP99Ms} ${s.isP99Met ? 'PASS' : 'FAIL'}`],
+    ['  ack max / mean (ms)', `${f1(s.ack.max)} / ${f1(s.ack.mean)}`, `bot pool ${s.botPoolSize}, cards in ${s.channels} channels`],
+    ['  committed before ack', `${s.committed}/${s.clicks}`, `${s.acked} acked; ${s.seenAtAck} seen by a snapshot taken after the ack ${mark(s.ok)}`],
+  ];
+}
+
+/** `--only-slack`: the click-ack rows alone. */
+export function formatSlackOnly(s: SlackClickResult, cpus: { model: string }[], postgres: string): string {
+  const header = `signoff Slack click-ack phase; machine: ${cpus.length} cores, ${cpus[0]?.model.trim() ?? 'unknown'}; node ${process.version}; Postgres ${postgres}`;
+  return [header, '', table(slackRows(s)), ...s.problems.map((p) => `  problem: ${p}`), '', s.ok ? 'result: PASS' : 'result: FAIL'].join('\n');
 }
 
 function rssTarget(n: number, mb: number): string {

@@ -3,9 +3,11 @@
  * (/work/shared/WORKLOAD.md). Owns the command line and the order of a round:
  * server (DATABASE_URL or a durable embedded Postgres), optional pgbench INSERT
  * probe, the trial on `peer_signoff`, the restart trial on
- * `peer_signoff_restart`, then the table (or `--json`). Exits 1 when a check fails.
+ * `peer_signoff_restart`, the Slack click-ack phase on `peer_signoff_slack`
+ * (bench/slack-clicks.ts), then the table (or `--json`). Exits 1 when a check fails.
  *
  *   npm run bench -- [--n 2000] [--c 32] [--l1 200] [--json] [--skip-restart] [--skip-pgbench]
+ *                    [--skip-slack | --only-slack]
  *
  * Also the entry point of the restart trial's children (`--child-phase-a`,
  * `--child-phase-b`), which bench/restart.ts spawns.
@@ -14,13 +16,16 @@ import { execFileSync } from 'node:child_process';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { freshDatabase, hasPgbench, openServer, pgbenchInsertProbe } from './db.ts';
-import { formatTable, type BenchResult } from './report.ts';
+import { formatSlackOnly, formatTable, type BenchResult } from './report.ts';
 import { childMain, restartTrial } from './restart.ts';
+import { slackClickTrial } from './slack-clicks.ts';
 import { runTrial, type Params } from './trial.ts';
 import { assertTicketSize } from './workload.ts';
 
 const TRIAL_DB = 'peer_signoff';
 const PGBENCH_SECONDS = 10;
+/** Issue 5: the acknowledgement latency of this many concurrent clicks. */
+const SLACK_CLICKS = 200;
 
 function parse() {
   const { values } = parseArgs({
@@ -31,6 +36,8 @@ function parse() {
       json: { type: 'boolean', default: false },
       'skip-restart': { type: 'boolean', default: false },
       'skip-pgbench': { type: 'boolean', default: false },
+      'skip-slack': { type: 'boolean', default: false },
+      'only-slack': { type: 'boolean', default: false },
       'child-phase-a': { type: 'boolean', default: false },
       'child-phase-b': { type: 'boolean', default: false },
     },
@@ -38,7 +45,11 @@ function parse() {
   });
   const params: Params = { n: positive(values.n, 'n'), c: positive(values.c, 'c'), l1: positive(values.l1, 'l1') };
   const child = values['child-phase-a'] ? 'phase-a' : values['child-phase-b'] ? 'phase-b' : null;
-  return { params, child, json: values.json, skipRestart: values['skip-restart'], skipPgbench: values['skip-pgbench'] };
+  if (values['skip-slack'] && values['only-slack']) throw new Error('--skip-slack and --only-slack exclude each other');
+  return {
+    params, child, json: values.json, skipRestart: values['skip-restart'], skipPgbench: values['skip-pgbench'],
+    skipSlack: values['skip-slack'], onlySlack: values['only-slack'],
+  };
 }
 
 function positive(text: string, name: string): number {
@@ -72,6 +83,11 @@ async function main(): Promise<number> {
   const { n, c, l1 } = args.params;
   const server = await openServer();
   try {
+    if (args.onlySlack) {
+      const slack = await slackClickTrial(server.url, SLACK_CLICKS, progress);
+      process.stdout.write(args.json ? `${JSON.stringify({ ok: slack.ok, slack })}\n` : `${formatSlackOnly(slack, os.cpus(), server.version)}\n`);
+      return slack.ok ? 0 : 1;
+    }
     let pgbenchInsertTps: number | null = null;
     if (!args.skipPgbench && hasPgbench()) {
       progress(`pgbench INSERT probe, ${c} clients, ${PGBENCH_SECONDS} s`);
@@ -84,9 +100,14 @@ async function main(): Promise<number> {
       progress('restart survival trial');
       restart = await restartTrial(server.url, args.params);
     }
+    let slack = null;
+    if (!args.skipSlack) {
+      progress(`slack click-ack phase: ${SLACK_CLICKS} concurrent clicks against the bot`);
+      slack = await slackClickTrial(server.url, SLACK_CLICKS, progress);
+    }
     const cpus = os.cpus();
     const result: BenchResult = {
-      ok: trial.check.ok && (restart?.ok ?? true),
+      ok: trial.check.ok && (restart?.ok ?? true) && (slack?.ok ?? true),
       workload: 'hitl-v1',
       system: 'signoff',
       params: args.params,
@@ -98,6 +119,7 @@ async function main(): Promise<number> {
       pgbenchInsertTps,
       trial,
       restart,
+      slack,
     };
     process.stdout.write(args.json ? `${JSON.stringify(result)}\n` : `${formatTable(result)}\n`);
     return result.ok ? 0 : 1;

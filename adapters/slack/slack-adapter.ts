@@ -32,7 +32,7 @@ export interface SlackAdapter {
 export function createSlackAdapter(opts: SlackAdapterOptions): SlackAdapter {
   const log = opts.log ?? silentLogger;
   const { botToken, signingSecret, appToken, apiUrl } = opts.settings;
-  const options = clientOptions(apiUrl, opts.callTimeoutMs ?? 10_000);
+  const options = clientOptions(apiUrl, opts.callTimeoutMs ?? 10_000, boltLogger(log));
   const web = new SlackWeb(botToken, options, opts.store, opts.channelIntervalMs ?? 1_000, opts.isTierPaced ?? true, log);
   let receiver: SlackHttpReceiver | SlackSocketReceiver;
   if (appToken) receiver = new SlackSocketReceiver(appToken, options, log);
@@ -40,7 +40,7 @@ export function createSlackAdapter(opts: SlackAdapterOptions): SlackAdapter {
   // config.ts refuses this combination already; an empty secret must never mean "unsigned".
   else throw new SignoffError('config_invalid', 'Slack needs SLACK_SIGNING_SECRET (HTTP) or SLACK_APP_TOKEN (Socket Mode)');
   // deferInitialization: `new App` would otherwise call auth.test at once and crash on an unreachable API.
-  const app = new App({ token: botToken, receiver, clientOptions: { ...options }, logger: boltLogger(log), deferInitialization: true });
+  const app = new App({ token: botToken, receiver, clientOptions: { ...options }, logger: options.logger!, deferInitialization: true });
   let handlers: ChatHandlers | null = null;
   registerListeners(app, { handlers: () => handlers, web, store: opts.store, log });
   const port = new SlackPort(app, web, new GroupDirectory(web, opts.groupCacheMs ?? 30_000), (next) => void (handlers = next));

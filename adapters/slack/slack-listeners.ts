@@ -6,6 +6,7 @@
  * (RELIABILITY 1, 8). No flow logic here: who may do what is the desk's call.
  */
 import type { App } from '@slack/bolt';
+import Bottleneck from 'bottleneck';
 import type { ActionReply, ChatHandlers, CommandReply, Notice, SubmissionReply } from '../../src/chat/port.ts';
 import type { Logger } from '../../src/ops/log.ts';
 import { COMMAND, mentionToCommand, toInboundAction, toInboundCommand, toInboundSubmission } from './slack-inbound.ts';
@@ -88,12 +89,23 @@ export class ResponseUrls {
   }
 }
 
+/** The Events API events we subscribe to (manifest.yml `bot_events`; a test compares). */
+export const BOT_EVENTS = ['app_mention'] as const;
+
+/**
+ * Mentions handled at once per process: each holds a pooled connection (its
+ * event row's transaction) while its command takes another, so an unbounded
+ * burst could take the whole pool and wait on itself.
+ */
+const MENTIONS_AT_ONCE = 4;
+
 export function registerListeners(app: App, ctx: ListenerContext): void {
   const replies = new ResponseUrls(ctx.web, ctx.log);
+  const mentions = new Bottleneck({ maxConcurrent: MENTIONS_AT_ONCE });
   app.command(COMMAND, ({ body, ack }) => onCommand(ctx, replies, body, ack as Ack));
   app.action(new RegExp(`^${ACTION_PREFIX}(approve|reject|edit|delegate)$`), ({ body, ack }) => onAction(ctx, replies, body, ack as Ack));
   app.view(EDITOR_CALLBACK, ({ body, ack }) => onSubmission(ctx, body, ack as Ack));
-  app.event('app_mention', ({ body }) => onMention(ctx, body));
+  app.event(BOT_EVENTS[0], ({ body }) => mentions.schedule(() => onMention(ctx, body)));
 }
 
 async function onCommand(ctx: ListenerContext, replies: ResponseUrls, body: Body, ack: Ack): Promise<void> {

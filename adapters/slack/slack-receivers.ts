@@ -113,23 +113,27 @@ export class SlackHttpReceiver implements Receiver {
 
   readonly route: Route = async (req, res) => {
     if (req.method !== 'POST' || new URL(req.url ?? '/', 'http://slack.invalid').pathname !== EVENTS_PATH) return false;
+    await this.answer(req, res);
+    return true;
+  };
+
+  private async answer(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const tooLarge = Number(req.headers['content-length'] ?? 0) > this.o.maxBodyBytes;
     const raw = tooLarge ? (req.resume(), null) : await readBody(req, this.o.maxBodyBytes);
-    if (raw === null) return void sendJson(res, 413, { error: 'request body too large' }), true;
+    if (raw === null) return sendJson(res, 413, { error: 'request body too large' });
     const text = raw.toString('utf8');
     // Slack's periodic certificate check: answered, and nothing else happens.
-    if (/(^|&)ssl_check=1(&|$)/.test(text)) return void reply(res, 200), true;
+    if (/(^|&)ssl_check=1(&|$)/.test(text)) return reply(res, 200);
     const refusal = verifySignature(raw, req.headers, this.o.signingSecret, Math.floor(Date.now() / 1_000));
     if (refusal) {
       this.o.log.warn('security: refused a Slack request', { reason: refusal, sizeBytes: raw.length });
-      return void sendJson(res, 401, { error: 'invalid request signature' }), true;
+      return sendJson(res, 401, { error: 'invalid request signature' });
     }
     const body = parseBody(text, String(req.headers['content-type'] ?? ''));
-    if (!body) return void sendJson(res, 400, { error: 'unreadable body' }), true;
-    if (body.type === 'url_verification') return void sendJson(res, 200, { challenge: String(body.challenge ?? '') }), true;
+    if (!body) return sendJson(res, 400, { error: 'unreadable body' });
+    if (body.type === 'url_verification') return sendJson(res, 200, { challenge: String(body.challenge ?? '') });
     await this.dispatch(req, res, body);
-    return true;
-  };
+  }
 
   private async dispatch(req: IncomingMessage, res: ServerResponse, body: Body): Promise<void> {
     if (!this.app) return void sendJson(res, 503, { error: 'not ready' });

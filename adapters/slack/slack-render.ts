@@ -111,8 +111,11 @@ export function splitEscaped(text: string, size: number, max: number, pointer: s
 function fieldSections(pairs: [string, string][], blockPrefix: string): Block[] {
   const blocks: Block[] = [];
   for (let i = 0; i < pairs.length; i += FIELDS_PER_SECTION) {
-    const fields = pairs.slice(i, i + FIELDS_PER_SECTION).map(([label, value]) =>
-      mrkdwn(cutEscaped(`*${escapeText(label)}*\n${escapeText(value)}`, FIELD_CHARS)));
+    const fields = pairs.slice(i, i + FIELDS_PER_SECTION).map(([label, value]) => {
+      const text = `*${escapeText(label)}*\n${escapeText(value)}`;
+      // A long value is cut with the marker: the full one stays stored (and hashed) with the review.
+      return mrkdwn(text.length <= FIELD_CHARS ? text : cutEscaped(text, FIELD_CHARS - TRUNCATION_MARKER.length) + TRUNCATION_MARKER);
+    });
     blocks.push({ type: 'section', block_id: `${blockPrefix}:${i / FIELDS_PER_SECTION}`, fields });
   }
   return blocks;

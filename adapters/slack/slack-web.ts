@@ -11,7 +11,7 @@
  *   attempt may have landed (its response lost), the channel is searched for
  *   that key before posting again (RELIABILITY 63).
  */
-import { WebAPIPlatformError, WebAPIRateLimitedError, WebClient, type WebClientOptions } from '@slack/web-api';
+import { WebAPIPlatformError, WebAPIRateLimitedError, WebClient, type Logger as SlackLogger, type WebClientOptions } from '@slack/web-api';
 import { retryLater, SignoffError } from '../../src/errors.ts';
 import type { Logger } from '../../src/ops/log.ts';
 import { Pacer, type PaceSpec } from '../../src/steps/pacing.ts';
@@ -28,6 +28,18 @@ const PERMANENT = new Set([
   'no_text', 'invalid_blocks', 'invalid_arguments', 'user_not_found', 'cannot_dm_bot', 'restricted_action',
   'invalid_auth', 'not_authed', 'account_inactive', 'token_revoked', 'missing_scope', 'invalid_metadata_format',
 ]);
+/**
+ * The OAuth scope each Web API method we call needs (manifest.yml declares
+ * exactly these, with `commands` and `app_mentions:read`; a test compares).
+ * History is read only to find a post whose response was lost (RELIABILITY 63).
+ */
+export const METHOD_SCOPES: Readonly<Record<string, readonly string[]>> = {
+  'chat.postMessage': ['chat:write'], 'chat.update': ['chat:write'], 'chat.postEphemeral': ['chat:write'],
+  'usergroups.list': ['usergroups:read'], 'usergroups.users.list': ['usergroups:read'],
+  'conversations.history': ['channels:history', 'groups:history', 'im:history'],
+  'conversations.replies': ['channels:history', 'groups:history', 'im:history'],
+  'conversations.open': ['im:write'], 'views.open': [], 'auth.test': [],
+};
 /** The metadata event type our posts carry, with `{ key }` as its payload. */
 export const POST_EVENT_TYPE = 'signoff_post';
 /** A queue for one channel longer than this is rescheduled rather than waited out in memory. */
@@ -37,9 +49,9 @@ type Args = Record<string, unknown>;
 type Result = Record<string, any>;
 
 /** Options for every WebClient we make, Bolt's included: bounded, no hidden retries. */
-export function clientOptions(apiUrl: string, timeoutMs: number): WebClientOptions {
+export function clientOptions(apiUrl: string, timeoutMs: number, logger: SlackLogger): WebClientOptions {
   // Always set retryConfig: Socket Mode otherwise writes 100 retries into shared options (DESIGN §9).
-  return { slackApiUrl: apiUrl, retryConfig: { retries: 0 }, rejectRateLimitedCalls: true, timeout: timeoutMs };
+  return { slackApiUrl: apiUrl, retryConfig: { retries: 0 }, rejectRateLimitedCalls: true, timeout: timeoutMs, logger };
 }
 
 /** A Slack failure as the engine and the port's callers expect it. */
@@ -55,10 +67,10 @@ export function portError(err: unknown, method: string): Error {
   return new Error(`Slack ${method} did not answer: ${(err as Error).message}`, { cause: err });
 }
 
+/** The Slack error code (`expired_trigger_id`, …) behind a `portError`, if Slack gave one. */
 export function slackErrorCode(err: unknown): string | null {
-  const cause = err instanceof SignoffError ? err.cause : err;
-  if (cause instanceof WebAPIPlatformError) return String(cause.data.error);
-  return err instanceof SignoffError && typeof err.details?.slackError === 'string' ? err.details.slackError : null;
+  const cause = err instanceof Error ? err.cause : undefined;
+  return cause instanceof WebAPIPlatformError ? String(cause.data.error) : null;
 }
 
 export class SlackWeb {

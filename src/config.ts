@@ -35,6 +35,8 @@ export interface Config {
   shutdownGraceMs: number;
   /** Named engine crash points (tests only). */
   crashpoints: ReadonlySet<string>;
+  /** Where cards of runs not started from chat (webhooks, schedules) go (SIGNOFF_DEFAULT_CHANNEL; on Slack a channel id). */
+  defaultChannel: string;
   /** Model steps: provider, routes, limits, prices, redaction. */
   model: ModelSettings;
   /** Spending limit of one run's model calls, in US dollars (RUN_BUDGET_USD); a flow may set its own. */
@@ -126,6 +128,7 @@ export function readConfig(env: Env = process.env): Readonly<Config> {
     workerPollMs: int('WORKER_POLL_MS', 5_000, 50, 600_000),
     shutdownGraceMs: int('SHUTDOWN_GRACE_MS', 10_000, 0, 600_000),
     crashpoints: new Set((env.SIGNOFF_CRASHPOINTS ?? '').split(',').map((s) => s.trim()).filter(Boolean)),
+    defaultChannel: env.SIGNOFF_DEFAULT_CHANNEL || 'general',
     model: {
       apiKey: env.OPENAI_API_KEY || null,
       baseUrl: readUrl(env, 'OPENAI_BASE_URL', problems),

@@ -48,7 +48,7 @@ async function main(): Promise<void> {
     : createConsoleAdapter({ store: consoleStore(sql), log });
   const desk = new ReviewDesk({
     sql, flows, ports: new Map([[chat.port.platform, chat.port]]), defaultPlatform: chat.port.platform,
-    defaultChannel: 'general', wakeChannel: wakeChannel(config.schema), log,
+    defaultChannel: config.defaultChannel, wakeChannel: wakeChannel(config.schema), log,
   });
   const steps = createStepRuntime({ config, sql, log });
   if (steps.isOffline) log.info('model steps use the built-in offline model (set OPENAI_API_KEY or OPENAI_BASE_URL for a real one)');
@@ -62,7 +62,11 @@ async function main(): Promise<void> {
   desk.start();
   await chat.port.start(desk.handlers((cmd) => handleCommand(cmd, makeCommandDeps(engine, { log, repostCards: (runId, opts) => desk.repostCards(runId, opts) }))));
   const http = await startHttpServer({ port: config.port, host: config.host, sql, routes: chat.routes });
-  log.info('signoff is running', { webChat: 'open the url in a browser', url: `http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${http.port}`, flows: flows.map((f) => f.id) });
+  const url = `http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${http.port}`;
+  const where = chat.port.platform === 'console'
+    ? { webChat: 'open the url in a browser', url }
+    : { chat: chat.port.platform, url, slackEvents: config.slack?.appToken ? 'Socket Mode' : `${url}/slack/events` };
+  log.info('signoff is running', { ...where, flows: flows.map((f) => f.id) });
 
   let isStopping = false;
   const shutdown = async (signal: string) => {

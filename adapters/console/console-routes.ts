@@ -12,7 +12,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ZodType } from 'zod';
 import type { ChatHandlers } from '../../src/chat/port.ts';
 import { describeError } from '../../src/errors.ts';
-import { sendJson, type Route } from '../../src/ops/http.ts';
+import { readBody, sendJson, type Route } from '../../src/ops/http.ts';
 import type { Logger } from '../../src/ops/log.ts';
 import {
   actionBody, commandBody, consoleRefParts, parseRequest, personBody, submissionBody, toInboundAction,
@@ -106,23 +106,6 @@ async function savePerson(ctx: ConsoleContext, b: PersonBody): Promise<Outcome> 
   return { status: 200, body: { person: b } };
 }
 
-/** Reads at most `maxBytes`; null when the body is larger (the rest is drained, not buffered). */
-function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer | null> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let sizeBytes = 0;
-    const onData = (chunk: Buffer) => {
-      sizeBytes += chunk.length;
-      if (sizeBytes <= maxBytes) return void chunks.push(chunk);
-      req.off('data', onData);
-      req.resume();
-      resolve(null);
-    };
-    req.on('data', onData);
-    req.once('end', () => resolve(Buffer.concat(chunks)));
-    req.once('error', reject);
-  });
-}
 
 async function readJson(req: IncomingMessage): Promise<{ ok: true; value: unknown } | { ok: false; outcome: Outcome }> {
   const tooLarge = { ok: false as const, outcome: { status: 413, body: { error: 'request body is larger than 64 KiB' } } };

@@ -16,7 +16,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { LogLevel, type App, type Logger as BoltLogger, type Receiver } from '@slack/bolt';
 import { SocketModeClient } from '@slack/socket-mode';
 import type { WebClientOptions } from '@slack/web-api';
-import { sendJson, type Route } from '../../src/ops/http.ts';
+import { readBody, sendJson, type Route } from '../../src/ops/http.ts';
 import type { Logger } from '../../src/ops/log.ts';
 import { parseBody } from './slack-inbound.ts';
 
@@ -71,23 +71,6 @@ export function verifySignature(raw: Buffer, headers: IncomingMessage['headers']
   return timingSafeEqual(expected, Buffer.from(signature.slice(3), 'hex')) ? null : 'signature mismatch';
 }
 
-/** Reads at most `maxBytes`; null when the body is larger (the rest is drained, never buffered or hashed). */
-function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer | null> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let sizeBytes = 0;
-    const onData = (chunk: Buffer) => {
-      sizeBytes += chunk.length;
-      if (sizeBytes <= maxBytes) return void chunks.push(chunk);
-      req.off('data', onData);
-      req.resume();
-      resolve(null);
-    };
-    req.on('data', onData);
-    req.once('end', () => resolve(Buffer.concat(chunks)));
-    req.once('error', reject);
-  });
-}
 
 function reply(res: ServerResponse, status: number, response?: unknown): void {
   if (response === undefined || response === '') return void res.writeHead(status).end();

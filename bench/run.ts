@@ -85,7 +85,8 @@ async function main(): Promise<number> {
   try {
     if (args.onlySlack) {
       const slack = await slackClickTrial(server.url, SLACK_CLICKS, progress);
-      process.stdout.write(args.json ? `${JSON.stringify({ ok: slack.ok, slack })}\n` : `${formatSlackOnly(slack, os.cpus(), server.version)}\n`);
+      const machine = { cores: os.cpus().length, cpu: os.cpus()[0]?.model.trim() ?? 'unknown', node: process.version, postgres: server.version };
+      process.stdout.write(args.json ? `${JSON.stringify({ ok: slack.ok, machine, slack })}\n` : `${formatSlackOnly(slack, os.cpus(), server.version)}\n`);
       return slack.ok ? 0 : 1;
     }
     let pgbenchInsertTps: number | null = null;

@@ -14,7 +14,7 @@ import { SignoffError } from '../../src/errors.ts';
 import type { Route } from '../../src/ops/http.ts';
 import { silentLogger, type Logger } from '../../src/ops/log.ts';
 import { slackRef, slackRefParts } from './slack-inbound.ts';
-import { registerListeners } from './slack-listeners.ts';
+import { registerListeners, type ClickDecider } from './slack-listeners.ts';
 import { boltLogger, SlackHttpReceiver, SlackSocketReceiver } from './slack-receivers.ts';
 import { noticeMessage, renderCard } from './slack-render.ts';
 import { clientOptions, GroupDirectory, SlackWeb } from './slack-web.ts';
@@ -42,8 +42,8 @@ export function createSlackAdapter(opts: SlackAdapterOptions): SlackAdapter {
   // deferInitialization: `new App` would otherwise call auth.test at once and crash on an unreachable API.
   const app = new App({ token: botToken, receiver, clientOptions: { ...options }, logger: options.logger!, deferInitialization: true });
   let handlers: ChatHandlers | null = null;
-  registerListeners(app, { handlers: () => handlers, web, store: opts.store, log });
-  const port = new SlackPort(app, web, new GroupDirectory(web, opts.groupCacheMs ?? 30_000), (next) => void (handlers = next));
+  const clicks = registerListeners(app, { handlers: () => handlers, web, store: opts.store, log });
+  const port = new SlackPort(app, web, new GroupDirectory(web, opts.groupCacheMs ?? 30_000), (next) => void (handlers = next), clicks, log);
   return {
     port,
     routes: receiver instanceof SlackHttpReceiver ? [receiver.route] : [],
@@ -57,23 +57,37 @@ function mustParse(ref: MessageRef): { channel: string; ts: string; threadTs: st
   return parts;
 }
 
+/** A recorded click still undecided after this long was left by a process that died. */
+const CLICK_REPLAY_AFTER_MS = 10_000;
+const CLICK_REPLAY_EVERY_MS = 5_000;
+
 class SlackPort implements ChatPort {
   readonly platform = 'slack';
   private isInitialized = false;
   /** User id → their DM channel with the bot (conversations.open is idempotent; this saves the call). */
   private readonly dms = new Map<string, string>();
 
+  private replayer: NodeJS.Timeout | null = null;
+
   constructor(private readonly app: App, private readonly web: SlackWeb, private readonly groups: GroupDirectory,
-    private readonly setHandlers: (next: ChatHandlers | null) => void) {}
+    private readonly setHandlers: (next: ChatHandlers | null) => void, private readonly clicks: ClickDecider, private readonly log: Logger) {}
 
   async start(handlers: ChatHandlers): Promise<void> {
     if (!this.isInitialized) await this.app.init();
     this.isInitialized = true;
     this.setHandlers(handlers);
     await this.app.start();
+    // Clicks acknowledged by a process that died before deciding them.
+    this.replayer ??= setInterval(() => {
+      this.clicks.replay(CLICK_REPLAY_AFTER_MS)
+        .catch((err: unknown) => this.log.warn('replaying recorded slack clicks failed; will retry', { error: (err as Error).message }));
+    }, CLICK_REPLAY_EVERY_MS);
+    this.replayer.unref();
   }
 
   async stop(): Promise<void> {
+    if (this.replayer) clearInterval(this.replayer);
+    this.replayer = null;
     this.setHandlers(null);
     await this.app.stop();
     await this.web.stop();

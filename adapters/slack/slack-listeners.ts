@@ -7,6 +7,7 @@
  */
 import type { App } from '@slack/bolt';
 import Bottleneck from 'bottleneck';
+import type { InboundAction } from '../../src/chat/messages.ts';
 import type { ActionReply, ChatHandlers, CommandReply, Notice, SubmissionReply } from '../../src/chat/port.ts';
 import type { Logger } from '../../src/ops/log.ts';
 import { COMMAND, mentionToCommand, toInboundAction, toInboundCommand, toInboundSubmission } from './slack-inbound.ts';
@@ -99,13 +100,69 @@ export const BOT_EVENTS = ['app_mention'] as const;
  */
 const MENTIONS_AT_ONCE = 4;
 
-export function registerListeners(app: App, ctx: ListenerContext): void {
+/**
+ * Recorded clicks decided at once per process. Fewer than the pool, and few
+ * enough that a burst's acks (one small commit each) are not starved of the
+ * event loop by the decisions behind them.
+ */
+const DECISIONS_AT_ONCE = 4;
+
+/** What a recorded click carries: the click, and where to answer it. */
+interface RecordedClick { action: InboundAction; replyTo: ReplyTo }
+interface ReplyTo { response_url?: string; trigger_id?: string; channel: { id: string }; user: { id: string } }
+
+/** Decides recorded clicks and answers them; `replay` picks up those a dead process left. */
+export interface ClickDecider {
+  replay(olderThanMs: number): Promise<number>;
+}
+
+export function registerListeners(app: App, ctx: ListenerContext): ClickDecider {
   const replies = new ResponseUrls(ctx.web, ctx.log);
   const mentions = new Bottleneck({ maxConcurrent: MENTIONS_AT_ONCE });
+  const decisions = new Bottleneck({ maxConcurrent: DECISIONS_AT_ONCE });
+  const decide = async (click: RecordedClick): Promise<void> => {
+    const handlers = ctx.handlers();
+    if (!handlers) throw new Error('not started');
+    const reply = await handlers.action(click.action);
+    await showActionReply(ctx, replies, click.replyTo, reply)
+      .catch((err: unknown) => ctx.log.warn('could not show a slack click reply', { error: (err as Error).message }));
+  };
   app.command(COMMAND, ({ body, ack }) => onCommand(ctx, replies, body, ack as Ack));
-  app.action(new RegExp(`^${ACTION_PREFIX}(approve|reject|edit|delegate)$`), ({ body, ack }) => onAction(ctx, replies, body, ack as Ack));
+  app.action(new RegExp(`^${ACTION_PREFIX}approve$`), ({ body, ack }) => onDecision(ctx, replies, body, ack as Ack, (click) => {
+    void decisions.schedule(() => decide(click))
+      .then(() => ctx.store.finishClick(click.action.deliveryId))
+      .catch((err: unknown) => ctx.log.error('a recorded slack click could not be decided yet; it will be replayed', {
+        deliveryId: click.action.deliveryId, error: (err as Error).message,
+      }));
+  }));
+  app.action(new RegExp(`^${ACTION_PREFIX}(reject|edit|delegate)$`), ({ body, ack }) => onAction(ctx, replies, body, ack as Ack));
   app.view(EDITOR_CALLBACK, ({ body, ack }) => onSubmission(ctx, body, ack as Ack));
   app.event(BOT_EVENTS[0], ({ body }) => mentions.schedule(() => onMention(ctx, body)));
+  return { replay: (olderThanMs) => ctx.store.replayClicks(olderThanMs, 50, (payload) => decide(payload as RecordedClick)) };
+}
+
+/**
+ * Approve: record the click, acknowledge, then decide (RELIABILITY 1). The ack
+ * waits only for the inbox row, so a burst of clicks is acknowledged in
+ * milliseconds; the decision follows at once, its refusal (if any) is answered
+ * through the response_url, and the card update shows the outcome. A click
+ * whose process dies in between is decided by `replay`, once (the desk dedupes
+ * by delivery id).
+ */
+async function onDecision(ctx: ListenerContext, replies: ResponseUrls, body: Body, ack: Ack, decideLater: (click: RecordedClick) => void): Promise<void> {
+  const action = toInboundAction(body);
+  if (!action || !ctx.handlers()) return ack();
+  const replyTo: ReplyTo = { channel: { id: String(body.channel?.id) }, user: { id: String(body.user?.id) }, ...(body.response_url ? { response_url: String(body.response_url) } : {}) };
+  const click: RecordedClick = { action, replyTo };
+  const outcome = await within(ctx.store.recordClick(action.deliveryId, click), ANSWER_BUDGET_MS);
+  if (outcome.kind !== 'value') {
+    if (outcome.kind === 'error') ctx.log.error('slack click not recorded', { deliveryId: action.deliveryId, error: (outcome.error as Error).message });
+    await ack();
+    return replies.send(replyTo.response_url, { channel: replyTo.channel.id, user: replyTo.user.id }, ephemeral(outcome.kind === 'slow' ? SLOW : NOT_RECORDED))
+      .catch((err: unknown) => ctx.log.warn('could not tell a person their click was not recorded', { error: (err as Error).message }));
+  }
+  await ack();
+  if (outcome.value) decideLater(click); // a redelivered click was recorded (and is being decided) already
 }
 
 async function onCommand(ctx: ListenerContext, replies: ResponseUrls, body: Body, ack: Ack): Promise<void> {
@@ -140,7 +197,7 @@ async function onAction(ctx: ListenerContext, replies: ResponseUrls, body: Body,
   await ack();
 }
 
-async function showActionReply(ctx: ListenerContext, replies: ResponseUrls, body: Body, reply: ActionReply): Promise<void> {
+async function showActionReply(ctx: ListenerContext, replies: ResponseUrls, body: Body | ReplyTo, reply: ActionReply): Promise<void> {
   const to = { channel: String(body.channel?.id), user: String(body.user?.id) };
   if (reply.kind === 'ephemeral') return replies.send(body.response_url, to, { visibility: 'ephemeral', notice: reply.notice });
   if (reply.kind !== 'open_editor') return; // the card update shows what happened

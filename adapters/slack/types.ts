@@ -39,6 +39,16 @@ export interface SlackStore {
    * when the next free slot is more than `maxWaitMs` away.
    */
   reserveSend(channel: string, intervalMs: number, maxWaitMs: number): Promise<number | null>;
+  /**
+   * Records a decision click (its delivery id and everything needed to decide
+   * and answer it) and resolves once the row committed: true when new, false
+   * for a redelivery.
+   */
+  recordClick(deliveryId: string, payload: unknown): Promise<boolean>;
+  /** Marks a recorded click decided. */
+  finishClick(deliveryId: string): Promise<void>;
+  /** Decides clicks recorded over `olderThanMs` ago and never finished, each under a lock; returns how many. */
+  replayClicks(olderThanMs: number, limit: number, work: (payload: unknown) => Promise<void>): Promise<number>;
 }
 
 export interface SlackAdapterOptions {

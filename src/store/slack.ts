@@ -62,9 +62,83 @@ export async function reserveSlackSend(sql: Sql, channel: string, intervalMs: nu
   return rows[0] ? rows[0].waitMs : null;
 }
 
+const CLICK_SOURCE = 'slack:click';
+
+/**
+ * Records clicks in one INSERT per batch: the clicks that arrive while the
+ * previous batch commits go together, so a burst costs a few commits instead
+ * of one each, and every click still resolves only after its row committed.
+ */
+class ClickRecorder {
+  private waiting: { key: string; payload: unknown; resolve: (isNew: boolean) => void; reject: (err: unknown) => void }[] = [];
+  private isFlushing = false;
+
+  constructor(private readonly sql: Sql) {}
+
+  record(key: string, payload: unknown): Promise<boolean> {
+    return new Promise((resolve, reject) => {
+      this.waiting.push({ key, payload, resolve, reject });
+      if (!this.isFlushing) void this.flush();
+    });
+  }
+
+  private async flush(): Promise<void> {
+    this.isFlushing = true;
+    while (this.waiting.length > 0) {
+      const batch = this.waiting.splice(0, 500);
+      try {
+        const rows = await this.sql<{ key: string }[]>`
+          INSERT INTO inbox (source, key, payload)
+          SELECT ${CLICK_SOURCE}, x.key, x.payload FROM jsonb_to_recordset(${this.sql.json(batch.map((b) => ({ key: b.key, payload: b.payload })) as any)})
+            AS x(key text, payload jsonb)
+          ON CONFLICT (source, key) DO NOTHING
+          RETURNING key`;
+        const fresh = new Set(rows.map((r) => r.key));
+        for (const b of batch) b.resolve(fresh.has(b.key));
+      } catch (err) {
+        for (const b of batch) b.reject(err);
+      }
+    }
+    this.isFlushing = false;
+  }
+}
+
+/** Marks a recorded click decided. */
+export async function finishSlackClick(sql: Sql, key: string): Promise<void> {
+  await sql`UPDATE inbox SET done_at = now() WHERE source = ${CLICK_SOURCE} AND key = ${key} AND done_at IS NULL`;
+}
+
+/**
+ * Decides clicks recorded more than `olderThanMs` ago and never finished (their
+ * process died after the ack). Each is locked while `work` runs, so two
+ * processes never replay the same click at once. Returns how many ran.
+ */
+export async function replaySlackClicks(sql: Sql, olderThanMs: number, limit: number, work: (payload: unknown) => Promise<void>): Promise<number> {
+  let n = 0;
+  for (; n < limit; n++) {
+    const isDone = await sql.begin(async (tx) => {
+      const [row] = await tx<{ key: string; payload: unknown }[]>`
+        SELECT key, payload FROM inbox
+        WHERE source = ${CLICK_SOURCE} AND payload IS NOT NULL AND done_at IS NULL
+          AND received_at < now() - ${olderThanMs} * interval '1 millisecond'
+        ORDER BY received_at LIMIT 1 FOR UPDATE SKIP LOCKED`;
+      if (!row) return false;
+      await work(row.payload);
+      await tx`UPDATE inbox SET done_at = now() WHERE source = ${CLICK_SOURCE} AND key = ${row.key}`;
+      return true;
+    });
+    if (!isDone) break;
+  }
+  return n;
+}
+
 /** The adapter's `SlackStore` on this database. */
 export function slackStore(sql: Sql) {
+  const clicks = new ClickRecorder(sql);
   return {
+    recordClick: (key: string, payload: unknown) => clicks.record(key, payload),
+    finishClick: (key: string) => finishSlackClick(sql, key),
+    replayClicks: (olderThanMs: number, limit: number, work: (payload: unknown) => Promise<void>) => replaySlackClicks(sql, olderThanMs, limit, work),
     onceEvent: (eventId: string, work: () => Promise<void>) => onceSlackEvent(sql, eventId, work),
     readPost: (key: string) => readSlackPost(sql, key),
     beginPost: (key: string, channel: string) => beginSlackPost(sql, key, channel),

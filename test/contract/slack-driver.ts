@@ -123,6 +123,8 @@ export async function makeSlackDriver({ sql }: { sql: Sql }, mode: 'http' | 'soc
         team: fake.teamId, channel, user, messageTs: ts, actionId: `signoff_${action}`,
         blockId: `signoff_card:v${opts.version ?? card.version}`, value: opts.reviewRef ?? card.reviewRef, triggerId, responseUrl,
       })));
+      // Approve is acknowledged once recorded and decided just after: wait for the decision.
+      if (action === 'approve') await decided(triggerId);
       const view = fake.views.find((v) => v.triggerId === triggerId);
       if (view) return { kind: 'open_editor', form: formOf(view.view) };
       const said = fake.ephemerals.find((e) => e.url === responseUrl);
@@ -171,5 +173,15 @@ export async function makeSlackDriver({ sql }: { sql: Sql }, mode: 'http' | 'soc
       await fake.close();
     },
   };
+  /** Resolves once the recorded click with this delivery id has been decided (or was never recorded). */
+  async function decided(deliveryId: string): Promise<void> {
+    for (const deadline = Date.now() + 10_000; Date.now() < deadline;) {
+      const [row] = await sql<{ done: boolean }[]>`SELECT done_at IS NOT NULL AS done FROM inbox WHERE source = 'slack:click' AND key = ${deliveryId}`;
+      if (!row || row.done) return;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    throw new Error(`click ${deliveryId} was not decided within 10 s`);
+  }
+
   return driver;
 }

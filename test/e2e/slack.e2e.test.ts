@@ -62,7 +62,8 @@ async function reviewScenario(fake: FakeSlack, deliver: Deliver): Promise<void> 
   }));
   const editTrigger = fake.newTrigger();
   await click(BOB, card, 'edit', editTrigger);
-  const modal = fake.views.find((v) => v.triggerId === editTrigger)!.view;
+  // The modal opens within Slack's 3 s; the ack may come first when the bot is still cold.
+  const modal = (await until('the edit modal', async () => fake.views.find((v) => v.triggerId === editTrigger) ?? null, 5_000)).view;
   const [field] = modal.blocks as Body[];
   expect(field!.element.initial_value).toBe(card.body);
   const saved = await deliver('interactive', viewSubmissionPayload({

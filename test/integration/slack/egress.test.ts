@@ -86,7 +86,10 @@ describe('slack egress', () => {
     const expired = fake.newResponseUrl();
     fake.expireResponseUrl(expired);
     for (const responseUrl of [spent, expired]) expect((await sendClick(bot, fake, 'dave', card, 'approve', { responseUrl })).status).toBe(200);
-    const fallbacks = fake.ephemerals.filter((e) => e.via === 'api' && e.user === 'dave' && e.channel === CHANNEL);
+    // Approve is acknowledged once recorded; the refusal follows the decision.
+    const shown = () => fake.ephemerals.filter((e) => e.via === 'api' && e.user === 'dave' && e.channel === CHANNEL);
+    for (const deadline = Date.now() + 5_000; shown().length < 2 && Date.now() < deadline;) await new Promise((r) => setTimeout(r, 20));
+    const fallbacks = shown();
     expect(fallbacks).toHaveLength(2);
     for (const e of fallbacks) expect(e.text).toMatch(/not in support-leads/);
   });

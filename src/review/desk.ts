@@ -19,7 +19,7 @@ import type { Sql } from '../store/client.ts';
 import { enqueueJobs, type ClaimedJob } from '../store/jobs.ts';
 import { runCost } from '../store/ledger.ts';
 import {
-  BUDGET_REVIEW, clearCardRef, countBudgetReviews, insertReview, listAbandonedReviews, lockReview, pendingReviewsOfRun, readReview,
+  BUDGET_REVIEW, budgetReviewsOf, clearCardRef, insertReview, listAbandonedReviews, lockReview, pendingReviewsOfRun, readReview,
   readReviewByJob, setCardRef, type ReviewRow,
 } from '../store/reviews.ts';
 import { readRun } from '../store/runs.ts';
@@ -150,11 +150,14 @@ export class ReviewDesk implements ReviewHost {
    * Who may decide: the approvers of the flow's first review, else anyone.
    */
   async requestBudgetReview(job: ClaimedJob, spent: { spentUsd: number; budgetUsd: number; baseUsd: number }): Promise<void> {
+    // A worker that died after asking finds its question still pending: ask once.
+    const earlier = await budgetReviewsOf(this.o.sql, job.key);
+    if (earlier.pending) return this.scheduleReview(earlier.pending);
     const flow = this.flows.get(job.flow);
     const first = flow ? [...flow.reviewPolicies.values()][0] : undefined;
     const policy = parsePolicy({ approvers: first?.approvers ?? {} });
     const where = await this.whereRunTalks(job.run_id);
-    const n = await countBudgetReviews(this.o.sql, job.key);
+    const n = earlier.count;
     const money = (usd: number) => `$${usd.toFixed(4)}`;
     const request = {
       /** What an approval allows the run to spend in all (src/store/reviews.ts budgetDecisions). */

@@ -1,8 +1,11 @@
 /**
- * Pacing of outbound APIs with bottleneck (DESIGN §6): one limiter per key
- * (`model`, `tool:<host>`, `slack:<method-tier>`…), each from its spec. A call
- * that would wait longer than `maxWaitMs` in the queue is not held in memory:
- * it fails with `retryLater`, and the job is rescheduled in Postgres.
+ * Pacing of outbound APIs with bottleneck (DESIGN §6): one chain of limiters
+ * per key (`model`, `tool:<host>`), built from its spec the first time the key
+ * is used. A call that would wait longer than `maxWaitMs` in the queue is not
+ * held in memory: it fails with `retryLater`, and its job is rescheduled in
+ * Postgres. Queues are first in, first out, and bottleneck cannot take a job
+ * back out: an abandoned call keeps its place (and never runs), so calls
+ * behind it wait for the next refill too. That errs on the safe side of the limit.
  */
 import Bottleneck from 'bottleneck';
 import { retryLater } from '../errors.ts';
@@ -19,15 +22,17 @@ export interface PaceSpec {
 /** Longest a call waits in a limiter before it is rescheduled instead. */
 const DEFAULT_MAX_WAIT_MS = 10_000;
 
+/** One limiter of a chain, and the most weight one call may take from it. */
+interface Link { limiter: Bottleneck; maxWeight: number }
+
 export class Pacer {
-  private readonly limiters = new Map<string, Bottleneck[]>();
-  private readonly weightedByKey = new Map<string, Bottleneck>();
+  private readonly chains = new Map<string, Link[]>();
 
   constructor(private readonly maxWaitMs = DEFAULT_MAX_WAIT_MS) {}
 
   /** Runs `fn` when `key`'s limits allow; `weight` counts against `weightPerMinute`. */
   async schedule<T>(key: string, spec: PaceSpec, fn: () => Promise<T>, weight = 1): Promise<T> {
-    const chain = this.limitersFor(key, spec);
+    const chain = this.chainFor(key, spec);
     if (chain.length === 0) return fn();
     let state: 'queued' | 'started' | 'abandoned' = 'queued';
     const guarded = async (): Promise<T> => {
@@ -35,52 +40,47 @@ export class Pacer {
       state = 'started';
       return fn();
     };
+    // The outermost limiter admits first; the call runs once every limiter has.
     const run = chain.reduceRight<() => Promise<T>>(
-      (inner, limiter) => () => limiter.schedule({ weight: Math.min(weight, limiter === this.weighted(key) ? spec.weightPerMinute! : 1) }, inner),
-      guarded,
-    )();
+      (inner, link) => () => link.limiter.schedule({ weight: Math.min(weight, link.maxWeight) }, inner), guarded)();
     let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_resolve, reject) => {
+    const gaveUp = new Promise<never>((_resolve, reject) => {
       timer = setTimeout(() => {
         if (state !== 'queued') return;
         state = 'abandoned';
         reject(retryLater(`pacing: "${key}" is at its rate limit; trying again shortly`, this.maxWaitMs));
       }, this.maxWaitMs);
     });
-    run.catch(() => undefined);
+    run.catch(() => undefined); // an abandoned call's rejection is expected
     try {
-      return await Promise.race([run, timeout]);
+      return await Promise.race([run, gaveUp]);
     } finally {
       clearTimeout(timer);
     }
   }
 
   async stop(): Promise<void> {
-    await Promise.all([...this.limiters.values()].flat().map((l) => l.stop({ dropWaitingJobs: true }).catch(() => undefined)));
-    this.limiters.clear();
+    const limiters = [...this.chains.values()].flat().map((l) => l.limiter);
+    this.chains.clear();
+    await Promise.all(limiters.map((l) => l.stop({ dropWaitingJobs: true }).catch(() => undefined)));
   }
 
-  private weighted(key: string): Bottleneck | undefined {
-    return this.weightedByKey.get(key);
-  }
-
-  private limitersFor(key: string, spec: PaceSpec): Bottleneck[] {
-    let chain = this.limiters.get(key);
+  private chainFor(key: string, spec: PaceSpec): Link[] {
+    let chain = this.chains.get(key);
     if (chain) return chain;
     chain = [];
     if (spec.perMinute || spec.concurrent) {
-      chain.push(new Bottleneck({
-        maxConcurrent: spec.concurrent ?? null,
-        ...(spec.perMinute ? { reservoir: spec.perMinute, reservoirRefreshAmount: spec.perMinute, reservoirRefreshInterval: 60_000 } : {}),
-      }));
+      chain.push({ maxWeight: 1, limiter: new Bottleneck({ maxConcurrent: spec.concurrent ?? null, ...perMinute(spec.perMinute) }) });
     }
     if (spec.weightPerMinute) {
-      const w = spec.weightPerMinute;
-      const weighted = new Bottleneck({ reservoir: w, reservoirRefreshAmount: w, reservoirRefreshInterval: 60_000 });
-      this.weightedByKey.set(key, weighted);
-      chain.push(weighted);
+      chain.push({ maxWeight: spec.weightPerMinute, limiter: new Bottleneck(perMinute(spec.weightPerMinute)) });
     }
-    this.limiters.set(key, chain);
+    this.chains.set(key, chain);
     return chain;
   }
+}
+
+/** A reservoir refilled to `n` every minute (none when `n` is 0 or absent). */
+function perMinute(n: number | undefined): Bottleneck.ConstructorOptions {
+  return n ? { reservoir: n, reservoirRefreshAmount: n, reservoirRefreshInterval: 60_000 } : {};
 }

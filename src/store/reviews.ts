@@ -179,10 +179,10 @@ export async function budgetDecisions(sql: Sql, runId: string): Promise<{ allowe
   return { allowedUsd: allowed == null ? null : Number(allowed), rejectedBy: rows[0]?.rejected_by ?? null };
 }
 
-/** Counts the budget reviews a step job has had (each needs its own key). */
-export async function countBudgetReviews(sql: Sql, resumeJob: string): Promise<number> {
-  const rows = await sql<{ n: number }[]>`SELECT count(*)::int AS n FROM reviews WHERE resume_job = ${resumeJob}`;
-  return rows[0]!.n;
+/** The budget reviews a step job has had: how many, and the one still pending, if any. */
+export async function budgetReviewsOf(sql: Sql, resumeJob: string): Promise<{ count: number; pending: ReviewRow | null }> {
+  const rows = await sql<ReviewRow[]>`SELECT * FROM reviews WHERE resume_job = ${resumeJob} ORDER BY created_at`;
+  return { count: rows.length, pending: rows.find((r) => r.status === 'pending') ?? null };
 }
 
 /** The name of the review that asks whether a run may spend more than its budget. */

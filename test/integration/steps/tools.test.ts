@@ -121,6 +121,18 @@ describe('RELIABILITY 71: tool API outcomes', () => {
     expect(err.details).toMatchObject({ retryable: true, defer: true, retryAfterMs: 20_000 });
   });
 
+  it('Linear\'s RATELIMITED GraphQL error, in a 400 or a 200, is a wait, not a refusal', async () => {
+    const limited = { errors: [{ message: 'Rate limit exceeded', extensions: { code: 'RATELIMITED' } }] };
+    fake.next({ status: 400, body: limited }, { status: 200, body: limited });
+    for (let i = 0; i < 2; i++) {
+      const err = await failure(toolBox().call('linear.update-issue', { issueId: 'ENG-7', priority: 2 }, scope()));
+      expect(err.details).toMatchObject({ retryable: true, defer: true, retryAfterMs: 60_000 });
+    }
+    fake.next({ status: 400, body: { errors: [{ message: 'Invalid priority', extensions: { code: 'INVALID_INPUT' } }] } });
+    const refused = await failure(toolBox().call('linear.update-issue', { issueId: 'ENG-7', priority: 2 }, scope()));
+    expect(refused.details).toMatchObject({ retryable: false });
+  });
+
   it.each(['hang', 'drop-after-accept'] as const)('an unsafe tool whose outcome is unknown (%s) blocks the run for a person, with no second call', async (kind) => {
     fake.next({ kind });
     const err = await failure(toolBox().call('linear.comment', { issueId: 'ENG-7', body: 'Deployed.' }, scope()));

@@ -8,6 +8,8 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { permanentError } from '../../../engine/flow.ts';
+import { retryLater, type SignoffError } from '../../../errors.ts';
+import { HttpStatusError } from '../http.ts';
 import type { ToolContext, ToolDefinition } from '../types.ts';
 import { apiUrl, cardHost, changedFields, field } from './connector.ts';
 
@@ -49,9 +51,26 @@ const ISSUE_UPDATE = 'mutation IssueUpdate($id: String!, $input: IssueUpdateInpu
 const COMMENT_CREATE = 'mutation CommentCreate($input: CommentCreateInput!) '
   + '{ commentCreate(input: $input) { success comment { id } } }';
 
+type GraphQLBody = { data?: Record<string, any>; errors?: { message?: string; extensions?: { code?: string } }[] } | null;
+
+/** When Linear's rate limit lets a call through again, from its reset header (epoch ms); 60 s when absent. */
+const DEFAULT_RATE_WAIT_MS = 60_000;
+
+/**
+ * Linear's rate limit is a GraphQL error (`extensions.code: RATELIMITED`),
+ * sent with a 400 or inside a 200: a wait, not a refusal.
+ */
+function rateLimited(body: GraphQLBody, headers: Record<string, string>): SignoffError | null {
+  if (!body?.errors?.some((e) => e.extensions?.code === 'RATELIMITED')) return null;
+  const resetMs = Number(headers['x-ratelimit-requests-reset']);
+  const waitMs = Number.isFinite(resetMs) && resetMs > Date.now() ? resetMs - Date.now() : DEFAULT_RATE_WAIT_MS;
+  return retryLater(`Linear is rate limiting; trying again in ${Math.ceil(waitMs / 1000)} s`, Math.max(1_000, waitMs));
+}
+
 /**
  * Runs one mutation and returns its payload. GraphQL reports failures in a
- * 200 answer (`errors`, or `success: false`); retrying will not fix them.
+ * 200 answer (`errors`, or `success: false`); apart from a rate limit,
+ * retrying will not fix them.
  */
 async function mutate(ctx: ToolContext, name: string, query: string, variables: Record<string, unknown>): Promise<Record<string, any>> {
   const res = await ctx.http.request({
@@ -59,8 +78,12 @@ async function mutate(ctx: ToolContext, name: string, query: string, variables: 
     url: apiUrl(ctx.settings, '/graphql'),
     headers: ctx.settings.token ? { authorization: ctx.settings.token } : {},
     body: { query, variables },
+  }).catch((err: unknown) => {
+    throw (err instanceof HttpStatusError && rateLimited(err.response.body as GraphQLBody, err.response.headers)) || err;
   });
-  const body = res.body as { data?: Record<string, any>; errors?: { message?: string }[] } | null;
+  const body = res.body as GraphQLBody;
+  const limited = rateLimited(body, res.headers);
+  if (limited) throw limited;
   if (body?.errors?.length) {
     throw permanentError(`Linear refused ${name}: ${body.errors.map((e) => e.message).join('; ').slice(0, 300)}`);
   }

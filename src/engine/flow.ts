@@ -29,7 +29,7 @@ export interface StepContext {
   attempt: number;
   /** Aborted when the step times out or the worker shuts down. */
   signal: AbortSignal;
-  /** Models and tools, scoped to this step: calls are counted, priced, paced and checked against the flow's `tools`. */
+  /** Models and tools, scoped to this step or effect: calls are counted, priced, paced and checked against the flow's `tools`. */
   services: StepServices;
 }
 

@@ -211,7 +211,7 @@ export class Worker {
   }
 
   private servicesFor(job: ClaimedJob, signal: AbortSignal): StepServices {
-    if (!this.d.services || job.kind !== 'step') return NO_SERVICES;
+    if (!this.d.services || (job.kind !== 'step' && job.kind !== 'effect')) return NO_SERVICES;
     const flow = this.d.flows.get(job.flow);
     return this.d.services({
       runId: job.run_id, flowId: job.flow, jobKey: job.key, attempt: job.attempts, signal,

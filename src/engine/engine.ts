@@ -10,6 +10,7 @@ import { SignoffError } from '../errors.ts';
 import { silentLogger, type Logger } from '../ops/log.ts';
 import { wakeChannel, type Sql } from '../store/client.ts';
 import { cancelRunWork, requeueFailedJob } from '../store/jobs.ts';
+import { runCost, type RunCost } from '../store/ledger.ts';
 import { acknowledgeToolCalls } from '../store/tool-calls.ts';
 import {
   appendNote, countRunsByStatus, listRuns, readRun, readTimeline, type RunRecord, type RunSummary, type TimelineRow,
@@ -167,6 +168,11 @@ export class Engine {
   /** The most recent runs of one tenant, newest first (`limit` default 10, at most 100). */
   async listRuns(opts: { tenant: string; limit?: number }): Promise<RunSummary[]> {
     return listRuns(this.sql, { tenant: opts.tenant, limit: opts.limit ?? 10 });
+  }
+
+  /** What a run's model calls have cost so far (the model_calls ledger). */
+  async runCost(runId: string): Promise<RunCost> {
+    return runCost(this.sql, runId);
   }
 
   /** Run status -> count for runs whose id starts with `prefix`. */

@@ -20,6 +20,8 @@ import type { CommandReply, Notice } from '../chat/port.ts';
 import type { StartOptions } from '../engine/engine.ts';
 import { isSignoffError, SignoffError } from '../errors.ts';
 import { silentLogger, type Logger } from '../ops/log.ts';
+import { costLabel } from '../review/card.ts';
+import type { RunCost } from '../store/ledger.ts';
 import type { RunRecord, RunSummary, TimelineRow } from '../store/runs.ts';
 import { parseCommand, type ParsedCommand } from './command-parse.ts';
 
@@ -35,6 +37,8 @@ export interface RunControl {
   retry(runId: string, opts?: { actor?: string }): Promise<void>;
   listFlows(): FlowSummary[];
   listRuns(opts: { tenant: string; limit?: number }): Promise<RunSummary[]>;
+  /** What a run's model calls have cost so far. */
+  runCost(runId: string): Promise<RunCost>;
 }
 
 export interface CommandDeps extends RunControl {
@@ -93,6 +97,7 @@ export function makeCommandDeps(
     retry: (runId, retryOpts) => control.retry(runId, retryOpts),
     listFlows: () => control.listFlows(),
     listRuns: (listOpts) => control.listRuns(listOpts),
+    runCost: (runId) => control.runCost(runId),
     ...opts,
   };
 }
@@ -137,12 +142,13 @@ async function startFlow(flowId: string, input: Record<string, string>, cmd: Inb
 async function showStatus(runId: string, cmd: InboundCommand, deps: CommandDeps): Promise<CommandReply> {
   const run = await readTenantRun(runId, cmd, deps);
   if (!run) return noRun(runId);
-  const events = await deps.timeline(runId);
+  const [events, cost] = await Promise.all([deps.timeline(runId), deps.runCost(runId)]);
   const shown = events.slice(-SHOWN_EVENTS);
   const lines = [
     `run \`${run.id}\` · ${run.flow} · ${run.status}`,
     `state: ${formatState(run.snapshot?.value)}`,
     `started ${formatUtc(run.created_at)} UTC by ${mentionOrDash(run.trigger?.actor)}`,
+    ...(cost.calls > 0 ? [`model cost so far: ${costLabel(cost)} (${cost.calls} call${cost.calls === 1 ? '' : 's'})`] : []),
     shown.length < events.length ? `timeline (last ${shown.length} of ${events.length}):` : 'timeline:',
     ...shown.map(formatEvent),
   ];

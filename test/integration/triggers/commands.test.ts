@@ -11,6 +11,7 @@ import type { CommandReply } from '../../../src/chat/port.ts';
 import { Engine } from '../../../src/engine/engine.ts';
 import { createLogger } from '../../../src/ops/log.ts';
 import { connect } from '../../../src/store/client.ts';
+import { recordModelCall } from '../../../src/store/ledger.ts';
 import { appendNote } from '../../../src/store/runs.ts';
 import { handleCommand, makeCommandDeps, type CommandDeps } from '../../../src/triggers/commands.ts';
 import { useTestDb } from '../../helpers/db.ts';
@@ -190,6 +191,17 @@ describe('status', () => {
     expect(lines[18]).toMatch(/^23 · \d\d:\d\d:\d\d · run\.cancelled · <@ops> · awaitingDecision$/);
     expect(lines[19]).toBe('reason:');
     expect(reply.notice.quote).toBe('closed by <@U1> in the CRM');
+  });
+
+  it('shows what the run\'s model calls cost so far, once it made any', async () => {
+    const runId = await startWaiting();
+    expect((await send(`status ${runId}`)).notice.text).not.toContain('model cost');
+    for (const [callNo, model, costUsd] of [[1, 'gpt-4.1-mini', 0.0012], [2, 'gpt-4.1', 0.006]] as const) {
+      await recordModelCall(db.sql, {
+        runId, jobKey: `${runId}:draft:1`, attempt: 1, callNo, model, offline: false, outcome: 'ok', inputTokens: 1000, outputTokens: 500, costUsd,
+      });
+    }
+    expect((await send(`status ${runId}`)).notice.text.split('\n')[3]).toBe('model cost so far: $0.0072 · 3,000 tokens (2 calls)');
   });
 
   it('reports a missing run and an invalid id without a lookup', async () => {

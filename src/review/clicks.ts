@@ -37,6 +37,11 @@ export class Clicks {
   async action(act: InboundAction): Promise<ActionReply> {
     const review = await this.findReview(act.reviewRef, act.tenant);
     if (!review) return INVALID_BUTTON;
+    if (review.card_ref === null && review.channel === act.channel) {
+      // Posted, but not yet recorded as the card of record (a few ms): not a tampered button.
+      await this.refuse(review.id, act.user, 'card_not_ready', act.action, act.deliveryId, act.messageRef, false);
+      return { kind: 'ephemeral', notice: { text: 'This card is still being posted. Please click again in a moment.' } };
+    }
     if (review.card_ref !== act.messageRef || review.channel !== act.channel) {
       this.d.log.warn('security: a review button was used on another message', { review: review.id, user: act.user });
       await this.refuse(review.id, act.user, 'ref_mismatch', act.action, act.deliveryId, act.messageRef);
@@ -154,11 +159,13 @@ export class Clicks {
     return { kind: 'ephemeral', notice: { text: capitalize(verdict.message) + '.' } };
   }
 
-  private async refuse(reviewId: string, actor: string, code: string, action: string, deliveryId: string, messageRef: string): Promise<void> {
+  private async refuse(
+    reviewId: string, actor: string, code: string, action: string, deliveryId: string, messageRef: string, isSecurity = true,
+  ): Promise<void> {
     await this.d.sql.begin(async (tx) => {
       const locked = await this.lock(tx as unknown as Sql, reviewId);
       await recordChange(tx as unknown as Sql, locked.review, locked.review.policy, {
-        actor, action, outcome: `denied:${code}`, now: locked.now, deliveryId, messageRef, detail: { security: true },
+        actor, action, outcome: `denied:${code}`, now: locked.now, deliveryId, messageRef, detail: { security: isSecurity },
       });
     });
   }

@@ -306,6 +306,18 @@ export function chatPortContract(name: string, makeDriver: MakeDriver): void {
       expect(await verifyAuditChain(db.sql, row.id)).toBe(2);
     });
 
+    it('a click in the moment before the card is recorded is told to click again, and changes nothing', async () => {
+      const { runId, card } = await request('rv-leads');
+      // The window between the post and its recording, held open.
+      const [saved] = await db.sql<{ card_ref: string }[]>`UPDATE reviews SET card_ref = NULL WHERE run_id = ${runId} RETURNING ${card.messageRef}::text AS card_ref`;
+      const reply = await driver.click('bob', card, 'approve');
+      expect(text(reply)).toMatch(/still being posted/);
+      await db.sql`UPDATE reviews SET card_ref = ${saved!.card_ref} WHERE run_id = ${runId}`;
+      expect((await reviewRow(runId)).status).toBe('pending');
+      expect(await outcomes(runId)).toEqual(['request:alice:accepted', 'approve:bob:denied:card_not_ready']);
+      expect(await driver.click('bob', card, 'approve')).toMatchObject({ kind: 'ok' });
+    });
+
     it('cards stay true: outcome, who and when on the card, a thread reply, the requester told', async () => {
       const { runId, card } = await request('rv-leads');
       await driver.click('bob', card, 'approve');

@@ -42,7 +42,13 @@ export async function makeConsoleDriver({ sql }: { sql: Sql }): Promise<Platform
       user, purpose: form.purpose, reviewRef: form.reviewRef, version: form.version, fields, deliveryId: opts.deliveryId ?? randomUUID(),
     }),
     async cards(channel) {
-      return (await messages()).filter((m) => m.kind === 'card' && m.channel === channel).map((m) => toSeen(m as Extract<MessageView, { kind: 'card' }>));
+      const seen = (await messages()).filter((m) => m.kind === 'card' && m.channel === channel).map((m) => toSeen(m as Extract<MessageView, { kind: 'card' }>));
+      // A card shows the moment it is posted, a few ms before the desk records it as the card of
+      // record. A person cannot click in those ms; a test can. So a card counts as shown once it
+      // is recorded, or once the desk moved on from it (as the Slack driver does).
+      const recorded = await sql<{ ref: string }[]>`SELECT card_ref AS ref FROM reviews WHERE card_ref = ANY(${seen.map((c) => c.messageRef)})`;
+      const refs = new Set(recorded.map((r) => r.ref));
+      return seen.filter((c) => refs.has(c.messageRef) || c.status !== 'pending');
     },
     async thread(messageRef) {
       const id = messageRef.split(':').at(-1);

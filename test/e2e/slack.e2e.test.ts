@@ -56,14 +56,25 @@ async function reviewScenario(fake: FakeSlack, deliver: Deliver): Promise<void> 
     fake.inChannel(CHANNEL).map(toSeenCard).find((c) => c?.runId === runId && test(c)) ?? null, 30_000);
   const card = await cardOf((c) => c.status === 'pending');
 
-  const click = (user: string, c: SeenCard, action: string, triggerId = fake.newTrigger()) => deliver('interactive', blockActionsPayload({
+  const click = (user: string, c: SeenCard, action: string, triggerId = fake.newTrigger(), responseUrl = fake.newResponseUrl()) => deliver('interactive', blockActionsPayload({
     team: fake.teamId, channel: CHANNEL, user, messageTs: c.messageRef.split(':')[2]!, actionId: `signoff_${action}`,
-    blockId: `signoff_card:v${c.version}`, value: c.reviewRef, triggerId, responseUrl: fake.newResponseUrl(),
+    blockId: `signoff_card:v${c.version}`, value: c.reviewRef, triggerId, responseUrl,
   }));
-  const editTrigger = fake.newTrigger();
-  await click(BOB, card, 'edit', editTrigger);
-  // The modal opens within Slack's 3 s; the ack may come first when the bot is still cold.
-  const modal = (await until('the edit modal', async () => fake.views.find((v) => v.triggerId === editTrigger) ?? null, 5_000)).view;
+  // Like a person: click Edit; if told the card is still being posted (it appeared a few ms
+  // before the bot recorded it), click again. The modal opens within Slack's 3 s.
+  const openEditor = async (): Promise<Body> => {
+    for (let i = 0; i < 10; i++) {
+      const [triggerId, responseUrl] = [fake.newTrigger(), fake.newResponseUrl()];
+      await click(BOB, card, 'edit', triggerId, responseUrl);
+      const seen = await until('the edit modal or an answer', async () =>
+        fake.views.find((v) => v.triggerId === triggerId) ?? fake.ephemerals.find((e) => e.url === responseUrl) ?? null, 5_000);
+      if ('view' in seen) return seen.view as Body;
+      expect(decode(seen.text)).toMatch(/still being posted/);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error('the edit modal never opened');
+  };
+  const modal = await openEditor();
   const [field] = modal.blocks as Body[];
   expect(field!.element.initial_value).toBe(card.body);
   const saved = await deliver('interactive', viewSubmissionPayload({

@@ -28,6 +28,9 @@ export interface ClickDeps {
 
 const INVALID_BUTTON: ActionReply = { kind: 'ephemeral', notice: { text: 'This button is not valid here. Use the buttons on the review card itself.' } };
 const REVIEW_ID = /^[0-9a-f-]{36}$/;
+/** How long a click on a card not yet recorded waits for it: 6 × 50 ms. */
+const CARD_RECORD_POLLS = 6;
+const CARD_RECORD_POLL_MS = 50;
 
 type Asked = Pick<ReviewClick, 'reviewer' | 'action' | 'version' | 'reason'> & { deliveryId: string; messageRef: string | null };
 
@@ -35,10 +38,16 @@ export class Clicks {
   constructor(private readonly d: ClickDeps) {}
 
   async action(act: InboundAction): Promise<ActionReply> {
-    const review = await this.findReview(act.reviewRef, act.tenant);
+    let review = await this.findReview(act.reviewRef, act.tenant);
+    // A card shows the moment it is posted, a few ms before the desk records it as the card of
+    // record: a click that quick waits that long rather than being turned away.
+    for (let i = 0; review?.card_ref === null && review.channel === act.channel && i < CARD_RECORD_POLLS; i++) {
+      await new Promise((r) => setTimeout(r, CARD_RECORD_POLL_MS));
+      review = await this.findReview(act.reviewRef, act.tenant);
+    }
     if (!review) return INVALID_BUTTON;
     if (review.card_ref === null && review.channel === act.channel) {
-      // Posted, but not yet recorded as the card of record (a few ms): not a tampered button.
+      // Posted, but still not recorded as the card of record: not a tampered button.
       await this.refuse(review.id, act.user, 'card_not_ready', act.action, act.deliveryId, act.messageRef, false);
       return { kind: 'ephemeral', notice: { text: 'This card is still being posted. Please click again in a moment.' } };
     }

@@ -19,11 +19,12 @@ import { Committer, toView, type Trigger } from './commit.ts';
 import { decideStart, type RunStatus } from './decide.ts';
 import { normalizeStep, type Flow, type StepDefinition } from './flow.ts';
 import { Waiters, type RunView } from './waiters.ts';
-import { Worker, type PauseHost, type ReviewRunner, type ServicesFactory } from './worker.ts';
+import type { PauseHost, ServicesFactory } from './step-host.ts';
+import { Worker, type ReviewRunner } from './worker.ts';
 
 export type { RunView } from './waiters.ts';
 export type { Trigger } from './commit.ts';
-export type { ServicesFactory, StepScope } from './worker.ts';
+export type { ServicesFactory, StepScope } from './step-host.ts';
 
 export interface EngineOptions {
   sql: Sql;

@@ -5,7 +5,7 @@
  * SKIP LOCKED, woken by NOTIFY, a local timer for work we know is coming, or a
  * slow fallback poll. A step's outcome is fed back through the Committer.
  */
-import { describeError, isSignoffError, SignoffError } from '../errors.ts';
+import { describeError, isSignoffError, type SignoffError } from '../errors.ts';
 import type { Logger } from '../ops/log.ts';
 import type { Sql } from '../store/client.ts';
 import {
@@ -15,7 +15,8 @@ import {
 import { appendNote } from '../store/runs.ts';
 import type { Committer } from './commit.ts';
 import { Executor, runAbortable, sleep } from './executor.ts';
-import type { Flow, StepContext, StepOptions, StepServices } from './flow.ts';
+import type { Flow, StepContext, StepOptions } from './flow.ts';
+import { servicesFor, type PauseHost, type ServicesFactory } from './step-host.ts';
 
 /**
  * Runs a review job: the first time it requests the review (card posted, timers
@@ -23,29 +24,6 @@ import type { Flow, StepContext, StepOptions, StepServices } from './flow.ts';
  * the run receives (`review.approved`, …).
  */
 export type ReviewRunner = (job: ClaimedJob, ctx: StepContext) => Promise<{ wait: true } | { event: { type: string } & Record<string, unknown> }>;
-
-/** What a step job may call, scoped to it (src/steps/services.ts builds the real one). */
-export type ServicesFactory = (scope: StepScope) => StepServices;
-
-export interface StepScope {
-  runId: string;
-  flowId: string;
-  jobKey: string;
-  attempt: number;
-  signal: AbortSignal;
-  /** The flow's `tools`. */
-  tools: readonly string[];
-  /** The flow's `budgetUsd`, when it sets one. */
-  budgetUsd: number | undefined;
-}
-
-/** What the engine asks of the review desk when a step pauses for a person. */
-export interface PauseHost {
-  /** Queues a message to the people of the run (its channel), inside `tx`. */
-  tellRun(tx: Sql, runId: string, text: string): Promise<void>;
-  /** Asks a person whether the run may spend more; the job waits until they decide. */
-  requestBudgetReview(job: ClaimedJob, spent: { spentUsd: number; budgetUsd: number; baseUsd: number }): Promise<void>;
-}
 
 interface WorkerDeps {
   sql: Sql;
@@ -73,14 +51,6 @@ const MAX_BACKOFF_MS = 300_000;
 /** Waits for a rate limit that do not use up an attempt, per job; after these, each wait counts. */
 const MAX_DEFERRALS = 50;
 
-const NO_SERVICES: StepServices = {
-  generate: async () => {
-    throw new SignoffError('step_failed', 'this engine was started without model services', { details: { retryable: false } });
-  },
-  callTool: async () => {
-    throw new SignoffError('step_failed', 'this engine was started without tool services', { details: { retryable: false } });
-  },
-};
 
 export class Worker {
   private readonly executor: Executor;
@@ -190,7 +160,7 @@ export class Worker {
     try {
       const ctx: StepContext = {
         runId: job.run_id, flowId: job.flow, idempotencyKey: job.key, attempt: job.attempts, signal,
-        services: this.servicesFor(job, signal),
+        services: servicesFor(this.d.services, this.d.flows, job, signal),
       };
       const reviews = this.d.reviews;
       const run = job.kind === 'review' && reviews ? () => reviews(job, ctx) : () => opts.run(job.input, ctx);
@@ -208,15 +178,6 @@ export class Worker {
       // The lease will expire and the job will run again: at-least-once, never lost.
       this.d.log.error('could not record step outcome', { job: job.key, error: describeError(err).message });
     }
-  }
-
-  private servicesFor(job: ClaimedJob, signal: AbortSignal): StepServices {
-    if (!this.d.services || (job.kind !== 'step' && job.kind !== 'effect')) return NO_SERVICES;
-    const flow = this.d.flows.get(job.flow);
-    return this.d.services({
-      runId: job.run_id, flowId: job.flow, jobKey: job.key, attempt: job.attempts, signal,
-      tools: flow?.tools ?? [], budgetUsd: flow?.budgetUsd,
-    });
   }
 
   private async succeed(job: ClaimedJob, output: any): Promise<void> {

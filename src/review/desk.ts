@@ -7,6 +7,10 @@
  * `review.rejected` or `review.expired`. Chat work goes through the `ChatPort`
  * of the platform the run came from. The desk holds no state of its own: every
  * fact is a row, so any process can pick up any review.
+ *
+ * Over 300 lines on purpose: it is the one place that turns rows into chat work
+ * (post, update, thread, notify, remind, escalate, expire, repost, run notices);
+ * policy, cards, clicks, outcomes and budget reviews already live beside it.
  */
 import { randomUUID } from 'node:crypto';
 import type { ChatPlatform, InboundCommand, MessageRef } from '../chat/messages.ts';
@@ -19,14 +23,15 @@ import type { Sql } from '../store/client.ts';
 import { enqueueJobs, type ClaimedJob } from '../store/jobs.ts';
 import { runCost } from '../store/ledger.ts';
 import {
-  BUDGET_REVIEW, budgetReviewsOf, clearCardRef, insertReview, listAbandonedReviews, lockReview, pendingReviewsOfRun, readReview,
+  budgetReviewsOf, clearCardRef, insertReview, listAbandonedReviews, lockReview, pendingReviewsOfRun, readReview,
   readReviewByJob, setCardRef, type ReviewRow,
 } from '../store/reviews.ts';
 import { readRun } from '../store/runs.ts';
 import { approvalSha256, buildCard, clockUtc, joinMentions, reviewRequestSchema, reviewState } from './card.ts';
 import { Clicks } from './clicks.ts';
 import { CHAT_JOB, chatJob, outcomeEvent, recordChange, type Change, type ChatJobName } from './outcomes.ts';
-import { applyExpiry, parsePolicy, type ReviewPolicy } from './policy.ts';
+import { budgetReview, type Spent } from './budget.ts';
+import { applyExpiry, type ReviewPolicy } from './policy.ts';
 
 export interface DeskOptions {
   sql: Sql;
@@ -142,35 +147,13 @@ export class ReviewDesk implements ReviewHost {
     await this.portOf(where.platform).postMessage(where.channel, { text }, { idempotencyKey: key });
   }
 
-  /**
-   * A step wants to spend past its run's budget: a person decides whether it may
-   * (DESIGN §5, issue 4). The review pauses the step's job (`resume_job`); its
-   * approval lets the run spend one more budget's worth beyond what it has
-   * spent, its rejection stops it.
-   * Who may decide: the approvers of the flow's first review, else anyone.
-   */
-  async requestBudgetReview(job: ClaimedJob, spent: { spentUsd: number; budgetUsd: number; baseUsd: number }): Promise<void> {
+  /** A step wants to spend past its run's budget: a person decides (./budget.ts). */
+  async requestBudgetReview(job: ClaimedJob, spent: Spent): Promise<void> {
     // A worker that died after asking finds its question still pending: ask once.
     const earlier = await budgetReviewsOf(this.o.sql, job.key);
     if (earlier.pending) return this.scheduleReview(earlier.pending);
-    const flow = this.flows.get(job.flow);
-    const first = flow ? [...flow.reviewPolicies.values()][0] : undefined;
-    const policy = parsePolicy({ approvers: first?.approvers ?? {} });
     const where = await this.whereRunTalks(job.run_id);
-    const n = earlier.count;
-    const money = (usd: number) => `$${usd.toFixed(4)}`;
-    const request = {
-      /** What an approval allows the run to spend in all (src/store/reviews.ts budgetDecisions). */
-      allowUsd: spent.spentUsd + spent.baseUsd,
-      title: `Budget: run ${job.run_id.slice(0, 8)} has spent ${money(spent.spentUsd)} of its ${money(spent.budgetUsd)} limit`,
-      fields: [{ label: 'Flow', value: job.flow }, { label: 'Step', value: job.name }, { label: 'Spent so far', value: money(spent.spentUsd) }],
-    };
-    const content = { decision: `Approve to let this run spend another ${money(spent.baseUsd)} on model calls; reject to stop it.` };
-    const review = await insertReview(this.o.sql, {
-      id: randomUUID(), run_id: job.run_id, flow: job.flow, job_key: `${job.key}#budget:${n + 1}`, resume_job: job.key, name: BUDGET_REVIEW,
-      tenant: where.tenant, platform: where.platform, channel: where.channel, requested_by: where.requestedBy,
-      policy, request, content, content_sha256: approvalSha256(content, {}), expiresInMs: null,
-    });
+    const review = await insertReview(this.o.sql, budgetReview(job, spent, this.flows.get(job.flow), where, earlier.count + 1));
     await this.scheduleReview(review);
   }
 

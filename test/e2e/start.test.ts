@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, describe, expect, it } from 'vitest';
+import { until } from '../contract/chat-port.contract.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const children: ChildProcess[] = [];
@@ -80,7 +81,7 @@ describe('npm start with nothing configured', () => {
       const state = (await (await fetch(`${url}/api/state`)).json()) as { messages: Card[] };
       return state.messages.find((m) => m.kind === 'card');
     };
-    let card = await pollFor('the review card', cardNow);
+    let card = await until('the review card', cardNow, 30_000);
     expect(card.card.fields.find((f) => f.label === 'Drafted by')?.value).toMatch(/offline model/);
     expect(card.card.costLabel).toMatch(/tokens · offline model/);
     expect(card.card.body.text).toContain('Charged twice');
@@ -88,7 +89,7 @@ describe('npm start with nothing configured', () => {
       user: 'bob', channel: 'support', messageRef: card.ref, reviewRef: card.card.reviewRef, action: 'approve', version: card.card.version,
     });
     expect(approved.kind).toBe('ok');
-    card = await pollFor('the approved card', async () => ((await cardNow())?.card.status.kind === 'approved' ? cardNow() : undefined));
+    card = await until('the approved card', async () => ((await cardNow())?.card.status.kind === 'approved' ? cardNow() : undefined), 30_000);
     expect(card.card.status.kind).toBe('approved');
     child.kill('SIGTERM');
     expect(await new Promise<number | null>((r) => child.once('exit', (c) => r(c)))).toBe(0);
@@ -99,16 +100,6 @@ describe('npm start with nothing configured', () => {
     await expect(running).rejects.toThrow(/PORT must be.*\n.*LOG_LEVEL must be/s);
   });
 });
-
-async function pollFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 function isAlive(pid: number): boolean {
   try {

@@ -28,7 +28,9 @@ import {
   readReviewByJob, setCardRef, type NewReview, type ReviewRow,
 } from '../store/reviews.ts';
 import { readRun } from '../store/runs.ts';
-import { approvalSha256, buildCard, clockUtc, joinMentions, reviewRequestSchema, reviewState } from './card.ts';
+import {
+  approvalSha256, buildCard, clockUtc, joinMentions, reviewRequestSchema, reviewState, type DescribedAction, type ReviewRequest,
+} from './card.ts';
 import { Clicks } from './clicks.ts';
 import { CHAT_JOB, chatJob, outcomeEvent, recordChange, type Change, type ChatJobName } from './outcomes.ts';
 import { budgetReview, type Spent } from './budget.ts';
@@ -43,6 +45,12 @@ export interface DeskOptions {
   defaultPlatform: ChatPlatform;
   /** Channel for their cards. */
   defaultChannel: string;
+  /**
+   * Describes a tool call a review proposes (`{ tool, input }`): method, host,
+   * the fields it sends (src/steps/tools). Without it, reviews must pass an
+   * already described action.
+   */
+  describeAction?: (tool: string, input: unknown) => Promise<Omit<DescribedAction, 'input'>>;
   log?: Logger;
 }
 
@@ -108,7 +116,7 @@ export class ReviewDesk implements ReviewHost {
    * and stops). A legacy review decided while its job slept hands its outcome over here.
    */
   async openWait(job: ClaimedJob): Promise<void> {
-    const row = this.reviewOf(job);
+    const row = await this.reviewOf(job);
     await this.transaction(async (rt) => {
       const existing = await readReviewByJob(rt.sql, job.key);
       if (existing && existing.status !== 'pending' && existing.status !== 'cancelled') {
@@ -121,8 +129,8 @@ export class ReviewDesk implements ReviewHost {
     });
   }
 
-  /** The review row a job asks for, checked before anything is written. */
-  private reviewOf(job: ClaimedJob): Omit<NewReview, 'tenant' | 'platform' | 'channel' | 'requested_by'> & { channel: string | undefined } {
+  /** The review row a job asks for, checked (and its tool call described) before anything is written. */
+  private async reviewOf(job: ClaimedJob): Promise<Omit<NewReview, 'tenant' | 'platform' | 'channel' | 'requested_by'> & { channel: string | undefined }> {
     const flow = this.flows.get(job.flow);
     const policy = flow?.reviewPolicies.get(job.name) as ReviewPolicy | undefined;
     if (!flow || !policy) throw permanentError(`flow "${job.flow}" has no review "${job.name}"`);
@@ -131,11 +139,23 @@ export class ReviewDesk implements ReviewHost {
       const problems = parsed.error.issues.map((i) => `${i.path.join('.') || 'input'}: ${i.message}`).join('; ');
       throw permanentError(`review "${job.name}" was requested with invalid input: ${problems}`);
     }
-    const { channel, content, ...shown } = parsed.data;
+    const { channel, content, ...request } = parsed.data;
+    const shown = { ...request, ...(request.proposedAction ? { proposedAction: await this.described(job, request.proposedAction) } : {}) };
     return {
       id: randomUUID(), run_id: job.run_id, flow: flow.id, job_key: job.key, name: job.name, channel,
       policy, request: shown, content, content_sha256: approvalSha256(content, shown), expiresInMs: policy.expiresInMs ?? null,
     };
+  }
+
+  /** A proposed tool call as its tool describes it, input kept (the approval's hash covers it). */
+  private async described(job: ClaimedJob, action: NonNullable<ReviewRequest['proposedAction']>): Promise<DescribedAction> {
+    if ('method' in action) return action;
+    if (!this.o.describeAction) throw permanentError(`review "${job.name}" names tool "${action.tool}", but no tool can describe it here`);
+    try {
+      return { ...(await this.o.describeAction(action.tool, action.input)), input: action.input };
+    } catch (err) {
+      throw permanentError(`review "${job.name}" proposes a call of "${action.tool}" that cannot be described: ${(err as Error).message}`, err);
+    }
   }
 
   /** Where a run's cards and notices go: the chat it came from, else the default channel. */

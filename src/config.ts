@@ -9,7 +9,8 @@ import { SignoffError } from './errors.ts';
 import { SCHEMA_NAME } from './store/client.ts';
 import type { LogLevel } from './ops/log.ts';
 import type { ModelPrice, ModelSettings } from './steps/model/types.ts';
-import type { ConnectorSettings } from './steps/tools/types.ts';
+import type { ConnectorSettings, ToolSettings } from './steps/tools/types.ts';
+import type { SlackSettings } from '../adapters/slack/types.ts';
 
 export interface Config {
   /** Postgres to use; when absent signoff runs an embedded server in `dataDir/pg`. */
@@ -44,27 +45,6 @@ export interface Config {
   tools: ToolSettings;
   /** Slack, when its variables are set; null means no Slack. */
   slack: SlackSettings | null;
-}
-
-export interface ToolSettings {
-  /** Connector name → base URL and token. A connector missing here runs in local mode (nothing sent). */
-  connectors: Record<string, ConnectorSettings>;
-  /** Hosts (`host` or `host:port`) a model- or flow-supplied URL may reach (EGRESS_ALLOWLIST). */
-  egressAllowlist: string[];
-  /** Requests per minute to one tool host (TOOL_RPM, 0 = unpaced). Default 120. */
-  perHostPerMinute: number;
-  /** Per-call timeout (TOOL_TIMEOUT_MS). Default 15 000. */
-  callTimeoutMs: number;
-}
-
-export interface SlackSettings {
-  botToken: string;
-  /** HTTP mode: requests to POST /slack/events are verified with it. */
-  signingSecret: string | null;
-  /** Socket Mode when set (xapp-…). */
-  appToken: string | null;
-  /** Web API base, ending in /api/ (SLACK_API_URL). Default https://slack.com/api/. */
-  apiUrl: string;
 }
 
 /** What a model costs per million tokens when MODEL_PRICES does not say (US dollars, list prices). */

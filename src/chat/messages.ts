@@ -111,8 +111,8 @@ export interface ReviewCard {
   diff?: { before: string; after: string };
   /** What will happen on approval, when it is a tool call. */
   proposedAction?: ProposedAction;
-  /** The run's cost so far, already formatted, e.g. "$0.04". */
-  costLabel?: string;
+  /** The run's model cost so far, formatted by the desk, e.g. "$0.04 · 1,200 tokens". */
+  costLabel: string;
   /** Current status and tally. */
   status: ReviewCardStatus;
   /** Buttons to show; empty once decided. */

@@ -34,8 +34,6 @@ export const reviewRequestSchema = z.strictObject({
     tool: z.string().min(1).max(100), method: z.string().min(1).max(20), host: z.string().min(1).max(255),
     fields: z.array(proposedField).max(50),
   }).optional(),
-  /** The run's cost so far, formatted (model steps fill this in). */
-  costLabel: z.string().max(40).optional(),
   /** Channel for the card; default the channel the run was started from. */
   channel: z.string().min(1).max(200).optional(),
 });
@@ -73,7 +71,7 @@ export function buildCard(review: ReviewRow, policy: ReviewPolicy, cost?: RunCos
     body: draftText(review.content),
     ...(review.previous_content ? { diff: { before: draftText(review.previous_content), after: draftText(review.content) } } : {}),
     ...(request.proposedAction ? { proposedAction: shortenAction(request.proposedAction) } : {}),
-    costLabel: request.costLabel ?? costLabel(cost),
+    costLabel: costLabel(cost),
     status: {
       kind: review.status,
       ...(isPending ? { tally: { approvals: t.approvals, needed: t.needed } } : {}),

@@ -2,7 +2,7 @@
  * SQL for the journal of unsafe tool calls (migration 0006): whether an
  * earlier attempt of a step's call may have happened without anyone knowing.
  */
-import type { Sql } from './client.ts';
+import type { Db } from './client.ts';
 
 /**
  * The journal of `unsafe` tool calls: a row before the call, closed after it
@@ -17,7 +17,7 @@ export interface ToolJournal {
   end(jobKey: string, attempt: number, outcome: 'done' | 'failed' | 'ambiguous', output?: unknown): Promise<void>;
 }
 
-export function toolJournal(sql: Sql): ToolJournal {
+export function toolJournal(sql: Db): ToolJournal {
   return {
     async earlier(jobKey) {
       const rows = await sql<{ status: string; output: unknown }[]>`
@@ -39,7 +39,7 @@ export function toolJournal(sql: Sql): ToolJournal {
 }
 
 /** A person retried the run: the open calls of its steps were looked at. */
-export async function acknowledgeToolCalls(sql: Sql, jobKeys: string[]): Promise<void> {
+export async function acknowledgeToolCalls(sql: Db, jobKeys: string[]): Promise<void> {
   if (jobKeys.length === 0) return;
   await sql`UPDATE tool_calls SET status = 'acknowledged', ended_at = now()
             WHERE job_key = ANY(${sql.array(jobKeys)}::text[]) AND status IN ('sent', 'ambiguous')`;

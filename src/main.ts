@@ -60,7 +60,7 @@ async function main(): Promise<void> {
   if (parked.length > 0) log.warn('parked runs whose state a flow change removed', { runs: parked });
   await engine.start();
   desk.start();
-  await chat.port.start(desk.handlers((cmd) => handleCommand(cmd, makeCommandDeps(engine, { log, repostCards: (runId, opts) => desk.repostCards(runId, opts) }))));
+  await chat.port.start(desk.handlers((cmd) => handleCommand(cmd, makeCommandDeps(engine, { log, admins: config.admins, repostCards: (runId, opts) => desk.repostCards(runId, opts) }))));
   const http = await startHttpServer({ port: config.port, host: config.host, sql, routes: chat.routes });
   const url = `http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${http.port}`;
   const where = chat.port.platform === 'console'

@@ -48,8 +48,6 @@ export const reviewRequestSchema = z.strictObject({
    * described. Covered by the approval's hash, input included.
    */
   proposedAction: z.union([describedAction, toolCall]).optional(),
-  /** The run's cost so far, formatted (model steps fill this in). */
-  costLabel: z.string().max(40).optional(),
   /** Channel for the card; default the channel the run was started from. */
   channel: z.string().min(1).max(200).optional(),
 });
@@ -87,7 +85,7 @@ export function buildCard(review: ReviewRow, policy: ReviewPolicy, cost?: RunCos
     body: draftText(review.content),
     ...(review.previous_content ? { diff: { before: draftText(review.previous_content), after: draftText(review.content) } } : {}),
     ...(request.proposedAction && 'method' in request.proposedAction ? { proposedAction: shortenAction(request.proposedAction) } : {}),
-    costLabel: request.costLabel ?? costLabel(cost),
+    costLabel: costLabel(cost),
     status: {
       kind: review.status,
       ...(isPending ? { tally: { approvals: t.approvals, needed: t.needed } } : {}),

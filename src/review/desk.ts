@@ -20,7 +20,7 @@ import type { ReviewHost, RunGateway, RunTx } from '../engine/engine.ts';
 import { permanentError, type Flow, type StepDefinition } from '../engine/flow.ts';
 import { SignoffError } from '../errors.ts';
 import { silentLogger, type Logger } from '../ops/log.ts';
-import type { Sql } from '../store/client.ts';
+import type { Db, Sql } from '../store/client.ts';
 import { enqueueJobs, type ClaimedJob } from '../store/jobs.ts';
 import { runCost } from '../store/ledger.ts';
 import {
@@ -159,7 +159,7 @@ export class ReviewDesk implements ReviewHost {
   }
 
   /** Where a run's cards and notices go: the chat it came from, else the default channel. */
-  private async whereRunTalks(db: Sql, runId: string): Promise<{ tenant: string; platform: string; channel: string; requested_by: string }> {
+  private async whereRunTalks(db: Db, runId: string): Promise<{ tenant: string; platform: string; channel: string; requested_by: string }> {
     const run = await readRun(db, runId);
     if (!run) throw permanentError(`run ${runId} is gone`);
     const trigger = run.trigger as { source?: string; actor?: string; channel?: string; tenant?: string };
@@ -171,7 +171,7 @@ export class ReviewDesk implements ReviewHost {
   }
 
   /** Queues a message to a run's channel (a paused run), inside the caller's transaction. */
-  async tellRun(tx: Sql, runId: string, text: string): Promise<void> {
+  async tellRun(tx: Db, runId: string, text: string): Promise<void> {
     const [run] = await tx<{ flow: string }[]>`SELECT flow FROM runs WHERE id = ${runId}`;
     if (!run) return;
     await enqueueJobs(tx, [{
@@ -189,7 +189,7 @@ export class ReviewDesk implements ReviewHost {
    * A step asked a person a question (src/engine/worker.ts sets its job waiting
    * in `tx`): today the one question is a run over its budget (./budget.ts).
    */
-  async askAboutJob(tx: Sql, job: ClaimedJob, question: { kind: string } & Record<string, unknown>): Promise<void> {
+  async askAboutJob(tx: Db, job: ClaimedJob, question: { kind: string } & Record<string, unknown>): Promise<void> {
     if (question.kind !== 'budget') throw permanentError(`the review desk cannot ask "${question.kind}" questions`);
     const earlier = await budgetReviewsOf(tx, job.key);
     const where = await this.whereRunTalks(tx, job.run_id);
@@ -198,7 +198,7 @@ export class ReviewDesk implements ReviewHost {
   }
 
   /** A transaction opened by someone else (the worker), for writes that deliver nothing to runs. */
-  private rawTx(tx: Sql): RunTx {
+  private rawTx(tx: Db): RunTx {
     const refuse = async (): Promise<never> => {
       throw new SignoffError('step_failed', 'this transaction cannot move runs on');
     };
@@ -225,7 +225,7 @@ export class ReviewDesk implements ReviewHost {
   }
 
   /** Closes a cancelled run's pending reviews in the cancelling transaction. */
-  async cancelReviews(tx: Sql, runId: string, actor: string | null): Promise<void> {
+  async cancelReviews(tx: Db, runId: string, actor: string | null): Promise<void> {
     for (const pending of await pendingReviewsOfRun(tx, runId)) await this.close(this.rawTx(tx), pending.id, actor ?? 'signoff');
   }
 

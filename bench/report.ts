@@ -2,6 +2,7 @@
  * Presents a benchmark result: the readable table (figures next to the
  * targets signoff aims for) or one JSON object (`--json`). No measuring here.
  */
+import type { InteractiveResult } from './interactive.ts';
 import type { RestartResult } from './restart.ts';
 import type { SlackClickResult } from './slack-clicks.ts';
 import type { Params, TrialResult } from './trial.ts';
@@ -24,6 +25,8 @@ export interface BenchResult {
   restart: RestartResult | null;
   /** Issue 5's click-ack phase; null with --skip-slack. */
   slack: SlackClickResult | null;
+  /** Issue 10's interactive phase (what a person waits for); null with --skip-interactive. */
+  interactive: InteractiveResult | null;
 }
 
 /** Targets from the brief: a figure is flagged when it misses one. */
@@ -56,6 +59,8 @@ export function formatTable(r: BenchResult): string {
   else rows.push(['restart trial', 'skipped', '--skip-restart']);
   if (r.slack) rows.push(...slackRows(r.slack));
   else rows.push(['slack click acks', 'skipped', '--skip-slack']);
+  if (r.interactive) rows.push(...interactiveRows(r.interactive));
+  else rows.push(['web chat waits', 'skipped', '--skip-interactive']);
   if (r.pgbenchInsertTps !== null) {
     rows.push([`pgbench INSERT tps (${c} clients, 10 s)`, f0(r.pgbenchInsertTps), `runs/s = ${f2(t.phaseA.perSec / r.pgbenchInsertTps)} x`]);
   }
@@ -65,7 +70,7 @@ export function formatTable(r: BenchResult): string {
     `machine: ${m.cores} cores, ${m.cpu}; node ${m.node}; Postgres ${m.postgres}`,
     `database: ${m.database}`,
   ];
-  const problems = [...t.check.problems, ...(r.restart?.problems ?? []), ...(r.slack?.problems ?? [])].map((p) => `  problem: ${p}`);
+  const problems = [...t.check.problems, ...(r.restart?.problems ?? []), ...(r.slack?.problems ?? []), ...(r.interactive?.problems ?? [])].map((p) => `  problem: ${p}`);
   return [...header, '', table(rows), ...problems, '', r.ok ? 'result: PASS' : 'result: FAIL'].join('\n');
 }
 
@@ -89,6 +94,18 @@ function slackRows(s: SlackClickResult): [string, string, string][] {
     ['  ack max / mean (ms)', `${f1(s.ack.max)} / ${f1(s.ack.mean)}`, `bot pool ${s.botPoolSize}, cards in ${s.channels} channels`],
     ['  committed before ack', `${s.committed}/${s.clicks}`, `${s.acked} acked; ${s.seenAtAck} seen by a snapshot taken after the ack ${mark(s.ok)}`],
   ];
+}
+
+function interactiveRows(w: InteractiveResult): [string, string, string][] {
+  const row = (what: string, l: InteractiveResult['commandToCard']): [string, string, string] =>
+    [`web chat: ${what}, p50 / p99 (ms)`, `${f1(l.p50)} / ${f1(l.p99)}`, `p99 <= ${w.targetP99Ms} ${mark(l.p99 <= w.targetP99Ms)}; max ${f1(l.max)}`];
+  return [row(`command -> card (${w.samples})`, w.commandToCard), row(`edit-save -> card v+1 (${w.samples})`, w.editToCard)];
+}
+
+/** `--only-interactive`: the web chat rows alone. */
+export function formatInteractiveOnly(w: InteractiveResult, cpus: { model: string }[], postgres: string): string {
+  const header = `signoff web chat waits; machine: ${cpus.length} cores, ${cpus[0]?.model.trim() ?? 'unknown'}; node ${process.version}; Postgres ${postgres}`;
+  return [header, '', table(interactiveRows(w)), ...w.problems.map((p) => `  problem: ${p}`), '', w.ok ? 'result: PASS' : 'result: FAIL'].join('\n');
 }
 
 /** `--only-slack`: the click-ack rows alone. */

@@ -4,10 +4,11 @@
  * server (DATABASE_URL or a durable embedded Postgres), optional pgbench INSERT
  * probe, the trial on `peer_signoff`, the restart trial on
  * `peer_signoff_restart`, the Slack click-ack phase on `peer_signoff_slack`
- * (bench/slack-clicks.ts), then the table (or `--json`). Exits 1 when a check fails.
+ * (bench/slack-clicks.ts), the web chat waits on `peer_signoff_interactive`
+ * (bench/interactive.ts), then the table (or `--json`). Exits 1 when a check fails.
  *
  *   npm run bench -- [--n 2000] [--c 32] [--l1 200] [--json] [--skip-restart] [--skip-pgbench]
- *                    [--skip-slack | --only-slack]
+ *                    [--skip-slack | --only-slack] [--skip-interactive | --only-interactive]
  *
  * Also the entry point of the restart trial's children (`--child-phase-a`,
  * `--child-phase-b`), which bench/restart.ts spawns.
@@ -16,7 +17,8 @@ import { execFileSync } from 'node:child_process';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { freshDatabase, hasPgbench, openServer, pgbenchInsertProbe } from './db.ts';
-import { formatSlackOnly, formatTable, type BenchResult } from './report.ts';
+import { interactiveTrial } from './interactive.ts';
+import { formatInteractiveOnly, formatSlackOnly, formatTable, type BenchResult } from './report.ts';
 import { childMain, restartTrial } from './restart.ts';
 import { slackClickTrial } from './slack-clicks.ts';
 import { runTrial, type Params } from './trial.ts';
@@ -26,6 +28,8 @@ const TRIAL_DB = 'peer_signoff';
 const PGBENCH_SECONDS = 10;
 /** Issue 5: the acknowledgement latency of this many concurrent clicks. */
 const SLACK_CLICKS = 200;
+/** Issue 10: samples of each web chat wait. */
+const INTERACTIVE_SAMPLES = 50;
 
 function parse() {
   const { values } = parseArgs({
@@ -38,6 +42,8 @@ function parse() {
       'skip-pgbench': { type: 'boolean', default: false },
       'skip-slack': { type: 'boolean', default: false },
       'only-slack': { type: 'boolean', default: false },
+      'skip-interactive': { type: 'boolean', default: false },
+      'only-interactive': { type: 'boolean', default: false },
       'child-phase-a': { type: 'boolean', default: false },
       'child-phase-b': { type: 'boolean', default: false },
     },
@@ -49,6 +55,7 @@ function parse() {
   return {
     params, child, json: values.json, skipRestart: values['skip-restart'], skipPgbench: values['skip-pgbench'],
     skipSlack: values['skip-slack'], onlySlack: values['only-slack'],
+    skipInteractive: values['skip-interactive'], onlyInteractive: values['only-interactive'],
   };
 }
 
@@ -89,6 +96,11 @@ async function main(): Promise<number> {
       process.stdout.write(args.json ? `${JSON.stringify({ ok: slack.ok, machine, slack })}\n` : `${formatSlackOnly(slack, os.cpus(), server.version)}\n`);
       return slack.ok ? 0 : 1;
     }
+    if (args.onlyInteractive) {
+      const waits = await interactiveTrial(server.url, INTERACTIVE_SAMPLES, progress);
+      process.stdout.write(args.json ? `${JSON.stringify({ ok: waits.ok, interactive: waits })}\n` : `${formatInteractiveOnly(waits, os.cpus(), server.version)}\n`);
+      return waits.ok ? 0 : 1;
+    }
     let pgbenchInsertTps: number | null = null;
     if (!args.skipPgbench && hasPgbench()) {
       progress(`pgbench INSERT probe, ${c} clients, ${PGBENCH_SECONDS} s`);
@@ -106,9 +118,14 @@ async function main(): Promise<number> {
       progress(`slack click-ack phase: ${SLACK_CLICKS} concurrent clicks against the bot`);
       slack = await slackClickTrial(server.url, SLACK_CLICKS, progress);
     }
+    let interactive = null;
+    if (!args.skipInteractive) {
+      progress(`web chat waits: ${INTERACTIVE_SAMPLES} commands and edits against the bot`);
+      interactive = await interactiveTrial(server.url, INTERACTIVE_SAMPLES, progress);
+    }
     const cpus = os.cpus();
     const result: BenchResult = {
-      ok: trial.check.ok && (restart?.ok ?? true) && (slack?.ok ?? true),
+      ok: trial.check.ok && (restart?.ok ?? true) && (slack?.ok ?? true) && (interactive?.ok ?? true),
       workload: 'hitl-v1',
       system: 'signoff',
       params: args.params,
@@ -121,6 +138,7 @@ async function main(): Promise<number> {
       trial,
       restart,
       slack,
+      interactive,
     };
     process.stdout.write(args.json ? `${JSON.stringify(result)}\n` : `${formatTable(result)}\n`);
     return result.ok ? 0 : 1;

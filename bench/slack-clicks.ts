@@ -15,14 +15,12 @@
  * its click path and holds the group list (cached 30 s), a fresh child has not.
  * Then 200 keep-alive connections are opened (GET /healthz), as Slack keeps its own open.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { fileURLToPath } from 'node:url';
 import { connect, type Sql } from '../src/store/client.ts';
 import { blockActionsPayload, FORM, interactionBody, postToBot, signed, slashCommandBody } from '../test/fakes/slack/requests.ts';
 import { startFakeSlack, type FakeMessage, type FakeSlack } from '../test/fakes/slack/web-api.ts';
+import { startBot, stopBot, type Bot } from './bot.ts';
 import { dropDatabase, freshDatabase } from './db.ts';
 import { latency, pool, type Latency } from './phases.ts';
 
@@ -33,7 +31,6 @@ const SECRET = `bench-${randomBytes(8).toString('hex')}`;
 const CHANNELS = Array.from({ length: 40 }, (_, i) => `C0BENCH${String(i).padStart(3, '0')}`);
 const REQUESTER = 'U0REQUESTER';
 const TARGET_P99_MS = 100;
-const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
 
 export interface SlackClickResult {
   clicks: number; acked: number; committed: number;
@@ -54,7 +51,7 @@ export async function slackClickTrial(serverUrl: string, clicks: number, progres
   const sql = connect({ url: dbUrl, schema: SCHEMA, max: 2 });
   let bot: Bot | null = null;
   try {
-    bot = await startBot(dbUrl, fake);
+    bot = await startBot(dbUrl, SCHEMA, { SLACK_BOT_TOKEN: fake.botToken, SLACK_SIGNING_SECRET: SECRET, SLACK_API_URL: fake.apiUrl });
     const t0 = performance.now();
     progress(`slack: starting ${clicks + 1} ticket-triage runs over signed /signoff commands`);
     await pool(clicks + 1, 8, async (i) => {
@@ -163,48 +160,4 @@ function cardOf(reviewId: string, m: FakeMessage): Card {
   const approve = (actions?.elements ?? []).find((e: any) => e.action_id === 'signoff_approve');
   if (!approve) throw new Error(`card ${m.channel}:${m.ts} has no Approve button`);
   return { reviewId, channel: m.channel, ts: m.ts, blockId: String(actions.block_id), actionId: approve.action_id, value: String(approve.value) };
-}
-
-interface Bot { child: ChildProcess; url: string; poolSize: number; log: () => string }
-
-/** The bot as `npm start` runs it (like test/helpers/browser.ts startBot, which imports vitest and playwright). */
-async function startBot(dbUrl: string, fake: FakeSlack): Promise<Bot> {
-  const port = await freePort();
-  const inherited = Object.entries(process.env).filter(([k]) => !/^(SIGNOFF_|SLACK_|DISCORD_|OPENAI_)|^DATABASE_URL$/.test(k));
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-    cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'pipe'],
-    env: {
-      ...Object.fromEntries(inherited), DATABASE_URL: dbUrl, SIGNOFF_SCHEMA: SCHEMA, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn',
-      SLACK_BOT_TOKEN: fake.botToken, SLACK_SIGNING_SECRET: SECRET, SLACK_API_URL: fake.apiUrl,
-    },
-  });
-  let stderr = '';
-  child.stderr!.setEncoding('utf8').on('data', (s: string) => { stderr += s; });
-  const bot = { child, url: `http://127.0.0.1:${port}`, poolSize: Number(process.env.DB_POOL_SIZE || 10), log: () => stderr };
-  const deadline = Date.now() + 30_000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`bot exited with ${child.exitCode}:\n${stderr}`);
-    if ((await fetch(`${bot.url}/healthz`, { signal: AbortSignal.timeout(1_000) }).catch(() => null))?.ok) return bot;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  child.kill('SIGKILL');
-  throw new Error(`bot did not answer /healthz in 30 s:\n${stderr}`);
-}
-
-async function stopBot(bot: Bot | null): Promise<void> {
-  if (!bot || bot.child.exitCode !== null || bot.child.signalCode !== null) return;
-  const exited = new Promise((r) => bot.child.once('exit', r));
-  bot.child.kill('SIGTERM');
-  const timer = setTimeout(() => bot.child.kill('SIGKILL'), 5_000);
-  await exited;
-  clearTimeout(timer);
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer().once('error', reject).listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
 }

@@ -103,7 +103,7 @@ export class ReviewDesk implements ReviewHost {
 
   private async createReview(job: ClaimedJob): Promise<ReviewRow> {
     const flow = this.flows.get(job.flow);
-    const policy = flow?.reviewPolicies.get(job.name);
+    const policy = flow?.reviewPolicies.get(job.name) as ReviewPolicy | undefined; // parsed by src/authoring defineFlow
     if (!flow || !policy) throw permanentError(`flow "${job.flow}" has no review "${job.name}"`);
     const parsed = reviewRequestSchema.safeParse(job.input);
     if (!parsed.success) {

@@ -14,9 +14,19 @@ import { Pacer } from './pacing.ts';
 import { createStepServices } from './services.ts';
 import { builtinTools } from './tools/registry.ts';
 import { ToolBox } from './tools/toolbox.ts';
+import type { ProposedCall } from './tools/types.ts';
+
+/** A card's "On approval": the real call a tool would make (method, host, fields, old → new). */
+export type ProposedAction = ProposedCall;
 
 export interface StepRuntime {
   services: ServicesFactory;
+  /**
+   * Asks the tool to describe the call it would make with `input` (validated
+   * with the tool's schema), for the review card. Unknown tool or invalid input:
+   * a permanent error saying which.
+   */
+  describeAction(tool: string, input: unknown): Promise<ProposedAction>;
   /** Whether model steps run on the built-in offline model. */
   isOffline: boolean;
   stop(): Promise<void>;
@@ -28,6 +38,7 @@ export function createStepRuntime(o: { config: Pick<Config, 'model' | 'tools' | 
   const tools = new ToolBox({ tools: builtinTools, settings: o.config.tools, pacer, log: o.log, journal: toolJournal(o.sql) });
   return {
     services: createStepServices({ sql: o.sql, model, tools, runBudgetUsd: o.config.runBudgetUsd }),
+    describeAction: async (tool, input) => tools.describe(tool, input),
     isOffline: o.config.model.apiKey === null && o.config.model.baseUrl === null,
     stop: () => pacer.stop(),
   };

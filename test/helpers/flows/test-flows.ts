@@ -7,7 +7,8 @@
  */
 import { assign, setup } from 'xstate';
 import { z } from 'zod';
-import { defineFlow, permanentError, step, type Flow, type StepContext } from '../../../src/engine/flow.ts';
+import { compileFlow as defineFlow, permanentError, type Flow, type StepContext } from '../../../src/engine/flow.ts';
+import { slot as step } from './slot.ts';
 import type { Sql } from '../../../src/store/client.ts';
 
 export interface StepEnv {

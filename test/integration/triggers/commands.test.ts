@@ -5,7 +5,7 @@
  * (the real error). Refusals are checked on the rows: they change nothing.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import demo from '../../../flows/draft-approve.flow.ts';
+import demo from '../../fixtures/flows/draft-approve.flow.ts';
 import type { InboundCommand } from '../../../src/chat/messages.ts';
 import type { CommandReply } from '../../../src/chat/port.ts';
 import { Engine } from '../../../src/engine/engine.ts';

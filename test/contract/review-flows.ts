@@ -48,7 +48,7 @@ function reviewFlow(id: string, policy: ReviewPolicyInput, channel?: string) {
     output: ({ context }) => ({ outcome: context.outcome, decided: context.decided ?? null }),
   });
   return compileFlow({
-    id, title: `contract flow ${id}`, input: Input, machine,
+    id, title: `contract flow ${id}`, input: Input, machine, triggers: [{ kind: 'command' }],
     steps: { apply: async (decided: Decided) => decided },
     reviews: { check: parsePolicy(policy) },
   });

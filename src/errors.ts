@@ -21,7 +21,7 @@ export type ErrorCode =
   | 'step_blocked'
   | 'model_invalid'
   | 'tool_refused'
-  | 'budget_exceeded'
+  | 'person_needed'
   | 'wait_timeout'
   | 'db_unavailable'
   | 'embedded_pg_failed'
@@ -62,6 +62,16 @@ export type BlockReason = 'quota' | 'needs_human' | 'budget';
  */
 export function blockedError(reason: BlockReason, message: string, cause?: unknown): SignoffError {
   return new SignoffError('step_blocked', message, { cause, details: { retryable: false, block: reason } });
+}
+
+/**
+ * An error that pauses the step until a person answers `question` (a run over
+ * its budget asks whether it may spend more). The step's job waits in Postgres,
+ * the engine hands the question to whoever asks people (the review desk), and
+ * their answer re-queues the job, which reads it and goes on or stops.
+ */
+export function personNeeded(message: string, question: { kind: string } & Record<string, unknown>): SignoffError {
+  return new SignoffError('person_needed', message, { details: { retryable: false, question } });
 }
 
 export function isSignoffError(err: unknown, code?: ErrorCode): err is SignoffError {

@@ -15,7 +15,7 @@ import { describeError } from './errors.ts';
 import { startHttpServer } from './ops/http.ts';
 import { createLogger, type Logger } from './ops/log.ts';
 import { ReviewDesk } from './review/desk.ts';
-import { connect, wakeChannel } from './store/client.ts';
+import { connect } from './store/client.ts';
 import { consoleStore } from './store/console.ts';
 import { slackStore } from './store/slack.ts';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from './store/embedded.ts';
@@ -48,7 +48,7 @@ async function main(): Promise<void> {
     : createConsoleAdapter({ store: consoleStore(sql), log });
   const desk = new ReviewDesk({
     sql, flows, ports: new Map([[chat.port.platform, chat.port]]), defaultPlatform: chat.port.platform,
-    defaultChannel: config.defaultChannel, wakeChannel: wakeChannel(config.schema), log,
+    defaultChannel: config.defaultChannel, log,
   });
   const steps = createStepRuntime({ config, sql, log });
   if (steps.isOffline) log.info('model steps use the built-in offline model (set OPENAI_API_KEY or OPENAI_BASE_URL for a real one)');

@@ -13,7 +13,7 @@ import type { ClaimedJob } from '../store/jobs.ts';
 import { dropTimer, cancelStaleJob, holdsJob, holdsTimer } from '../store/jobs.ts';
 import { hasSqlState, UNIQUE_VIOLATION } from '../store/sqlstate.ts';
 import {
-  appendNote, commitTransition, findRunId, insertRun, listRunsOnOtherVersions, readRunHead,
+  appendNote, commitTransition, findRunId, insertRun, listRunsOnOtherVersions, lockRunHead, readRunHead,
   type RunHead, type RunRecord, type WritePlan,
 } from '../store/runs.ts';
 import { activeStatus, decideEvent, restore, type Decision, type RunStatus, type StoredSnapshot } from './decide.ts';
@@ -38,7 +38,16 @@ export interface ApplyContext {
   dedupeKey: string | null;
   job: { key: string; attempt: number; childId: string } | null;
   timerSendId: string | null;
+  /**
+   * The wait (a review) whose outcome this event is, by the key its child was
+   * invoked with: the child completes with it. A wait the run has left (or
+   * re-invoked) makes the event stale: nothing is delivered.
+   */
+  waitKey?: string | null;
 }
+
+/** Work a transaction committed, started once it has (see `applyInTx`). */
+export type AfterCommit = (() => void)[];
 
 export interface ApplyResult { status: RunStatus; duplicate: boolean }
 
@@ -83,7 +92,7 @@ export class Committer {
       const head = (attempt === 0 && !ctx.dedupeKey ? this.hot.get(runId) : undefined) ?? await readRunHead(this.d.sql, runId, ctx.dedupeKey);
       if (!head) throw new SignoffError('run_not_found', `no run ${runId}`);
       if (head.duplicate) return { status: head.status as RunStatus, duplicate: true };
-      const outcome = await this.tryApply(runId, head, event, ctx).catch((err: unknown) => {
+      const outcome = await this.tryApply(this.d.sql, runId, head, event, ctx, null).catch((err: unknown) => {
         if (ctx.dedupeKey && hasSqlState(err, UNIQUE_VIOLATION)) return 'duplicate' as const;
         throw err;
       });
@@ -100,6 +109,24 @@ export class Committer {
     throw new SignoffError('db_unavailable', `run ${runId} is too busy right now; try again`);
   }
 
+  /**
+   * Applies `event` inside the caller's transaction `tx`: the run row is locked,
+   * so there is no race to lose, and the transition commits (or rolls back) with
+   * whatever else `tx` writes, such as the click that decided a review and its
+   * audit row. The jobs it creates are leased to this process and are started
+   * from `after` once the caller's COMMIT has returned.
+   */
+  async applyInTx(tx: Sql, runId: string, event: EventObject, ctx: ApplyContext, after: AfterCommit): Promise<ApplyResult> {
+    const head = await lockRunHead(tx, runId, ctx.dedupeKey);
+    if (!head) throw new SignoffError('run_not_found', `no run ${runId}`);
+    if (head.duplicate) return { status: head.status as RunStatus, duplicate: true };
+    const outcome = await this.tryApply(tx, runId, head, event, ctx, after);
+    // Under the row lock the version fence always holds; a miss means the lock was not ours.
+    if (!outcome) throw new SignoffError('db_unavailable', `run ${runId} changed under its lock; try again`);
+    this.hot.delete(runId);
+    return outcome;
+  }
+
   /** Whether the claim this event is fenced on (if any) is still ours. */
   private async holdsClaim(runId: string, ctx: ApplyContext): Promise<boolean> {
     if (ctx.job && !(await holdsJob(this.d.sql, ctx.job.key, this.d.owner, ctx.job.attempt))) return false;
@@ -107,85 +134,91 @@ export class Committer {
     return true;
   }
 
-  /** One decide-and-write attempt; null when another writer got there first. */
-  private async tryApply(runId: string, head: RunHead, event: EventObject, ctx: ApplyContext): Promise<ApplyResult | null> {
-    const isInternal = ctx.job !== null || ctx.timerSendId !== null;
+  /** One decide-and-write attempt on `db` (the pool, or a caller's transaction); null when another writer got there first. */
+  private async tryApply(
+    db: Sql, runId: string, head: RunHead, event: EventObject, ctx: ApplyContext, after: AfterCommit | null,
+  ): Promise<ApplyResult | null> {
+    const isInternal = ctx.job !== null || ctx.timerSendId !== null || Boolean(ctx.waitKey);
     if (head.status !== 'running' && head.status !== 'waiting') {
-      if (isInternal) return this.discard(runId, ctx, head.status as RunStatus);
+      if (isInternal) return this.discard(db, runId, ctx, head.status as RunStatus);
       throw new SignoffError('run_not_active', `run ${runId} is ${head.status}; it takes no more events`);
     }
-    if (ctx.job && head.snapshot.children?.[ctx.job.childId]?.job !== ctx.job.key) {
-      return this.discard(runId, ctx, head.status as RunStatus);
+    const childId = ctx.job?.childId ?? (ctx.waitKey ? childOfJob(head.snapshot, ctx.waitKey) : undefined);
+    if ((ctx.job || ctx.waitKey) && (!childId || head.snapshot.children?.[childId]?.job !== (ctx.job?.key ?? ctx.waitKey))) {
+      return this.discard(db, runId, ctx, head.status as RunStatus);
     }
     const flow = this.d.flows.get(head.flow);
     if (!flow) throw new SignoffError('flow_not_found', `run ${runId} belongs to flow "${head.flow}", which is not loaded`);
     const gone = head.flow_version !== flow.version ? missingState(flow, head.snapshot) : null;
-    if (gone) return this.park(runId, head, ctx, gone);
+    if (gone) return this.park(db, runId, head, ctx, gone);
     let dec: Decision;
     try {
-      dec = decideEvent(flow, runId, head.version + 1, head.snapshot, event, ctx.job?.childId);
+      dec = decideEvent(flow, runId, head.version + 1, head.snapshot, event, childId);
     } catch (err) {
-      if (isInternal && isSignoffError(err, 'flow_invalid')) return this.park(runId, head, ctx, err.message);
+      if (isInternal && isSignoffError(err, 'flow_invalid')) return this.park(db, runId, head, ctx, err.message);
       throw err;
     }
-    if (!dec.changed) return this.unchanged(flow, runId, head, event, ctx);
-    if (dec.machineError !== undefined && ctx.job) return this.failRun(flow, runId, head, event, ctx);
-    return this.write(flow, runId, head, event, ctx, dec);
+    const w = { db, after, childId };
+    if (!dec.changed) return this.unchanged(w, flow, runId, head, event, ctx);
+    if (dec.machineError !== undefined && ctx.job) return this.failRun(w, flow, runId, head, event, ctx);
+    return this.write(w, flow, runId, head, event, ctx, dec);
   }
 
   private async write(
-    flow: Flow, runId: string, head: RunHead, event: EventObject, ctx: ApplyContext, dec: Decision,
+    w: WriteTarget, flow: Flow, runId: string, head: RunHead, event: EventObject, ctx: ApplyContext, dec: Decision,
     kind: 'event' | 'note' = 'event', reason: string | null = null,
   ) {
     const seq = head.version + 1;
     const error = (event as { error?: unknown }).error;
     const plan = this.plan(flow, dec, ctx);
     reason ??= dec.status === 'failed' ? `flow failed: ${describeError(dec.machineError).message}` : null;
-    const ok = await commitTransition(this.d.sql, {
+    const ok = await commitTransition(w.db, {
       runId, flow: flow.id, seq, snapshot: dec.snapshot, status: dec.status, output: dec.output, reason,
       event: { kind, type: event.type, event, actor: ctx.actor, stateBefore: head.snapshot.value, stateAfter: dec.snapshot.value, dedupeKey: ctx.dedupeKey },
-      plan, owner: this.d.owner, timerSendId: ctx.timerSendId,
+      plan, owner: this.d.owner, timerSendId: ctx.timerSendId, waitKey: ctx.waitKey ?? null,
       job: ctx.job && { key: ctx.job.key, attempt: ctx.job.attempt, outcome: error === undefined ? 'done' : 'failed', error: error ?? null },
     });
     if (!ok) return null;
-    this.committed(flow, runId, seq, dec, plan, reason);
+    const done = () => this.committed(flow, runId, seq, dec, plan, reason);
+    if (w.after) w.after.push(done);
+    else done();
     return { status: dec.status, duplicate: false };
   }
 
-  /** The state ignored the event. Outside events are refused; a step result still closes its job. */
-  private async unchanged(flow: Flow, runId: string, head: RunHead, event: EventObject, ctx: ApplyContext) {
-    if (ctx.timerSendId) return this.discard(runId, ctx, head.status as RunStatus);
-    if (!ctx.job) {
+  /** The state ignored the event. Outside events are refused; a step or wait result still closes its child. */
+  private async unchanged(w: WriteTarget, flow: Flow, runId: string, head: RunHead, event: EventObject, ctx: ApplyContext) {
+    if (ctx.timerSendId) return this.discard(w.db, runId, ctx, head.status as RunStatus);
+    if (!w.childId) {
       throw new SignoffError('event_not_accepted',
         `run ${runId} is in state ${JSON.stringify(head.snapshot.value)}, which does not accept "${event.type}"`);
     }
     const children = { ...head.snapshot.children };
-    delete children[ctx.job.childId];
+    delete children[w.childId];
     const snapshot = { ...head.snapshot, children };
     const status: RunStatus = activeStatus(children);
-    return this.write(flow, runId, head, event, ctx, { ...emptyWork(), snapshot, status, output: undefined, changed: true, machineError: undefined });
+    return this.write(w, flow, runId, head, event, ctx, { ...emptyWork(), snapshot, status, output: undefined, changed: true, machineError: undefined });
   }
 
   /** A step failed for good and the flow has no onError: the run fails, its snapshot kept for a retry. */
-  private async failRun(flow: Flow, runId: string, head: RunHead, event: EventObject, ctx: ApplyContext) {
+  private async failRun(w: WriteTarget, flow: Flow, runId: string, head: RunHead, event: EventObject, ctx: ApplyContext) {
     const error = (event as { error?: unknown }).error;
     const dec: Decision = { ...emptyWork(), snapshot: head.snapshot, status: 'failed', output: undefined, changed: true, machineError: error };
-    const reason = `step "${ctx.job!.childId}" failed: ${describeError(error).message}`;
-    return this.write(flow, runId, head, { ...event, type: 'step.failed' }, ctx, dec, 'note', reason);
+    const reason = `step "${w.childId}" failed: ${describeError(error).message}`;
+    return this.write(w, flow, runId, head, { ...event, type: 'step.failed' }, ctx, dec, 'note', reason);
   }
 
-  private async park(runId: string, head: RunHead, ctx: ApplyContext, reason: string): Promise<ApplyResult> {
-    await appendNote(this.d.sql, runId, { type: 'run.parked', data: { reason }, actor: null, status: 'parked', reason });
+  private async park(db: Sql, runId: string, head: RunHead, ctx: ApplyContext, reason: string): Promise<ApplyResult> {
+    await appendNote(db, runId, { type: 'run.parked', data: { reason }, actor: null, status: 'parked', reason });
     this.d.log.warn('run parked', { runId, reason });
     this.hot.delete(runId);
-    if (ctx.job || ctx.timerSendId) return this.discard(runId, ctx, 'parked');
+    if (ctx.job || ctx.timerSendId || ctx.waitKey) return this.discard(db, runId, ctx, 'parked');
     throw new SignoffError('run_not_active', `run ${runId} is parked: ${reason}`);
   }
 
-  /** A late step result or timer for a state the run has left: close the claim, change nothing. */
-  private async discard(runId: string, ctx: ApplyContext, status: RunStatus): Promise<ApplyResult> {
-    if (ctx.job) await cancelStaleJob(this.d.sql, ctx.job.key, this.d.owner);
-    if (ctx.timerSendId) await dropTimer(this.d.sql, runId, ctx.timerSendId, this.d.owner);
+  /** A late step result, timer or wait outcome for a state the run has left: close the claim, change nothing. */
+  private async discard(db: Sql, runId: string, ctx: ApplyContext, status: RunStatus): Promise<ApplyResult> {
+    if (ctx.job) await cancelStaleJob(db, ctx.job.key, this.d.owner);
+    if (ctx.timerSendId) await dropTimer(db, runId, ctx.timerSendId, this.d.owner);
     return { status, duplicate: false };
   }
 
@@ -233,6 +266,14 @@ export class Committer {
       this.d.onWork(jobs, dec.timers.map((t) => t.delayMs));
     }
   }
+}
+
+/** Where a write goes: the pool, or a caller's transaction whose COMMIT starts the work (`after`). */
+interface WriteTarget { db: Sql; after: AfterCommit | null; childId: string | undefined }
+
+/** The id of the child invoked with job key `key`, if the run still has it. */
+function childOfJob(snapshot: StoredSnapshot, key: string): string | undefined {
+  return Object.entries(snapshot.children ?? {}).find(([, child]) => child.job === key)?.[0];
 }
 
 function emptyWork() {

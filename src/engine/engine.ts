@@ -9,22 +9,22 @@ import { randomUUID } from 'node:crypto';
 import { SignoffError } from '../errors.ts';
 import { silentLogger, type Logger } from '../ops/log.ts';
 import { wakeChannel, type Sql } from '../store/client.ts';
-import { cancelRunWork, requeueFailedJob } from '../store/jobs.ts';
+import { cancelRunWork, notifyWorkers, requeueFailedJob, resumeWaitingJob } from '../store/jobs.ts';
 import { runCost, type RunCost } from '../store/ledger.ts';
 import { acknowledgeToolCalls } from '../store/tool-calls.ts';
 import {
   appendNote, countRunsByStatus, listRuns, readRun, readTimeline, type RunRecord, type RunSummary, type TimelineRow,
 } from '../store/runs.ts';
-import { Committer, toView, type Trigger } from './commit.ts';
+import { Committer, toView, type AfterCommit, type Trigger } from './commit.ts';
 import { decideStart, type RunStatus } from './decide.ts';
 import { normalizeStep, type Flow, type StepDefinition } from './flow.ts';
 import { Waiters, type RunView } from './waiters.ts';
-import type { PauseHost, ServicesFactory } from './step-host.ts';
-import { Worker, type ReviewRunner } from './worker.ts';
+import type { RunGateway, RunTx, ServicesFactory, WaitHost } from './step-host.ts';
+import { Worker } from './worker.ts';
 
 export type { RunView } from './waiters.ts';
 export type { Trigger } from './commit.ts';
-export type { ServicesFactory, StepScope } from './step-host.ts';
+export type { DeliverOptions, RunGateway, RunTx, ServicesFactory, StepScope, WaitHost } from './step-host.ts';
 
 export interface EngineOptions {
   sql: Sql;
@@ -42,17 +42,16 @@ export interface EngineOptions {
   log?: Logger;
   /** Named crash points that SIGKILL this process (tests only). */
   crashpoints?: ReadonlySet<string>;
-  /** The review desk's side: its chat jobs, its review runner, and what a cancel must close. */
+  /** The review desk: it asks people for the runs' waits, runs its chat jobs, and closes what a cancel ends. */
   reviews?: ReviewHost;
   /** Models and tools for steps (src/steps/services.ts). Without it, a step that calls one fails. */
   services?: ServicesFactory;
 }
 
 /** What the engine needs from the review desk (src/review/desk.ts). */
-export interface ReviewHost extends PauseHost {
+export interface ReviewHost extends WaitHost {
   /** Handlers of `system` jobs by name. */
   systemJobs: ReadonlyMap<string, StepDefinition>;
-  runReviewJob: ReviewRunner;
   /** Closes the pending reviews of a cancelled run (cards updated, people told), inside `tx`. */
   cancelReviews(tx: Sql, runId: string, actor: string | null): Promise<void>;
 }
@@ -75,7 +74,7 @@ export interface SendOptions {
 /** An event from outside the engine: a decision, a webhook update. */
 export type RunEvent = { type: string } & Record<string, unknown>;
 
-export class Engine {
+export class Engine implements RunGateway {
   readonly sql: Sql;
   readonly workerId: string;
   private readonly flows = new Map<string, Flow<any>>();
@@ -104,8 +103,35 @@ export class Engine {
       sql: this.sql, owner: this.workerId, flows: this.flows, committer: this.committer, log,
       concurrency: opts.concurrency ?? 100, pollMs: this.pollMs, maxRecoveries: opts.maxRecoveries ?? 3,
       channel: this.channel, crashpoints: opts.crashpoints ?? new Set(),
-      system, reviews: opts.reviews?.runReviewJob ?? null, services: opts.services ?? null, pause: opts.reviews ?? null,
+      system, services: opts.services ?? null, waits: opts.reviews ?? null,
     });
+    opts.reviews?.attach(this);
+  }
+
+  /**
+   * Runs `fn` in one transaction whose `deliver` and `resumeJob` move runs on
+   * with it: a decision, its audit row and the run's transition commit together
+   * or not at all. The work the transitions create starts once COMMIT returns.
+   */
+  async transaction<T>(fn: (rt: RunTx) => Promise<T>): Promise<T> {
+    const after: AfterCommit = [];
+    const result = await this.sql.begin(async (tx) => {
+      const sql = tx as unknown as Sql;
+      const rt: RunTx = {
+        sql,
+        deliver: (runId, event, opts) => this.committer.applyInTx(sql, runId, event, {
+          actor: opts.actor ?? null, dedupeKey: opts.dedupeKey ?? null, job: null, timerSendId: null, waitKey: opts.waitKey ?? null,
+        }, after),
+        resumeJob: async (jobKey) => {
+          const isResumed = await resumeWaitingJob(sql, jobKey);
+          if (isResumed) await notifyWorkers(sql, 'resumed');
+          return isResumed;
+        },
+      };
+      return fn(rt);
+    });
+    for (const start of after) start();
+    return result as T;
   }
 
   /** Starts claiming due jobs and timers (recovery after a restart is just this). */

@@ -1,7 +1,7 @@
 /**
  * What a worker hands a step besides its input, and what it asks of the
- * review desk when a step must wait for a person: the seams between the
- * engine and src/steps (models, tools) and src/review (notices, budget reviews).
+ * review desk when a run or a step waits for a person: the seams between the
+ * engine and src/steps (models, tools) and src/review (reviews, notices).
  */
 import { SignoffError } from '../errors.ts';
 import type { Sql } from '../store/client.ts';
@@ -23,12 +23,42 @@ export interface StepScope {
   budgetUsd: number | undefined;
 }
 
-/** What the engine asks of the review desk when a step pauses for a person. */
-export interface PauseHost {
+/** What a transaction opened with `Engine.transaction` may do to runs; it all commits together. */
+export interface RunTx {
+  /** The transaction itself, for the caller's own writes. */
+  readonly sql: Sql;
+  /**
+   * Delivers `event` to a run under its row lock. `waitKey` names the wait (a
+   * review child, by the job key it was invoked with) that the event ends; a run
+   * that has left that wait takes nothing. `dedupeKey` makes a second delivery a no-op.
+   */
+  deliver(runId: string, event: { type: string } & Record<string, unknown>, opts: DeliverOptions): Promise<{ status: string; duplicate: boolean }>;
+  /** A step job that paused for a person runs again (at once); false when it was not waiting. */
+  resumeJob(jobKey: string): Promise<boolean>;
+}
+
+export interface DeliverOptions { waitKey?: string; dedupeKey?: string; actor?: string }
+
+/** The engine as the review desk sees it: transactions that can move runs on. */
+export interface RunGateway {
+  transaction<T>(fn: (rt: RunTx) => Promise<T>): Promise<T>;
+}
+
+/**
+ * Whoever asks people on the engine's behalf (the review desk). The engine
+ * knows waits only by name: a flow's state invokes one, the engine runs its
+ * opening job here, and the run waits, with no job, until `RunTx.deliver` ends
+ * it inside the transaction that recorded the decision.
+ */
+export interface WaitHost {
+  /** Called once by the engine this host serves. */
+  attach(runs: RunGateway): void;
+  /** A run invoked a wait (`job.name` is its name, `job.key` the key its outcome must name): ask people. */
+  openWait(job: ClaimedJob): Promise<void>;
+  /** A step paused itself for a person (`personNeeded`): ask `question`, inside `tx`, which also sets the job waiting. */
+  askAboutJob(tx: Sql, job: ClaimedJob, question: { kind: string } & Record<string, unknown>): Promise<void>;
   /** Queues a message to the people of the run (its channel), inside `tx`. */
   tellRun(tx: Sql, runId: string, text: string): Promise<void>;
-  /** Asks a person whether the run may spend more; the job waits until they decide. */
-  requestBudgetReview(job: ClaimedJob, spent: { spentUsd: number; budgetUsd: number; baseUsd: number }): Promise<void>;
 }
 
 const NO_SERVICES: StepServices = {

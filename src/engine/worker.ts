@@ -16,14 +16,7 @@ import { appendNote } from '../store/runs.ts';
 import type { Committer } from './commit.ts';
 import { Executor, runAbortable, sleep } from './executor.ts';
 import type { Flow, StepContext, StepOptions } from './flow.ts';
-import { servicesFor, type PauseHost, type ServicesFactory } from './step-host.ts';
-
-/**
- * Runs a review job: the first time it requests the review (card posted, timers
- * set) and answers `wait`; once the decision re-queued it, it answers the event
- * the run receives (`review.approved`, …).
- */
-export type ReviewRunner = (job: ClaimedJob, ctx: StepContext) => Promise<{ wait: true } | { event: { type: string } & Record<string, unknown> }>;
+import { servicesFor, type ServicesFactory, type WaitHost } from './step-host.ts';
 
 interface WorkerDeps {
   sql: Sql;
@@ -38,9 +31,9 @@ interface WorkerDeps {
   crashpoints: ReadonlySet<string>;
   /** Handlers of `system` jobs by name (the review desk's chat work). */
   system: ReadonlyMap<string, Required<StepOptions>>;
-  reviews: ReviewRunner | null;
   services: ServicesFactory | null;
-  pause: PauseHost | null;
+  /** Asks people: opens the waits runs invoke, and the questions steps ask (`personNeeded`). */
+  waits: WaitHost | null;
 }
 
 /** Rows claimed per query. */
@@ -57,6 +50,10 @@ export class Worker {
   private stopping = false;
   private loopDone: Promise<void> | null = null;
   private wakeNow: (() => void) | null = null;
+  /** A wake arrived while the loop was claiming: claim once more before sleeping. */
+  private isWakeWanted = false;
+  /** The last claim took as many jobs as there were free slots: a slot freeing up is a reason to claim. */
+  private wasSlotBound = false;
   private wakeTimer: NodeJS.Timeout | null = null;
   private wakeAt = Infinity;
   private unlisten: (() => Promise<void>) | null = null;
@@ -92,6 +89,7 @@ export class Worker {
   private async loop(): Promise<void> {
     while (!this.stopping) {
       let isBusy = false;
+      this.isWakeWanted = false;
       try {
         isBusy = await this.claimOnce();
       } catch (err) {
@@ -106,6 +104,7 @@ export class Worker {
   private async claimOnce(): Promise<boolean> {
     const free = this.executor.free;
     const jobs = free > 0 ? await claimJobs(this.d.sql, this.d.owner, Math.min(free, BATCH)) : [];
+    this.wasSlotBound = free < BATCH && jobs.length === free;
     for (const job of jobs) this.execute(job);
     const timers = await claimTimers(this.d.sql, this.d.owner, BATCH, TIMER_LEASE_MS);
     await Promise.all(timers.map((t) => this.fire(t)));
@@ -114,6 +113,7 @@ export class Worker {
 
   private async idle(): Promise<void> {
     const next = await msUntilNextDue(this.d.sql).catch(() => null);
+    if (this.isWakeWanted || this.stopping) return;
     const ms = next === null ? this.d.pollMs : Math.min(this.d.pollMs, next + 5);
     let timer: NodeJS.Timeout | undefined;
     await new Promise<void>((resolve) => {
@@ -124,7 +124,13 @@ export class Worker {
     this.wakeNow = null;
   }
 
+  /**
+   * Work may be due now (a NOTIFY, a local commit, a freed slot). A wake that
+   * arrives while the loop is claiming is remembered, not lost: the loop claims
+   * again before it sleeps. Polling is only the safety net.
+   */
   private wake(): void {
+    this.isWakeWanted = true;
     this.wakeNow?.();
   }
 
@@ -151,7 +157,12 @@ export class Worker {
       void this.parkRun(job, `flow "${job.flow}" has no step "${job.name}" in this deployment`);
       return;
     }
-    this.executor.submit({ key: job.key, timeoutMs: opts.timeoutMs, run: (signal) => this.runJob(job, opts, signal) });
+    this.executor.submit({
+      key: job.key, timeoutMs: opts.timeoutMs,
+      run: (signal) => this.runJob(job, opts, signal).finally(() => {
+        if (this.wasSlotBound) this.wake();
+      }),
+    });
   }
 
   private async runJob(job: ClaimedJob, opts: Required<StepOptions>, signal: AbortSignal): Promise<void> {
@@ -162,8 +173,8 @@ export class Worker {
         runId: job.run_id, flowId: job.flow, idempotencyKey: job.key, attempt: job.attempts, signal,
         services: servicesFor(this.d.services, this.d.flows, job, signal),
       };
-      const reviews = this.d.reviews;
-      const run = job.kind === 'review' && reviews ? () => reviews(job, ctx) : () => opts.run(job.input, ctx);
+      const waits = this.d.waits;
+      const run = job.kind === 'review' && waits ? () => waits.openWait(job) : () => opts.run(job.input, ctx);
       const raw = await runAbortable(run, signal);
       output = raw === undefined ? null : JSON.parse(JSON.stringify(raw));
     } catch (err) {
@@ -180,16 +191,18 @@ export class Worker {
     }
   }
 
-  private async succeed(job: ClaimedJob, output: any): Promise<void> {
-    if (job.kind === 'effect' || job.kind === 'system') {
-      await finishJob(this.d.sql, job.key, this.d.owner, job.attempts, 'done', null);
-      return;
-    }
-    if (job.kind === 'review' && output?.wait === true) {
+  private async succeed(job: ClaimedJob, output: unknown): Promise<void> {
+    // An opened wait's row stands for it until its outcome is delivered (which closes it).
+    if (job.kind === 'review') {
       await waitJob(this.d.sql, job.key, this.d.owner, job.attempts);
       return;
     }
-    const event = job.kind === 'review' ? output.event : { type: `xstate.done.actor.${job.child_id}`, output };
+    // Effects and chat work feed nothing back.
+    if (job.kind !== 'step') {
+      await finishJob(this.d.sql, job.key, this.d.owner, job.attempts, 'done', null);
+      return;
+    }
+    const event = { type: `xstate.done.actor.${job.child_id}`, output };
     await this.d.committer.apply(job.run_id, event, {
       actor: null, dedupeKey: null, timerSendId: null, job: { key: job.key, attempt: job.attempts, childId: job.child_id! },
     });
@@ -198,13 +211,7 @@ export class Worker {
   private async fail(job: ClaimedJob, opts: Required<StepOptions>, err: unknown): Promise<void> {
     const error = describeError(err);
     if (isSignoffError(err, 'step_blocked')) return this.block(job, err);
-    if (isSignoffError(err, 'budget_exceeded') && this.d.pause && job.kind === 'step') {
-      await this.d.pause.requestBudgetReview(job, err.details as { spentUsd: number; budgetUsd: number; baseUsd: number });
-      if (await waitJob(this.d.sql, job.key, this.d.owner, job.attempts)) {
-        this.d.log.warn('run over its budget; waiting for a person', { runId: job.run_id, job: job.key });
-      }
-      return;
-    }
+    if (isSignoffError(err, 'person_needed') && this.d.waits && job.kind === 'step') return this.askPerson(job, err);
     const isRetryable = !(isSignoffError(err) && err.details?.retryable === false);
     const waitMs = retryAfterMs(err);
     if (isRetryable && waitMs > 0 && (err as SignoffError).details?.defer === true && await deferJob(this.d.sql, job.key, this.d.owner, job.attempts, waitMs, error, MAX_DEFERRALS)) {
@@ -242,13 +249,29 @@ export class Worker {
       const t = tx as unknown as Sql;
       if (!(await finishJob(t, job.key, this.d.owner, job.attempts, 'failed', describeError(err)))) return false;
       await appendNote(t, job.run_id, { type: 'run.blocked', data: { reason, job: job.key }, actor: null, status: 'parked', reason });
-      await this.d.pause?.tellRun(t, job.run_id, `Run ${job.run_id} is paused: ${err.message}`);
+      await this.d.waits?.tellRun(t, job.run_id, `Run ${job.run_id} is paused: ${err.message}`);
       return true;
     });
     if (!parked) return;
     this.d.committer.forget(job.run_id);
     this.d.log.error('run paused for a person', { alert: true, runId: job.run_id, reason });
     await this.d.sql.notify(this.d.channel, 'blocked');
+  }
+
+  /**
+   * A step asked a person a question: its job waits and the question is asked
+   * in one transaction, so it is asked exactly once per pause; the answer
+   * re-queues the job (`RunTx.resumeJob`).
+   */
+  private async askPerson(job: ClaimedJob, err: SignoffError): Promise<void> {
+    const question = err.details?.question as { kind: string } & Record<string, unknown>;
+    const isAsked = await this.d.sql.begin(async (tx) => {
+      const t = tx as unknown as Sql;
+      if (!(await waitJob(t, job.key, this.d.owner, job.attempts))) return false;
+      await this.d.waits!.askAboutJob(t, job, question);
+      return true;
+    });
+    if (isAsked) this.d.log.warn('step waits for a person', { runId: job.run_id, job: job.key, question: question.kind, why: err.message });
   }
 
   private async fire(timer: ClaimedTimer): Promise<void> {

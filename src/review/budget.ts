@@ -24,7 +24,7 @@ const usd = (n: number) => `$${n.toFixed(4)}`;
  */
 export function budgetReview(
   job: ClaimedJob, spent: Spent, flow: Flow<any> | undefined,
-  where: { tenant: string; platform: string; channel: string; requestedBy: string }, n: number,
+  where: { tenant: string; platform: string; channel: string; requested_by: string }, n: number,
 ): NewReview {
   const first = (flow ? [...flow.reviewPolicies.values()][0] : undefined) as ReviewPolicy | undefined;
   const request = {
@@ -35,7 +35,7 @@ export function budgetReview(
   const content = { decision: `Approve to let this run spend another ${usd(spent.baseUsd)} on model calls; reject to stop it.` };
   return {
     id: randomUUID(), run_id: job.run_id, flow: job.flow, job_key: `${job.key}#budget:${n}`, resume_job: job.key, name: BUDGET_REVIEW,
-    tenant: where.tenant, platform: where.platform, channel: where.channel, requested_by: where.requestedBy,
+    tenant: where.tenant, platform: where.platform, channel: where.channel, requested_by: where.requested_by,
     policy: parsePolicy({ approvers: first?.approvers ?? {} }), request, content, content_sha256: approvalSha256(content, {}), expiresInMs: null,
   };
 }

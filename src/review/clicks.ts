@@ -9,6 +9,7 @@
  */
 import type { InboundAction, InboundSubmission } from '../chat/messages.ts';
 import type { ActionReply, ChatPort, EditorForm, SubmissionReply } from '../chat/port.ts';
+import type { RunGateway, RunTx } from '../engine/engine.ts';
 import type { Logger } from '../ops/log.ts';
 import type { Sql } from '../store/client.ts';
 import { hasDelivery, lockReview, readReview, type ReviewRow } from '../store/reviews.ts';
@@ -20,10 +21,10 @@ import {
 
 export interface ClickDeps {
   sql: Sql;
+  /** A transaction in which a decision also moves its run on (the engine's). */
+  transaction: RunGateway['transaction'];
   portOf(platform: string): ChatPort;
   log: Logger;
-  /** Wakes the workers: a decided review's job is queued. */
-  wake(): Promise<void>;
 }
 
 const INVALID_BUTTON: ActionReply = { kind: 'ephemeral', notice: { text: 'This button is not valid here. Use the buttons on the review card itself.' } };
@@ -64,9 +65,9 @@ export class Clicks {
     // Edit, reject and delegate open a dialog; the submission is judged again under the lock.
     const verdict = await this.judge(review, asked);
     if (verdict.kind === 'refused' && !(act.action === 'delegate' && verdict.code === 'duplicate')) {
-      return this.d.sql.begin(async (tx) => {
-        const locked = await this.lock(tx as unknown as Sql, review.id);
-        return this.recordRefusal(tx as unknown as Sql, locked, asked, verdict);
+      return this.d.transaction(async (rt) => {
+        const locked = await this.lock(rt.sql, review.id);
+        return this.recordRefusal(rt, locked, asked, verdict);
       });
     }
     const forms: Record<string, (r: ReviewRow) => EditorForm> = { edit: editForm, reject: rejectForm, delegate: delegateForm };
@@ -90,14 +91,14 @@ export class Clicks {
   /** Judges and records an approve or reject (or a refusal of anything) under the lock. */
   private async decide(review: ReviewRow, asked: Asked): Promise<ActionReply> {
     const groups = await this.groupsFor(review, asked.reviewer);
-    const reply = await this.d.sql.begin(async (tx) => {
-      const locked = await this.lock(tx as unknown as Sql, review.id);
+    const reply = await this.d.transaction(async (rt) => {
+      const locked = await this.lock(rt.sql, review.id);
       const verdict = judgeClick(effectivePolicy(locked.review), reviewState(locked.review), click(asked, locked.now, groups));
-      if (verdict.kind === 'refused') return this.recordRefusal(tx as unknown as Sql, locked, asked, verdict);
+      if (verdict.kind === 'refused') return this.recordRefusal(rt, locked, asked, verdict);
       if (verdict.kind === 'edit_allowed') return { kind: 'ok' } as ActionReply;
       const policy = locked.review.policy as ReviewPolicy;
       const next = applyDecision(policy, reviewState(locked.review), verdict.decision);
-      await recordChange(tx as unknown as Sql, locked.review, policy, {
+      await recordChange(rt, locked.review, policy, {
         ...changeOf(asked, locked.now, 'accepted'), action: asked.action,
         patch: { decisions: next.decisions, status: next.status },
         ...(asked.reason ? { detail: { reason: asked.reason } } : {}),
@@ -106,7 +107,6 @@ export class Clicks {
       const text = verdict.outcome ? `Recorded: the review is ${verdict.outcome}.` : `Recorded: ${t.approvals} of ${t.needed} approvals so far.`;
       return { kind: 'ok', notice: { text } } as ActionReply;
     });
-    await this.d.wake();
     return reply;
   }
 
@@ -118,13 +118,13 @@ export class Clicks {
     if (tooLong) return { kind: 'errors', errors: { [tooLong]: `Keep it under ${DRAFT_MAX_CHARS.toLocaleString('en')} characters.` } };
     const content = Object.fromEntries(names.map((n) => [n, fields[n] ?? review.content[n]!]));
     const groups = await this.groupsFor(review, asked.reviewer);
-    return this.d.sql.begin(async (tx) => {
-      const locked = await this.lock(tx as unknown as Sql, review.id);
+    return this.d.transaction(async (rt) => {
+      const locked = await this.lock(rt.sql, review.id);
       const verdict = judgeClick(effectivePolicy(locked.review), reviewState(locked.review), click(asked, locked.now, groups));
-      if (verdict.kind === 'refused') return asErrors(await this.recordRefusal(tx as unknown as Sql, locked, asked, verdict), names[0]!);
+      if (verdict.kind === 'refused') return asErrors(await this.recordRefusal(rt, locked, asked, verdict), names[0]!);
       const next = applyEdit(reviewState(locked.review), { editor: asked.reviewer, newContentSha256: approvalSha256(content, locked.review.request) });
       if (next.version === locked.review.version) return { kind: 'ok', notice: { text: 'Nothing changed.' } } as SubmissionReply;
-      await recordChange(tx as unknown as Sql, locked.review, locked.review.policy, {
+      await recordChange(rt, locked.review, locked.review.policy, {
         ...changeOf(asked, locked.now, 'accepted'), action: 'edit',
         detail: { fromSha256: locked.review.content_sha256, toSha256: next.contentSha256, toVersion: next.version },
         patch: { content, content_sha256: next.contentSha256, version: next.version, previous_content: locked.review.content, last_editor: asked.reviewer },
@@ -138,14 +138,14 @@ export class Clicks {
     if (!/^[\w.@-]{1,100}$/.test(user)) return { kind: 'errors', errors: { user: 'Enter the user id of the person who should decide.' } };
     if (user === asked.reviewer) return { kind: 'errors', errors: { user: 'Choose someone other than yourself.' } };
     const groups = await this.groupsFor(review, asked.reviewer);
-    return this.d.sql.begin(async (tx) => {
-      const locked = await this.lock(tx as unknown as Sql, review.id);
+    return this.d.transaction(async (rt) => {
+      const locked = await this.lock(rt.sql, review.id);
       const asApprover = { ...asked, action: 'approve' as const };
       const verdict = judgeClick(effectivePolicy(locked.review), reviewState(locked.review), click(asApprover, locked.now, groups));
       if (verdict.kind === 'refused' && verdict.code !== 'duplicate') {
-        return asErrors(await this.recordRefusal(tx as unknown as Sql, locked, { ...asked, action: 'approve' }, verdict), 'user');
+        return asErrors(await this.recordRefusal(rt, locked, { ...asked, action: 'approve' }, verdict), 'user');
       }
-      await recordChange(tx as unknown as Sql, locked.review, locked.review.policy, {
+      await recordChange(rt, locked.review, locked.review.policy, {
         ...changeOf(asked, locked.now, 'accepted'), action: 'delegate', detail: { to: user },
         patch: { delegates: [...new Set([...locked.review.delegates, user])] },
         thread: { text: `<@${asked.reviewer}> asked <@${user}> to decide.` },
@@ -156,12 +156,12 @@ export class Clicks {
   }
 
   /** Records a refusal (and, for a click after expiry, the expiry itself, once). */
-  private async recordRefusal(tx: Sql, locked: { review: ReviewRow; now: Date }, asked: Asked, verdict: Extract<ClickVerdict, { kind: 'refused' }>): Promise<ActionReply> {
+  private async recordRefusal(rt: RunTx, locked: { review: ReviewRow; now: Date }, asked: Asked, verdict: Extract<ClickVerdict, { kind: 'refused' }>): Promise<ActionReply> {
     const policy = locked.review.policy as ReviewPolicy;
-    await recordChange(tx, locked.review, policy, { ...changeOf(asked, locked.now, `denied:${verdict.code}`), action: asked.action });
+    await recordChange(rt, locked.review, policy, { ...changeOf(asked, locked.now, `denied:${verdict.code}`), action: asked.action });
     if (verdict.code === 'expired' && locked.review.status === 'pending') {
       const expired = applyExpiry(policy, reviewState(locked.review), locked.now.toISOString());
-      await recordChange(tx, locked.review, policy, {
+      await recordChange(rt, locked.review, policy, {
         actor: 'signoff', action: 'expire', outcome: 'accepted', now: locked.now, deliveryId: 'expire', patch: { status: expired.status },
       });
     }
@@ -171,9 +171,9 @@ export class Clicks {
   private async refuse(
     reviewId: string, actor: string, code: string, action: string, deliveryId: string, messageRef: string, isSecurity = true,
   ): Promise<void> {
-    await this.d.sql.begin(async (tx) => {
-      const locked = await this.lock(tx as unknown as Sql, reviewId);
-      await recordChange(tx as unknown as Sql, locked.review, locked.review.policy, {
+    await this.d.transaction(async (rt) => {
+      const locked = await this.lock(rt.sql, reviewId);
+      await recordChange(rt, locked.review, locked.review.policy, {
         actor, action, outcome: `denied:${code}`, now: locked.now, deliveryId, messageRef, detail: { security: isSecurity },
       });
     });

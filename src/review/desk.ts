@@ -1,10 +1,11 @@
 /**
  * The review desk: human review as a first-class part of the engine (DESIGN §5).
- * A flow invokes a named review; the engine runs its job here. The first run
+ * A flow invokes a named review; the engine runs its opening job here, which
  * stores the review and queues its card, reminders, escalation and expiry as
- * durable jobs, then waits; the decision (./clicks.ts) or the expiry re-queues
- * the job, whose second run hands the outcome to the run as `review.approved`,
- * `review.rejected` or `review.expired`. Chat work goes through the `ChatPort`
+ * durable jobs in one transaction. The run then waits with no job at all: the
+ * decision (./clicks.ts) or the expiry delivers `review.approved`,
+ * `review.rejected` or `review.expired` to it inside the transaction that
+ * records it (./outcomes.ts), through the engine's `RunTx`. Chat work goes through the `ChatPort`
  * of the platform the run came from. The desk holds no state of its own: every
  * fact is a row, so any process can pick up any review.
  *
@@ -15,7 +16,7 @@
 import { randomUUID } from 'node:crypto';
 import type { ChatPlatform, InboundCommand, MessageRef } from '../chat/messages.ts';
 import type { ChatHandlers, ChatPort, CommandReply, Notice } from '../chat/port.ts';
-import type { ReviewHost } from '../engine/engine.ts';
+import type { ReviewHost, RunGateway, RunTx } from '../engine/engine.ts';
 import { permanentError, type Flow, type StepDefinition } from '../engine/flow.ts';
 import { SignoffError } from '../errors.ts';
 import { silentLogger, type Logger } from '../ops/log.ts';
@@ -24,7 +25,7 @@ import { enqueueJobs, type ClaimedJob } from '../store/jobs.ts';
 import { runCost } from '../store/ledger.ts';
 import {
   budgetReviewsOf, clearCardRef, insertReview, listAbandonedReviews, lockReview, pendingReviewsOfRun, readReview,
-  readReviewByJob, setCardRef, type ReviewRow,
+  readReviewByJob, setCardRef, type NewReview, type ReviewRow,
 } from '../store/reviews.ts';
 import { readRun } from '../store/runs.ts';
 import { approvalSha256, buildCard, clockUtc, joinMentions, reviewRequestSchema, reviewState } from './card.ts';
@@ -42,8 +43,6 @@ export interface DeskOptions {
   defaultPlatform: ChatPlatform;
   /** Channel for their cards. */
   defaultChannel: string;
-  /** The engine's NOTIFY channel, to wake workers when a decision queued a job. */
-  wakeChannel: string;
   log?: Logger;
 }
 
@@ -52,12 +51,13 @@ export class ReviewDesk implements ReviewHost {
   private readonly flows = new Map<string, Flow<any>>();
   private readonly clicks: Clicks;
   private readonly log: Logger;
+  private runs: RunGateway | null = null;
   private sweeper: NodeJS.Timeout | null = null;
 
   constructor(private readonly o: DeskOptions) {
     for (const flow of o.flows) this.flows.set(flow.id, flow);
     this.log = o.log ?? silentLogger;
-    this.clicks = new Clicks({ sql: o.sql, portOf: (p) => this.portOf(p), log: this.log, wake: () => this.wake() });
+    this.clicks = new Clicks({ sql: o.sql, portOf: (p) => this.portOf(p), log: this.log, transaction: (fn) => this.transaction(fn) });
     const jobs: Record<ChatJobName | 'run.notice', (input: any) => Promise<void>> = {
       'review.post-card': (i) => this.postCard(i.reviewId, i.repost ?? 0),
       'review.update-card': (i) => this.updateCard(i.reviewId),
@@ -92,43 +92,61 @@ export class ReviewDesk implements ReviewHost {
     return { command, action: (a) => this.clicks.action(a), submission: (s) => this.clicks.submission(s) };
   }
 
-  /** The engine runs a review job: request the review, or hand over its outcome. */
-  readonly runReviewJob = async (job: ClaimedJob) => {
-    const existing = await readReviewByJob(this.o.sql, job.key);
-    if (existing && existing.status !== 'pending') return { event: outcomeEvent(existing, existing.policy) };
-    const review = existing ?? await this.createReview(job);
-    await this.scheduleReview(review);
-    return { wait: true as const };
-  };
+  /** The engine this desk serves; its transactions carry decisions to the runs. */
+  attach(runs: RunGateway): void {
+    this.runs = runs;
+  }
 
-  private async createReview(job: ClaimedJob): Promise<ReviewRow> {
+  private transaction<T>(fn: (rt: RunTx) => Promise<T>): Promise<T> {
+    if (!this.runs) throw new SignoffError('step_not_found', 'the review desk is not attached to an engine');
+    return this.runs.transaction(fn);
+  }
+
+  /**
+   * A run invoked one of its flow's reviews: store it and queue its card and
+   * timed jobs, all in one transaction (a retry after a crash finds the review
+   * and stops). A legacy review decided while its job slept hands its outcome over here.
+   */
+  async openWait(job: ClaimedJob): Promise<void> {
+    const row = this.reviewOf(job);
+    await this.transaction(async (rt) => {
+      const existing = await readReviewByJob(rt.sql, job.key);
+      if (existing && existing.status !== 'pending' && existing.status !== 'cancelled') {
+        await rt.deliver(existing.run_id, outcomeEvent(existing, existing.policy), { waitKey: job.key, dedupeKey: `review:${existing.id}` });
+        return;
+      }
+      if (existing) return;
+      const where = await this.whereRunTalks(rt.sql, job.run_id);
+      await this.scheduleReview(rt, await insertReview(rt.sql, { ...row, ...where, channel: row.channel ?? where.channel }));
+    });
+  }
+
+  /** The review row a job asks for, checked before anything is written. */
+  private reviewOf(job: ClaimedJob): Omit<NewReview, 'tenant' | 'platform' | 'channel' | 'requested_by'> & { channel: string | undefined } {
     const flow = this.flows.get(job.flow);
-    const policy = flow?.reviewPolicies.get(job.name) as ReviewPolicy | undefined; // parsed by src/authoring defineFlow
+    const policy = flow?.reviewPolicies.get(job.name) as ReviewPolicy | undefined;
     if (!flow || !policy) throw permanentError(`flow "${job.flow}" has no review "${job.name}"`);
     const parsed = reviewRequestSchema.safeParse(job.input);
     if (!parsed.success) {
       const problems = parsed.error.issues.map((i) => `${i.path.join('.') || 'input'}: ${i.message}`).join('; ');
       throw permanentError(`review "${job.name}" was requested with invalid input: ${problems}`);
     }
-    const where = await this.whereRunTalks(job.run_id);
     const { channel, content, ...shown } = parsed.data;
-    return insertReview(this.o.sql, {
-      id: randomUUID(), run_id: job.run_id, flow: flow.id, job_key: job.key, name: job.name,
-      tenant: where.tenant, platform: where.platform, channel: channel ?? where.channel,
-      requested_by: where.requestedBy, policy, request: shown, content, content_sha256: approvalSha256(content, shown),
-      expiresInMs: policy.expiresInMs ?? null,
-    });
+    return {
+      id: randomUUID(), run_id: job.run_id, flow: flow.id, job_key: job.key, name: job.name, channel,
+      policy, request: shown, content, content_sha256: approvalSha256(content, shown), expiresInMs: policy.expiresInMs ?? null,
+    };
   }
 
   /** Where a run's cards and notices go: the chat it came from, else the default channel. */
-  private async whereRunTalks(runId: string): Promise<{ tenant: string; platform: string; channel: string; requestedBy: string }> {
-    const run = await readRun(this.o.sql, runId);
+  private async whereRunTalks(db: Sql, runId: string): Promise<{ tenant: string; platform: string; channel: string; requested_by: string }> {
+    const run = await readRun(db, runId);
     if (!run) throw permanentError(`run ${runId} is gone`);
     const trigger = run.trigger as { source?: string; actor?: string; channel?: string; tenant?: string };
     const isChat = trigger.source !== undefined && this.o.ports.has(trigger.source as ChatPlatform);
     return {
       tenant: trigger.tenant ?? 'local', platform: isChat ? trigger.source! : this.o.defaultPlatform,
-      channel: (isChat ? trigger.channel : undefined) ?? this.o.defaultChannel, requestedBy: trigger.actor ?? 'signoff',
+      channel: (isChat ? trigger.channel : undefined) ?? this.o.defaultChannel, requested_by: trigger.actor ?? 'signoff',
     };
   }
 
@@ -143,58 +161,65 @@ export class ReviewDesk implements ReviewHost {
   }
 
   private async postRunNotice(runId: string, text: string, key: string): Promise<void> {
-    const where = await this.whereRunTalks(runId);
+    const where = await this.whereRunTalks(this.o.sql, runId);
     await this.portOf(where.platform).postMessage(where.channel, { text }, { idempotencyKey: key });
   }
 
-  /** A step wants to spend past its run's budget: a person decides (./budget.ts). */
-  async requestBudgetReview(job: ClaimedJob, spent: Spent): Promise<void> {
-    // A worker that died after asking finds its question still pending: ask once.
-    const earlier = await budgetReviewsOf(this.o.sql, job.key);
-    if (earlier.pending) return this.scheduleReview(earlier.pending);
-    const where = await this.whereRunTalks(job.run_id);
-    const review = await insertReview(this.o.sql, budgetReview(job, spent, this.flows.get(job.flow), where, earlier.count + 1));
-    await this.scheduleReview(review);
+  /**
+   * A step asked a person a question (src/engine/worker.ts sets its job waiting
+   * in `tx`): today the one question is a run over its budget (./budget.ts).
+   */
+  async askAboutJob(tx: Sql, job: ClaimedJob, question: { kind: string } & Record<string, unknown>): Promise<void> {
+    if (question.kind !== 'budget') throw permanentError(`the review desk cannot ask "${question.kind}" questions`);
+    const earlier = await budgetReviewsOf(tx, job.key);
+    const where = await this.whereRunTalks(tx, job.run_id);
+    const review = await insertReview(tx, budgetReview(job, question as unknown as Spent, this.flows.get(job.flow), where, earlier.count + 1));
+    await this.scheduleReview(this.rawTx(tx), review);
   }
 
-  /** Queues the card and the timed jobs (idempotent: each has a fixed key) and audits the request once. */
-  private async scheduleReview(review: ReviewRow): Promise<void> {
+  /** A transaction opened by someone else (the worker), for writes that deliver nothing to runs. */
+  private rawTx(tx: Sql): RunTx {
+    const refuse = async (): Promise<never> => {
+      throw new SignoffError('step_failed', 'this transaction cannot move runs on');
+    };
+    return { sql: tx, deliver: refuse, resumeJob: refuse };
+  }
+
+  /** Queues the card and the timed jobs (each has a fixed key) and audits the request once, inside `rt`. */
+  private async scheduleReview(rt: RunTx, review: ReviewRow): Promise<void> {
     const policy = review.policy as ReviewPolicy;
     const jobs = [chatJob(review, 'review.post-card', 'card-post', {})];
     const expiresInMs = policy.expiresInMs;
     if (expiresInMs !== undefined) {
       // Times are offsets from creation; each job re-checks the stored expiry on the DB clock.
-      const sinceMs = Date.now() - review.created_at.getTime();
-      const at = (offsetMs: number) => Math.max(0, expiresInMs - offsetMs - Math.max(0, sinceMs));
+      const at = (offsetMs: number) => Math.max(0, expiresInMs - offsetMs);
       (policy.remindAtMs ?? []).forEach((ms, index) => jobs.push(chatJob(review, 'review.remind', `remind:${index}`, { index }, at(ms))));
       if (policy.escalateTo) jobs.push(chatJob(review, 'review.escalate', 'escalate', {}, at(policy.escalateAtMs ?? 0)));
       jobs.push(chatJob(review, 'review.expire', 'expire', {}, at(0) + 20));
     }
-    await this.o.sql.begin(async (tx) => {
-      await enqueueJobs(tx as unknown as Sql, jobs);
-      const locked = await lockReview(tx as unknown as Sql, review.id);
-      await recordChange(tx as unknown as Sql, locked!.review, policy, {
-        actor: review.requested_by, action: 'request', outcome: 'accepted', now: locked!.now, deliveryId: 'request',
-      });
+    await enqueueJobs(rt.sql, jobs);
+    const locked = await lockReview(rt.sql, review.id);
+    await recordChange(rt, locked!.review, policy, {
+      actor: review.requested_by, action: 'request', outcome: 'accepted', now: locked!.now, deliveryId: 'request',
     });
   }
 
   /** Closes a cancelled run's pending reviews in the cancelling transaction. */
   async cancelReviews(tx: Sql, runId: string, actor: string | null): Promise<void> {
-    for (const pending of await pendingReviewsOfRun(tx, runId)) await this.close(tx, pending.id, actor ?? 'signoff');
+    for (const pending of await pendingReviewsOfRun(tx, runId)) await this.close(this.rawTx(tx), pending.id, actor ?? 'signoff');
   }
 
   /** Closes pending reviews whose flow moved on without them (a timeout, a cancel): run by the sweeper. */
   async closeAbandoned(): Promise<number> {
     const ids = await listAbandonedReviews(this.o.sql, 100);
-    for (const id of ids) await this.o.sql.begin((tx) => this.close(tx as unknown as Sql, id, 'signoff'));
+    for (const id of ids) await this.transaction((rt) => this.close(rt, id, 'signoff'));
     return ids.length;
   }
 
-  private async close(tx: Sql, reviewId: string, actor: string): Promise<void> {
-    const locked = await lockReview(tx, reviewId);
+  private async close(rt: RunTx, reviewId: string, actor: string): Promise<void> {
+    const locked = await lockReview(rt.sql, reviewId);
     if (!locked || locked.review.status !== 'pending') return;
-    await recordChange(tx, locked.review, locked.review.policy, {
+    await recordChange(rt, locked.review, locked.review.policy, {
       actor, action: 'cancel', outcome: 'accepted', now: locked.now, deliveryId: 'cancel', patch: { status: 'cancelled' },
       ...(actor !== 'signoff' ? { thread: { text: `Cancelled by <@${actor}>.` } } : {}),
     });
@@ -208,15 +233,14 @@ export class ReviewDesk implements ReviewHost {
   async repostCards(runId: string, opts: { actor: string }): Promise<number> {
     const pending = await pendingReviewsOfRun(this.o.sql, runId);
     for (const review of pending) {
-      await this.o.sql.begin(async (tx) => {
-        const locked = await lockReview(tx as unknown as Sql, review.id);
+      await this.transaction(async (rt) => {
+        const locked = await lockReview(rt.sql, review.id);
         if (!locked || locked.review.status !== 'pending') return;
-        await clearCardRef(tx as unknown as Sql, review.id);
-        await recordChange(tx as unknown as Sql, locked.review, locked.review.policy, { actor: opts.actor, action: 'repost', outcome: 'accepted', now: locked.now });
-        await enqueueJobs(tx as unknown as Sql, [chatJob(locked.review, 'review.post-card', `card-post:${locked.review.seq}`, { repost: locked.review.seq })]);
+        await clearCardRef(rt.sql, review.id);
+        await recordChange(rt, locked.review, locked.review.policy, { actor: opts.actor, action: 'repost', outcome: 'accepted', now: locked.now });
+        await enqueueJobs(rt.sql, [chatJob(locked.review, 'review.post-card', `card-post:${locked.review.seq}`, { repost: locked.review.seq })]);
       });
     }
-    if (pending.length > 0) await this.wake();
     return pending.length;
   }
 
@@ -282,15 +306,13 @@ export class ReviewDesk implements ReviewHost {
     reviewId: string, key: string,
     decide: (r: ReviewRow, p: ReviewPolicy, now: Date) => Omit<Change, 'actor' | 'outcome'> | null,
   ): Promise<void> {
-    const changed = await this.o.sql.begin(async (tx) => {
-      const locked = await lockReview(tx as unknown as Sql, reviewId);
-      if (!locked || locked.review.status !== 'pending') return false;
+    await this.transaction(async (rt) => {
+      const locked = await lockReview(rt.sql, reviewId);
+      if (!locked || locked.review.status !== 'pending') return;
       const change = decide(locked.review, locked.review.policy, locked.now);
-      if (!change) return false;
-      const saved = await recordChange(tx as unknown as Sql, locked.review, locked.review.policy, { ...change, actor: 'signoff', outcome: 'accepted', deliveryId: key });
-      return saved !== null && saved.status !== 'pending';
+      if (!change) return;
+      await recordChange(rt, locked.review, locked.review.policy, { ...change, actor: 'signoff', outcome: 'accepted', deliveryId: key });
     });
-    if (changed) await this.wake();
   }
 
   private portOf(platform: string): ChatPort {
@@ -303,9 +325,5 @@ export class ReviewDesk implements ReviewHost {
     const review = await readReview(this.o.sql, reviewId);
     if (!review) throw permanentError(`review ${reviewId} is gone`);
     return review;
-  }
-
-  private async wake(): Promise<void> {
-    await this.o.sql.notify(this.o.wakeChannel, 'review');
   }
 }

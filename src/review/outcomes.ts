@@ -2,14 +2,15 @@
  * The writes every review change shares, made inside the transaction that holds
  * the review's lock: the audit row, the saved state, the chat jobs that show
  * the change (card update, thread reply, DMs), and, when the review has its
- * outcome, the hand-off to the run (the waiting review job is re-queued) and the
- * cancellation of reminders that no longer matter. Everything a person sees
+ * outcome, the hand-off to the run (its outcome event delivered in this same
+ * transaction, or the paused step re-queued) and the cancellation of reminders
+ * that no longer matter. Everything a person sees
  * follows from committed rows, so a crash never shows an outcome that was not
  * recorded, and a recorded one is always shown (the jobs are durable).
  */
 import type { Notice } from '../chat/port.ts';
-import type { Sql } from '../store/client.ts';
-import { cancelQueuedJobs, enqueueJobs, resumeWaitingJob, type NewJob } from '../store/jobs.ts';
+import type { RunTx } from '../engine/engine.ts';
+import { cancelQueuedJobs, enqueueJobs, type NewJob } from '../store/jobs.ts';
 import { appendAudit, saveReview, type ReviewChange, type ReviewRow } from '../store/reviews.ts';
 import { outcomeNotice, reviewState } from './card.ts';
 import { deciders, type ReviewPolicy } from './policy.ts';
@@ -54,7 +55,8 @@ export interface Change {
  * Records one change of a locked review and queues what shows it. Returns the
  * review as saved, or null when this delivery id was recorded already.
  */
-export async function recordChange(tx: Sql, review: ReviewRow, policy: ReviewPolicy, c: Change): Promise<ReviewRow | null> {
+export async function recordChange(rt: RunTx, review: ReviewRow, policy: ReviewPolicy, c: Change): Promise<ReviewRow | null> {
+  const tx = rt.sql;
   const isNew = await appendAudit(tx, {
     reviewId: review.id, runId: review.run_id, tenant: review.tenant, actor: c.actor, action: c.action, outcome: c.outcome,
     version: review.version, contentSha256: review.content_sha256, messageRef: c.messageRef ?? review.card_ref,
@@ -68,15 +70,23 @@ export async function recordChange(tx: Sql, review: ReviewRow, policy: ReviewPol
   const tag = `${saved.seq}`;
   if (c.thread) jobs.push(chatJob(saved, 'review.thread', `thread:${tag}`, { notice: c.thread }));
   for (const dm of c.dms ?? []) jobs.push(chatJob(saved, 'review.notify', `dm:${tag}:${dm.user}`, { user: dm.user, notice: dm.notice }));
-  if (saved.status !== 'pending') jobs.push(...await finishReview(tx, saved, policy));
+  if (saved.status !== 'pending') jobs.push(...await finishReview(rt, saved, policy, c.actor));
   await enqueueJobs(tx, jobs);
   return saved;
 }
 
 /** The review has its outcome: hand it to the run, stop the timers, tell the thread and the requester. */
-async function finishReview(tx: Sql, review: ReviewRow, policy: ReviewPolicy): Promise<NewJob[]> {
-  await resumeWaitingJob(tx, review.resume_job ?? review.job_key);
-  await cancelQueuedJobs(tx, timedJobKeys(review, policy));
+async function finishReview(rt: RunTx, review: ReviewRow, policy: ReviewPolicy, actor: string): Promise<NewJob[]> {
+  if (review.resume_job) {
+    // A step asked (a budget question): it runs again and reads the answer.
+    await rt.resumeJob(review.resume_job);
+  } else if (review.status !== 'cancelled') {
+    // A run that has left this review (cancelled, moved on) takes nothing: deliver is then a no-op.
+    await rt.deliver(review.run_id, outcomeEvent(review, policy), {
+      waitKey: review.job_key, dedupeKey: `review:${review.id}`, actor,
+    });
+  }
+  await cancelQueuedJobs(rt.sql, timedJobKeys(review, policy));
   const notice = outcomeNotice(review, policy);
   if (review.status === 'cancelled') return [chatJob(review, 'review.thread', 'outcome', { notice })];
   return [

@@ -7,7 +7,7 @@
  */
 import type { ServicesFactory, StepScope } from '../engine/engine.ts';
 import { permanentError } from '../engine/flow.ts';
-import { SignoffError } from '../errors.ts';
+import { personNeeded, SignoffError } from '../errors.ts';
 import type { Sql } from '../store/client.ts';
 import { runCost } from '../store/ledger.ts';
 import { budgetDecisions } from '../store/reviews.ts';
@@ -55,8 +55,8 @@ async function checkBudget(sql: Sql, runId: string, baseUsd: number): Promise<vo
   }
   const allowance = Math.max(baseUsd, decided.allowedUsd ?? 0);
   if (cost.costUsd >= allowance) {
-    throw new SignoffError('budget_exceeded', `this run has spent ${usd(cost.costUsd)} of its ${usd(allowance)} budget; a person must allow more`, {
-      details: { retryable: false, spentUsd: cost.costUsd, budgetUsd: allowance, baseUsd },
+    throw personNeeded(`this run has spent ${usd(cost.costUsd)} of its ${usd(allowance)} budget; a person must allow more`, {
+      kind: 'budget', spentUsd: cost.costUsd, budgetUsd: allowance, baseUsd,
     });
   }
 }

@@ -8,9 +8,10 @@ import type { Sql } from './client.ts';
 
 /**
  * `step`: an invoked step, its result fed to the machine. `effect`: a named action,
- * at least once, result ignored. `review`: a review child; it requests the review,
- * then waits (status `waiting`) until the decision re-queues it to hand the outcome
- * over. `system`: chat side effects of reviews (cards, reminders, expiry).
+ * at least once, result ignored. `review`: opens a wait the run invoked (asks people
+ * for a review); it feeds nothing back, the decision is delivered to the run in its
+ * own transaction. `system`: chat side effects of reviews (cards, reminders, expiry).
+ * A `step` whose code needs a person's answer sleeps as status `waiting`.
  */
 export type JobKind = 'step' | 'effect' | 'review' | 'system';
 
@@ -67,7 +68,7 @@ export async function finishJob(sql: Sql, key: string, owner: string, attempt: n
   return rows.length === 1;
 }
 
-/** A review job that requested its review: it sleeps, unclaimable, until `resumeWaitingJob`. */
+/** A step job that paused for a person: it sleeps, unclaimable, until `resumeWaitingJob`. */
 export async function waitJob(sql: Sql, key: string, owner: string, attempt: number): Promise<boolean> {
   const rows = await sql`
     UPDATE jobs SET status = 'waiting', lease_owner = NULL, updated_at = now()
@@ -76,15 +77,11 @@ export async function waitJob(sql: Sql, key: string, owner: string, attempt: num
   return rows.length === 1;
 }
 
-/**
- * Makes a waiting review job claimable now (its review was decided). A job still
- * running its request is re-queued too: that attempt's writes are then fenced out,
- * and the next claim hands the outcome over.
- */
+/** Makes a waiting job claimable now (the person it asked has answered). */
 export async function resumeWaitingJob(sql: Sql, key: string): Promise<boolean> {
   const rows = await sql`
     UPDATE jobs SET status = 'queued', lease_owner = NULL, due_at = now(), updated_at = now()
-    WHERE key = ${key} AND status IN ('waiting', 'running')
+    WHERE key = ${key} AND status = 'waiting'
     RETURNING key`;
   return rows.length === 1;
 }
@@ -104,7 +101,19 @@ export async function enqueueJobs(sql: Sql, jobs: NewJob[]): Promise<number> {
     })) as any)}) AS x(key text, run_id text, flow text, kind text, name text, input jsonb, max_attempts int, lease_ms int, delay_ms float8)
     ON CONFLICT (key) DO NOTHING
     RETURNING key`;
+  if (rows.length > 0) await notifyWorkers(sql, 'jobs');
   return rows.length;
+}
+
+/**
+ * Tells every worker (this process's too: its listener has its own connection)
+ * that work was queued. Inside a transaction Postgres delivers it on COMMIT and
+ * drops it on rollback, so a worker is never woken for work it cannot see yet,
+ * and never left asleep for work that committed. The channel is the one
+ * `wakeChannel(schema)` names, built from the schema the client searches.
+ */
+export async function notifyWorkers(sql: Sql, why: string): Promise<void> {
+  await sql`SELECT pg_notify('signoff_wake_' || current_schema(), ${why})`;
 }
 
 /** Cancels queued (not yet started) jobs by key: reminders of a review that was decided. */

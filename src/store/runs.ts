@@ -66,6 +66,16 @@ export async function readRunHead(sql: Sql, runId: string, dedupeKey: string | n
   return rows[0] ?? null;
 }
 
+/** `readRunHead` under a row lock, for an event applied inside a caller's transaction. */
+export async function lockRunHead(tx: Sql, runId: string, dedupeKey: string | null): Promise<RunHead | null> {
+  const rows = await tx<RunHead[]>`
+    SELECT flow, flow_version, status, snapshot, version,
+           (${dedupeKey}::text IS NOT NULL AND EXISTS (
+              SELECT 1 FROM run_events WHERE run_id = ${runId} AND dedupe_key = ${dedupeKey})) AS duplicate
+    FROM runs WHERE id = ${runId} FOR UPDATE`;
+  return rows[0] ?? null;
+}
+
 export interface TransitionCommit {
   runId: string; flow: string; seq: number; snapshot: unknown; status: string; reason: string | null; output: unknown;
   event: EventRow; plan: WritePlan; owner: string;
@@ -73,6 +83,8 @@ export interface TransitionCommit {
   job: { key: string; attempt: number; outcome: 'done' | 'failed'; error: unknown } | null;
   /** The timer whose firing this is: the commit requires our claim on it. */
   timerSendId: string | null;
+  /** The wait (a review's job row) whose outcome this is: closed as done with the commit. */
+  waitKey?: string | null;
 }
 
 /** Commits one transition iff the run is still at `seq - 1` (and the claim holds). */
@@ -99,6 +111,10 @@ export async function commitTransition(sql: Sql, c: TransitionCommit): Promise<b
     jd AS (
       UPDATE jobs SET status = ${c.job?.outcome ?? 'done'}, lease_owner = NULL, last_error = ${json(sql, c.job?.error)}, updated_at = now()
       WHERE key = ${jobKey} AND EXISTS (SELECT 1 FROM r)
+    ),
+    wd AS (
+      UPDATE jobs SET status = 'done', lease_owner = NULL, updated_at = now()
+      WHERE key = ${c.waitKey ?? null} AND status IN ('waiting', 'running') AND EXISTS (SELECT 1 FROM r)
     ),
     jc AS (
       UPDATE jobs SET status = 'cancelled', lease_owner = NULL, updated_at = now()

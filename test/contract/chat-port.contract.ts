@@ -12,7 +12,7 @@ import type { ActionReply, ChatPort, CommandReply, EditorForm, SubmissionReply }
 import { Engine, type ServicesFactory } from '../../src/engine/engine.ts';
 import type { Flow } from '../../src/engine/flow.ts';
 import { ReviewDesk } from '../../src/review/desk.ts';
-import { wakeChannel, type Sql } from '../../src/store/client.ts';
+import type { Sql } from '../../src/store/client.ts';
 import { readAudit, verifyAuditChain } from '../../src/store/reviews.ts';
 import { handleCommand, makeCommandDeps } from '../../src/triggers/commands.ts';
 import { useTestDb } from '../helpers/db.ts';
@@ -62,10 +62,11 @@ export async function deploy(db: { sql: Sql; schema: string }, driver: PlatformD
   const flows = opts.flows ?? contractFlows;
   const desk = new ReviewDesk({
     sql: db.sql, flows, ports: new Map([[driver.port.platform, driver.port]]),
-    defaultPlatform: driver.port.platform, defaultChannel: driver.channel, wakeChannel: wakeChannel(db.schema),
+    defaultPlatform: driver.port.platform, defaultChannel: driver.channel,
   });
   const engine = new Engine({
-    sql: db.sql, schema: db.schema, flows, reviews: desk, pollMs: 200, ...(opts.services ? { services: opts.services } : {}),
+    // No fallback poll within a test's time: work that waits for it is a lost wake-up, and fails the test.
+    sql: db.sql, schema: db.schema, flows, reviews: desk, pollMs: 120_000, ...(opts.services ? { services: opts.services } : {}),
   });
   await engine.start();
   desk.start(200);

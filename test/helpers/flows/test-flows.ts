@@ -46,7 +46,7 @@ async function record(env: StepEnv, name: string, ctx: StepContext, phase: 'star
 }
 
 /** Logs the execution, honours `hang` and `gate`, runs `body`, logs that it finished. */
-async function logged<O>(env: StepEnv, name: string, ctx: StepContext, body: () => Promise<O> | O): Promise<O> {
+export async function logged<O>(env: StepEnv, name: string, ctx: StepContext, body: () => Promise<O> | O): Promise<O> {
   await record(env, name, ctx, 'started');
   if (env.hang?.has(name)) await new Promise<never>(() => {}); // the engine's abort (or SIGKILL) ends it
   await env.gate?.(name, ctx.runId);

@@ -9,7 +9,8 @@ import { SignoffError } from './errors.ts';
 import { SCHEMA_NAME } from './store/client.ts';
 import type { LogLevel } from './ops/log.ts';
 import type { ModelPrice, ModelSettings } from './steps/model/types.ts';
-import type { ConnectorSettings } from './steps/tools/types.ts';
+import type { ConnectorSettings, ToolSettings } from './steps/tools/types.ts';
+import type { SlackSettings } from '../adapters/slack/types.ts';
 
 export interface Config {
   /** Postgres to use; when absent signoff runs an embedded server in `dataDir/pg`. */
@@ -35,6 +36,8 @@ export interface Config {
   shutdownGraceMs: number;
   /** Named engine crash points (tests only). */
   crashpoints: ReadonlySet<string>;
+  /** Users who may cancel, retry and re-post any run of their own tenant (SIGNOFF_ADMINS, user ids). Default: nobody. */
+  admins: ReadonlySet<string>;
   /** Where cards of runs not started from chat (webhooks, schedules) go (SIGNOFF_DEFAULT_CHANNEL; on Slack a channel id). */
   defaultChannel: string;
   /** Model steps: provider, routes, limits, prices, redaction. */
@@ -44,27 +47,6 @@ export interface Config {
   tools: ToolSettings;
   /** Slack, when its variables are set; null means no Slack. */
   slack: SlackSettings | null;
-}
-
-export interface ToolSettings {
-  /** Connector name → base URL and token. A connector missing here runs in local mode (nothing sent). */
-  connectors: Record<string, ConnectorSettings>;
-  /** Hosts (`host` or `host:port`) a model- or flow-supplied URL may reach (EGRESS_ALLOWLIST). */
-  egressAllowlist: string[];
-  /** Requests per minute to one tool host (TOOL_RPM, 0 = unpaced). Default 120. */
-  perHostPerMinute: number;
-  /** Per-call timeout (TOOL_TIMEOUT_MS). Default 15 000. */
-  callTimeoutMs: number;
-}
-
-export interface SlackSettings {
-  botToken: string;
-  /** HTTP mode: requests to POST /slack/events are verified with it. */
-  signingSecret: string | null;
-  /** Socket Mode when set (xapp-…). */
-  appToken: string | null;
-  /** Web API base, ending in /api/ (SLACK_API_URL). Default https://slack.com/api/. */
-  apiUrl: string;
 }
 
 /** What a model costs per million tokens when MODEL_PRICES does not say (US dollars, list prices). */
@@ -128,6 +110,7 @@ export function readConfig(env: Env = process.env): Readonly<Config> {
     workerPollMs: int('WORKER_POLL_MS', 5_000, 50, 600_000),
     shutdownGraceMs: int('SHUTDOWN_GRACE_MS', 10_000, 0, 600_000),
     crashpoints: new Set((env.SIGNOFF_CRASHPOINTS ?? '').split(',').map((s) => s.trim()).filter(Boolean)),
+    admins: readAdmins(env, problems),
     defaultChannel: env.SIGNOFF_DEFAULT_CHANNEL || 'general',
     model: {
       apiKey: env.OPENAI_API_KEY || null,
@@ -171,6 +154,16 @@ function readDatabaseUrl(env: Env, problems: string[]): string | null {
 function list(raw: string | undefined, fallback: string[]): string[] {
   const items = (raw ?? '').split(',').map((s) => s.trim()).filter(Boolean);
   return items.length > 0 ? items : fallback;
+}
+
+/** A platform's user id (Slack U…, a Discord snowflake, a web chat name), as commands see it. */
+const USER_ID = /^[A-Za-z0-9._-]{1,64}$/;
+
+function readAdmins(env: Env, problems: string[]): ReadonlySet<string> {
+  const ids = list(env.SIGNOFF_ADMINS, []);
+  const bad = ids.find((id) => !USER_ID.test(id));
+  if (bad !== undefined) problems.push(`SIGNOFF_ADMINS must be comma-separated user ids, e.g. U012AB3CD,U045EF6GH (got "${bad.slice(0, 70)}")`);
+  return new Set(ids.filter((id) => USER_ID.test(id)));
 }
 
 function readUrl(env: Env, name: string, problems: string[]): string | null {

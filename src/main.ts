@@ -46,11 +46,12 @@ async function main(): Promise<void> {
   const chat = config.slack
     ? createSlackAdapter({ settings: config.slack, store: slackStore(sql), log })
     : createConsoleAdapter({ store: consoleStore(sql), log });
+  const steps = createStepRuntime({ config, sql, log });
+  // A card's "On approval" is described by the tool a review names (its method, host and fields).
   const desk = new ReviewDesk({
     sql, flows, ports: new Map([[chat.port.platform, chat.port]]), defaultPlatform: chat.port.platform,
-    defaultChannel: config.defaultChannel, log,
+    defaultChannel: config.defaultChannel, log, describeAction: steps.describeAction,
   });
-  const steps = createStepRuntime({ config, sql, log });
   if (steps.isOffline) log.info('model steps use the built-in offline model (set OPENAI_API_KEY or OPENAI_BASE_URL for a real one)');
   const engine = new Engine({
     sql, schema: config.schema, flows, log, concurrency: config.workerConcurrency,
@@ -60,7 +61,7 @@ async function main(): Promise<void> {
   if (parked.length > 0) log.warn('parked runs whose state a flow change removed', { runs: parked });
   await engine.start();
   desk.start();
-  await chat.port.start(desk.handlers((cmd) => handleCommand(cmd, makeCommandDeps(engine, { log, repostCards: (runId, opts) => desk.repostCards(runId, opts) }))));
+  await chat.port.start(desk.handlers((cmd) => handleCommand(cmd, makeCommandDeps(engine, { log, admins: config.admins, repostCards: (runId, opts) => desk.repostCards(runId, opts) }))));
   const http = await startHttpServer({ port: config.port, host: config.host, sql, routes: chat.routes });
   const url = `http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${http.port}`;
   const where = chat.port.platform === 'console'

@@ -1,7 +1,7 @@
 /**
  * Outbound Web API calls, paced and with errors the engine understands
  * (DESIGN §6, RELIABILITY 62–64):
- * - every method is paced per Slack tier (bottleneck via src/steps/pacing.ts),
+ * - every method is paced per Slack tier (bottleneck via src/ops/pacing.ts),
  *   and posts to a channel take a slot about 1 s apart shared by all processes;
  * - the SDK never retries (`retries: 0`) and never waits out a 429 itself
  *   (`rejectRateLimitedCalls`): a 429 becomes `retryLater(Retry-After)`, so the
@@ -14,7 +14,7 @@
 import { WebAPIPlatformError, WebAPIRateLimitedError, WebClient, type Logger as SlackLogger, type WebClientOptions } from '@slack/web-api';
 import { retryLater, SignoffError } from '../../src/errors.ts';
 import type { Logger } from '../../src/ops/log.ts';
-import { Pacer, type PaceSpec } from '../../src/steps/pacing.ts';
+import { Pacer, type PaceSpec } from '../../src/ops/pacing.ts';
 import type { SlackStore } from './types.ts';
 
 /** Requests per minute per method, from Slack's tiers (2: 20+, 3: 50+, 4: 100+). chat.postMessage is paced per channel. */

@@ -5,8 +5,18 @@
  * wires the two. Everything here is shared by every bot process on the same
  * database: event dedupe, the post ledger, and the per-channel send pace.
  */
-import type { SlackSettings } from '../../src/config.ts';
 import type { Logger } from '../../src/ops/log.ts';
+
+/** The Slack adapter's slice of the config (src/config.ts fills it from SLACK_* variables). */
+export interface SlackSettings {
+  botToken: string;
+  /** HTTP mode: requests to POST /slack/events are verified with it. */
+  signingSecret: string | null;
+  /** Socket Mode when set (xapp-…). */
+  appToken: string | null;
+  /** Web API base, ending in /api/ (SLACK_API_URL). Default https://slack.com/api/. */
+  apiUrl: string;
+}
 
 /** A post the ledger knows about: `ts` once it is known to have landed. */
 export interface PostRecord {

@@ -7,10 +7,20 @@
  */
 import { SignoffError } from '../errors.ts';
 
-/** The chat platforms signoff speaks. The same flow runs unchanged on each. */
-export type ChatPlatform = 'slack' | 'discord' | 'console';
+/**
+ * A chat platform's name (`slack`, `console`): the prefix of its message refs and
+ * the key its port is found by. Each adapter declares its own (`ChatPort.platform`);
+ * the core lists none, so a new adapter changes nothing here. A literal in lower
+ * case type-checks; a runtime string must be checked (`isChatPlatform`) or cast.
+ */
+export type ChatPlatform = Lowercase<string>;
 
-const PLATFORMS: readonly ChatPlatform[] = ['slack', 'discord', 'console'];
+/** Lower-case letters and digits, a letter first: never a `:`, so a ref's prefix is unambiguous. */
+const PLATFORM_NAME = /^[a-z][a-z0-9]{0,19}$/;
+
+export function isChatPlatform(name: string): name is ChatPlatform {
+  return PLATFORM_NAME.test(name);
+}
 
 /**
  * Where a posted message lives, as one opaque string with a platform prefix, e.g.
@@ -24,21 +34,24 @@ export type MessageRef = string & { readonly __brand: 'MessageRef' };
  * part is percent-encoded so any part round-trips through `parseMessageRef`.
  */
 export function makeMessageRef(platform: ChatPlatform, ...parts: string[]): MessageRef {
+  if (!isChatPlatform(platform)) throw new SignoffError('event_invalid', 'a platform name is lower-case letters and digits');
   if (parts.length === 0 || parts.some((part) => part === '')) {
     throw new SignoffError('event_invalid', 'a message reference needs at least one non-empty part');
   }
   return [platform, ...parts.map(encodePart)].join(':') as MessageRef;
 }
 
-/** Splits a ref back into its platform and parts; throws `event_invalid` for anything else. */
+/**
+ * Splits a ref back into its platform and parts; throws `event_invalid` for anything
+ * else. Any platform name parses: the adapter that reads the parts checks it is its own.
+ */
 export function parseMessageRef(ref: string): { platform: ChatPlatform; parts: string[] } {
-  const [platform, ...encoded] = ref.split(':');
-  const isPlatform = PLATFORMS.includes(platform as ChatPlatform);
-  if (!isPlatform || encoded.length === 0 || encoded.some((part) => !/^(?:[^%]|%25|%3A)+$/.test(part))) {
+  const [platform = '', ...encoded] = ref.split(':');
+  if (!isChatPlatform(platform) || encoded.length === 0 || encoded.some((part) => !/^(?:[^%]|%25|%3A)+$/.test(part))) {
     // The ref may come from a button payload: say nothing about what it named.
     throw new SignoffError('event_invalid', 'not a message reference');
   }
-  return { platform: platform as ChatPlatform, parts: encoded.map(decodePart) };
+  return { platform, parts: encoded.map(decodePart) };
 }
 
 function encodePart(part: string): string {
@@ -111,8 +124,8 @@ export interface ReviewCard {
   diff?: { before: string; after: string };
   /** What will happen on approval, when it is a tool call. */
   proposedAction?: ProposedAction;
-  /** The run's cost so far, already formatted, e.g. "$0.04". */
-  costLabel?: string;
+  /** The run's model cost so far, formatted by the desk, e.g. "$0.04 · 1,200 tokens". */
+  costLabel: string;
   /** Current status and tally. */
   status: ReviewCardStatus;
   /** Buttons to show; empty once decided. */

@@ -8,7 +8,7 @@
 import type { EventObject } from 'xstate';
 import { describeError, isSignoffError, SignoffError } from '../errors.ts';
 import type { Logger } from '../ops/log.ts';
-import type { Sql } from '../store/client.ts';
+import type { Db, Sql } from '../store/client.ts';
 import type { ClaimedJob } from '../store/jobs.ts';
 import { dropTimer, cancelStaleJob, holdsJob, holdsTimer } from '../store/jobs.ts';
 import { hasSqlState, UNIQUE_VIOLATION } from '../store/sqlstate.ts';
@@ -116,7 +116,7 @@ export class Committer {
    * audit row. The jobs it creates are leased to this process and are started
    * from `after` once the caller's COMMIT has returned.
    */
-  async applyInTx(tx: Sql, runId: string, event: EventObject, ctx: ApplyContext, after: AfterCommit): Promise<ApplyResult> {
+  async applyInTx(tx: Db, runId: string, event: EventObject, ctx: ApplyContext, after: AfterCommit): Promise<ApplyResult> {
     const head = await lockRunHead(tx, runId, ctx.dedupeKey);
     if (!head) throw new SignoffError('run_not_found', `no run ${runId}`);
     if (head.duplicate) return { status: head.status as RunStatus, duplicate: true };
@@ -136,7 +136,7 @@ export class Committer {
 
   /** One decide-and-write attempt on `db` (the pool, or a caller's transaction); null when another writer got there first. */
   private async tryApply(
-    db: Sql, runId: string, head: RunHead, event: EventObject, ctx: ApplyContext, after: AfterCommit | null,
+    db: Db, runId: string, head: RunHead, event: EventObject, ctx: ApplyContext, after: AfterCommit | null,
   ): Promise<ApplyResult | null> {
     const isInternal = ctx.job !== null || ctx.timerSendId !== null || Boolean(ctx.waitKey);
     if (head.status !== 'running' && head.status !== 'waiting') {
@@ -207,7 +207,7 @@ export class Committer {
     return this.write(w, flow, runId, head, { ...event, type: 'step.failed' }, ctx, dec, 'note', reason);
   }
 
-  private async park(db: Sql, runId: string, head: RunHead, ctx: ApplyContext, reason: string): Promise<ApplyResult> {
+  private async park(db: Db, runId: string, head: RunHead, ctx: ApplyContext, reason: string): Promise<ApplyResult> {
     await appendNote(db, runId, { type: 'run.parked', data: { reason }, actor: null, status: 'parked', reason });
     this.d.log.warn('run parked', { runId, reason });
     this.hot.delete(runId);
@@ -216,7 +216,7 @@ export class Committer {
   }
 
   /** A late step result, timer or wait outcome for a state the run has left: close the claim, change nothing. */
-  private async discard(db: Sql, runId: string, ctx: ApplyContext, status: RunStatus): Promise<ApplyResult> {
+  private async discard(db: Db, runId: string, ctx: ApplyContext, status: RunStatus): Promise<ApplyResult> {
     if (ctx.job) await cancelStaleJob(db, ctx.job.key, this.d.owner);
     if (ctx.timerSendId) await dropTimer(db, runId, ctx.timerSendId, this.d.owner);
     return { status, duplicate: false };
@@ -269,7 +269,7 @@ export class Committer {
 }
 
 /** Where a write goes: the pool, or a caller's transaction whose COMMIT starts the work (`after`). */
-interface WriteTarget { db: Sql; after: AfterCommit | null; childId: string | undefined }
+interface WriteTarget { db: Db; after: AfterCommit | null; childId: string | undefined }
 
 /** The id of the child invoked with job key `key`, if the run still has it. */
 function childOfJob(snapshot: StoredSnapshot, key: string): string | undefined {

@@ -8,7 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import { SignoffError } from '../errors.ts';
 import { silentLogger, type Logger } from '../ops/log.ts';
-import { wakeChannel, type Sql } from '../store/client.ts';
+import { wakeChannel, type Db, type Sql } from '../store/client.ts';
 import { cancelRunWork, notifyWorkers, requeueFailedJob, resumeWaitingJob } from '../store/jobs.ts';
 import { runCost, type RunCost } from '../store/ledger.ts';
 import { acknowledgeToolCalls } from '../store/tool-calls.ts';
@@ -53,7 +53,7 @@ export interface ReviewHost extends WaitHost {
   /** Handlers of `system` jobs by name. */
   systemJobs: ReadonlyMap<string, StepDefinition>;
   /** Closes the pending reviews of a cancelled run (cards updated, people told), inside `tx`. */
-  cancelReviews(tx: Sql, runId: string, actor: string | null): Promise<void>;
+  cancelReviews(tx: Db, runId: string, actor: string | null): Promise<void>;
 }
 
 export interface StartOptions {
@@ -84,6 +84,7 @@ export class Engine implements RunGateway {
   private readonly channel: string;
   private readonly pollMs: number;
   private readonly reviews: ReviewHost | null;
+  private readonly crashpoints: ReadonlySet<string>;
 
   constructor(opts: EngineOptions) {
     this.sql = opts.sql;
@@ -93,6 +94,7 @@ export class Engine implements RunGateway {
     this.pollMs = opts.pollMs ?? 5_000;
     const log = opts.log ?? silentLogger;
     this.reviews = opts.reviews ?? null;
+    this.crashpoints = opts.crashpoints ?? new Set();
     const system = new Map([...(opts.reviews?.systemJobs ?? new Map())].map(([name, def]) => [name, normalizeStep(def)]));
     this.committer = new Committer({
       sql: this.sql, owner: this.workerId, flows: this.flows, log,
@@ -102,7 +104,7 @@ export class Engine implements RunGateway {
     this.worker = new Worker({
       sql: this.sql, owner: this.workerId, flows: this.flows, committer: this.committer, log,
       concurrency: opts.concurrency ?? 100, pollMs: this.pollMs, maxRecoveries: opts.maxRecoveries ?? 3,
-      channel: this.channel, crashpoints: opts.crashpoints ?? new Set(),
+      channel: this.channel, crashpoints: this.crashpoints,
       system, services: opts.services ?? null, waits: opts.reviews ?? null,
     });
     opts.reviews?.attach(this);
@@ -115,8 +117,7 @@ export class Engine implements RunGateway {
    */
   async transaction<T>(fn: (rt: RunTx) => Promise<T>): Promise<T> {
     const after: AfterCommit = [];
-    const result = await this.sql.begin(async (tx) => {
-      const sql = tx as unknown as Sql;
+    const result = await this.sql.begin(async (sql) => {
       const rt: RunTx = {
         sql,
         deliver: (runId, event, opts) => this.committer.applyInTx(sql, runId, event, {
@@ -130,6 +131,8 @@ export class Engine implements RunGateway {
       };
       return fn(rt);
     });
+    // Test hook (RELIABILITY 29): the decision and the transition are committed, nothing after them has run.
+    if (after.length > 0 && this.crashpoints.has('after-deliver-commit')) process.kill(process.pid, 'SIGKILL');
     for (const start of after) start();
     return result as T;
   }
@@ -215,9 +218,9 @@ export class Engine implements RunGateway {
     }
     const reason = opts.reason ?? `cancelled by ${opts.actor ?? 'an operator'}`;
     await this.sql.begin(async (tx) => {
-      await appendNote(tx as unknown as Sql, runId, { type: 'run.cancelled', data: { reason }, actor: opts.actor ?? null, status: 'cancelled', reason });
-      await cancelRunWork(tx as unknown as Sql, runId);
-      await this.reviews?.cancelReviews(tx as unknown as Sql, runId, opts.actor ?? null);
+      await appendNote(tx, runId, { type: 'run.cancelled', data: { reason }, actor: opts.actor ?? null, status: 'cancelled', reason });
+      await cancelRunWork(tx, runId);
+      await this.reviews?.cancelReviews(tx, runId, opts.actor ?? null);
     });
     if (this.reviews) await this.sql.notify(this.channel, 'cancelled');
     this.committer.forget(runId);
@@ -233,10 +236,10 @@ export class Engine implements RunGateway {
     const keys = Object.values(run.snapshot.children ?? {}).map((c: any) => c.job as string);
     const requeued = await this.sql.begin(async (tx) => {
       let n = 0;
-      for (const key of keys) if (await requeueFailedJob(tx as unknown as Sql, runId, key)) n++;
+      for (const key of keys) if (await requeueFailedJob(tx, runId, key)) n++;
       // A person looked: calls whose outcome was unknown may be made again.
-      if (n > 0) await acknowledgeToolCalls(tx as unknown as Sql, keys);
-      if (n > 0) await appendNote(tx as unknown as Sql, runId, { type: 'run.retried', data: { jobs: keys }, actor: opts.actor ?? null, status: 'running', reason: null });
+      if (n > 0) await acknowledgeToolCalls(tx, keys);
+      if (n > 0) await appendNote(tx, runId, { type: 'run.retried', data: { jobs: keys }, actor: opts.actor ?? null, status: 'running', reason: null });
       return n;
     });
     if (requeued === 0) {

@@ -4,7 +4,7 @@
  * engine and src/steps (models, tools) and src/review (reviews, notices).
  */
 import { SignoffError } from '../errors.ts';
-import type { Sql } from '../store/client.ts';
+import type { Db } from '../store/client.ts';
 import type { ClaimedJob } from '../store/jobs.ts';
 import type { Flow, StepServices } from './flow.ts';
 
@@ -26,7 +26,7 @@ export interface StepScope {
 /** What a transaction opened with `Engine.transaction` may do to runs; it all commits together. */
 export interface RunTx {
   /** The transaction itself, for the caller's own writes. */
-  readonly sql: Sql;
+  readonly sql: Db;
   /**
    * Delivers `event` to a run under its row lock. `waitKey` names the wait (a
    * review child, by the job key it was invoked with) that the event ends; a run
@@ -56,9 +56,9 @@ export interface WaitHost {
   /** A run invoked a wait (`job.name` is its name, `job.key` the key its outcome must name): ask people. */
   openWait(job: ClaimedJob): Promise<void>;
   /** A step paused itself for a person (`personNeeded`): ask `question`, inside `tx`, which also sets the job waiting. */
-  askAboutJob(tx: Sql, job: ClaimedJob, question: { kind: string } & Record<string, unknown>): Promise<void>;
+  askAboutJob(tx: Db, job: ClaimedJob, question: { kind: string } & Record<string, unknown>): Promise<void>;
   /** Queues a message to the people of the run (its channel), inside `tx`. */
-  tellRun(tx: Sql, runId: string, text: string): Promise<void>;
+  tellRun(tx: Db, runId: string, text: string): Promise<void>;
 }
 
 const NO_SERVICES: StepServices = {

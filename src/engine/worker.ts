@@ -245,8 +245,7 @@ export class Worker {
    */
   private async block(job: ClaimedJob, err: SignoffError): Promise<void> {
     const reason = `blocked:${String(err.details?.block ?? 'unknown')}: ${err.message}`;
-    const parked = await this.d.sql.begin(async (tx) => {
-      const t = tx as unknown as Sql;
+    const parked = await this.d.sql.begin(async (t) => {
       if (!(await finishJob(t, job.key, this.d.owner, job.attempts, 'failed', describeError(err)))) return false;
       await appendNote(t, job.run_id, { type: 'run.blocked', data: { reason, job: job.key }, actor: null, status: 'parked', reason });
       await this.d.waits?.tellRun(t, job.run_id, `Run ${job.run_id} is paused: ${err.message}`);
@@ -265,8 +264,7 @@ export class Worker {
    */
   private async askPerson(job: ClaimedJob, err: SignoffError): Promise<void> {
     const question = err.details?.question as { kind: string } & Record<string, unknown>;
-    const isAsked = await this.d.sql.begin(async (tx) => {
-      const t = tx as unknown as Sql;
+    const isAsked = await this.d.sql.begin(async (t) => {
       if (!(await waitJob(t, job.key, this.d.owner, job.attempts))) return false;
       await this.d.waits!.askAboutJob(t, job, question);
       return true;

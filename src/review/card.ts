@@ -20,6 +20,19 @@ export const DRAFT_MAX_CHARS = 20_000;
 
 const proposedField = z.strictObject({ name: z.string().min(1).max(200), old: z.string().optional(), new: z.string() });
 
+/** A tool call as the card shows it: method, host and the fields it sends (old → new). */
+const describedAction = z.strictObject({
+  tool: z.string().min(1).max(100), method: z.string().min(1).max(20), host: z.string().min(1).max(255),
+  fields: z.array(proposedField).max(50),
+  /** The call's input as the tool will receive it, when the tool described it. */
+  input: z.unknown().optional(),
+});
+export type DescribedAction = z.infer<typeof describedAction>;
+
+/** A tool call named by the flow; the desk asks the tool to describe it. */
+const toolCall = z.strictObject({ tool: z.string().min(1).max(100), input: z.unknown() });
+export type ToolCallRequest = z.infer<typeof toolCall>;
+
 /** What a flow passes as the `input` of a review child. */
 export const reviewRequestSchema = z.strictObject({
   /** One line saying what is being decided. */
@@ -29,13 +42,12 @@ export const reviewRequestSchema = z.strictObject({
   /** The editable draft, by name (each becomes a field of the edit dialog); what the approval covers. */
   content: z.record(z.string().regex(/^[a-z][a-zA-Z0-9_]{0,39}$/), z.string().max(DRAFT_MAX_CHARS))
     .refine((c) => Object.keys(c).length >= 1 && Object.keys(c).length <= 10, 'content needs 1 to 10 named parts'),
-  /** Exactly what happens on approval, when it is a tool call. Covered by the approval's hash. */
-  proposedAction: z.strictObject({
-    tool: z.string().min(1).max(100), method: z.string().min(1).max(20), host: z.string().min(1).max(255),
-    fields: z.array(proposedField).max(50),
-  }).optional(),
-  /** The run's cost so far, formatted (model steps fill this in). */
-  costLabel: z.string().max(40).optional(),
+  /**
+   * Exactly what happens on approval, when it is a tool call: named as the call
+   * (`{ tool, input }`, which the desk has the tool describe) or already
+   * described. Covered by the approval's hash, input included.
+   */
+  proposedAction: z.union([describedAction, toolCall]).optional(),
   /** Channel for the card; default the channel the run was started from. */
   channel: z.string().min(1).max(200).optional(),
 });
@@ -72,8 +84,8 @@ export function buildCard(review: ReviewRow, policy: ReviewPolicy, cost?: RunCos
     fields: [...request.fields, ...standardFields(review)],
     body: draftText(review.content),
     ...(review.previous_content ? { diff: { before: draftText(review.previous_content), after: draftText(review.content) } } : {}),
-    ...(request.proposedAction ? { proposedAction: shortenAction(request.proposedAction) } : {}),
-    costLabel: request.costLabel ?? costLabel(cost),
+    ...(request.proposedAction && 'method' in request.proposedAction ? { proposedAction: shortenAction(request.proposedAction) } : {}),
+    costLabel: costLabel(cost),
     status: {
       kind: review.status,
       ...(isPending ? { tally: { approvals: t.approvals, needed: t.needed } } : {}),
@@ -102,7 +114,7 @@ export function draftText(content: Record<string, string>): string {
   return parts.map(([name, text]) => `${name}:\n${text}`).join('\n\n');
 }
 
-function shortenAction(action: NonNullable<ReviewRequest['proposedAction']>) {
+function shortenAction({ input: _input, ...action }: DescribedAction) {
   const cut = (text: string) => {
     const { text: shown, isTruncated } = truncateForDisplay(text, FIELD_DISPLAY_CHARS);
     return isTruncated ? `${shown} (${text.length} characters; the full value is stored and covered by the approval)` : shown;

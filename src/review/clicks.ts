@@ -11,7 +11,7 @@ import type { InboundAction, InboundSubmission } from '../chat/messages.ts';
 import type { ActionReply, ChatPort, EditorForm, SubmissionReply } from '../chat/port.ts';
 import type { RunGateway, RunTx } from '../engine/engine.ts';
 import type { Logger } from '../ops/log.ts';
-import type { Sql } from '../store/client.ts';
+import type { Db, Sql } from '../store/client.ts';
 import { hasDelivery, lockReview, readReview, type ReviewRow } from '../store/reviews.ts';
 import { approvalSha256, delegateForm, DRAFT_MAX_CHARS, editForm, rejectForm, reviewState } from './card.ts';
 import { recordChange, type Change } from './outcomes.ts';
@@ -191,7 +191,7 @@ export class Clicks {
     return review && review.tenant === tenant ? review : null;
   }
 
-  private async lock(tx: Sql, id: string) {
+  private async lock(tx: Db, id: string) {
     const locked = await lockReview(tx, id);
     if (!locked) throw new Error(`review ${id} vanished`);
     return locked;

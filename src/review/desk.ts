@@ -20,7 +20,7 @@ import type { ReviewHost, RunGateway, RunTx } from '../engine/engine.ts';
 import { permanentError, type Flow, type StepDefinition } from '../engine/flow.ts';
 import { SignoffError } from '../errors.ts';
 import { silentLogger, type Logger } from '../ops/log.ts';
-import type { Sql } from '../store/client.ts';
+import type { Db, Sql } from '../store/client.ts';
 import { enqueueJobs, type ClaimedJob } from '../store/jobs.ts';
 import { runCost } from '../store/ledger.ts';
 import {
@@ -28,7 +28,9 @@ import {
   readReviewByJob, setCardRef, type NewReview, type ReviewRow,
 } from '../store/reviews.ts';
 import { readRun } from '../store/runs.ts';
-import { approvalSha256, buildCard, clockUtc, joinMentions, reviewRequestSchema, reviewState } from './card.ts';
+import {
+  approvalSha256, buildCard, clockUtc, joinMentions, reviewRequestSchema, reviewState, type DescribedAction, type ReviewRequest,
+} from './card.ts';
 import { Clicks } from './clicks.ts';
 import { CHAT_JOB, chatJob, outcomeEvent, recordChange, type Change, type ChatJobName } from './outcomes.ts';
 import { budgetReview, type Spent } from './budget.ts';
@@ -43,6 +45,12 @@ export interface DeskOptions {
   defaultPlatform: ChatPlatform;
   /** Channel for their cards. */
   defaultChannel: string;
+  /**
+   * Describes a tool call a review proposes (`{ tool, input }`): method, host,
+   * the fields it sends (src/steps/tools). Without it, reviews must pass an
+   * already described action.
+   */
+  describeAction?: (tool: string, input: unknown) => Promise<Omit<DescribedAction, 'input'>>;
   log?: Logger;
 }
 
@@ -108,7 +116,7 @@ export class ReviewDesk implements ReviewHost {
    * and stops). A legacy review decided while its job slept hands its outcome over here.
    */
   async openWait(job: ClaimedJob): Promise<void> {
-    const row = this.reviewOf(job);
+    const row = await this.reviewOf(job);
     await this.transaction(async (rt) => {
       const existing = await readReviewByJob(rt.sql, job.key);
       if (existing && existing.status !== 'pending' && existing.status !== 'cancelled') {
@@ -121,8 +129,8 @@ export class ReviewDesk implements ReviewHost {
     });
   }
 
-  /** The review row a job asks for, checked before anything is written. */
-  private reviewOf(job: ClaimedJob): Omit<NewReview, 'tenant' | 'platform' | 'channel' | 'requested_by'> & { channel: string | undefined } {
+  /** The review row a job asks for, checked (and its tool call described) before anything is written. */
+  private async reviewOf(job: ClaimedJob): Promise<Omit<NewReview, 'tenant' | 'platform' | 'channel' | 'requested_by'> & { channel: string | undefined }> {
     const flow = this.flows.get(job.flow);
     const policy = flow?.reviewPolicies.get(job.name) as ReviewPolicy | undefined;
     if (!flow || !policy) throw permanentError(`flow "${job.flow}" has no review "${job.name}"`);
@@ -131,15 +139,27 @@ export class ReviewDesk implements ReviewHost {
       const problems = parsed.error.issues.map((i) => `${i.path.join('.') || 'input'}: ${i.message}`).join('; ');
       throw permanentError(`review "${job.name}" was requested with invalid input: ${problems}`);
     }
-    const { channel, content, ...shown } = parsed.data;
+    const { channel, content, ...request } = parsed.data;
+    const shown = { ...request, ...(request.proposedAction ? { proposedAction: await this.described(job, request.proposedAction) } : {}) };
     return {
       id: randomUUID(), run_id: job.run_id, flow: flow.id, job_key: job.key, name: job.name, channel,
       policy, request: shown, content, content_sha256: approvalSha256(content, shown), expiresInMs: policy.expiresInMs ?? null,
     };
   }
 
+  /** A proposed tool call as its tool describes it, input kept (the approval's hash covers it). */
+  private async described(job: ClaimedJob, action: NonNullable<ReviewRequest['proposedAction']>): Promise<DescribedAction> {
+    if ('method' in action) return action;
+    if (!this.o.describeAction) throw permanentError(`review "${job.name}" names tool "${action.tool}", but no tool can describe it here`);
+    try {
+      return { ...(await this.o.describeAction(action.tool, action.input)), input: action.input };
+    } catch (err) {
+      throw permanentError(`review "${job.name}" proposes a call of "${action.tool}" that cannot be described: ${(err as Error).message}`, err);
+    }
+  }
+
   /** Where a run's cards and notices go: the chat it came from, else the default channel. */
-  private async whereRunTalks(db: Sql, runId: string): Promise<{ tenant: string; platform: string; channel: string; requested_by: string }> {
+  private async whereRunTalks(db: Db, runId: string): Promise<{ tenant: string; platform: string; channel: string; requested_by: string }> {
     const run = await readRun(db, runId);
     if (!run) throw permanentError(`run ${runId} is gone`);
     const trigger = run.trigger as { source?: string; actor?: string; channel?: string; tenant?: string };
@@ -151,7 +171,7 @@ export class ReviewDesk implements ReviewHost {
   }
 
   /** Queues a message to a run's channel (a paused run), inside the caller's transaction. */
-  async tellRun(tx: Sql, runId: string, text: string): Promise<void> {
+  async tellRun(tx: Db, runId: string, text: string): Promise<void> {
     const [run] = await tx<{ flow: string }[]>`SELECT flow FROM runs WHERE id = ${runId}`;
     if (!run) return;
     await enqueueJobs(tx, [{
@@ -169,7 +189,7 @@ export class ReviewDesk implements ReviewHost {
    * A step asked a person a question (src/engine/worker.ts sets its job waiting
    * in `tx`): today the one question is a run over its budget (./budget.ts).
    */
-  async askAboutJob(tx: Sql, job: ClaimedJob, question: { kind: string } & Record<string, unknown>): Promise<void> {
+  async askAboutJob(tx: Db, job: ClaimedJob, question: { kind: string } & Record<string, unknown>): Promise<void> {
     if (question.kind !== 'budget') throw permanentError(`the review desk cannot ask "${question.kind}" questions`);
     const earlier = await budgetReviewsOf(tx, job.key);
     const where = await this.whereRunTalks(tx, job.run_id);
@@ -178,7 +198,7 @@ export class ReviewDesk implements ReviewHost {
   }
 
   /** A transaction opened by someone else (the worker), for writes that deliver nothing to runs. */
-  private rawTx(tx: Sql): RunTx {
+  private rawTx(tx: Db): RunTx {
     const refuse = async (): Promise<never> => {
       throw new SignoffError('step_failed', 'this transaction cannot move runs on');
     };
@@ -205,7 +225,7 @@ export class ReviewDesk implements ReviewHost {
   }
 
   /** Closes a cancelled run's pending reviews in the cancelling transaction. */
-  async cancelReviews(tx: Sql, runId: string, actor: string | null): Promise<void> {
+  async cancelReviews(tx: Db, runId: string, actor: string | null): Promise<void> {
     for (const pending of await pendingReviewsOfRun(tx, runId)) await this.close(this.rawTx(tx), pending.id, actor ?? 'signoff');
   }
 

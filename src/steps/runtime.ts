@@ -4,17 +4,25 @@
  * box with the built-in connectors, and the run budget around both. main.ts
  * and the tests build it the same way.
  */
-import type { Config } from '../config.ts';
 import type { ServicesFactory } from '../engine/engine.ts';
 import type { Logger } from '../ops/log.ts';
 import type { Sql } from '../store/client.ts';
 import { toolJournal } from '../store/tool-calls.ts';
 import { createModelGateway } from './model/gateway.ts';
-import { Pacer } from './pacing.ts';
+import { Pacer } from '../ops/pacing.ts';
 import { createStepServices } from './services.ts';
+import type { ModelSettings } from './model/types.ts';
 import { builtinTools } from './tools/registry.ts';
 import { ToolBox } from './tools/toolbox.ts';
-import type { ProposedCall } from './tools/types.ts';
+import type { ProposedCall, ToolSettings } from './tools/types.ts';
+
+/** The steps' slice of the config: main.ts passes it (src/config.ts fills it); steps never read config.ts. */
+export interface StepSettings {
+  model: ModelSettings;
+  tools: ToolSettings;
+  /** Spending limit of one run's model calls, in US dollars, unless the flow sets its own. */
+  runBudgetUsd: number;
+}
 
 /** A card's "On approval": the real call a tool would make (method, host, fields, old → new). */
 export type ProposedAction = ProposedCall;
@@ -32,7 +40,7 @@ export interface StepRuntime {
   stop(): Promise<void>;
 }
 
-export function createStepRuntime(o: { config: Pick<Config, 'model' | 'tools' | 'runBudgetUsd'>; sql: Sql; log: Logger }): StepRuntime {
+export function createStepRuntime(o: { config: StepSettings; sql: Sql; log: Logger }): StepRuntime {
   const pacer = new Pacer();
   const model = createModelGateway({ settings: o.config.model, sql: o.sql, log: o.log, pacer });
   const tools = new ToolBox({ tools: builtinTools, settings: o.config.tools, pacer, log: o.log, journal: toolJournal(o.sql) });

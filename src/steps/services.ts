@@ -7,7 +7,7 @@
  */
 import type { ServicesFactory, StepScope } from '../engine/engine.ts';
 import { permanentError } from '../engine/flow.ts';
-import { personNeeded, SignoffError } from '../errors.ts';
+import { personNeeded } from '../errors.ts';
 import type { Sql } from '../store/client.ts';
 import { runCost } from '../store/ledger.ts';
 import { budgetDecisions } from '../store/reviews.ts';

@@ -6,8 +6,15 @@
  */
 import postgres from 'postgres';
 
+/** The pool: it runs queries, and starts transactions (`sql.begin`), listens and ends. */
 export type Sql = postgres.Sql;
-export type Tx = postgres.TransactionSql;
+/**
+ * What a store function queries through: the pool or an open transaction. A
+ * function that only runs statements takes `Db`, so a caller inside
+ * `sql.begin((tx) => …)` passes `tx` as it is; one that opens its own
+ * transaction takes `Sql`.
+ */
+export type Db = Sql | postgres.TransactionSql;
 
 export interface ClientOptions {
   url: string;

@@ -7,7 +7,7 @@
  */
 import type { ReviewCard } from '../chat/messages.ts';
 import type { Notice } from '../chat/port.ts';
-import type { Sql } from './client.ts';
+import type { Db, Sql } from './client.ts';
 
 export interface ConsolePerson { id: string; displayName: string; groups: string[] }
 export interface ConsoleChannelRow { id: string; dmOf: string | null }
@@ -25,7 +25,7 @@ export type ConsoleInsertOutcome =
 
 interface RawMessage extends MessageBase { kind: 'card' | 'text'; content: unknown }
 
-function messageColumns(sql: Sql) {
+function messageColumns(sql: Db) {
   return sql`id::text AS id, channel, parent_id::text AS "parentId", kind, content, author,
     created_at AS "createdAt", updated_at AS "updatedAt"`;
 }
@@ -68,19 +68,19 @@ export async function upsertConsolePerson(sql: Sql, tenant: string, person: Cons
   });
 }
 
-export async function listConsolePeople(sql: Sql, tenant: string): Promise<ConsolePerson[]> {
+export async function listConsolePeople(sql: Db, tenant: string): Promise<ConsolePerson[]> {
   return sql<ConsolePerson[]>`
     SELECT id, display_name AS "displayName", groups FROM console_people WHERE tenant = ${tenant} ORDER BY id`;
 }
 
 /** Shared channels first, then DM channels, each by id. */
-export async function listConsoleChannels(sql: Sql, tenant: string): Promise<ConsoleChannelRow[]> {
+export async function listConsoleChannels(sql: Db, tenant: string): Promise<ConsoleChannelRow[]> {
   return sql<ConsoleChannelRow[]>`
     SELECT id, dm_of AS "dmOf" FROM console_channels WHERE tenant = ${tenant} ORDER BY dm_of IS NOT NULL, id`;
 }
 
 /** The newest `limit` messages of a tenant that are not deleted, oldest first. */
-export async function recentConsoleMessages(sql: Sql, tenant: string, limit: number): Promise<ConsoleMessageRow[]> {
+export async function recentConsoleMessages(sql: Db, tenant: string, limit: number): Promise<ConsoleMessageRow[]> {
   const rows = await sql<RawMessage[]>`
     SELECT * FROM (
       SELECT ${messageColumns(sql)} FROM console_messages
@@ -89,7 +89,7 @@ export async function recentConsoleMessages(sql: Sql, tenant: string, limit: num
   return rows.map(toMessage);
 }
 
-export async function getConsoleMessage(sql: Sql, tenant: string, id: string): Promise<ConsoleMessageRow | null> {
+export async function getConsoleMessage(sql: Db, tenant: string, id: string): Promise<ConsoleMessageRow | null> {
   if (!/^\d{1,18}$/.test(id)) return null;
   const rows = await sql<RawMessage[]>`
     SELECT ${messageColumns(sql)} FROM console_messages WHERE tenant = ${tenant} AND id = ${id}::bigint AND deleted_at IS NULL`;
@@ -100,7 +100,7 @@ export async function getConsoleMessage(sql: Sql, tenant: string, id: string): P
  * Stores a message once per (tenant, idempotency key). Inserted only when its
  * channel exists and, for a reply, its parent is a live message in that channel.
  */
-export async function insertConsoleMessage(sql: Sql, tenant: string, m: NewConsoleMessageRow): Promise<ConsoleInsertOutcome> {
+export async function insertConsoleMessage(sql: Db, tenant: string, m: NewConsoleMessageRow): Promise<ConsoleInsertOutcome> {
   const content = m.kind === 'card' ? m.card : m.notice;
   const inserted = await sql<RawMessage[]>`
     INSERT INTO console_messages (tenant, channel, parent_id, kind, content, author, idempotency_key)
@@ -119,7 +119,7 @@ export async function insertConsoleMessage(sql: Sql, tenant: string, m: NewConso
 }
 
 /** Replaces a live card in place; null when `channel` holds no such card. */
-export async function replaceConsoleCard(sql: Sql, tenant: string, channel: string, id: string, card: ReviewCard): Promise<ConsoleMessageRow | null> {
+export async function replaceConsoleCard(sql: Db, tenant: string, channel: string, id: string, card: ReviewCard): Promise<ConsoleMessageRow | null> {
   if (!/^\d{1,18}$/.test(id)) return null;
   const rows = await sql<RawMessage[]>`
     UPDATE console_messages SET content = ${sql.json(card as never)}, updated_at = now()
@@ -129,7 +129,7 @@ export async function replaceConsoleCard(sql: Sql, tenant: string, channel: stri
 }
 
 /** Marks a message deleted, as if someone removed it in chat (RELIABILITY 59). False if there was none. */
-export async function deleteConsoleMessage(sql: Sql, tenant: string, id: string): Promise<boolean> {
+export async function deleteConsoleMessage(sql: Db, tenant: string, id: string): Promise<boolean> {
   if (!/^\d{1,18}$/.test(id)) return false;
   const rows = await sql`
     UPDATE console_messages SET deleted_at = now() WHERE tenant = ${tenant} AND id = ${id}::bigint AND deleted_at IS NULL
@@ -138,7 +138,7 @@ export async function deleteConsoleMessage(sql: Sql, tenant: string, id: string)
 }
 
 /** The person's groups; [] for someone unknown. */
-export async function consoleGroupsOf(sql: Sql, tenant: string, user: string): Promise<string[]> {
+export async function consoleGroupsOf(sql: Db, tenant: string, user: string): Promise<string[]> {
   const rows = await sql<{ groups: string[] }[]>`SELECT groups FROM console_people WHERE tenant = ${tenant} AND id = ${user}`;
   return rows[0]?.groups ?? [];
 }

@@ -4,7 +4,7 @@
  * worker is fenced on its claim (lease owner + attempt), so a worker whose
  * lease expired and was re-claimed changes nothing.
  */
-import type { Sql } from './client.ts';
+import type { Db } from './client.ts';
 
 /**
  * `step`: an invoked step, its result fed to the machine. `effect`: a named action,
@@ -23,7 +23,7 @@ export interface ClaimedJob {
 export interface ClaimedTimer { run_id: string; send_id: string; event: any }
 
 /** Claims up to `limit` due jobs: queued ones whose run_at passed, and running ones whose lease expired. */
-export async function claimJobs(sql: Sql, owner: string, limit: number): Promise<ClaimedJob[]> {
+export async function claimJobs(sql: Db, owner: string, limit: number): Promise<ClaimedJob[]> {
   return sql<ClaimedJob[]>`
     UPDATE jobs j SET status = 'running', lease_owner = ${owner}, attempts = j.attempts + 1,
       recoveries = j.recoveries + CASE WHEN j.status = 'running' THEN 1 ELSE 0 END,
@@ -35,7 +35,7 @@ export async function claimJobs(sql: Sql, owner: string, limit: number): Promise
 }
 
 /** Puts a failed attempt back in the queue after `delayMs`. False if our claim was lost. */
-export async function rescheduleJob(sql: Sql, key: string, owner: string, attempt: number, delayMs: number, error: unknown): Promise<boolean> {
+export async function rescheduleJob(sql: Db, key: string, owner: string, attempt: number, delayMs: number, error: unknown): Promise<boolean> {
   const rows = await sql`
     UPDATE jobs SET status = 'queued', lease_owner = NULL, last_error = ${sql.json(error as any)},
       due_at = now() + ${delayMs} * interval '1 millisecond', updated_at = now()
@@ -49,7 +49,7 @@ export async function rescheduleJob(sql: Sql, key: string, owner: string, attemp
  * without using up the attempt, at most `maxDeferrals` times per job. False if
  * our claim was lost or the job has used its deferrals (then it counts as a failure).
  */
-export async function deferJob(sql: Sql, key: string, owner: string, attempt: number, delayMs: number, error: unknown, maxDeferrals: number): Promise<boolean> {
+export async function deferJob(sql: Db, key: string, owner: string, attempt: number, delayMs: number, error: unknown, maxDeferrals: number): Promise<boolean> {
   const rows = await sql`
     UPDATE jobs SET status = 'queued', lease_owner = NULL, last_error = ${sql.json(error as any)},
       attempts = attempts - 1, deferrals = deferrals + 1,
@@ -60,7 +60,7 @@ export async function deferJob(sql: Sql, key: string, owner: string, attempt: nu
 }
 
 /** Closes an effect job (effects feed nothing back to the machine). False if our claim was lost. */
-export async function finishJob(sql: Sql, key: string, owner: string, attempt: number, status: 'done' | 'failed', error: unknown): Promise<boolean> {
+export async function finishJob(sql: Db, key: string, owner: string, attempt: number, status: 'done' | 'failed', error: unknown): Promise<boolean> {
   const rows = await sql`
     UPDATE jobs SET status = ${status}, lease_owner = NULL, last_error = ${error == null ? null : sql.json(error as any)}, updated_at = now()
     WHERE key = ${key} AND status = 'running' AND lease_owner = ${owner} AND attempts = ${attempt}
@@ -69,7 +69,7 @@ export async function finishJob(sql: Sql, key: string, owner: string, attempt: n
 }
 
 /** A step job that paused for a person: it sleeps, unclaimable, until `resumeWaitingJob`. */
-export async function waitJob(sql: Sql, key: string, owner: string, attempt: number): Promise<boolean> {
+export async function waitJob(sql: Db, key: string, owner: string, attempt: number): Promise<boolean> {
   const rows = await sql`
     UPDATE jobs SET status = 'waiting', lease_owner = NULL, updated_at = now()
     WHERE key = ${key} AND status = 'running' AND lease_owner = ${owner} AND attempts = ${attempt}
@@ -78,7 +78,7 @@ export async function waitJob(sql: Sql, key: string, owner: string, attempt: num
 }
 
 /** Makes a waiting job claimable now (the person it asked has answered). */
-export async function resumeWaitingJob(sql: Sql, key: string): Promise<boolean> {
+export async function resumeWaitingJob(sql: Db, key: string): Promise<boolean> {
   const rows = await sql`
     UPDATE jobs SET status = 'queued', lease_owner = NULL, due_at = now(), updated_at = now()
     WHERE key = ${key} AND status = 'waiting'
@@ -89,7 +89,7 @@ export async function resumeWaitingJob(sql: Sql, key: string): Promise<boolean> 
 export interface NewJob { key: string; runId: string; flow: string; kind: JobKind; name: string; input: unknown; delayMs: number; maxAttempts: number; leaseMs: number }
 
 /** Queues jobs due after their delay; a key that exists already is left as it is (idempotent). */
-export async function enqueueJobs(sql: Sql, jobs: NewJob[]): Promise<number> {
+export async function enqueueJobs(sql: Db, jobs: NewJob[]): Promise<number> {
   if (jobs.length === 0) return 0;
   const rows = await sql`
     INSERT INTO jobs (key, run_id, flow, kind, name, input, status, max_attempts, lease_ms, due_at)
@@ -112,37 +112,37 @@ export async function enqueueJobs(sql: Sql, jobs: NewJob[]): Promise<number> {
  * and never left asleep for work that committed. The channel is the one
  * `wakeChannel(schema)` names, built from the schema the client searches.
  */
-export async function notifyWorkers(sql: Sql, why: string): Promise<void> {
+export async function notifyWorkers(sql: Db, why: string): Promise<void> {
   await sql`SELECT pg_notify('signoff_wake_' || current_schema(), ${why})`;
 }
 
 /** Cancels queued (not yet started) jobs by key: reminders of a review that was decided. */
-export async function cancelQueuedJobs(sql: Sql, keys: string[]): Promise<void> {
+export async function cancelQueuedJobs(sql: Db, keys: string[]): Promise<void> {
   if (keys.length === 0) return;
   await sql`UPDATE jobs SET status = 'cancelled', updated_at = now()
             WHERE key = ANY(${sql.array(keys)}::text[]) AND status = 'queued'`;
 }
 
 /** Marks a job whose step is no longer current (its state was left) as cancelled. */
-export async function cancelStaleJob(sql: Sql, key: string, owner: string): Promise<void> {
+export async function cancelStaleJob(sql: Db, key: string, owner: string): Promise<void> {
   await sql`UPDATE jobs SET status = 'cancelled', lease_owner = NULL, updated_at = now()
             WHERE key = ${key} AND lease_owner = ${owner} AND status = 'running'`;
 }
 
 /** Whether `owner` still holds its claim on a job attempt (false once its lease expired and another worker took it). */
-export async function holdsJob(sql: Sql, key: string, owner: string, attempt: number): Promise<boolean> {
+export async function holdsJob(sql: Db, key: string, owner: string, attempt: number): Promise<boolean> {
   const rows = await sql`SELECT 1 FROM jobs WHERE key = ${key} AND status = 'running' AND lease_owner = ${owner} AND attempts = ${attempt}`;
   return rows.length === 1;
 }
 
 /** Whether `owner` still holds its claim on a timer (false once another worker re-claimed or fired it). */
-export async function holdsTimer(sql: Sql, runId: string, sendId: string, owner: string): Promise<boolean> {
+export async function holdsTimer(sql: Db, runId: string, sendId: string, owner: string): Promise<boolean> {
   const rows = await sql`SELECT 1 FROM timers WHERE run_id = ${runId} AND send_id = ${sendId} AND lease_owner = ${owner}`;
   return rows.length === 1;
 }
 
 /** Shutdown: hands our unfinished jobs back, claimable at once, without counting the attempt. */
-export async function releaseJobs(sql: Sql, owner: string, keys: string[]): Promise<number> {
+export async function releaseJobs(sql: Db, owner: string, keys: string[]): Promise<number> {
   if (keys.length === 0) return 0;
   const rows = await sql`
     UPDATE jobs SET status = 'queued', lease_owner = NULL, attempts = greatest(attempts - 1, 0), due_at = now(), updated_at = now()
@@ -152,7 +152,7 @@ export async function releaseJobs(sql: Sql, owner: string, keys: string[]): Prom
 }
 
 /** Operator retry: the failed step job of a run goes back to the queue with fresh counters. */
-export async function requeueFailedJob(sql: Sql, runId: string, key: string): Promise<boolean> {
+export async function requeueFailedJob(sql: Db, runId: string, key: string): Promise<boolean> {
   const rows = await sql`
     UPDATE jobs SET status = 'queued', attempts = 0, recoveries = 0, lease_owner = NULL, due_at = now(), updated_at = now()
     WHERE key = ${key} AND run_id = ${runId} AND status IN ('failed', 'running', 'queued')
@@ -161,14 +161,14 @@ export async function requeueFailedJob(sql: Sql, runId: string, key: string): Pr
 }
 
 /** Cancels every open job and timer of a run (run cancelled). */
-export async function cancelRunWork(sql: Sql, runId: string): Promise<void> {
+export async function cancelRunWork(sql: Db, runId: string): Promise<void> {
   await sql`UPDATE jobs SET status = 'cancelled', lease_owner = NULL, updated_at = now()
             WHERE run_id = ${runId} AND status IN ('queued', 'running', 'waiting')`;
   await sql`DELETE FROM timers WHERE run_id = ${runId}`;
 }
 
 /** Claims due timers for `leaseMs`; a claim that is never committed becomes due again. */
-export async function claimTimers(sql: Sql, owner: string, limit: number, leaseMs: number): Promise<ClaimedTimer[]> {
+export async function claimTimers(sql: Db, owner: string, limit: number, leaseMs: number): Promise<ClaimedTimer[]> {
   return sql<ClaimedTimer[]>`
     UPDATE timers t SET lease_owner = ${owner}, due_at = now() + ${leaseMs} * interval '1 millisecond'
     FROM (SELECT run_id, send_id FROM timers WHERE due_at <= now()
@@ -178,12 +178,12 @@ export async function claimTimers(sql: Sql, owner: string, limit: number, leaseM
 }
 
 /** Drops a claimed timer whose event the run no longer accepts. */
-export async function dropTimer(sql: Sql, runId: string, sendId: string, owner: string): Promise<void> {
+export async function dropTimer(sql: Db, runId: string, sendId: string, owner: string): Promise<void> {
   await sql`DELETE FROM timers WHERE run_id = ${runId} AND send_id = ${sendId} AND lease_owner = ${owner}`;
 }
 
 /** Milliseconds until the earliest job or timer becomes due (null when none), for the poll loop. */
-export async function msUntilNextDue(sql: Sql): Promise<number | null> {
+export async function msUntilNextDue(sql: Db): Promise<number | null> {
   const rows = await sql<{ ms: number | null }[]>`
     SELECT extract(epoch FROM (least(
       (SELECT min(due_at) FROM jobs WHERE status IN ('queued', 'running')),

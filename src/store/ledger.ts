@@ -2,7 +2,7 @@
  * SQL for the model-call ledger (migration 0004): every call a model step
  * makes is a row, so a run's cost and a step's call count are sums over it.
  */
-import type { Sql } from './client.ts';
+import type { Db } from './client.ts';
 
 export interface ModelCall {
   runId: string;
@@ -30,7 +30,7 @@ export interface RunCost {
 }
 
 /** Records one call; a repeat of the same (job, attempt, call) is ignored. */
-export async function recordModelCall(sql: Sql, c: ModelCall): Promise<void> {
+export async function recordModelCall(sql: Db, c: ModelCall): Promise<void> {
   await sql`
     INSERT INTO model_calls (run_id, job_key, attempt, call_no, model, offline, outcome, error, input_tokens, output_tokens, cost_usd)
     VALUES (${c.runId}, ${c.jobKey}, ${c.attempt}, ${c.callNo}, ${c.model}, ${c.offline}, ${c.outcome}, ${c.error ?? null},
@@ -39,13 +39,13 @@ export async function recordModelCall(sql: Sql, c: ModelCall): Promise<void> {
 }
 
 /** Calls a step (job) has made over all its attempts. */
-export async function countModelCalls(sql: Sql, jobKey: string): Promise<number> {
+export async function countModelCalls(sql: Db, jobKey: string): Promise<number> {
   const rows = await sql<{ n: number }[]>`SELECT count(*)::int AS n FROM model_calls WHERE job_key = ${jobKey}`;
   return rows[0]!.n;
 }
 
 /** What a run's model calls have cost so far. */
-export async function runCost(sql: Sql, runId: string): Promise<RunCost> {
+export async function runCost(sql: Db, runId: string): Promise<RunCost> {
   const rows = await sql<{ calls: number; input_tokens: number; output_tokens: number; cost_usd: string; offline: boolean; models: string[] | null }[]>`
     SELECT count(*)::int AS calls, coalesce(sum(input_tokens), 0)::int AS input_tokens,
            coalesce(sum(output_tokens), 0)::int AS output_tokens, coalesce(sum(cost_usd), 0)::text AS cost_usd,

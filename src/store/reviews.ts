@@ -5,7 +5,7 @@
  * won. Audit rows are hash-chained per review; `verifyAuditChain` recomputes it.
  */
 import { createHash } from 'node:crypto';
-import type { Sql } from './client.ts';
+import type { Db } from './client.ts';
 
 export type ReviewRowStatus = 'pending' | 'approved' | 'rejected' | 'expired' | 'cancelled';
 
@@ -24,7 +24,7 @@ export type NewReview = Pick<ReviewRow,
   & { expiresInMs: number | null; resume_job?: string | null };
 
 /** Creates the review of a job, or returns the one it already has (the job ran again). */
-export async function insertReview(sql: Sql, r: NewReview): Promise<ReviewRow> {
+export async function insertReview(sql: Db, r: NewReview): Promise<ReviewRow> {
   await sql`
     INSERT INTO reviews (id, run_id, flow, job_key, name, tenant, platform, channel, requested_by, policy, request, content, content_sha256, resume_job, expires_at)
     VALUES (${r.id}, ${r.run_id}, ${r.flow}, ${r.job_key}, ${r.name}, ${r.tenant}, ${r.platform}, ${r.channel}, ${r.requested_by},
@@ -35,18 +35,18 @@ export async function insertReview(sql: Sql, r: NewReview): Promise<ReviewRow> {
   return rows[0]!;
 }
 
-export async function readReview(sql: Sql, id: string): Promise<ReviewRow | null> {
+export async function readReview(sql: Db, id: string): Promise<ReviewRow | null> {
   const rows = await sql<ReviewRow[]>`SELECT * FROM reviews WHERE id = ${id}`;
   return rows[0] ?? null;
 }
 
-export async function readReviewByJob(sql: Sql, jobKey: string): Promise<ReviewRow | null> {
+export async function readReviewByJob(sql: Db, jobKey: string): Promise<ReviewRow | null> {
   const rows = await sql<ReviewRow[]>`SELECT * FROM reviews WHERE job_key = ${jobKey}`;
   return rows[0] ?? null;
 }
 
 /** Locks a review for a decision; `now` is the database clock (RELIABILITY 43). */
-export async function lockReview(tx: Sql, id: string): Promise<{ review: ReviewRow; now: Date } | null> {
+export async function lockReview(tx: Db, id: string): Promise<{ review: ReviewRow; now: Date } | null> {
   const rows = await tx<(ReviewRow & { db_now: Date })[]>`SELECT *, now() AS db_now FROM reviews WHERE id = ${id} FOR UPDATE`;
   const row = rows[0];
   if (!row) return null;
@@ -58,7 +58,7 @@ export type ReviewChange = Partial<Pick<ReviewRow,
   'status' | 'decisions' | 'content' | 'content_sha256' | 'version' | 'previous_content' | 'last_editor' | 'delegates' | 'is_escalated' | 'reminders_sent' | 'decided_at'>>;
 
 /** Writes a change to a locked review and returns it with its new `seq`. */
-export async function saveReview(tx: Sql, current: ReviewRow, change: ReviewChange): Promise<ReviewRow> {
+export async function saveReview(tx: Db, current: ReviewRow, change: ReviewChange): Promise<ReviewRow> {
   const next = { ...current, ...change };
   const rows = await tx<{ seq: number }[]>`
     UPDATE reviews SET status = ${next.status}, decisions = ${tx.json(next.decisions)}, content = ${tx.json(next.content)},
@@ -72,22 +72,22 @@ export async function saveReview(tx: Sql, current: ReviewRow, change: ReviewChan
 }
 
 /** Records where the card was posted; returns the review's seq, so the poster knows if it is stale. */
-export async function setCardRef(sql: Sql, id: string, ref: string): Promise<number> {
+export async function setCardRef(sql: Db, id: string, ref: string): Promise<number> {
   const rows = await sql<{ seq: number }[]>`UPDATE reviews SET card_ref = ${ref} WHERE id = ${id} RETURNING seq`;
   return rows[0]?.seq ?? 0;
 }
 
 /** Forgets where the card was posted, so the next post makes a new one (an operator's re-post). */
-export async function clearCardRef(tx: Sql, id: string): Promise<void> {
+export async function clearCardRef(tx: Db, id: string): Promise<void> {
   await tx`UPDATE reviews SET card_ref = NULL, seq = seq + 1 WHERE id = ${id}`;
 }
 
-export async function pendingReviewsOfRun(sql: Sql, runId: string): Promise<ReviewRow[]> {
+export async function pendingReviewsOfRun(sql: Db, runId: string): Promise<ReviewRow[]> {
   return sql<ReviewRow[]>`SELECT * FROM reviews WHERE run_id = ${runId} AND status = 'pending' ORDER BY created_at`;
 }
 
 /** Pending reviews whose job is gone (the flow left the state, or the run ended): to be closed. */
-export async function listAbandonedReviews(sql: Sql, limit: number): Promise<string[]> {
+export async function listAbandonedReviews(sql: Db, limit: number): Promise<string[]> {
   const rows = await sql<{ id: string }[]>`
     SELECT r.id FROM reviews r JOIN jobs j ON j.key = coalesce(r.resume_job, r.job_key)
     WHERE r.status = 'pending' AND j.status IN ('cancelled', 'done', 'failed')
@@ -109,7 +109,7 @@ export interface AuditRow {
 }
 
 /** Appends an audit row under the review's lock; false when this delivery id was recorded already. */
-export async function appendAudit(tx: Sql, e: AuditEntry): Promise<boolean> {
+export async function appendAudit(tx: Db, e: AuditEntry): Promise<boolean> {
   const last = await tx<{ seq: number; hash: string }[]>`
     SELECT seq, hash FROM review_audit WHERE review_id = ${e.reviewId} ORDER BY seq DESC LIMIT 1`;
   const seq = (last[0]?.seq ?? 0) + 1;
@@ -127,17 +127,17 @@ export async function appendAudit(tx: Sql, e: AuditEntry): Promise<boolean> {
 }
 
 /** Whether a delivery (a click or submission id) was recorded for this review already. */
-export async function hasDelivery(sql: Sql, reviewId: string, deliveryId: string): Promise<boolean> {
+export async function hasDelivery(sql: Db, reviewId: string, deliveryId: string): Promise<boolean> {
   const rows = await sql`SELECT 1 FROM review_audit WHERE review_id = ${reviewId} AND delivery_id = ${deliveryId}`;
   return rows.length === 1;
 }
 
-export async function readAudit(sql: Sql, reviewId: string): Promise<AuditRow[]> {
+export async function readAudit(sql: Db, reviewId: string): Promise<AuditRow[]> {
   return sql<AuditRow[]>`SELECT * FROM review_audit WHERE review_id = ${reviewId} ORDER BY seq`;
 }
 
 /** Recomputes a review's hash chain; returns the first seq that does not match, or null when intact. */
-export async function verifyAuditChain(sql: Sql, reviewId: string): Promise<number | null> {
+export async function verifyAuditChain(sql: Db, reviewId: string): Promise<number | null> {
   let prevHash = '';
   for (const row of await readAudit(sql, reviewId)) {
     const expected = auditHash(prevHash, {
@@ -169,7 +169,7 @@ function canonicalJson(value: unknown): string {
  * A run's budget reviews so far: the most an approval allowed it to spend
  * (null when none was approved), and who rejected one (then it may spend no more).
  */
-export async function budgetDecisions(sql: Sql, runId: string): Promise<{ allowedUsd: number | null; rejectedBy: string | null }> {
+export async function budgetDecisions(sql: Db, runId: string): Promise<{ allowedUsd: number | null; rejectedBy: string | null }> {
   const rows = await sql<{ allowed: string | null; rejected_by: string | null }[]>`
     SELECT max((request->>'allowUsd')::numeric) FILTER (WHERE status = 'approved')::text AS allowed,
            (SELECT d->>'reviewer' FROM reviews r2, jsonb_array_elements(r2.decisions) d
@@ -180,7 +180,7 @@ export async function budgetDecisions(sql: Sql, runId: string): Promise<{ allowe
 }
 
 /** The budget reviews a step job has had: how many, and the one still pending, if any. */
-export async function budgetReviewsOf(sql: Sql, resumeJob: string): Promise<{ count: number; pending: ReviewRow | null }> {
+export async function budgetReviewsOf(sql: Db, resumeJob: string): Promise<{ count: number; pending: ReviewRow | null }> {
   const rows = await sql<ReviewRow[]>`SELECT * FROM reviews WHERE resume_job = ${resumeJob} ORDER BY created_at`;
   return { count: rows.length, pending: rows.find((r) => r.status === 'pending') ?? null };
 }

@@ -5,7 +5,7 @@
  * produced them); the event row, job and timer changes hang off that update, so
  * a losing writer changes nothing at all.
  */
-import type { Sql } from './client.ts';
+import type { Db } from './client.ts';
 import type { JobKind } from './jobs.ts';
 
 export interface JobRow { key: string; kind: JobKind; name: string; child_id: string | null; input: unknown; max_attempts: number; lease_ms: number }
@@ -31,7 +31,7 @@ export interface RunRecord {
 export interface TimelineRow { seq: number; kind: string; type: string; event: unknown; actor: string | null; state_before: unknown; state_after: unknown; at: Date }
 
 /** Creates a run and its first transition's work. False when the id or trigger key already exists. */
-export async function insertRun(sql: Sql, run: NewRun, ev: EventRow, plan: WritePlan, owner: string): Promise<boolean> {
+export async function insertRun(sql: Db, run: NewRun, ev: EventRow, plan: WritePlan, owner: string): Promise<boolean> {
   const rows = await sql`
     WITH p AS (SELECT ${sql.json(plan as any)}::jsonb AS plan),
     r AS (
@@ -51,13 +51,13 @@ export async function insertRun(sql: Sql, run: NewRun, ev: EventRow, plan: Write
 }
 
 /** The id of the run holding this id or trigger key (after a lost insert race). */
-export async function findRunId(sql: Sql, id: string, triggerKey: string | null): Promise<string | null> {
+export async function findRunId(sql: Db, id: string, triggerKey: string | null): Promise<string | null> {
   const rows = await sql`SELECT id FROM runs WHERE id = ${id} OR (${triggerKey}::text IS NOT NULL AND trigger_key = ${triggerKey}) LIMIT 1`;
   return rows[0]?.id ?? null;
 }
 
 /** What an event needs: the run's snapshot and version, and whether `dedupeKey` was already applied. */
-export async function readRunHead(sql: Sql, runId: string, dedupeKey: string | null): Promise<RunHead | null> {
+export async function readRunHead(sql: Db, runId: string, dedupeKey: string | null): Promise<RunHead | null> {
   const rows = await sql<RunHead[]>`
     SELECT flow, flow_version, status, snapshot, version,
            (${dedupeKey}::text IS NOT NULL AND EXISTS (
@@ -67,7 +67,7 @@ export async function readRunHead(sql: Sql, runId: string, dedupeKey: string | n
 }
 
 /** `readRunHead` under a row lock, for an event applied inside a caller's transaction. */
-export async function lockRunHead(tx: Sql, runId: string, dedupeKey: string | null): Promise<RunHead | null> {
+export async function lockRunHead(tx: Db, runId: string, dedupeKey: string | null): Promise<RunHead | null> {
   const rows = await tx<RunHead[]>`
     SELECT flow, flow_version, status, snapshot, version,
            (${dedupeKey}::text IS NOT NULL AND EXISTS (
@@ -88,7 +88,7 @@ export interface TransitionCommit {
 }
 
 /** Commits one transition iff the run is still at `seq - 1` (and the claim holds). */
-export async function commitTransition(sql: Sql, c: TransitionCommit): Promise<boolean> {
+export async function commitTransition(sql: Db, c: TransitionCommit): Promise<boolean> {
   const jobKey = c.job?.key ?? null;
   const rows = await sql`
     WITH p AS (SELECT ${sql.json(c.plan as any)}::jsonb AS plan),
@@ -131,7 +131,7 @@ export async function commitTransition(sql: Sql, c: TransitionCommit): Promise<b
 }
 
 /** The `ji` and `ti` CTEs: new jobs leased to `owner` (it runs them at once), new timers unclaimed. */
-function insertJobsAndTimers(sql: Sql, runId: string, flow: string, owner: string) {
+function insertJobsAndTimers(sql: Db, runId: string, flow: string, owner: string) {
   return sql`
     ji AS (
       INSERT INTO jobs (key, run_id, flow, kind, name, child_id, input, status, attempts, max_attempts, lease_ms, due_at, lease_owner)
@@ -152,7 +152,7 @@ function insertJobsAndTimers(sql: Sql, runId: string, flow: string, owner: strin
 export interface Note { type: string; data: unknown; actor: string | null; status?: string; reason?: string | null }
 
 /** Appends a non-replayed note (retry scheduled, parked, cancelled) and optionally sets the status. */
-export async function appendNote(sql: Sql, runId: string, note: Note): Promise<number | null> {
+export async function appendNote(sql: Db, runId: string, note: Note): Promise<number | null> {
   const rows = await sql`
     WITH r AS (
       UPDATE runs SET version = version + 1, updated_at = now(),
@@ -166,31 +166,31 @@ export async function appendNote(sql: Sql, runId: string, note: Note): Promise<n
   return rows[0]?.seq ?? null;
 }
 
-export async function readRun(sql: Sql, runId: string): Promise<RunRecord | null> {
+export async function readRun(sql: Db, runId: string): Promise<RunRecord | null> {
   const rows = await sql<RunRecord[]>`SELECT * FROM runs WHERE id = ${runId}`;
   return rows[0] ?? null;
 }
 
-export async function readTimeline(sql: Sql, runId: string): Promise<TimelineRow[]> {
+export async function readTimeline(sql: Db, runId: string): Promise<TimelineRow[]> {
   return sql<TimelineRow[]>`
     SELECT seq, kind, type, event, actor, state_before, state_after, at
     FROM run_events WHERE run_id = ${runId} ORDER BY seq`;
 }
 
-export async function countRunsByStatus(sql: Sql, idPrefix: string): Promise<Record<string, number>> {
+export async function countRunsByStatus(sql: Db, idPrefix: string): Promise<Record<string, number>> {
   const rows = await sql<{ status: string; n: number }[]>`
     SELECT status, count(*)::int AS n FROM runs WHERE id LIKE ${idPrefix.replace(/[\\%_]/g, '\\$&') + '%'} GROUP BY status`;
   return Object.fromEntries(rows.map((r) => [r.status, r.n]));
 }
 
 /** Active runs of a flow started on another version: candidates for parking after a deploy. */
-export async function listRunsOnOtherVersions(sql: Sql, flow: string, version: string) {
+export async function listRunsOnOtherVersions(sql: Db, flow: string, version: string) {
   return sql<{ id: string; flow_version: string; snapshot: any }[]>`
     SELECT id, flow_version, snapshot FROM runs
     WHERE flow = ${flow} AND flow_version <> ${version} AND status IN ('running', 'waiting')`;
 }
 
-function json(sql: Sql, value: unknown) {
+function json(sql: Db, value: unknown) {
   return value === undefined || value === null ? null : sql.json(value as any);
 }
 
@@ -204,7 +204,7 @@ const MAX_LISTED_RUNS = 100;
  * The most recent runs of one tenant (`trigger.tenant`), newest first. Runs
  * started without a tenant are never listed. `runs_tenant_created` serves it.
  */
-export async function listRuns(sql: Sql, opts: { tenant: string; limit: number }): Promise<RunSummary[]> {
+export async function listRuns(sql: Db, opts: { tenant: string; limit: number }): Promise<RunSummary[]> {
   const limit = Math.max(1, Math.min(MAX_LISTED_RUNS, Math.trunc(opts.limit)));
   return sql<RunSummary[]>`
     SELECT id, flow, status, status_reason, trigger, created_at, updated_at FROM runs

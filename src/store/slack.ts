@@ -5,7 +5,7 @@
  * this module must not import it (src/ never imports adapters/), so main.ts's
  * wiring is what checks they agree.
  */
-import type { Sql } from './client.ts';
+import type { Db, Sql } from './client.ts';
 
 /** The inbox source of Events API deliveries. */
 const EVENT_SOURCE = 'slack:event';
@@ -29,19 +29,19 @@ export async function onceSlackEvent(sql: Sql, eventId: string, work: () => Prom
   });
 }
 
-export async function readSlackPost(sql: Sql, key: string): Promise<SlackPostRow | null> {
+export async function readSlackPost(sql: Db, key: string): Promise<SlackPostRow | null> {
   const rows = await sql<SlackPostRow[]>`
     SELECT channel, ts, attempts, first_at AS "firstAt" FROM slack_posts WHERE key = ${key}`;
   return rows[0] ?? null;
 }
 
-export async function beginSlackPost(sql: Sql, key: string, channel: string): Promise<void> {
+export async function beginSlackPost(sql: Db, key: string, channel: string): Promise<void> {
   await sql`
     INSERT INTO slack_posts (key, channel) VALUES (${key}, ${channel})
     ON CONFLICT (key) DO UPDATE SET attempts = slack_posts.attempts + 1, updated_at = now()`;
 }
 
-export async function finishSlackPost(sql: Sql, key: string, channel: string, ts: string): Promise<void> {
+export async function finishSlackPost(sql: Db, key: string, channel: string, ts: string): Promise<void> {
   await sql`
     INSERT INTO slack_posts (key, channel, ts) VALUES (${key}, ${channel}, ${ts})
     ON CONFLICT (key) DO UPDATE SET channel = excluded.channel, ts = excluded.ts, updated_at = now()`;
@@ -52,7 +52,7 @@ export async function finishSlackPost(sql: Sql, key: string, channel: string, ts
  * returns the wait in ms; null (nothing taken) when the queue is longer. The
  * row lock serialises processes, so slots are `intervalMs` apart across all.
  */
-export async function reserveSlackSend(sql: Sql, channel: string, intervalMs: number, maxWaitMs: number): Promise<number | null> {
+export async function reserveSlackSend(sql: Db, channel: string, intervalMs: number, maxWaitMs: number): Promise<number | null> {
   const interval = `${intervalMs} milliseconds`;
   const rows = await sql<{ waitMs: number }[]>`
     INSERT INTO slack_pace AS p (channel, next_at) VALUES (${channel}, clock_timestamp() + ${interval}::interval)
@@ -104,7 +104,7 @@ class ClickRecorder {
 }
 
 /** Marks a recorded click decided. */
-export async function finishSlackClick(sql: Sql, key: string): Promise<void> {
+export async function finishSlackClick(sql: Db, key: string): Promise<void> {
   await sql`UPDATE inbox SET done_at = now() WHERE source = ${CLICK_SOURCE} AND key = ${key} AND done_at IS NULL`;
 }
 

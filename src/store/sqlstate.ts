@@ -1,13 +1,10 @@
 /**
- * Postgres error codes (SQLSTATE) we branch on, by name. Source:
- * https://www.postgresql.org/docs/current/errcodes-appendix.html
+ * Postgres error codes (SQLSTATE) we branch on, by name; add one here when code
+ * first reads it. Source: https://www.postgresql.org/docs/current/errcodes-appendix.html
  */
+/** A unique index refused a second row (the engine's once-only inserts). */
 export const UNIQUE_VIOLATION = '23505';
-export const SERIALIZATION_FAILURE = '40001';
-export const DEADLOCK_DETECTED = '40P01';
-export const ADMIN_SHUTDOWN = '57P01';
-export const CANNOT_CONNECT_NOW = '57P03';
-export const UNDEFINED_TABLE = '42P01';
+/** Password authentication failed: the embedded server's password file does not match its data dir. */
 export const INVALID_PASSWORD = '28P01';
 
 /** True when `err` is a Postgres error with the given SQLSTATE. */

@@ -2,10 +2,22 @@
  * SQL for the journal of unsafe tool calls (migration 0006): whether an
  * earlier attempt of a step's call may have happened without anyone knowing.
  */
-import type { ToolJournal } from '../steps/tools/types.ts';
-import type { Sql } from './client.ts';
+import type { Db } from './client.ts';
 
-export function toolJournal(sql: Sql): ToolJournal {
+/**
+ * The journal of `unsafe` tool calls: a row before the call, closed after it
+ * with the answer. A later attempt reuses a recorded answer; an earlier
+ * attempt left open (the process died mid-call) or ambiguous means the next
+ * attempt asks a person. Defined here, below the steps that use it.
+ */
+export interface ToolJournal {
+  /** What earlier attempts of this step's call left: an answer, an unknown outcome, or nothing that matters. */
+  earlier(jobKey: string): Promise<{ kind: 'done'; output: unknown } | { kind: 'unknown' } | null>;
+  begin(jobKey: string, attempt: number, tool: string): Promise<void>;
+  end(jobKey: string, attempt: number, outcome: 'done' | 'failed' | 'ambiguous', output?: unknown): Promise<void>;
+}
+
+export function toolJournal(sql: Db): ToolJournal {
   return {
     async earlier(jobKey) {
       const rows = await sql<{ status: string; output: unknown }[]>`
@@ -27,7 +39,7 @@ export function toolJournal(sql: Sql): ToolJournal {
 }
 
 /** A person retried the run: the open calls of its steps were looked at. */
-export async function acknowledgeToolCalls(sql: Sql, jobKeys: string[]): Promise<void> {
+export async function acknowledgeToolCalls(sql: Db, jobKeys: string[]): Promise<void> {
   if (jobKeys.length === 0) return;
   await sql`UPDATE tool_calls SET status = 'acknowledged', ended_at = now()
             WHERE job_key = ANY(${sql.array(jobKeys)}::text[]) AND status IN ('sent', 'ambiguous')`;

@@ -43,7 +43,7 @@ export interface RunControl {
 }
 
 export interface CommandDeps extends RunControl {
-  /** Users who may cancel or retry any run of their own tenant. Default: nobody. */
+  /** Users who may cancel, retry or re-post any run of their own tenant (SIGNOFF_ADMINS). Default: nobody. */
   admins?: ReadonlySet<string>;
   /** Posts the pending review cards of a run again (the first card was deleted, its channel archived); returns how many. */
   repostCards?(runId: string, opts: { actor: string }): Promise<number>;

@@ -11,7 +11,7 @@ import type { ReviewAction } from '../../src/chat/messages.ts';
 import type { ActionReply, ChatPort, CommandReply, EditorForm, SubmissionReply } from '../../src/chat/port.ts';
 import { Engine, type ServicesFactory } from '../../src/engine/engine.ts';
 import type { Flow } from '../../src/engine/flow.ts';
-import { ReviewDesk } from '../../src/review/desk.ts';
+import { ReviewDesk, type DeskOptions } from '../../src/review/desk.ts';
 import type { Sql } from '../../src/store/client.ts';
 import { readAudit, verifyAuditChain } from '../../src/store/reviews.ts';
 import { handleCommand, makeCommandDeps } from '../../src/triggers/commands.ts';
@@ -55,7 +55,12 @@ export type MakeDriver = (db: { sql: Sql; schema: string }) => Promise<PlatformD
 export interface Deployment { engine: Engine; desk: ReviewDesk; stop(): Promise<void> }
 
 /** What a deployment runs besides the contract's review flows. */
-export interface DeployOptions { flows?: Flow<any>[]; services?: ServicesFactory }
+export interface DeployOptions {
+  flows?: Flow<any>[];
+  services?: ServicesFactory;
+  /** How proposed tool calls are described on cards (main.ts passes the step runtime's). */
+  describeAction?: DeskOptions['describeAction'];
+}
 
 /** The bot as main.ts assembles it, around one adapter. */
 export async function deploy(db: { sql: Sql; schema: string }, driver: PlatformDriver, opts: DeployOptions = {}): Promise<Deployment> {
@@ -63,6 +68,7 @@ export async function deploy(db: { sql: Sql; schema: string }, driver: PlatformD
   const desk = new ReviewDesk({
     sql: db.sql, flows, ports: new Map([[driver.port.platform, driver.port]]),
     defaultPlatform: driver.port.platform, defaultChannel: driver.channel,
+    ...(opts.describeAction ? { describeAction: opts.describeAction } : {}),
   });
   const engine = new Engine({
     // No fallback poll within a test's time: work that waits for it is a lost wake-up, and fails the test.

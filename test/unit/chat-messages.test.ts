@@ -2,6 +2,8 @@
 import { describe, expect, it } from 'vitest';
 import { makeMessageRef, parseMessageRef, TRUNCATION_MARKER, truncateForDisplay } from '../../src/chat/messages.ts';
 import { isSignoffError } from '../../src/errors.ts';
+import { consoleRefParts } from '../../adapters/console/console-inbound.ts';
+import { slackRefParts } from '../../adapters/slack/slack-inbound.ts';
 
 describe('MessageRef', () => {
   it('is the platform prefix and parts, and parses back', () => {
@@ -18,7 +20,7 @@ describe('MessageRef', () => {
   });
 
   it('refuses what is not a ref, without echoing it', () => {
-    for (const bad of ['', 'slack', 'teams:C1:2', 'slack::1', 'slack:C1:50%', 'slack:%3a']) {
+    for (const bad of ['', 'slack', 'Slack:C1:2', '1x:C1', ':C1', 'slack::1', 'slack:C1:50%', 'slack:%3a']) {
       try {
         parseMessageRef(bad);
         expect.unreachable(bad);
@@ -27,8 +29,19 @@ describe('MessageRef', () => {
         expect((err as Error).message).toBe('not a message reference');
       }
     }
-    expect(() => makeMessageRef('discord')).toThrow(/at least one non-empty part/);
-    expect(() => makeMessageRef('discord', 'C1', '')).toThrow(/at least one non-empty part/);
+    expect(() => makeMessageRef('slack')).toThrow(/at least one non-empty part/);
+    expect(() => makeMessageRef('slack', 'C1', '')).toThrow(/at least one non-empty part/);
+    expect(() => makeMessageRef('sl:ack', 'C1')).toThrow(/lower-case letters and digits/);
+  });
+
+  it('takes any platform an adapter declares; each adapter reads only its own refs', () => {
+    // The core lists no platforms: a new adapter (Discord) needs no change in src/chat.
+    const ref = makeMessageRef('discord', '123', '456');
+    expect(parseMessageRef(ref)).toEqual({ platform: 'discord', parts: ['123', '456'] });
+    expect(slackRefParts(ref)).toBeNull();
+    expect(consoleRefParts('discord:general:1')).toBeNull();
+    expect(slackRefParts('slack:C1:1712.0001')).toEqual({ channel: 'C1', ts: '1712.0001', threadTs: '1712.0001' });
+    expect(consoleRefParts('console:general:1')).toEqual({ channel: 'general', id: '1' });
   });
 });
 

@@ -26,6 +26,12 @@ describe('readConfig', () => {
     expect([...readConfig({ SIGNOFF_CRASHPOINTS: 'a, b,,' }).crashpoints]).toEqual(['a', 'b']);
   });
 
+  it('reads admins as a set of user ids, nobody by default, and refuses a mention in their place', () => {
+    expect([...readConfig({}).admins]).toEqual([]);
+    expect([...readConfig({ SIGNOFF_ADMINS: 'U012AB3CD, boss,,' }).admins]).toEqual(['U012AB3CD', 'boss']);
+    expect(() => readConfig({ SIGNOFF_ADMINS: 'U1,<@U2>' })).toThrow(/SIGNOFF_ADMINS must be comma-separated user ids.*got "<@U2>"/);
+  });
+
   it('redacts passwords from URLs it logs', () => {
     expect(redactUrl('postgres://postgres:s3cret@127.0.0.1:5432/db')).toBe('postgres://postgres:***@127.0.0.1:5432/db');
   });

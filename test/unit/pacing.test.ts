@@ -5,7 +5,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { isSignoffError } from '../../src/errors.ts';
-import { Pacer } from '../../src/steps/pacing.ts';
+import { Pacer } from '../../src/ops/pacing.ts';
 
 let pacer: Pacer;
 afterEach(async () => {

@@ -17,7 +17,7 @@ import { permanentError } from '../../engine/flow.ts';
 import type { Logger } from '../../ops/log.ts';
 import type { Sql } from '../../store/client.ts';
 import { countModelCalls, recordModelCall, type ModelCall } from '../../store/ledger.ts';
-import type { Pacer, PaceSpec } from '../pacing.ts';
+import type { Pacer, PaceSpec } from '../../ops/pacing.ts';
 import { classifyFailure } from './classify.ts';
 import { answerOffline } from './offline.ts';
 import { createOpenAITransport, type ProviderCall, type Transport } from './openai.ts';

@@ -11,15 +11,14 @@
  * It holds no state that matters across restarts: the job key carries
  * idempotency, and the circuit and pacing are per-process optimisations.
  */
-import type { ToolSettings } from '../../config.ts';
 import { permanentError } from '../../engine/flow.ts';
 import { blockedError, isSignoffError, retryLater, SignoffError } from '../../errors.ts';
 import type { Logger } from '../../ops/log.ts';
-import type { Pacer } from '../pacing.ts';
+import type { Pacer } from '../../ops/pacing.ts';
 import { CircuitBreaker, type CallOutcome, type CircuitOptions } from './circuit.ts';
 import { createGuardedHttp, HttpStatusError, TransportError } from './http.ts';
 import type {
-  ConnectorSettings, GuardedHttp, HttpResponse, ProposedCall, ToolCaller, ToolContext, ToolDefinition, ToolJournal, ToolScope,
+  ConnectorSettings, GuardedHttp, HttpResponse, ProposedCall, ToolCaller, ToolContext, ToolDefinition, ToolJournal, ToolScope, ToolSettings,
 } from './types.ts';
 
 export interface ToolBoxOptions {

@@ -34,6 +34,18 @@ export interface ToolContext {
 
 export interface ConnectorSettings { baseUrl: string; token: string | null }
 
+/** The tool box's slice of the config (src/config.ts fills it from the environment). */
+export interface ToolSettings {
+  /** Connector name → base URL and token. A connector missing here runs in local mode (nothing sent). */
+  connectors: Record<string, ConnectorSettings>;
+  /** Hosts (`host` or `host:port`) a model- or flow-supplied URL may reach (EGRESS_ALLOWLIST). */
+  egressAllowlist: string[];
+  /** Requests per minute to one tool host (TOOL_RPM, 0 = unpaced). Default 120. */
+  perHostPerMinute: number;
+  /** Per-call timeout (TOOL_TIMEOUT_MS). Default 15 000. */
+  callTimeoutMs: number;
+}
+
 /** Exactly what a call will do, for the review card (RELIABILITY 61, 83). */
 export interface ProposedCall {
   tool: string;
@@ -116,15 +128,5 @@ export interface GuardedHttp {
   request(req: HttpRequest): Promise<HttpResponse>;
 }
 
-/**
- * The journal of `unsafe` calls (src/store/tool-calls.ts): a row before the
- * call, closed after it with the answer. A later attempt reuses a recorded
- * answer; an earlier attempt left open (the process died mid-call) or
- * ambiguous means the next attempt asks a person.
- */
-export interface ToolJournal {
-  /** What earlier attempts of this step's call left: an answer, an unknown outcome, or nothing that matters. */
-  earlier(jobKey: string): Promise<{ kind: 'done'; output: unknown } | { kind: 'unknown' } | null>;
-  begin(jobKey: string, attempt: number, tool: string): Promise<void>;
-  end(jobKey: string, attempt: number, outcome: 'done' | 'failed' | 'ambiguous', output?: unknown): Promise<void>;
-}
+/** The journal of `unsafe` calls: the store defines it (it is a table's contract), the tool box uses it. */
+export type { ToolJournal } from '../../store/tool-calls.ts';

@@ -32,7 +32,7 @@ function toyDesk(port: ChatPort): ChatHandlers {
       if (!c.text.startsWith('run ')) return { visibility: 'ephemeral', notice: { text: 'Try /signoff run <title>', quote: JSON.stringify(c) } };
       const card: ReviewCard = {
         title: c.text.slice(4), fields: [], body: 'draft', status: { kind: 'pending', text: 'Waiting for review' }, actions: ['approve', 'edit'],
-        reviewRef: `rev_${c.deliveryId}`, version: 1, runId: `run_${c.deliveryId}`,
+        reviewRef: `rev_${c.deliveryId}`, version: 1, runId: `run_${c.deliveryId}`, costLabel: '$0.00 (no model calls)',
       };
       const ref = await port.postCard(c.channel, card, { idempotencyKey: `card:${c.deliveryId}` });
       cards.set(card.reviewRef, { ref, card });

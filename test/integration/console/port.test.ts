@@ -29,7 +29,7 @@ function card(overrides: Partial<ReviewCard> = {}): ReviewCard {
   return {
     title: 'Reply to ticket #42', fields: [{ label: 'Customer', value: 'ACME' }], body: 'Dear customer, …',
     status: { kind: 'pending', tally: { approvals: 0, needed: 2 }, text: 'Waiting for review: 0 of 2 approvals' }, actions: ['approve', 'reject', 'edit'],
-    reviewRef: 'rev_1', version: 1, runId: 'run_1', ...overrides,
+    reviewRef: 'rev_1', version: 1, runId: 'run_1', costLabel: '$0.00 (no model calls)', ...overrides,
   };
 }
 

@@ -15,7 +15,7 @@ import { createLogger, silentLogger, type Logger } from '../../../src/ops/log.ts
 import { runCost } from '../../../src/store/ledger.ts';
 import { createModelGateway } from '../../../src/steps/model/gateway.ts';
 import type { ModelRequest, ModelScope, ModelSettings } from '../../../src/steps/model/types.ts';
-import { Pacer } from '../../../src/steps/pacing.ts';
+import { Pacer } from '../../../src/ops/pacing.ts';
 import { startFakeOpenAI, type FakeOpenAI } from '../../fakes/openai-server.ts';
 import { useTestDb } from '../../helpers/db.ts';
 

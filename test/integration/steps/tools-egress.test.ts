@@ -7,10 +7,10 @@
  * server sees nothing it should not. The trusted base URL itself works.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { ToolSettings } from '../../../src/config.ts';
+import type { ToolSettings } from '../../../src/steps/tools/types.ts';
 import { SignoffError } from '../../../src/errors.ts';
 import { createLogger } from '../../../src/ops/log.ts';
-import { Pacer } from '../../../src/steps/pacing.ts';
+import { Pacer } from '../../../src/ops/pacing.ts';
 import { createGuardedHttp } from '../../../src/steps/tools/http.ts';
 import { builtinTools } from '../../../src/steps/tools/registry.ts';
 import { ToolBox } from '../../../src/steps/tools/toolbox.ts';

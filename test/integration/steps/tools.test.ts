@@ -6,10 +6,10 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import type { ToolSettings } from '../../../src/config.ts';
+import type { ToolSettings } from '../../../src/steps/tools/types.ts';
 import { SignoffError } from '../../../src/errors.ts';
 import { createLogger } from '../../../src/ops/log.ts';
-import { Pacer } from '../../../src/steps/pacing.ts';
+import { Pacer } from '../../../src/ops/pacing.ts';
 import type { CircuitOptions } from '../../../src/steps/tools/circuit.ts';
 import { HttpStatusError } from '../../../src/steps/tools/http.ts';
 import { builtinTools } from '../../../src/steps/tools/registry.ts';

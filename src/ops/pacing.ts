@@ -1,6 +1,7 @@
 /**
- * Pacing of outbound APIs with bottleneck (DESIGN §6): one chain of limiters
- * per key (`model`, `tool:<host>`), built from its spec the first time the key
+ * Pacing of outbound APIs with bottleneck (DESIGN §6), in ops so that steps
+ * (model, tools) and adapters (Slack's Web API tiers) share it: one chain of
+ * limiters per key (`model`, `tool:<host>`, `slack:<method>`), built from its spec the first time the key
  * is used. A call that would wait longer than `maxWaitMs` in the queue is not
  * held in memory: it fails with `retryLater`, and its job is rescheduled in
  * Postgres. Queues are first in, first out, and bottleneck cannot take a job

@@ -79,7 +79,8 @@ describe('ticket-triage with a model and a helpdesk', () => {
       expect(card.allText).toContain('1,500 tokens, $0.0060'); // the draft: 1000 in × $2/M + 500 out × $8/M
       expect(card.allText).toContain('billing, high urgency'); // the cheap model's triage
       // "On approval" is the call zendesk.reply describes: its method, the configured host, what it sends.
-      expect(card.allText).toContain(`PUT ${new URL(helpdesk.baseUrl).host}`);
+      const [stored] = await db.sql`SELECT request->'proposedAction' AS action FROM reviews WHERE run_id = ${runId}`;
+      expect(stored!.action).toMatchObject({ tool: 'zendesk.reply', method: 'PUT', host: new URL(helpdesk.baseUrl).host });
       expect(card.proposed).toEqual([
         { name: 'ticket', old: null, new: '4242' }, { name: 'public reply', old: null, new: 'Hello, we refunded the duplicate charge.' },
       ]);

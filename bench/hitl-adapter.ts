@@ -5,10 +5,9 @@
  * result, wired to the harness's two functions, and drives it through the
  * public Engine API only. Any harness can import it with `node --import tsx`.
  */
-import { assign, setup } from 'xstate';
 import { z } from 'zod';
 import { Engine } from '../src/engine/engine.ts';
-import { defineFlow, step, type Flow } from '../src/engine/flow.ts';
+import { assign, defineFlow, setup, step, type Flow } from '../src/authoring/index.ts';
 import { createLogger } from '../src/ops/log.ts';
 import { connect, type Sql } from '../src/store/client.ts';
 import { migrate } from '../src/store/migrate.ts';
@@ -52,8 +51,8 @@ export function hitlFlow(opts: Pick<AdapterOptions, 'draft' | 'apply'>): Flow<an
       events: DecidedEvent;
     },
     actors: {
-      draft: step<Ticket, Draft>(),
-      apply: step<{ draft: Draft; decision: Decision }, unknown>(),
+      draft: step((ticket: Ticket) => opts.draft(ticket), STEP_OPTIONS),
+      apply: step(({ draft, decision }: { draft: Draft; decision: Decision }, ctx) => opts.apply(ctx.runId, draft, decision), STEP_OPTIONS),
     },
   }).createMachine({
     id: FLOW_ID,
@@ -62,7 +61,7 @@ export function hitlFlow(opts: Pick<AdapterOptions, 'draft' | 'apply'>): Flow<an
     states: {
       drafting: {
         invoke: {
-          src: 'draft', id: 'draft', input: ({ context }) => context.ticket!,
+          src: 'draft', input: ({ context }) => context.ticket!,
           onDone: { target: 'awaitingReview', actions: assign({ ticket: undefined, draft: ({ event }) => event.output }) },
         },
       },
@@ -76,7 +75,7 @@ export function hitlFlow(opts: Pick<AdapterOptions, 'draft' | 'apply'>): Flow<an
       },
       applying: {
         invoke: {
-          src: 'apply', id: 'apply', input: ({ context }) => ({ draft: context.draft!, decision: context.decision! }),
+          src: 'apply', input: ({ context }) => ({ draft: context.draft!, decision: context.decision! }),
           onDone: { target: 'done', actions: assign({ result: ({ event }) => event.output }) },
         },
       },
@@ -90,13 +89,6 @@ export function hitlFlow(opts: Pick<AdapterOptions, 'draft' | 'apply'>): Flow<an
     title: 'HITL benchmark: draft, wait for a review decision, apply it',
     input: TicketInput as unknown as z.ZodType<Ticket>,
     machine,
-    steps: {
-      draft: { ...STEP_OPTIONS, run: (ticket: Ticket) => opts.draft(ticket) },
-      apply: {
-        ...STEP_OPTIONS,
-        run: ({ draft, decision }: { draft: Draft; decision: Decision }, ctx) => opts.apply(ctx.runId, draft, decision),
-      },
-    },
   });
 }
 

@@ -191,8 +191,8 @@ export class Engine implements RunGateway {
   }
 
   /** The loaded flows, by id, with their titles (for help and error replies). */
-  listFlows(): { id: string; title: string }[] {
-    return [...this.flows.values()].map((f) => ({ id: f.id, title: f.title })).sort((a, b) => (a.id < b.id ? -1 : 1));
+  listFlows(): { id: string; title: string; triggers: Flow['triggers'] }[] {
+    return [...this.flows.values()].map((f) => ({ id: f.id, title: f.title, triggers: f.triggers })).sort((a, b) => (a.id < b.id ? -1 : 1));
   }
 
   /** The most recent runs of one tenant, newest first (`limit` default 10, at most 100). */

@@ -1,23 +1,17 @@
 /**
- * What a flow is: an XState machine that decides, plus the named steps and
- * effects the engine runs on its behalf. A flow file does no I/O; its machine
- * only names steps (`invoke: { src: 'draft' }`) and effects (`entry: 'notify'`),
- * and the engine turns those names into durable jobs.
- *
- *   export default defineFlow({
- *     id: 'ticket-triage', title: 'Triage a ticket', input: z.object({ ... }),
- *     machine: setup({ actors: { draft: step<Ticket, Draft>() } }).createMachine({ ... }),
- *     steps: { draft: async (ticket, ctx) => ... },
- *   });
+ * What the engine knows of a flow: an XState machine that decides, the named
+ * steps and effects it runs on the machine's behalf as durable jobs, and the
+ * names of its reviews (their policies are opaque here: the review desk reads
+ * them). Flow authors do not call `compileFlow`: they write
+ * `defineFlow` from src/authoring, which builds the spec from the machine.
+ * This module imports nothing from src/steps or src/review.
  */
 import { createHash } from 'node:crypto';
-import { fromPromise, type AnyStateMachine, type AnyStateNode, type PromiseActorLogic } from 'xstate';
+import { createMachine, type AnyStateMachine, type AnyStateNode } from 'xstate';
 import type { z } from 'zod';
 import { SignoffError } from '../errors.ts';
 
 export { blockedError, retryLater, type BlockReason } from '../errors.ts';
-import { parsePolicy, type ReviewPolicy, type ReviewPolicyInput } from '../review/policy.ts';
-import type { ModelRequest, ModelResult } from '../steps/model/types.ts';
 
 /** What a step function is given besides its input. */
 export interface StepContext {
@@ -33,11 +27,15 @@ export interface StepContext {
   services: StepServices;
 }
 
-/** What a step may call outside the engine (src/steps wires the real ones). */
+/**
+ * What a step may call outside the engine. The engine only passes it through:
+ * src/steps/services.ts builds it (with typed requests), src/authoring gives flow
+ * authors that typed view. Declared as methods, so the typed version fits.
+ */
 export interface StepServices {
-  /** Asks a model for a structured answer (src/steps/model). */
-  generate<T>(req: ModelRequest<T>): Promise<ModelResult<T>>;
-  /** Calls a tool the flow lists in `tools` (src/steps/tools); its input is validated first. */
+  /** Asks a model for a structured answer. */
+  generate(req: unknown): Promise<unknown>;
+  /** Calls a tool the flow lists in `tools`; its input is validated first. */
   callTool(name: string, input: unknown): Promise<unknown>;
 }
 
@@ -55,40 +53,39 @@ export interface StepOptions<I = any, O = unknown> {
 
 export type StepDefinition = StepFn | StepOptions;
 
-/** What starts a flow. Later issues wire each kind to its trigger source. */
+/** What starts a flow. `command` is wired (src/triggers/commands.ts); later issues wire the others. */
 export type TriggerSpec =
   | { kind: 'command'; name?: string }
   | { kind: 'webhook'; provider: string; event?: string }
   | { kind: 'schedule'; cron: string; timezone?: string };
 
-export interface FlowConfig<I> {
+/** What `compileFlow` checks and freezes. */
+export interface FlowSpec<I> {
   /** kebab-case, stable: it is stored on every run. */
   id: string;
   title: string;
   input: z.ZodType<I>;
-  triggers?: TriggerSpec[];
+  /** What starts it; a trigger kind the flow does not list refuses to start it. Default none. */
+  triggers?: readonly TriggerSpec[];
   machine: AnyStateMachine;
   steps: Record<string, StepDefinition>;
   /** Named actions of the machine, run as at-least-once jobs after the transition commits. */
   effects?: Record<string, StepDefinition>;
-  /**
-   * Named human reviews and their policies. A state requests one by invoking it
-   * (`invoke: { src: 'replyReview', input: ({ context }) => ({ title, content }) }`)
-   * and leaves on `review.approved` / `review.rejected` / `review.expired`.
-   */
-  reviews?: Record<string, ReviewPolicyInput>;
+  /** Named human reviews, by the `src` that invokes them, with their policies (opaque to the engine). */
+  reviews?: Record<string, unknown>;
   /** The tools its steps may call (`zendesk.reply`, …); any other is refused by code (RELIABILITY 83). */
   tools?: string[];
   /** Most its model calls may cost per run, in US dollars, before a person must allow more. Default RUN_BUDGET_USD. */
   budgetUsd?: number;
 }
 
-export interface Flow<I = unknown> extends Readonly<FlowConfig<I>> {
+export interface Flow<I = unknown> extends Readonly<Omit<FlowSpec<I>, 'reviews' | 'triggers'>> {
+  readonly triggers: readonly TriggerSpec[];
   /** Hash of the machine definition; runs are pinned to the version they started on. */
   readonly version: string;
   readonly stepOptions: ReadonlyMap<string, Required<StepOptions>>;
-  /** Each review's policy, validated when the flow is defined. */
-  readonly reviewPolicies: ReadonlyMap<string, ReviewPolicy>;
+  /** Each review's policy by name, as the flow's author module parsed it; the review desk reads it. */
+  readonly reviewPolicies: ReadonlyMap<string, unknown>;
 }
 
 /**
@@ -101,60 +98,37 @@ export function permanentError(message: string, cause?: unknown): SignoffError {
 
 const FLOW_ID = /^[a-z][a-z0-9-]{0,62}$/;
 
-/**
- * A placeholder actor for `setup({ actors })`, so the machine is typed and its
- * `invoke.src` names resolve. The engine never runs it: it runs the step of the
- * same name from `defineFlow({ steps })` as a job.
- */
-export function step<I = unknown, O = unknown>(): PromiseActorLogic<O, I> {
-  return fromPromise<O, I>(async () => {
-    throw new Error('signoff steps run as engine jobs, not inside an XState actor');
-  });
-}
-
-/**
- * A placeholder actor for a named review, so `invoke: { src }` resolves. The
- * engine asks the review desk to post the card and waits for the decision.
- */
-export function review<I = ReviewInput>(): PromiseActorLogic<unknown, I> {
-  return fromPromise<unknown, I>(async () => {
-    throw new Error('signoff reviews are decided by people, not inside an XState actor');
-  });
-}
-
-/** What a review child is invoked with; src/review/card.ts `reviewRequestSchema` checks it. */
-export interface ReviewInput {
-  title: string;
-  fields?: { label: string; value: string }[];
-  content: Record<string, string>;
-  proposedAction?: { tool: string; method: string; host: string; fields: { name: string; old?: string; new: string }[] };
-  costLabel?: string;
-  channel?: string;
-}
-
 /** How the job that requests a review and later hands over its outcome is run. */
 const REVIEW_JOB: Omit<Required<StepOptions>, 'run'> = { timeoutMs: 30_000, maxAttempts: 10, backoffMs: 1_000 };
 
-export function defineFlow<I>(config: FlowConfig<I>): Flow<I> {
-  if (!FLOW_ID.test(config.id)) {
-    throw new SignoffError('flow_invalid', `flow id "${config.id}" must be kebab-case (a-z, 0-9, -)`);
+/**
+ * Checks a flow and freezes it: a kebab-case id, every invoked `src` a step or
+ * a review, every invoke's id its `src` (filled in when left out), and the version hash.
+ */
+export function compileFlow<I>(spec: FlowSpec<I>): Flow<I> {
+  if (!FLOW_ID.test(spec.id)) {
+    throw new SignoffError('flow_invalid', `flow id "${spec.id}" must be kebab-case (a-z, 0-9, -)`);
   }
   const stepOptions = new Map<string, Required<StepOptions>>();
-  for (const [name, def] of Object.entries({ ...config.steps, ...config.effects })) {
+  for (const [name, def] of Object.entries({ ...spec.steps, ...spec.effects })) {
     stepOptions.set(name, normalizeStep(def));
   }
-  const reviewPolicies = new Map<string, ReviewPolicy>();
-  for (const [name, policy] of Object.entries(config.reviews ?? {})) {
-    if (stepOptions.has(name)) throw new SignoffError('flow_invalid', `flow "${config.id}": "${name}" is both a step and a review`);
-    reviewPolicies.set(name, parsePolicy(policy));
+  const reviewPolicies = new Map<string, unknown>();
+  for (const [name, policy] of Object.entries(spec.reviews ?? {})) {
+    if (stepOptions.has(name)) throw new SignoffError('flow_invalid', `flow "${spec.id}": "${name}" is both a step and a review`);
+    reviewPolicies.set(name, policy);
     stepOptions.set(name, { ...REVIEW_JOB, run: reviewRunsInTheDesk });
   }
-  for (const src of invokedSources(config.machine.root)) {
-    if (!config.steps[src] && !reviewPolicies.has(src)) {
-      throw new SignoffError('flow_invalid', `flow "${config.id}" invokes "${src}", which is not in its steps or reviews`);
+  const machine = withInvokeIds(spec.id, spec.machine);
+  for (const src of invokedSources(machine.root)) {
+    if (!spec.steps[src] && !reviewPolicies.has(src)) {
+      throw new SignoffError('flow_invalid', `flow "${spec.id}" invokes "${src}", which is not in its steps or reviews`);
     }
   }
-  return Object.freeze({ ...config, version: hashMachine(config.machine), stepOptions, reviewPolicies });
+  const { reviews: _reviews, ...rest } = spec;
+  return Object.freeze({
+    ...rest, triggers: Object.freeze([...(spec.triggers ?? [])]), machine, version: hashMachine(machine), stepOptions, reviewPolicies,
+  });
 }
 
 async function reviewRunsInTheDesk(): Promise<never> {
@@ -174,6 +148,42 @@ function invokedSources(node: AnyStateNode): string[] {
     return inv.src;
   });
   return own.concat(Object.values(node.states).flatMap((child) => invokedSources(child)));
+}
+
+type ConfigNode = { invoke?: unknown; states?: Record<string, ConfigNode> } & Record<string, unknown>;
+
+/**
+ * The engine keys a step's job and its result event by the invoke's id, so the
+ * id is the `src` (XState would otherwise make one up from the state path). An
+ * id left out is filled in; one that differs is refused, so each step is named once.
+ */
+function withInvokeIds(flowId: string, machine: AnyStateMachine): AnyStateMachine {
+  let filled = false;
+  const visit = (node: ConfigNode, path: string): ConfigNode => {
+    const copy: ConfigNode = { ...node };
+    if (node.invoke !== undefined) {
+      const list = (Array.isArray(node.invoke) ? node.invoke : [node.invoke]) as Record<string, unknown>[];
+      const withIds = list.map((inv) => {
+        if (typeof inv.src !== 'string') return inv;
+        if (inv.id === undefined) {
+          filled = true;
+          return { ...inv, id: inv.src };
+        }
+        if (inv.id !== inv.src) {
+          throw new SignoffError('flow_invalid',
+            `flow "${flowId}": state "${path}" invokes "${inv.src}" with id "${String(inv.id)}"; leave the id out (it is the src)`);
+        }
+        return inv;
+      });
+      copy.invoke = Array.isArray(node.invoke) ? withIds : withIds[0];
+    }
+    if (node.states) {
+      copy.states = Object.fromEntries(Object.entries(node.states).map(([key, child]) => [key, visit(child, path ? `${path}.${key}` : key)]));
+    }
+    return copy;
+  };
+  const config = visit(machine.config as unknown as ConfigNode, '');
+  return filled ? createMachine(config as never, machine.implementations as never) : machine;
 }
 
 /**

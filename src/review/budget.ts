@@ -11,7 +11,7 @@ import type { Flow } from '../engine/flow.ts';
 import type { ClaimedJob } from '../store/jobs.ts';
 import { BUDGET_REVIEW, type NewReview } from '../store/reviews.ts';
 import { approvalSha256 } from './card.ts';
-import { parsePolicy } from './policy.ts';
+import { parsePolicy, type ReviewPolicy } from './policy.ts';
 
 /** What the run has spent, its current limit, and one budget's worth. */
 export interface Spent { spentUsd: number; budgetUsd: number; baseUsd: number }
@@ -26,7 +26,7 @@ export function budgetReview(
   job: ClaimedJob, spent: Spent, flow: Flow<any> | undefined,
   where: { tenant: string; platform: string; channel: string; requested_by: string }, n: number,
 ): NewReview {
-  const first = flow ? [...flow.reviewPolicies.values()][0] : undefined;
+  const first = (flow ? [...flow.reviewPolicies.values()][0] : undefined) as ReviewPolicy | undefined;
   const request = {
     allowUsd: spent.spentUsd + spent.baseUsd,
     title: `Budget: run ${job.run_id.slice(0, 8)} has spent ${usd(spent.spentUsd)} of its ${usd(spent.budgetUsd)} limit`,

@@ -14,7 +14,7 @@ import { createStepServices } from './services.ts';
 import type { ModelSettings } from './model/types.ts';
 import { builtinTools } from './tools/registry.ts';
 import { ToolBox } from './tools/toolbox.ts';
-import type { ToolSettings } from './tools/types.ts';
+import type { ProposedCall, ToolSettings } from './tools/types.ts';
 
 /** The steps' slice of the config: main.ts passes it (src/config.ts fills it); steps never read config.ts. */
 export interface StepSettings {
@@ -24,8 +24,17 @@ export interface StepSettings {
   runBudgetUsd: number;
 }
 
+/** A card's "On approval": the real call a tool would make (method, host, fields, old → new). */
+export type ProposedAction = ProposedCall;
+
 export interface StepRuntime {
   services: ServicesFactory;
+  /**
+   * Asks the tool to describe the call it would make with `input` (validated
+   * with the tool's schema), for the review card. Unknown tool or invalid input:
+   * a permanent error saying which.
+   */
+  describeAction(tool: string, input: unknown): Promise<ProposedAction>;
   /** Whether model steps run on the built-in offline model. */
   isOffline: boolean;
   stop(): Promise<void>;
@@ -37,6 +46,7 @@ export function createStepRuntime(o: { config: StepSettings; sql: Sql; log: Logg
   const tools = new ToolBox({ tools: builtinTools, settings: o.config.tools, pacer, log: o.log, journal: toolJournal(o.sql) });
   return {
     services: createStepServices({ sql: o.sql, model, tools, runBudgetUsd: o.config.runBudgetUsd }),
+    describeAction: async (tool, input) => tools.describe(tool, input),
     isOffline: o.config.model.apiKey === null && o.config.model.baseUrl === null,
     stop: () => pacer.stop(),
   };

@@ -6,14 +6,21 @@
  * beyond what it had spent when asked, a rejection ends the step.
  */
 import type { ServicesFactory, StepScope } from '../engine/engine.ts';
-import type { StepServices } from '../engine/flow.ts';
 import { permanentError } from '../engine/flow.ts';
 import { personNeeded } from '../errors.ts';
 import type { Sql } from '../store/client.ts';
 import { runCost } from '../store/ledger.ts';
 import { budgetDecisions } from '../store/reviews.ts';
-import type { ModelGateway } from './model/types.ts';
+import type { ModelGateway, ModelRequest, ModelResult } from './model/types.ts';
 import type { ToolCaller } from './tools/types.ts';
+
+/** What a step may call, typed (the engine's StepServices is the untyped shape it passes through). */
+export interface FlowServices {
+  /** Asks a model for a structured answer (./model). */
+  generate<T>(req: ModelRequest<T>): Promise<ModelResult<T>>;
+  /** Calls a tool the flow lists in `tools` (./tools); its input is validated first. */
+  callTool(name: string, input: unknown): Promise<unknown>;
+}
 
 export interface ServicesOptions {
   sql: Sql;
@@ -24,8 +31,8 @@ export interface ServicesOptions {
 }
 
 export function createStepServices(o: ServicesOptions): ServicesFactory {
-  return (scope: StepScope): StepServices => ({
-    generate: async (req) => {
+  return (scope: StepScope): FlowServices => ({
+    generate: async <T>(req: ModelRequest<T>) => {
       await checkBudget(o.sql, scope.runId, scope.budgetUsd ?? o.runBudgetUsd);
       return o.model.generate(req, { runId: scope.runId, jobKey: scope.jobKey, attempt: scope.attempt, signal: scope.signal });
     },

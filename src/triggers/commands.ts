@@ -18,6 +18,7 @@ import { randomBytes } from 'node:crypto';
 import type { InboundCommand } from '../chat/messages.ts';
 import type { CommandReply, Notice } from '../chat/port.ts';
 import type { StartOptions } from '../engine/engine.ts';
+import type { TriggerSpec } from '../engine/flow.ts';
 import { isSignoffError, SignoffError } from '../errors.ts';
 import { silentLogger, type Logger } from '../ops/log.ts';
 import { costLabel } from '../review/card.ts';
@@ -25,8 +26,8 @@ import type { RunCost } from '../store/ledger.ts';
 import type { RunRecord, RunSummary, TimelineRow } from '../store/runs.ts';
 import { parseCommand, type ParsedCommand } from './command-parse.ts';
 
-/** A flow as help and error replies name it. */
-export interface FlowSummary { id: string; title: string }
+/** A flow as help and error replies name it, with what starts it (src/engine/flow.ts TriggerSpec). */
+export interface FlowSummary { id: string; title: string; triggers: readonly TriggerSpec[] }
 
 /** What commands need from the engine; `Engine` satisfies it as is. */
 export interface RunControl {
@@ -116,7 +117,10 @@ async function dispatch(command: ParsedCommand, cmd: InboundCommand, deps: Comma
 
 async function startFlow(flowId: string, input: Record<string, string>, cmd: InboundCommand, deps: CommandDeps): Promise<CommandReply> {
   const flows = deps.listFlows();
-  if (!flows.some((flow) => flow.id === flowId)) return unknownFlow(flowId, flows);
+  const flow = flows.find((f) => f.id === flowId);
+  if (!flow) return unknownFlow(flowId, flows);
+  // A flow starts only the ways it declares (`triggers`): a command is one of them, or not.
+  if (!flow.triggers.some((t) => t.kind === 'command')) return ephemeral(`${flowId} is not started by a command; ${startsBy(flow)}`);
   let started: { runId: string; isNew: boolean };
   try {
     started = await deps.startRun(flowId, input, {
@@ -217,8 +221,21 @@ function inputProblems(flowId: string, err: SignoffError): Notice {
 }
 
 function helpText(flows: FlowSummary[]): string {
-  const flowLines = flows.length === 0 ? ['no flows are loaded'] : flows.map((flow) => `${flow.id}: ${flow.title}`);
+  const flowLines = flows.length === 0 ? ['no flows are loaded'] : flows.map((flow) => `${flow.id}: ${flow.title} (${startsBy(flow)})`);
   return ['usage:', ...USAGE_LINES, 'flows:', ...flowLines].join('\n');
+}
+
+/** What starts a flow, in words: `started by /signoff run x, a zendesk webhook (ticket.created)`. */
+function startsBy(flow: FlowSummary): string {
+  if (flow.triggers.length === 0) return 'it declares no trigger';
+  const ways = flow.triggers.map((t) => {
+    switch (t.kind) {
+      case 'command': return `/signoff run ${flow.id}`;
+      case 'webhook': return `a ${t.provider} webhook${t.event ? ` (${t.event})` : ''}`;
+      case 'schedule': return `the schedule ${t.cron}${t.timezone ? ` ${t.timezone}` : ''}`;
+    }
+  });
+  return `started by ${ways.join(', ')}`;
 }
 
 /** Logs the real error under a short ref and tells the user only the ref. */

@@ -5,8 +5,9 @@
  */
 import { assign, setup } from 'xstate';
 import { z } from 'zod';
-import { defineFlow, review, step } from '../../src/engine/flow.ts';
-import type { ReviewPolicyInput } from '../../src/review/policy.ts';
+import { compileFlow } from '../../src/engine/flow.ts';
+import { parsePolicy, type ReviewPolicyInput } from '../../src/review/policy.ts';
+import { slot } from '../helpers/flows/slot.ts';
 
 const Input = z.object({ text: z.string().min(1), big: z.string().optional() });
 type Input = z.infer<typeof Input>;
@@ -16,7 +17,7 @@ interface Decided { content: { text: string }; contentSha256: string; by: string
 function reviewFlow(id: string, policy: ReviewPolicyInput, channel?: string) {
   const machine = setup({
     types: {} as { input: Input; context: { input: Input; decided?: Decided; outcome?: string }; events: { type: string } & Decided },
-    actors: { check: review(), apply: step<Decided, Decided>() },
+    actors: { check: slot<Record<string, unknown>, never>(), apply: slot<Decided, Decided>() },
   }).createMachine({
     id,
     context: ({ input }) => ({ input }),
@@ -46,10 +47,10 @@ function reviewFlow(id: string, policy: ReviewPolicyInput, channel?: string) {
     },
     output: ({ context }) => ({ outcome: context.outcome, decided: context.decided ?? null }),
   });
-  return defineFlow({
-    id, title: `contract flow ${id}`, input: Input, machine,
+  return compileFlow({
+    id, title: `contract flow ${id}`, input: Input, machine, triggers: [{ kind: 'command' }],
     steps: { apply: async (decided: Decided) => decided },
-    reviews: { check: policy },
+    reviews: { check: parsePolicy(policy) },
   });
 }
 

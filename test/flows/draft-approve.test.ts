@@ -1,7 +1,7 @@
 /** The demo flow's machine through the engine's pure decider: no database. */
 import { describe, expect, it } from 'vitest';
 import { decideEvent, decideStart } from '../../src/engine/decide.ts';
-import flow from '../../flows/draft-approve.flow.ts';
+import flow from '../fixtures/flows/draft-approve.flow.ts';
 
 const input = { subject: 'VAT', body: 'Missing VAT line' };
 

@@ -16,6 +16,7 @@ import { createInterface } from 'node:readline';
 import { Engine, type RunEvent } from '../../src/engine/engine.ts';
 import type { RunStatus } from '../../src/engine/decide.ts';
 import { connect } from '../../src/store/client.ts';
+import { patternFlows } from './flows/pattern-flows.ts';
 import { testFlows } from './flows/test-flows.ts';
 
 const url = process.env.DATABASE_URL;
@@ -28,9 +29,10 @@ const num = (name: string) => (process.env[name] ? Number(process.env[name]) : u
 const workerId = process.env.SIGNOFF_WORKER_ID ?? `child-${process.pid}`;
 const sql = connect({ url, schema, max: 10 });
 const stepSql = connect({ url, schema, max: 5 });
+const stepEnv = { sql: stepSql, worker: workerId, hang: list('SIGNOFF_HANG_STEPS'), timeoutMs: num('SIGNOFF_STEP_TIMEOUT_MS') };
 const engine = new Engine({
   sql, schema, workerId,
-  flows: testFlows({ sql: stepSql, worker: workerId, hang: list('SIGNOFF_HANG_STEPS'), timeoutMs: num('SIGNOFF_STEP_TIMEOUT_MS') }),
+  flows: [...testFlows(stepEnv), ...patternFlows(stepEnv)],
   pollMs: num('SIGNOFF_POLL_MS') ?? 100,
   concurrency: num('SIGNOFF_CONCURRENCY') ?? 100,
   maxRecoveries: num('SIGNOFF_MAX_RECOVERIES') ?? 3,

@@ -3,7 +3,8 @@ import { setup } from 'xstate';
 import { z } from 'zod';
 import { describe, expect, it } from 'vitest';
 import { decideEvent, decideStart } from '../../src/engine/decide.ts';
-import { defineFlow, hashMachine, step } from '../../src/engine/flow.ts';
+import { compileFlow as defineFlow, hashMachine } from '../../src/engine/flow.ts';
+import { slot as step } from '../helpers/flows/slot.ts';
 import { isSignoffError } from '../../src/errors.ts';
 
 const noop = async () => null;

@@ -7,7 +7,8 @@
  */
 import { assign, setup } from 'xstate';
 import { z } from 'zod';
-import { defineFlow, permanentError, step, type Flow, type StepContext } from '../../../src/engine/flow.ts';
+import { compileFlow as defineFlow, permanentError, type Flow, type StepContext } from '../../../src/engine/flow.ts';
+import { slot as step } from './slot.ts';
 import type { Sql } from '../../../src/store/client.ts';
 
 export interface StepEnv {
@@ -45,7 +46,7 @@ async function record(env: StepEnv, name: string, ctx: StepContext, phase: 'star
 }
 
 /** Logs the execution, honours `hang` and `gate`, runs `body`, logs that it finished. */
-async function logged<O>(env: StepEnv, name: string, ctx: StepContext, body: () => Promise<O> | O): Promise<O> {
+export async function logged<O>(env: StepEnv, name: string, ctx: StepContext, body: () => Promise<O> | O): Promise<O> {
   await record(env, name, ctx, 'started');
   if (env.hang?.has(name)) await new Promise<never>(() => {}); // the engine's abort (or SIGKILL) ends it
   await env.gate?.(name, ctx.runId);
@@ -204,14 +205,14 @@ const guardedMachine = setup({
 export function testFlows(env: StepEnv): Flow<any>[] {
   return [
     defineFlow({
-      id: 'counted-approve', title: 'Draft, decide, apply (counted)', input: ApproveInput, machine: approveMachine,
+      id: 'counted-approve', triggers: [{ kind: 'command' }], title: 'Draft, decide, apply (counted)', input: ApproveInput, machine: approveMachine,
       steps: {
         draft: (req: ApproveInput, ctx) => logged(env, 'draft', ctx, () => `Re: ${req.subject}`),
         apply: (_: { draft: string }, ctx) => logged(env, 'apply', ctx, () => true),
       },
     }),
     defineFlow({
-      id: 'one-step', title: 'One step (counted)', input: OneStepInput, machine: oneStepMachine,
+      id: 'one-step', triggers: [{ kind: 'command' }], title: 'One step (counted)', input: OneStepInput, machine: oneStepMachine,
       steps: {
         work: {
           run: (input: { label: string }, ctx) => logged(env, 'work', ctx, () => `worked:${input.label}:${env.worker}`),
@@ -233,7 +234,7 @@ export function testFlows(env: StepEnv): Flow<any>[] {
     }),
     defineFlow({ id: 'timed', title: 'Expires after 2 s', input: z.object({ topic: z.string() }), machine: timedMachine, steps: {} }),
     defineFlow({
-      id: 'flaky', title: 'Fails its first N executions', input: FlakyInput, machine: flakyMachine,
+      id: 'flaky', triggers: [{ kind: 'command' }], title: 'Fails its first N executions', input: FlakyInput, machine: flakyMachine,
       steps: {
         work: {
           run: (input: { failTimes: number }, ctx) => logged(env, 'work', ctx, async () => {

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Engine } from '../../../src/engine/engine.ts';
-import demo from '../../../flows/draft-approve.flow.ts';
+import demo from '../../fixtures/flows/draft-approve.flow.ts';
 import { useTestDb } from '../../helpers/db.ts';
 
 const db = useTestDb();

@@ -8,7 +8,8 @@
 import { setup, assign } from 'xstate';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { defineFlow, step } from '../../../src/engine/flow.ts';
+import { compileFlow as defineFlow } from '../../../src/engine/flow.ts';
+import { slot as step } from '../../helpers/flows/slot.ts';
 import { blockedError, retryLater } from '../../../src/errors.ts';
 import { deploy, until, type Deployment, type PlatformDriver } from '../../contract/chat-port.contract.ts';
 import { makeConsoleDriver } from '../../contract/console-driver.ts';

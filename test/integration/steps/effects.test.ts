@@ -8,7 +8,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { z } from 'zod';
 import { readConfig } from '../../../src/config.ts';
 import { Engine } from '../../../src/engine/engine.ts';
-import { defineFlow } from '../../../src/engine/flow.ts';
+import { compileFlow as defineFlow } from '../../../src/engine/flow.ts';
 import { silentLogger } from '../../../src/ops/log.ts';
 import { createStepRuntime, type StepRuntime } from '../../../src/steps/runtime.ts';
 import { startFakeTools, type FakeTools } from '../../fakes/tool-servers.ts';

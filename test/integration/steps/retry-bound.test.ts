@@ -4,38 +4,35 @@
  * database; the model answers 503 to everything; the step may try 10 times,
  * with two models per try, but MODEL_MAX_CALLS_PER_STEP is 4.
  */
-import { setup } from 'xstate';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { z } from 'zod';
 import { readConfig } from '../../../src/config.ts';
 import { Engine } from '../../../src/engine/engine.ts';
-import { defineFlow, step } from '../../../src/engine/flow.ts';
+import { defineFlow, modelStep, setup } from '../../../src/authoring/index.ts';
 import { silentLogger } from '../../../src/ops/log.ts';
-import { modelStep } from '../../../src/steps/flow-steps.ts';
 import { createStepRuntime, type StepRuntime } from '../../../src/steps/runtime.ts';
 import { startFakeOpenAI, type FakeOpenAI } from '../../fakes/openai-server.ts';
 import { useTestDb } from '../../helpers/db.ts';
 
 const Summary = z.object({ summary: z.string() });
 
+const summarizeStep = modelStep<{ text: string }, z.infer<typeof Summary>>({
+  route: 'strong', prompt: new URL('../../fixtures/prompts/summarize.md', import.meta.url), output: Summary,
+  vars: () => ({}), maxAttempts: 10, backoffMs: 20,
+});
+
 const summarize = defineFlow({
   id: 'summarize',
   title: 'one model step',
   input: z.object({ text: z.string() }),
-  machine: setup({ actors: { summarize: step<{ text: string }, unknown>() } }).createMachine({
+  machine: setup({ types: {} as { input: { text: string } }, actors: { summarize: summarizeStep } }).createMachine({
     id: 'summarize',
     initial: 'working',
     states: {
-      working: { invoke: { src: 'summarize', id: 'summarize', input: ({ event }) => (event as any).input, onDone: 'done' } },
+      working: { invoke: { src: 'summarize', input: ({ event }) => (event as any).input, onDone: 'done' } },
       done: { type: 'final' },
     },
   }),
-  steps: {
-    summarize: modelStep<{ text: string }, z.infer<typeof Summary>>({
-      route: 'strong', prompt: new URL('../../fixtures/prompts/summarize.md', import.meta.url), output: Summary,
-      vars: () => ({}), maxAttempts: 10, backoffMs: 20,
-    }),
-  },
 });
 
 const db = useTestDb();

@@ -51,7 +51,7 @@ async function bot(env: Record<string, string> = {}): Promise<{ app: Deployment;
     MODEL_RPM: '0', MODEL_TPM: '0', TOOL_RPM: '0', ZENDESK_URL: helpdesk.baseUrl, ZENDESK_TOKEN: 'zd-token', ...env,
   });
   const steps = createStepRuntime({ config, sql: db.sql, log: silentLogger });
-  const app = await deploy(db, driver, { flows: [ticketTriage], services: steps.services });
+  const app = await deploy(db, driver, { flows: [ticketTriage], services: steps.services, describeAction: steps.describeAction });
   return { app, steps, stop: async () => { await app.stop(); await steps.stop(); } };
 }
 
@@ -78,6 +78,12 @@ describe('ticket-triage with a model and a helpdesk', () => {
       expect(card.allText).toContain('test-strong');
       expect(card.allText).toContain('1,500 tokens, $0.0060'); // the draft: 1000 in × $2/M + 500 out × $8/M
       expect(card.allText).toContain('billing, high urgency'); // the cheap model's triage
+      // "On approval" is the call zendesk.reply describes: its method, the configured host, what it sends.
+      const [stored] = await db.sql`SELECT request->'proposedAction' AS action FROM reviews WHERE run_id = ${runId}`;
+      expect(stored!.action).toMatchObject({ tool: 'zendesk.reply', method: 'PUT', host: new URL(helpdesk.baseUrl).host });
+      expect(card.proposed).toEqual([
+        { name: 'ticket', old: null, new: '4242' }, { name: 'public reply', old: null, new: 'Hello, we refunded the duplicate charge.' },
+      ]);
       const calls = await db.sql`SELECT model, input_tokens, output_tokens, cost_usd::float8 AS cost FROM model_calls WHERE run_id = ${runId} ORDER BY id`;
       expect(calls.map((c) => [c.model, c.input_tokens, c.output_tokens, c.cost])).toEqual([
         ['test-cheap', 1000, 500, 0.0012], ['test-strong', 1000, 500, 0.006],

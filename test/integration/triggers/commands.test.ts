@@ -5,10 +5,13 @@
  * (the real error). Refusals are checked on the rows: they change nothing.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import demo from '../../../flows/draft-approve.flow.ts';
+import demo from '../../fixtures/flows/draft-approve.flow.ts';
+import { setup } from 'xstate';
+import { z } from 'zod';
 import type { InboundCommand } from '../../../src/chat/messages.ts';
 import type { CommandReply } from '../../../src/chat/port.ts';
 import { Engine } from '../../../src/engine/engine.ts';
+import { compileFlow } from '../../../src/engine/flow.ts';
 import { createLogger } from '../../../src/ops/log.ts';
 import { connect } from '../../../src/store/client.ts';
 import { recordModelCall } from '../../../src/store/ledger.ts';
@@ -27,7 +30,7 @@ let deliveries = 0;
 
 beforeAll(async () => {
   await createStepLog(db.sql);
-  engine = await startTestEngine(db, { flows: [...testFlows({ sql: db.sql, worker: 'cmd' }), demo] });
+  engine = await startTestEngine(db, { flows: [...testFlows({ sql: db.sql, worker: 'cmd' }), demo, hooked] });
   deps = makeCommandDeps(engine, { admins: new Set(['boss']), log });
 });
 afterAll(() => engine.stop(500));
@@ -68,11 +71,22 @@ const USAGE = [
   '/signoff cancel <run>: cancel a run (its requester or an admin)', '/signoff retry <run>: retry a failed run (its requester or an admin)',
   "/signoff repost <run>: post a run's review card again, e.g. after it was deleted (its requester or an admin)",
   '/signoff help: this help', 'flows:',
-  'counted-approve: Draft, decide, apply (counted)', 'draft-approve: Draft a reply and apply it after approval',
-  'flaky: Fails its first N executions', 'guarded: A refused step handled by onError', 'one-step: One step (counted)',
-  'relay: Timer, then one step (counted)', 'timed: Expires after 2 s',
+  'counted-approve: Draft, decide, apply (counted) (started by /signoff run counted-approve)',
+  'draft-approve: Draft a reply and apply it after approval (started by /signoff run draft-approve)',
+  'flaky: Fails its first N executions (started by /signoff run flaky)',
+  'guarded: A refused step handled by onError (it declares no trigger)',
+  'hooked: Started by its helpdesk and a schedule (started by a zendesk webhook (ticket.created), the schedule 0 9 * * 1 Europe/Paris)',
+  'one-step: One step (counted) (started by /signoff run one-step)',
+  'relay: Timer, then one step (counted) (it declares no trigger)', 'timed: Expires after 2 s (it declares no trigger)',
 ].join('\n');
-const KNOWN = 'counted-approve, draft-approve, flaky, guarded, one-step, relay, timed';
+const KNOWN = 'counted-approve, draft-approve, flaky, guarded, hooked, one-step, relay, timed';
+
+/** A flow that declares triggers, but not a command. */
+const hooked = compileFlow({
+  id: 'hooked', title: 'Started by its helpdesk and a schedule', input: z.object({ topic: z.string() }), steps: {},
+  triggers: [{ kind: 'webhook', provider: 'zendesk', event: 'ticket.created' }, { kind: 'schedule', cron: '0 9 * * 1', timezone: 'Europe/Paris' }],
+  machine: setup({}).createMachine({ id: 'hooked', initial: 'done', states: { done: { type: 'final' } } }),
+});
 
 describe('help', () => {
   it('answers help, empty and blank text with the usage of every subcommand and the flows with their titles', async () => {
@@ -128,6 +142,14 @@ describe('run', () => {
     expect(await send('run counted-approve subject=a subject=b')).toEqual(ephemeral('subject is given twice; give each key once'));
     expect(await send('run counted-approve subject="open')).toEqual(
       ephemeral('the value of subject has no closing "; close the quote (write \\" for a literal ")'));
+    expect(await snapshotRows()).toEqual(before);
+  });
+
+  it('refuses to start a flow that does not declare a command trigger, saying what starts it, and starts nothing', async () => {
+    const before = await snapshotRows();
+    expect(await send('run hooked topic=x')).toEqual(
+      ephemeral('hooked is not started by a command; started by a zendesk webhook (ticket.created), the schedule 0 9 * * 1 Europe/Paris'));
+    expect(await send('run timed topic=x')).toEqual(ephemeral('timed is not started by a command; it declares no trigger'));
     expect(await snapshotRows()).toEqual(before);
   });
 });

@@ -33,6 +33,12 @@ async function openDatabase(config: Config, log: Logger): Promise<{ url: string;
   return { url: embedded.url, embedded };
 }
 
+/** Local demo mode unless sign-in is configured (readConfig refuses a non-loopback HOST without it). */
+function webChatAccess(config: Config) {
+  const { auth, publicUrl } = config.webChat;
+  return auth === 'invite' && publicUrl ? { mode: 'invite' as const, publicUrl } : { mode: 'local' as const };
+}
+
 async function main(): Promise<void> {
   const config = readConfig();
   const log = createLogger(config.logLevel);
@@ -45,7 +51,7 @@ async function main(): Promise<void> {
   // else the local web chat. Either way `chat.routes` mounts on the HTTP server below.
   const chat = config.slack
     ? createSlackAdapter({ settings: config.slack, store: slackStore(sql), log })
-    : createConsoleAdapter({ store: consoleStore(sql), log });
+    : createConsoleAdapter({ store: consoleStore(sql), log, access: webChatAccess(config) });
   const desk = new ReviewDesk({
     sql, flows, ports: new Map([[chat.port.platform, chat.port]]), defaultPlatform: chat.port.platform,
     defaultChannel: config.defaultChannel, wakeChannel: wakeChannel(config.schema), log,

@@ -39,6 +39,9 @@ function addEphemeral(entry) {
 async function loadState() {
   const data = await api('/api/state');
   Object.assign(state, { tenant: data.tenant, people: data.people, channels: data.channels });
+  // Signed in (beyond loopback): you are your session's person, and the switcher only shows it.
+  if (data.me) state.person = data.me;
+  $('person').disabled = Boolean(data.me);
   state.messages = new Map(data.messages.map((m) => [m.id, m]));
   if (!state.people.some((p) => p.id === state.person) && state.people[0]) state.person = state.people[0].id;
   if (!visibleChannels().some((c) => c.id === state.channel)) state.channel = 'general';

@@ -95,6 +95,12 @@ describe('npm start with nothing configured', () => {
     expect(await new Promise<number | null>((r) => child.once('exit', (c) => r(c)))).toBe(0);
   }, 90_000);
 
+  it('refuses to put the web chat beyond loopback without sign-in, and says why', async () => {
+    const { child, running } = startBot({ HOST: '0.0.0.0' });
+    await expect(running).rejects.toThrow(/HOST=0\.0\.0\.0 would put the web chat on the network with no sign-in.*WEB_CHAT_AUTH=invite/s);
+    expect(child.exitCode).toBe(1);
+  });
+
   it('refuses bad settings with one message naming each', async () => {
     const { running } = startBot({ PORT: 'x', LOG_LEVEL: 'loud' });
     await expect(running).rejects.toThrow(/PORT must be.*\n.*LOG_LEVEL must be/s);

@@ -25,7 +25,9 @@ export interface StepRuntime {
 export function createStepRuntime(o: { config: Pick<Config, 'model' | 'tools' | 'runBudgetUsd'>; sql: Sql; log: Logger }): StepRuntime {
   const pacer = new Pacer();
   const model = createModelGateway({ settings: o.config.model, sql: o.sql, log: o.log, pacer });
-  const tools = new ToolBox({ tools: builtinTools, settings: o.config.tools, pacer, log: o.log, journal: toolJournal(o.sql) });
+  const tools = new ToolBox({
+    tools: builtinTools, settings: o.config.tools, pacer, log: o.log, journal: toolJournal(o.sql), redactPatterns: o.config.model.redactPatterns,
+  });
   return {
     services: createStepServices({ sql: o.sql, model, tools, runBudgetUsd: o.config.runBudgetUsd }),
     isOffline: o.config.model.apiKey === null && o.config.model.baseUrl === null,

@@ -18,17 +18,27 @@ import { ReviewDesk } from './review/desk.ts';
 import { connect, wakeChannel } from './store/client.ts';
 import { consoleStore } from './store/console.ts';
 import { slackStore } from './store/slack.ts';
-import { startEmbeddedPostgres, type EmbeddedPostgres } from './store/embedded.ts';
+import { startEmbeddedPostgres, type EmbeddedPostgres, type SupervisionEvent } from './store/embedded.ts';
 import { migrate } from './store/migrate.ts';
 import { createStepRuntime } from './steps/runtime.ts';
 import { handleCommand, makeCommandDeps } from './triggers/commands.ts';
+
+/** The embedded server exited by itself: say so, and exit for the process manager if it cannot come back. */
+function onEmbeddedEvent(event: SupervisionEvent, log: Logger): void {
+  if (event.kind === 'exited') log.error('embedded Postgres exited; restarting it', { outcome: event.outcome });
+  if (event.kind === 'restarted') log.warn('embedded Postgres is back', { attempt: event.attempt });
+  if (event.kind !== 'gave_up') return;
+  log.error('embedded Postgres is gone; exiting so a process manager can restart signoff', { error: event.message });
+  process.stderr.write(`signoff stopped: ${event.message}\n`);
+  process.exit(1);
+}
 
 async function openDatabase(config: Config, log: Logger): Promise<{ url: string; embedded: EmbeddedPostgres | null }> {
   if (config.databaseUrl) {
     log.info('using Postgres from DATABASE_URL', { url: redactUrl(config.databaseUrl) });
     return { url: config.databaseUrl, embedded: null };
   }
-  const embedded = await startEmbeddedPostgres({ dataDir: join(config.dataDir, 'pg') });
+  const embedded = await startEmbeddedPostgres({ dataDir: join(config.dataDir, 'pg'), onSupervision: (event) => onEmbeddedEvent(event, log) });
   log.info('started embedded Postgres (set DATABASE_URL to use your own server)', { dataDir: embedded.dataDir, port: embedded.port });
   return { url: embedded.url, embedded };
 }

@@ -9,6 +9,7 @@ import { mkdtemp, readFile, rm, chmod } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import postgres from 'postgres';
 import { afterAll, describe, expect, it } from 'vitest';
 import { until } from '../contract/chat-port.contract.ts';
 
@@ -21,14 +22,14 @@ afterAll(async () => {
   for (const d of dirs) await rm(d, { recursive: true, force: true });
 });
 
-function startBot(env: Record<string, string>): { child: ChildProcess; running: Promise<string> } {
+function startBot(env: Record<string, string>): { child: ChildProcess; running: Promise<string>; lines: string[] } {
   const { DATABASE_URL: _ignored, ...base } = process.env;
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
     cwd: ROOT, env: { ...base, PORT: '0', LOG_LEVEL: 'info', ...env }, stdio: ['ignore', 'ignore', 'pipe'],
   });
   children.push(child);
+  const lines: string[] = [];
   const running = new Promise<string>((resolve, reject) => {
-    const lines: string[] = [];
     createInterface({ input: child.stderr! }).on('line', (line) => {
       lines.push(line);
       const msg = JSON.parse(line.startsWith('{') ? line : '{}') as { msg?: string; url?: string };
@@ -37,7 +38,7 @@ function startBot(env: Record<string, string>): { child: ChildProcess; running: 
     child.once('exit', (code) => reject(new Error(`bot exited with ${code}:\n${lines.join('\n')}`)));
     setTimeout(() => reject(new Error(`bot did not start in 45 s:\n${lines.join('\n')}`)), 45_000);
   });
-  return { child, running };
+  return { child, running, lines };
 }
 
 describe('npm start with nothing configured', () => {
@@ -94,6 +95,51 @@ describe('npm start with nothing configured', () => {
     child.kill('SIGTERM');
     expect(await new Promise<number | null>((r) => child.once('exit', (c) => r(c)))).toBe(0);
   }, 90_000);
+
+  it('restarts its embedded Postgres after a SIGKILL, and a pending review still decides once', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'signoff-e2e-'));
+    dirs.push(dataDir);
+    await chmod(dataDir, 0o755);
+    const { child, running, lines } = startBot({ SIGNOFF_DATA_DIR: dataDir, OPENAI_API_KEY: '', OPENAI_BASE_URL: '', ZENDESK_URL: '' });
+    const url = await running;
+    const post = (path: string, body: Record<string, unknown>) => fetch(`${url}${path}`, {
+      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ...body, deliveryId: randomUUID() }),
+    });
+    type Card = { kind: string; ref: string; card: { status: { kind: string }; reviewRef: string; version: number; runId: string } };
+    const cardNow = async () => ((await (await fetch(`${url}/api/state`)).json()) as { messages: Card[] }).messages.find((m) => m.kind === 'card');
+    expect((await post('/api/command', { user: 'alice', channel: 'support', text: 'run ticket-triage subject="Kill" body="b" customer="ACME" ticketId=7' })).status).toBe(200);
+    const card = await until('the review card', cardNow, 30_000);
+
+    const pgDir = join(dataDir, 'pg');
+    const pid = Number((await readFile(join(pgDir, 'postmaster.pid'), 'utf8')).split('\n')[0]);
+    process.kill(pid, 'SIGKILL');
+    await until('the log line saying the database exited', async () => lines.some((l) => l.includes('embedded Postgres exited')), 10_000);
+    await until('the database back', async () => lines.some((l) => l.includes('embedded Postgres is back')), 30_000);
+    expect((await fetch(`${url}/healthz`)).status).toBe(200);
+    const clicked = await until('an approval accepted', async () => {
+      const res = await post('/api/action', {
+        user: 'bob', channel: 'support', messageRef: card.ref, reviewRef: card.card.reviewRef, action: 'approve', version: card.card.version,
+      });
+      return res.status === 200 ? ((await res.json()) as { reply: { kind: string } }).reply : undefined;
+    }, 15_000);
+    expect(clicked.kind).toBe('ok');
+    await until('the approved card', async () => (await cardNow())?.card.status.kind === 'approved', 30_000);
+
+    const password = (await readFile(`${pgDir}.password`, 'utf8')).trim();
+    const port = Number((await readFile(join(pgDir, 'postmaster.pid'), 'utf8')).split('\n')[3]);
+    const sql = postgres(`postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`, { max: 1, onnotice: () => {} });
+    try {
+      const decided = await sql`SELECT status, count(*)::int AS n FROM signoff.reviews WHERE run_id = ${card.card.runId} GROUP BY status`;
+      expect(decided.map((r) => [r.status, r.n])).toEqual([['approved', 1]]);
+      const audit = await sql`SELECT count(*)::int AS n FROM signoff.review_audit
+        WHERE run_id = ${card.card.runId} AND action = 'approve' AND outcome = 'accepted'`;
+      expect(audit[0]!.n).toBe(1);
+    } finally {
+      await sql.end({ timeout: 1 });
+    }
+    child.kill('SIGTERM');
+    expect(await new Promise<number | null>((r) => child.once('exit', (c) => r(c)))).toBe(0);
+  }, 120_000);
 
   it('refuses to put the web chat beyond loopback without sign-in, and says why', async () => {
     const { child, running } = startBot({ HOST: '0.0.0.0' });

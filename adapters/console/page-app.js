@@ -226,9 +226,22 @@ async function submitEditor(event, spec, form, submit) {
   }
 }
 
+// The stream can be open while the bot cannot reach its database: the dot says which.
+const live = { isOpen: false, isDbUp: true };
+
 function setLive(isOpen) {
-  $('live').dataset.state = isOpen ? 'open' : 'closed';
-  $('live').textContent = isOpen ? 'live' : 'reconnecting…';
+  live.isOpen = isOpen;
+  const [stateName, text] = !live.isOpen ? ['closed', 'reconnecting…'] : live.isDbUp ? ['open', 'live'] : ['db-down', 'database unreachable'];
+  $('live').dataset.state = stateName;
+  $('live').textContent = text;
+}
+
+/** Asks /healthz every few seconds (it answers 503 within 2 s when the database does not answer). */
+async function watchDatabase() {
+  const res = await fetch('/healthz', { signal: AbortSignal.timeout(4000) }).catch(() => null);
+  live.isDbUp = Boolean(res && res.ok);
+  setLive(live.isOpen);
+  setTimeout(watchDatabase, 5000);
 }
 
 /** Follows /api/events; reloads state on every (re)connect, retries with back-off when the stream is refused. */
@@ -258,3 +271,4 @@ $('composer-form').addEventListener('submit', sendCommand);
 $('person').addEventListener('change', (event) => selectPerson(event.target.value));
 loadState().catch((err) => addEphemeral({ notice: localNotice(`Could not load the chat: ${err.message}`), isError: true }));
 connectLive();
+watchDatabase();

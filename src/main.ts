@@ -1,8 +1,8 @@
 /**
  * `npm start`: read the config, open the database (DATABASE_URL, or an
  * embedded Postgres in .data/pg so a fresh machine needs no server), migrate,
- * load flows/, park runs a deploy orphaned, start the engine's workers and the
- * HTTP server. SIGTERM/SIGINT stop claiming work, let in-flight steps finish
+ * load flows/, park runs a deploy orphaned, open the HTTP server and the chat
+ * connection, and only then start the engine's workers. SIGTERM/SIGINT stop claiming work, let in-flight steps finish
  * (SHUTDOWN_GRACE_MS), hand the rest back, and exit 0.
  */
 import { join } from 'node:path';
@@ -74,10 +74,11 @@ async function main(): Promise<void> {
   });
   const parked = await engine.parkOrphanedRuns();
   if (parked.length > 0) log.warn('parked runs whose state a flow change removed', { runs: parked });
+  // Bind before claiming: a start that fails here (port taken, chat unreachable) exits holding no work.
+  const http = await startHttpServer({ port: config.port, host: config.host, sql, routes: chat.routes });
+  await chat.port.start(desk.handlers((cmd) => handleCommand(cmd, makeCommandDeps(engine, { log, repostCards: (runId, opts) => desk.repostCards(runId, opts) }))));
   await engine.start();
   desk.start();
-  await chat.port.start(desk.handlers((cmd) => handleCommand(cmd, makeCommandDeps(engine, { log, repostCards: (runId, opts) => desk.repostCards(runId, opts) }))));
-  const http = await startHttpServer({ port: config.port, host: config.host, sql, routes: chat.routes });
   const url = `http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${http.port}`;
   const where = chat.port.platform === 'console'
     ? { webChat: 'open the url in a browser', url }

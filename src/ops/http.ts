@@ -5,6 +5,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { SignoffError } from '../errors.ts';
 import type { Sql } from '../store/client.ts';
 
 export type Route = (req: IncomingMessage, res: ServerResponse) => Promise<boolean> | boolean;
@@ -24,7 +25,9 @@ export async function startHttpServer(opts: { port: number; host: string; sql: S
   server.listen(opts.port, opts.host);
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);
-    server.once('error', reject);
+    server.once('error', (err: NodeJS.ErrnoException) => reject(err.code === 'EADDRINUSE'
+      ? new SignoffError('config_invalid', `port ${opts.port} on ${opts.host} is already in use (another signoff?); stop it or set PORT`, { cause: err })
+      : err));
   });
   return {
     server,

@@ -2,6 +2,8 @@
  * `npm start` on a fresh machine: the bot as a child process, with no
  * DATABASE_URL, starts its own embedded Postgres in the data dir, answers
  * /healthz, and on SIGTERM shuts down cleanly (exit 0, database stopped).
+ * It restarts that Postgres when it dies, binds its port before it claims any
+ * work, and refuses settings that would expose the web chat (issue 16).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -9,11 +11,17 @@ import { mkdtemp, readFile, rm, chmod } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { once } from 'node:events';
+import { createServer, type AddressInfo } from 'node:net';
 import postgres from 'postgres';
+import ticketTriage from '../../flows/ticket-triage.flow.ts';
+import { Engine } from '../../src/engine/engine.ts';
+import { useTestDb } from '../helpers/db.ts';
 import { afterAll, describe, expect, it } from 'vitest';
 import { until } from '../contract/chat-port.contract.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
+const db = useTestDb();
 const children: ChildProcess[] = [];
 const dirs: string[] = [];
 
@@ -41,7 +49,7 @@ function startBot(env: Record<string, string>): { child: ChildProcess; running: 
   return { child, running, lines };
 }
 
-describe('npm start with nothing configured', () => {
+describe('npm start', () => {
   it('runs on an embedded Postgres, answers /healthz, and stops cleanly on SIGTERM', async () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'signoff-e2e-'));
     dirs.push(dataDir);
@@ -140,6 +148,31 @@ describe('npm start with nothing configured', () => {
     child.kill('SIGTERM');
     expect(await new Promise<number | null>((r) => child.once('exit', (c) => r(c)))).toBe(0);
   }, 120_000);
+
+  it('a second instance on a busy port claims no work and exits non-zero', async () => {
+    // Work waiting in the database. startRun leases a run's first job to the process that starts it (and this
+    // engine, never started, lets it fail for want of a model); once settled, each job is put back as claimable.
+    const engine = new Engine({ sql: db.sql, schema: db.schema, flows: [ticketTriage] });
+    const input = { subject: 'Queued', body: 'b', customer: 'ACME', ticketId: '1' };
+    const trigger = { source: 'console', actor: 'alice', channel: 'support', tenant: 'local' };
+    for (let i = 0; i < 5; i++) await engine.startRun('ticket-triage', input, { trigger });
+    await until('the starter to let go', async () => (await db.sql`SELECT 1 FROM jobs WHERE status = 'running'`).length === 0);
+    await db.sql`UPDATE jobs SET status = 'queued', attempts = 0, lease_owner = NULL, last_error = NULL, due_at = now()`;
+    const jobsNow = () => db.sql`SELECT key, status, attempts, lease_owner FROM jobs ORDER BY key`;
+    const before = await jobsNow();
+    expect(before.map((j) => [j.status, j.attempts, j.lease_owner])).toEqual(Array(5).fill(['queued', 0, null]));
+    const busy = createServer().listen(0, '127.0.0.1');
+    await once(busy, 'listening');
+    try {
+      const port = (busy.address() as AddressInfo).port;
+      const { child, running } = startBot({ DATABASE_URL: db.url, SIGNOFF_SCHEMA: db.schema, PORT: String(port), WORKER_POLL_MS: '50' });
+      await expect(running).rejects.toThrow(new RegExp(`port ${port} on 127\\.0\\.0\\.1 is already in use`));
+      expect(child.exitCode).toBe(1);
+      expect(await jobsNow()).toEqual(before);
+    } finally {
+      busy.close();
+    }
+  });
 
   it('refuses to put the web chat beyond loopback without sign-in, and says why', async () => {
     const { child, running } = startBot({ HOST: '0.0.0.0' });

@@ -22,6 +22,7 @@ import { startEmbeddedPostgres, type EmbeddedPostgres, type SupervisionEvent } f
 import { migrate } from './store/migrate.ts';
 import { createStepRuntime } from './steps/runtime.ts';
 import { handleCommand, makeCommandDeps } from './triggers/commands.ts';
+import { inputKeysOf } from './triggers/input-keys.ts';
 
 /** The embedded server exited by itself: say so, and exit for the process manager if it cannot come back. */
 function onEmbeddedEvent(event: SupervisionEvent, log: Logger): void {
@@ -57,6 +58,7 @@ async function main(): Promise<void> {
   const applied = await migrate(sql, config.schema);
   if (applied.length > 0) log.info('applied migrations', { applied });
   const flows = await loadFlows(config.flowsDir);
+  const inputKeys = new Map(flows.map((f) => [f.id, inputKeysOf(f.input)]));
   // Slack when its variables are set (HTTP: POST /slack/events on our server; or Socket Mode),
   // else the local web chat. Either way `chat.routes` mounts on the HTTP server below.
   const chat = config.slack
@@ -76,7 +78,9 @@ async function main(): Promise<void> {
   if (parked.length > 0) log.warn('parked runs whose state a flow change removed', { runs: parked });
   // Bind before claiming: a start that fails here (port taken, chat unreachable) exits holding no work.
   const http = await startHttpServer({ port: config.port, host: config.host, sql, routes: chat.routes });
-  await chat.port.start(desk.handlers((cmd) => handleCommand(cmd, makeCommandDeps(engine, { log, repostCards: (runId, opts) => desk.repostCards(runId, opts) }))));
+  await chat.port.start(desk.handlers((cmd) => handleCommand(cmd, makeCommandDeps(engine, {
+    log, repostCards: (runId, opts) => desk.repostCards(runId, opts), inputKeys: (id) => inputKeys.get(id) ?? null,
+  }))));
   await engine.start();
   desk.start();
   const url = `http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${http.port}`;

@@ -7,6 +7,7 @@
  * optional `user`). See console-access.ts.
  */
 import { z } from 'zod';
+import { isWellFormedText } from '../../src/chat/text.ts';
 import { parseMessageRef, type InboundAction, type InboundCommand, type InboundSubmission, type MessageRef } from '../../src/chat/messages.ts';
 
 /** The largest command text accepted, like a chat message's limit (RELIABILITY 81). */
@@ -16,7 +17,9 @@ function text(maxChars: number) {
   return z.string({ error: (issue) => (issue.input === undefined ? 'is required' : 'must be a string') })
     .max(maxChars, `must be at most ${maxChars} characters`)
     // Postgres refuses NUL in text: a clean 400 here, not a failed insert later (RELIABILITY 79).
-    .refine((value) => !value.includes('\u0000'), 'must not contain NUL characters');
+    .refine((value) => !value.includes('\u0000'), 'must not contain NUL characters')
+    // Two ids with different lone surrogates would be one key once stored; a field with one fails to insert.
+    .refine(isWellFormedText, 'has a broken character (an unpaired UTF-16 surrogate); retype it');
 }
 
 function id(maxChars: number) {

@@ -8,6 +8,7 @@
  */
 import { createHash } from 'node:crypto';
 import { makeMessageRef, parseMessageRef, type InboundAction, type InboundCommand, type InboundSubmission, type MessageRef, type ReviewAction } from '../../src/chat/messages.ts';
+import { isWellFormedText } from '../../src/chat/text.ts';
 import { ACTION_PREFIX, CARD_BLOCK_PREFIX, type EditorMeta } from './slack-render.ts';
 
 /** The slash command this adapter answers; manifest.yml declares the same (a test compares). */
@@ -20,7 +21,7 @@ const HAS_NUL = /\u0000/;
 
 type Json = Record<string, any>;
 
-const str = (v: unknown): string | null => (typeof v === 'string' && v !== '' && !HAS_NUL.test(v) ? v : null);
+const str = (v: unknown): string | null => (typeof v === 'string' && v !== '' && !HAS_NUL.test(v) && isWellFormedText(v) ? v : null);
 
 /** Slack sends `&`, `<`, `>` in typed text as entities; commands are parsed as the user typed them. */
 export function unescapeText(text: string): string {
@@ -44,7 +45,8 @@ export function parseBody(raw: string, contentType: string): Json | null {
 /** A slash command form; the trigger id names this one delivery. */
 export function toInboundCommand(body: Json): InboundCommand | null {
   const [tenant, channel, user, deliveryId] = [str(body.team_id), str(body.channel_id), str(body.user_id), str(body.trigger_id)];
-  const text = typeof body.text === 'string' && !HAS_NUL.test(body.text) ? unescapeText(body.text) : null;
+  // A NUL or a broken character in the text goes on to the parser, which says what is wrong (not "try again").
+  const text = typeof body.text === 'string' ? unescapeText(body.text) : null;
   if (!tenant || !channel || !user || !deliveryId || text === null) return null;
   const responseRef = str(body.response_url);
   return { platform: 'slack', tenant, channel, user, text: text.trim(), deliveryId, ...(responseRef ? { responseRef } : {}) };

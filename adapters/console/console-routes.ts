@@ -51,6 +51,17 @@ interface Outcome { status: number; body: unknown }
 
 const NOT_READY: Outcome = { status: 503, body: { error: 'signoff is not ready yet; please try again in a moment' } };
 const COULD_NOT_RECORD = 'could not record that; please try again';
+/** A write not answered by then is told so (the database may be stalled); chat platforms allow 3 s. */
+export const ANSWER_BUDGET_MS = 2_500;
+const SLOW: Outcome = { status: 503, body: { error: 'signoff is slow to record that right now; if nothing shows up in a moment, please try again' } };
+
+/** The endpoint's answer, or SLOW once the budget is spent (the work goes on; a retry is deduplicated by its delivery id). */
+function withinBudget(work: Promise<Outcome | null>, isWrite: boolean): Promise<Outcome | null> {
+  if (!isWrite) return work;
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<Outcome>((resolve) => (timer = setTimeout(() => resolve(SLOW), ANSWER_BUDGET_MS)));
+  return Promise.race([work, late]).finally(() => clearTimeout(timer));
+}
 const COULD_NOT_LOAD = 'could not load that; please try again';
 
 const refuse = (error: string): Outcome => ({ status: 400, body: { error } });
@@ -264,9 +275,12 @@ export function createConsoleRoutes(ctx: ConsoleContext): Route {
       return true;
     }
     try {
-      const caller = await callerOf(ctx, req, key);
-      const outcome = 'status' in caller ? caller : await endpoint(ctx, req, res, caller);
-      if (outcome) sendJson(res, outcome.status, outcome.body);
+      const answer = async () => {
+        const caller = await callerOf(ctx, req, key);
+        return 'status' in caller ? caller : endpoint(ctx, req, res, caller);
+      };
+      const outcome = await withinBudget(answer(), req.method === 'POST');
+      if (outcome && !res.headersSent) sendJson(res, outcome.status, outcome.body);
     } catch (err) {
       // The user sees only this id; the log line it names has the cause (RELIABILITY 78).
       const correlationId = randomBytes(4).toString('hex');

@@ -101,6 +101,16 @@ export function submittedFields(values: Json): Record<string, string> {
   return fields;
 }
 
+/** Per field, what cannot be stored (a NUL, a broken character), said so the person can fix it; {} when all is well. */
+export function unstorableFields(fields: Record<string, string>): Record<string, string> {
+  const problems: Record<string, string> = {};
+  for (const [name, value] of Object.entries(fields)) {
+    if (HAS_NUL.test(value)) problems[name] = 'This contains a NUL character (\\0), which cannot be stored; remove it.';
+    else if (!isWellFormedText(value)) problems[name] = 'This contains a broken character (an unpaired UTF-16 surrogate); retype it.';
+  }
+  return problems;
+}
+
 /** A submitted editor modal. Its delivery id covers what was typed, so an identical resubmission is a no-op. */
 export function toInboundSubmission(body: Json): { submission: InboundSubmission; meta: EditorMeta; blockIds: string[] } | null {
   const view = body.view as Json | undefined;
@@ -109,7 +119,6 @@ export function toInboundSubmission(body: Json): { submission: InboundSubmission
   const values = view?.state?.values;
   if (!meta || !tenant || !user || !viewId || !values || typeof values !== 'object') return null;
   const fields = submittedFields(values as Json);
-  if (Object.values(fields).some((v) => HAS_NUL.test(v))) return null;
   const digest = createHash('sha256').update(JSON.stringify(fields)).digest('hex').slice(0, 16);
   const submission: InboundSubmission = {
     platform: 'slack', tenant, user, purpose: meta.p, reviewRef: meta.r, version: meta.v, fields, deliveryId: `${viewId}:${digest}`,

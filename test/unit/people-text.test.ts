@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { commandBody, parseRequest, submissionBody } from '../../adapters/console/console-inbound.ts';
 import { renderCard as renderConsoleCard, renderNotice } from '../../adapters/console/console-render.ts';
-import { toInboundCommand } from '../../adapters/slack/slack-inbound.ts';
+import { toInboundCommand, unstorableFields } from '../../adapters/slack/slack-inbound.ts';
 import { renderCard as renderSlackCard } from '../../adapters/slack/slack-render.ts';
 import type { ReviewCard } from '../../src/chat/messages.ts';
 import { impersonationRefusal, isWellFormedText, neutraliseBidi } from '../../src/chat/text.ts';
@@ -42,6 +42,13 @@ describe('well-formed text', () => {
     const cmd = toInboundCommand({ team_id: 'T1', channel_id: 'C1', user_id: 'U1', trigger_id: 't1', text: 'run a x=\u0000' });
     expect(cmd?.text).toBe('run a x=\u0000');
     expect(() => parseCommand(cmd!.text)).toThrow(/contains a NUL character/);
+  });
+
+  it('a Slack form field that cannot be stored is named, with what to do', () => {
+    expect(unstorableFields({ reason: 'a\u0000', body: 'ok', note: 'x\uD800' })).toEqual({
+      reason: 'This contains a NUL character (\\0), which cannot be stored; remove it.',
+      note: 'This contains a broken character (an unpaired UTF-16 surrogate); retype it.',
+    });
   });
 });
 

@@ -188,6 +188,30 @@ describe('signed-in mode (WEB_CHAT_AUTH=invite)', () => {
     expect(JSON.stringify(rows)).not.toContain(cookie.split('=')[1]);
   });
 
+  it('the live stream carries the shared channels and the person\'s own DMs, never another person\'s', async () => {
+    const cookie = await signIn(['carol', '--name', 'Carol Chen']);
+    const frames: string[] = [];
+    const stream = await new Promise<import('node:http').IncomingMessage>((resolve, reject) => {
+      request({ host: '127.0.0.1', port: app.port, path: '/api/events', headers: pub({ cookie }) }, resolve).on('error', reject).end();
+    });
+    try {
+      expect(stream.statusCode).toBe(200);
+      const marker = new Promise<void>((resolve) => stream.on('data', (chunk: Buffer) => {
+        frames.push(chunk.toString());
+        if (frames.join('').includes('marker for carol')) resolve();
+      }));
+      const port = app.adapter.port;
+      await port.notifyUser('local', 'bob', { text: 'secret for bob' }, { idempotencyKey: 'dm-bob' });
+      await port.notifyUser('local', 'carol', { text: 'note for carol' }, { idempotencyKey: 'dm-carol' });
+      await port.postMessage('general', { text: 'marker for carol' }, { idempotencyKey: 'marker' });
+      await marker;
+      expect(frames.join('')).toContain('note for carol');
+      expect(frames.join('')).not.toContain('secret for bob');
+    } finally {
+      stream.destroy();
+    }
+  });
+
   it('web:invite refuses a name that reads like someone else\'s, and a person who does not exist', async () => {
     const copycat = await webInvite(['mallory', '--name', 'Bob Brown']);
     expect([copycat.code, copycat.stderr]).toEqual([1, 'web:invite failed: display name "Bob Brown" reads like @bob\'s; pick a name of your own\n']);

@@ -23,8 +23,10 @@ export interface Config {
   poolSize: number;
   /** HTTP port for the web chat, webhooks and /healthz. Default 3000. */
   port: number;
-  /** Interface to listen on. Default 127.0.0.1 (set 0.0.0.0 behind a proxy). */
+  /** Interface to listen on. Default 127.0.0.1; beyond loopback the web chat needs WEB_CHAT_AUTH=invite. */
   host: string;
+  /** Who may use the web chat (docs/security.md). */
+  webChat: WebChatSettings;
   logLevel: LogLevel;
   /** Folder of `<id>.flow.ts` files. Default `flows`. */
   flowsDir: string;
@@ -47,6 +49,16 @@ export interface Config {
   tools: ToolSettings;
   /** Slack, when its variables are set; null means no Slack. */
   slack: SlackSettings | null;
+}
+
+export interface WebChatSettings {
+  /**
+   * `none` (default): local demo mode, loopback only, anyone at the keyboard picks who they are.
+   * `invite`: each person signs in with a one-time link from `npm run web:invite -- <id>`.
+   */
+  auth: 'none' | 'invite';
+  /** The URL people open (WEB_CHAT_URL), e.g. https://chat.example.com; required with `invite`. */
+  publicUrl: string | null;
 }
 
 /** What a model costs per million tokens when MODEL_PRICES does not say (US dollars, list prices). */
@@ -104,6 +116,7 @@ export function readConfig(env: Env = process.env): Readonly<Config> {
     poolSize: int('DB_POOL_SIZE', 10, 1, 200),
     port: int('PORT', 3000, 0, 65535),
     host: env.HOST || '127.0.0.1',
+    webChat: { auth: 'none', publicUrl: null },
     logLevel: readLogLevel(env, problems),
     flowsDir: resolve(env.SIGNOFF_FLOWS_DIR || 'flows'),
     workerConcurrency: int('WORKER_CONCURRENCY', 100, 1, 10_000),
@@ -136,6 +149,7 @@ export function readConfig(env: Env = process.env): Readonly<Config> {
     },
     slack: readSlack(env, problems),
   };
+  config.webChat = readWebChat(env, config, problems);
   if (problems.length > 0) {
     throw new SignoffError('config_invalid', `signoff cannot start; fix these settings (see .env.example):\n- ${problems.join('\n- ')}`);
   }
@@ -248,6 +262,30 @@ function readSlack(env: Env, problems: string[]): SlackSettings | null {
   if (appToken && !appToken.startsWith('xapp-')) problems.push('SLACK_APP_TOKEN must be an app-level token starting with xapp-');
   const apiUrl = readUrl(env, 'SLACK_API_URL', problems);
   return { botToken, signingSecret, appToken, apiUrl: apiUrl ? `${apiUrl}/` : 'https://slack.com/api/' };
+}
+
+/** Names that reach only this machine: the web chat's demo mode may listen on nothing else. */
+export function isLoopbackHost(host: string): boolean {
+  const bare = host.toLowerCase().replace(/^\[|\]$/g, '');
+  return bare === 'localhost' || bare === '::1' || /^127(\.\d{1,3}){3}$/.test(bare);
+}
+
+/**
+ * WEB_CHAT_AUTH and WEB_CHAT_URL. The web chat is served only when Slack is not configured;
+ * then a HOST beyond loopback without sign-in would let anyone on the network act as anyone.
+ */
+function readWebChat(env: Env, config: Config, problems: string[]): WebChatSettings {
+  const auth = env.WEB_CHAT_AUTH || 'none';
+  if (auth !== 'none' && auth !== 'invite') problems.push(`WEB_CHAT_AUTH must be none or invite (got "${auth}")`);
+  const publicUrl = readUrl(env, 'WEB_CHAT_URL', problems);
+  if (auth === 'invite' && !publicUrl) {
+    problems.push('WEB_CHAT_AUTH=invite needs WEB_CHAT_URL, the address people open (e.g. https://chat.example.com)');
+  }
+  if (auth !== 'invite' && !config.slack && !isLoopbackHost(config.host)) {
+    problems.push(`HOST=${config.host} would put the web chat on the network with no sign-in (anyone could act as anyone): `
+      + 'set WEB_CHAT_AUTH=invite and WEB_CHAT_URL (see docs/security.md), or keep HOST=127.0.0.1');
+  }
+  return { auth: auth === 'invite' ? 'invite' : 'none', publicUrl };
 }
 
 function readSchema(env: Env, problems: string[]): string {

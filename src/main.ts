@@ -1,8 +1,8 @@
 /**
  * `npm start`: read the config, open the database (DATABASE_URL, or an
  * embedded Postgres in .data/pg so a fresh machine needs no server), migrate,
- * load flows/, park runs a deploy orphaned, start the engine's workers and the
- * HTTP server. SIGTERM/SIGINT stop claiming work, let in-flight steps finish
+ * load flows/, park runs a deploy orphaned, open the HTTP server and the chat
+ * connection, and only then start the engine's workers. SIGTERM/SIGINT stop claiming work, let in-flight steps finish
  * (SHUTDOWN_GRACE_MS), hand the rest back, and exit 0.
  */
 import { join } from 'node:path';
@@ -18,19 +18,36 @@ import { ReviewDesk } from './review/desk.ts';
 import { connect } from './store/client.ts';
 import { consoleStore } from './store/console.ts';
 import { slackStore } from './store/slack.ts';
-import { startEmbeddedPostgres, type EmbeddedPostgres } from './store/embedded.ts';
+import { startEmbeddedPostgres, type EmbeddedPostgres, type SupervisionEvent } from './store/embedded.ts';
 import { migrate } from './store/migrate.ts';
 import { createStepRuntime } from './steps/runtime.ts';
 import { handleCommand, makeCommandDeps } from './triggers/commands.ts';
+import { inputKeysOf } from './triggers/input-keys.ts';
+
+/** The embedded server exited by itself: say so, and exit for the process manager if it cannot come back. */
+function onEmbeddedEvent(event: SupervisionEvent, log: Logger): void {
+  if (event.kind === 'exited') log.error('embedded Postgres exited; restarting it', { outcome: event.outcome });
+  if (event.kind === 'restarted') log.warn('embedded Postgres is back', { attempt: event.attempt });
+  if (event.kind !== 'gave_up') return;
+  log.error('embedded Postgres is gone; exiting so a process manager can restart signoff', { error: event.message });
+  process.stderr.write(`signoff stopped: ${event.message}\n`);
+  process.exit(1);
+}
 
 async function openDatabase(config: Config, log: Logger): Promise<{ url: string; embedded: EmbeddedPostgres | null }> {
   if (config.databaseUrl) {
     log.info('using Postgres from DATABASE_URL', { url: redactUrl(config.databaseUrl) });
     return { url: config.databaseUrl, embedded: null };
   }
-  const embedded = await startEmbeddedPostgres({ dataDir: join(config.dataDir, 'pg') });
+  const embedded = await startEmbeddedPostgres({ dataDir: join(config.dataDir, 'pg'), onSupervision: (event) => onEmbeddedEvent(event, log) });
   log.info('started embedded Postgres (set DATABASE_URL to use your own server)', { dataDir: embedded.dataDir, port: embedded.port });
   return { url: embedded.url, embedded };
+}
+
+/** Local demo mode unless sign-in is configured (readConfig refuses a non-loopback HOST without it). */
+function webChatAccess(config: Config) {
+  const { auth, publicUrl } = config.webChat;
+  return auth === 'invite' && publicUrl ? { mode: 'invite' as const, publicUrl } : { mode: 'local' as const };
 }
 
 async function main(): Promise<void> {
@@ -41,11 +58,12 @@ async function main(): Promise<void> {
   const applied = await migrate(sql, config.schema);
   if (applied.length > 0) log.info('applied migrations', { applied });
   const flows = await loadFlows(config.flowsDir);
+  const inputKeys = new Map(flows.map((f) => [f.id, inputKeysOf(f.input)]));
   // Slack when its variables are set (HTTP: POST /slack/events on our server; or Socket Mode),
   // else the local web chat. Either way `chat.routes` mounts on the HTTP server below.
   const chat = config.slack
     ? createSlackAdapter({ settings: config.slack, store: slackStore(sql), log })
-    : createConsoleAdapter({ store: consoleStore(sql), log });
+    : createConsoleAdapter({ store: consoleStore(sql), log, access: webChatAccess(config) });
   const steps = createStepRuntime({ config, sql, log });
   // A card's "On approval" is described by the tool a review names (its method, host and fields).
   const desk = new ReviewDesk({
@@ -59,10 +77,13 @@ async function main(): Promise<void> {
   });
   const parked = await engine.parkOrphanedRuns();
   if (parked.length > 0) log.warn('parked runs whose state a flow change removed', { runs: parked });
+  // Bind before claiming: a start that fails here (port taken, chat unreachable) exits holding no work.
+  const http = await startHttpServer({ port: config.port, host: config.host, sql, routes: chat.routes });
+  await chat.port.start(desk.handlers((cmd) => handleCommand(cmd, makeCommandDeps(engine, {
+    log, admins: config.admins, repostCards: (runId, opts) => desk.repostCards(runId, opts), inputKeys: (id) => inputKeys.get(id) ?? null,
+  }))));
   await engine.start();
   desk.start();
-  await chat.port.start(desk.handlers((cmd) => handleCommand(cmd, makeCommandDeps(engine, { log, admins: config.admins, repostCards: (runId, opts) => desk.repostCards(runId, opts) }))));
-  const http = await startHttpServer({ port: config.port, host: config.host, sql, routes: chat.routes });
   const url = `http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${http.port}`;
   const where = chat.port.platform === 'console'
     ? { webChat: 'open the url in a browser', url }

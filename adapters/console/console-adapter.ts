@@ -12,6 +12,7 @@ import { makeMessageRef, type MessageRef, type ReviewCard } from '../../src/chat
 import type { Route } from '../../src/ops/http.ts';
 import { silentLogger, type Logger } from '../../src/ops/log.ts';
 import { consoleRefParts } from './console-inbound.ts';
+import type { ConsoleAccess } from './console-access.ts';
 import { createLiveHub } from './console-live.ts';
 import { renderMessage } from './console-render.ts';
 import { createConsoleRoutes, namesOf, type ConsoleContext } from './console-routes.ts';
@@ -23,6 +24,8 @@ export interface ConsoleAdapterOptions {
   log?: Logger;
   /** The one workspace the console plays. Default `local`. */
   tenant?: string;
+  /** Who may reach it and how they sign in (console-access.ts). Default local demo mode. */
+  access?: ConsoleAccess;
 }
 
 /**
@@ -85,17 +88,20 @@ function missingTarget(message: NewConsoleMessage): string {
 
 function createContext(opts: ConsoleAdapterOptions): AdapterContext {
   const tenant = opts.tenant ?? 'local';
+  const access = opts.access ?? { mode: 'local' };
+  // Beyond loopback the demo people (with their approver groups) are not seeded: an operator invites real ones.
+  const world = access.mode === 'local' ? DEFAULT_WORLD : { channels: DEFAULT_WORLD.channels, people: [] };
   const log = opts.log ?? silentLogger;
   const live = createLiveHub();
   let handlers: ChatHandlers | null = null;
   let seeding: Promise<void> | null = null;
-  const ready = () => (seeding ??= opts.store.seed(tenant, DEFAULT_WORLD).catch((err: unknown) => {
+  const ready = () => (seeding ??= opts.store.seed(tenant, world).catch((err: unknown) => {
     seeding = null;
     throw err;
   }));
   // Best effort: a page that missed an event reloads its state when it reconnects.
   const publish = (message: ConsoleMessage) => opts.store.listPeople(tenant)
-    .then((people) => live.publish('message', { message: renderMessage(message, namesOf(people)) }))
+    .then((people) => live.publish('message', { message: renderMessage(message, namesOf(people)) }, message.channel))
     .catch((err: unknown) => log.warn('console could not push a message to open pages', { error: String(err) }));
   const post = async (message: NewConsoleMessage) => {
     await ready();
@@ -105,7 +111,7 @@ function createContext(opts: ConsoleAdapterOptions): AdapterContext {
     return outcome.message;
   };
   return {
-    tenant, store: opts.store, log, live, ready, post, publish,
+    tenant, access, store: opts.store, log, live, ready, post, publish,
     handlers: () => handlers,
     setHandlers: (next) => void (handlers = next),
   };

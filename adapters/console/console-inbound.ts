@@ -2,10 +2,12 @@
  * Pure: the shapes of the web chat's POST bodies, and their translation into
  * the neutral inbound types of src/chat/messages.ts. A body that does not
  * match is refused with a reason a person can act on; it never reaches a
- * handler. Who the user is, is the page's person switcher: the console is a
- * local rehearsal of a chat platform, not an authenticated one.
+ * handler. Who the user is comes from the caller: the session's person beyond
+ * loopback, or in local demo mode the page's person switcher (the body's
+ * optional `user`). See console-access.ts.
  */
 import { z } from 'zod';
+import { isWellFormedText } from '../../src/chat/text.ts';
 import { parseMessageRef, type InboundAction, type InboundCommand, type InboundSubmission, type MessageRef } from '../../src/chat/messages.ts';
 
 /** The largest command text accepted, like a chat message's limit (RELIABILITY 81). */
@@ -15,7 +17,9 @@ function text(maxChars: number) {
   return z.string({ error: (issue) => (issue.input === undefined ? 'is required' : 'must be a string') })
     .max(maxChars, `must be at most ${maxChars} characters`)
     // Postgres refuses NUL in text: a clean 400 here, not a failed insert later (RELIABILITY 79).
-    .refine((value) => !value.includes('\u0000'), 'must not contain NUL characters');
+    .refine((value) => !value.includes('\u0000'), 'must not contain NUL characters')
+    // Two ids with different lone surrogates would be one key once stored; a field with one fails to insert.
+    .refine(isWellFormedText, 'has a broken character (an unpaired UTF-16 surrogate); retype it');
 }
 
 function id(maxChars: number) {
@@ -37,18 +41,19 @@ function body<Shape extends z.ZodRawShape>(shape: Shape) {
 const PERSON_ID = /^[a-z0-9][a-z0-9._-]{0,31}$/;
 const GROUP_NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 
+// `user`: in local demo mode who the person switcher plays; beyond loopback it may only repeat the session's person.
 export const commandBody = body({
-  user: id(64), channel: id(80), text: text(MAX_COMMAND_CHARS), deliveryId: id(200),
+  user: id(64).optional(), channel: id(80), text: text(MAX_COMMAND_CHARS), deliveryId: id(200),
 });
 
 export const actionBody = body({
-  user: id(64), channel: id(80), messageRef: id(200), reviewRef: id(500),
+  user: id(64).optional(), channel: id(80), messageRef: id(200), reviewRef: id(500),
   action: z.enum(['approve', 'reject', 'edit', 'delegate'], 'must be approve, reject, edit or delegate'),
   version, deliveryId: id(200),
 });
 
 export const submissionBody = body({
-  user: id(64),
+  user: id(64).optional(),
   purpose: z.enum(['edit', 'reject', 'delegate'], 'must be edit, reject or delegate'),
   reviewRef: id(500), version, deliveryId: id(200),
   fields: z.record(z.string(), text(50_000), 'must be an object of strings'),
@@ -76,20 +81,20 @@ export function parseRequest<T>(schema: z.ZodType<T>, value: unknown): { ok: tru
   return { ok: false, error: problems.join('; ') };
 }
 
-export function toInboundCommand(tenant: string, b: CommandBody): InboundCommand {
-  return { platform: 'console', tenant, channel: b.channel, user: b.user, text: b.text, deliveryId: b.deliveryId };
+export function toInboundCommand(tenant: string, b: CommandBody, user: string): InboundCommand {
+  return { platform: 'console', tenant, channel: b.channel, user, text: b.text, deliveryId: b.deliveryId };
 }
 
-export function toInboundAction(tenant: string, b: ActionBody): InboundAction {
+export function toInboundAction(tenant: string, b: ActionBody, user: string): InboundAction {
   return {
-    platform: 'console', tenant, channel: b.channel, user: b.user, reviewRef: b.reviewRef, action: b.action,
+    platform: 'console', tenant, channel: b.channel, user, reviewRef: b.reviewRef, action: b.action,
     messageRef: b.messageRef as MessageRef, version: b.version, deliveryId: b.deliveryId,
   };
 }
 
-export function toInboundSubmission(tenant: string, b: SubmissionBody): InboundSubmission {
+export function toInboundSubmission(tenant: string, b: SubmissionBody, user: string): InboundSubmission {
   return {
-    platform: 'console', tenant, user: b.user, purpose: b.purpose, reviewRef: b.reviewRef,
+    platform: 'console', tenant, user, purpose: b.purpose, reviewRef: b.reviewRef,
     version: b.version, fields: b.fields, deliveryId: b.deliveryId,
   };
 }

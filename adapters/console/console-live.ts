@@ -14,10 +14,13 @@ export const KEEP_ALIVE_MS = 15_000;
 const RECONNECT_MS = 2_000;
 
 export interface LiveHub {
-  /** Takes over the response as an event stream until the client goes or `closeAll`. */
-  attach(req: IncomingMessage, res: ServerResponse): void;
-  /** Sends one event to every open stream. */
-  publish(event: 'message' | 'world', data: unknown): void;
+  /**
+   * Takes over the response as an event stream until the client goes or `closeAll`.
+   * `viewer`: the signed-in person (their DMs only), or null in local demo mode (every DM).
+   */
+  attach(req: IncomingMessage, res: ServerResponse, viewer?: string | null): void;
+  /** Sends one event to every open stream that may see `channel` (a DM channel `@bob` only to bob). */
+  publish(event: 'message' | 'world', data: unknown, channel?: string): void;
   /** Ends every stream (on stop: an open stream would keep the HTTP server from closing). */
   closeAll(): void;
   /** Open streams, for tests and logs. */
@@ -26,12 +29,14 @@ export interface LiveHub {
 
 export function createLiveHub(opts: { keepAliveMs?: number } = {}): LiveHub {
   const streams = new Map<ServerResponse, NodeJS.Timeout>();
+  const viewers = new Map<ServerResponse, string | null>();
   const drop = (res: ServerResponse) => {
     clearInterval(streams.get(res));
     streams.delete(res);
+    viewers.delete(res);
   };
   return {
-    attach(req, res) {
+    attach(req, res, viewer = null) {
       res.writeHead(200, {
         'content-type': 'text/event-stream; charset=utf-8',
         'cache-control': 'no-store',
@@ -42,13 +47,18 @@ export function createLiveHub(opts: { keepAliveMs?: number } = {}): LiveHub {
       const keepAlive = setInterval(() => res.write(': keep-alive\n\n'), opts.keepAliveMs ?? KEEP_ALIVE_MS);
       keepAlive.unref();
       streams.set(res, keepAlive);
+      viewers.set(res, viewer);
       // The response closes when the client goes (tab closed, network gone) or after closeAll.
       res.once('close', () => drop(res));
     },
-    publish(event, data) {
+    publish(event, data, channel) {
       // JSON.stringify escapes CR and LF, so the payload is one `data:` line.
       const frame = `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
-      for (const res of streams.keys()) res.write(frame);
+      const dmOf = channel?.startsWith('@') ? channel.slice(1) : null;
+      for (const res of streams.keys()) {
+        const viewer = viewers.get(res) ?? null;
+        if (dmOf === null || viewer === null || viewer === dmOf) res.write(frame);
+      }
     },
     closeAll() {
       for (const res of [...streams.keys()]) {

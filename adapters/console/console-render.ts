@@ -5,10 +5,13 @@
  * or `<https://evil|Approve>` in a card show literally (RELIABILITY 82). The only
  * thing parsed is the mention token `<@id>` in our own sentences (a notice's text,
  * a card's status line), which becomes a segment the page shows as a non-pinging
- * `@Name`; a notice's quote and every card text stay verbatim.
+ * `@Name`; a notice's quote and every card text stay verbatim, except that
+ * bidirectional controls are shown as `[U+202E]` markers (src/chat/text.ts), so
+ * `Refund \u202Egnp.exe` cannot read as "Refund exe.png".
  */
 import type { Notice } from '../../src/chat/port.ts';
 import { makeMessageRef, truncateForDisplay, type ReviewAction, type ReviewCard, type ReviewCardStatus } from '../../src/chat/messages.ts';
+import { neutraliseBidi as shown } from '../../src/chat/text.ts';
 import { BOT_AUTHOR, type ConsoleMessage } from './types.ts';
 
 /** A run of plain text, or a mention drawn as `@name`. */
@@ -84,17 +87,17 @@ function mentionSegments(text: string, nameOf: NameOf): Segment[] {
   const parts: Segment[] = [];
   let last = 0;
   for (const match of text.matchAll(MENTION_TOKEN)) {
-    if (match.index > last) parts.push({ kind: 'text', text: text.slice(last, match.index) });
+    if (match.index > last) parts.push({ kind: 'text', text: shown(text.slice(last, match.index)) });
     parts.push(mention(match[1]!, nameOf));
     last = match.index + match[0].length;
   }
-  if (last < text.length) parts.push({ kind: 'text', text: text.slice(last) });
+  if (last < text.length) parts.push({ kind: 'text', text: shown(text.slice(last)) });
   return parts;
 }
 
 /** Splits our own sentence into text and mentions; the quote stays verbatim. */
 export function renderNotice(notice: Notice, nameOf: NameOf): NoticeView {
-  return { parts: mentionSegments(notice.text, nameOf), quote: notice.quote ?? null };
+  return { parts: mentionSegments(notice.text, nameOf), quote: notice.quote ? shown(notice.quote) : null };
 }
 
 // Said when a producer left the status line empty.
@@ -113,7 +116,7 @@ function renderStatus(status: ReviewCardStatus, nameOf: NameOf): CardView['statu
 }
 
 function cutValue(value: string): { text: string; isTruncated: boolean } {
-  return truncateForDisplay(value, MAX_VALUE_CHARS);
+  return truncateForDisplay(shown(value), MAX_VALUE_CHARS);
 }
 
 function renderProposedAction(action: ReviewCard['proposedAction']): CardView['proposedAction'] {
@@ -123,16 +126,16 @@ function renderProposedAction(action: ReviewCard['proposedAction']): CardView['p
     const before = field.old === undefined ? null : cutValue(field.old);
     return { name: field.name, old: before?.text ?? null, new: after.text, isTruncated: after.isTruncated || Boolean(before?.isTruncated) };
   });
-  return { tool: action.tool, method: action.method, host: action.host, fields };
+  return { tool: action.tool, method: action.method, host: shown(action.host), fields: fields.map((f) => ({ ...f, name: shown(f.name) })) };
 }
 
 export function renderCard(card: ReviewCard, nameOf: NameOf): CardView {
   const isPending = card.status.kind === 'pending';
   return {
-    title: card.title,
-    fields: card.fields.map((f) => ({ label: f.label, value: f.value })),
-    body: { label: DRAFT_LABEL, text: card.body },
-    diff: card.diff ? { before: card.diff.before, after: card.diff.after } : null,
+    title: shown(card.title),
+    fields: card.fields.map((f) => ({ label: shown(f.label), value: shown(f.value) })),
+    body: { label: DRAFT_LABEL, text: shown(card.body) },
+    diff: card.diff ? { before: shown(card.diff.before), after: shown(card.diff.after) } : null,
     proposedAction: renderProposedAction(card.proposedAction),
     costLabel: card.costLabel ?? null,
     status: renderStatus(card.status, nameOf),

@@ -39,6 +39,9 @@ function addEphemeral(entry) {
 async function loadState() {
   const data = await api('/api/state');
   Object.assign(state, { tenant: data.tenant, people: data.people, channels: data.channels });
+  // Signed in (beyond loopback): you are your session's person, and the switcher only shows it.
+  if (data.me) state.person = data.me;
+  $('person').disabled = Boolean(data.me);
   state.messages = new Map(data.messages.map((m) => [m.id, m]));
   if (!state.people.some((p) => p.id === state.person) && state.people[0]) state.person = state.people[0].id;
   if (!visibleChannels().some((c) => c.id === state.channel)) state.channel = 'general';
@@ -223,9 +226,22 @@ async function submitEditor(event, spec, form, submit) {
   }
 }
 
+// The stream can be open while the bot cannot reach its database: the dot says which.
+const live = { isOpen: false, isDbUp: true };
+
 function setLive(isOpen) {
-  $('live').dataset.state = isOpen ? 'open' : 'closed';
-  $('live').textContent = isOpen ? 'live' : 'reconnecting…';
+  live.isOpen = isOpen;
+  const [stateName, text] = !live.isOpen ? ['closed', 'reconnecting…'] : live.isDbUp ? ['open', 'live'] : ['db-down', 'database unreachable'];
+  $('live').dataset.state = stateName;
+  $('live').textContent = text;
+}
+
+/** Asks /healthz every few seconds (it answers 503 within 2 s when the database does not answer). */
+async function watchDatabase() {
+  const res = await fetch('/healthz', { signal: AbortSignal.timeout(4000) }).catch(() => null);
+  live.isDbUp = Boolean(res && res.ok);
+  setLive(live.isOpen);
+  setTimeout(watchDatabase, 5000);
 }
 
 /** Follows /api/events; reloads state on every (re)connect, retries with back-off when the stream is refused. */
@@ -255,3 +271,4 @@ $('composer-form').addEventListener('submit', sendCommand);
 $('person').addEventListener('change', (event) => selectPerson(event.target.value));
 loadState().catch((err) => addEphemeral({ notice: localNotice(`Could not load the chat: ${err.message}`), isError: true }));
 connectLive();
+watchDatabase();

@@ -76,4 +76,8 @@ export interface ConsoleStore {
   replaceCard(tenant: string, channel: string, id: string, card: ReviewCard): Promise<ConsoleMessage | null>;
   /** The person's groups; [] for someone unknown. */
   groupsOf(tenant: string, user: string): Promise<string[]>;
+  /** Trades an unused, unexpired invite (by token hash) for a session, once; the person, or null. */
+  redeemInvite(tenant: string, inviteHash: string, sessionHash: string, ttlMs: number): Promise<string | null>;
+  /** The person a live session (by token hash) belongs to, or null. */
+  sessionPerson(tenant: string, sessionHash: string): Promise<string | null>;
 }

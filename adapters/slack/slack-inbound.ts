@@ -8,6 +8,7 @@
  */
 import { createHash } from 'node:crypto';
 import { makeMessageRef, parseMessageRef, type InboundAction, type InboundCommand, type InboundSubmission, type MessageRef, type ReviewAction } from '../../src/chat/messages.ts';
+import { isWellFormedText } from '../../src/chat/text.ts';
 import { ACTION_PREFIX, CARD_BLOCK_PREFIX, type EditorMeta } from './slack-render.ts';
 
 /** The slash command this adapter answers; manifest.yml declares the same (a test compares). */
@@ -20,7 +21,7 @@ const HAS_NUL = /\u0000/;
 
 type Json = Record<string, any>;
 
-const str = (v: unknown): string | null => (typeof v === 'string' && v !== '' && !HAS_NUL.test(v) ? v : null);
+const str = (v: unknown): string | null => (typeof v === 'string' && v !== '' && !HAS_NUL.test(v) && isWellFormedText(v) ? v : null);
 
 /** Slack sends `&`, `<`, `>` in typed text as entities; commands are parsed as the user typed them. */
 export function unescapeText(text: string): string {
@@ -44,7 +45,8 @@ export function parseBody(raw: string, contentType: string): Json | null {
 /** A slash command form; the trigger id names this one delivery. */
 export function toInboundCommand(body: Json): InboundCommand | null {
   const [tenant, channel, user, deliveryId] = [str(body.team_id), str(body.channel_id), str(body.user_id), str(body.trigger_id)];
-  const text = typeof body.text === 'string' && !HAS_NUL.test(body.text) ? unescapeText(body.text) : null;
+  // A NUL or a broken character in the text goes on to the parser, which says what is wrong (not "try again").
+  const text = typeof body.text === 'string' ? unescapeText(body.text) : null;
   if (!tenant || !channel || !user || !deliveryId || text === null) return null;
   const responseRef = str(body.response_url);
   return { platform: 'slack', tenant, channel, user, text: text.trim(), deliveryId, ...(responseRef ? { responseRef } : {}) };
@@ -99,6 +101,16 @@ export function submittedFields(values: Json): Record<string, string> {
   return fields;
 }
 
+/** Per field, what cannot be stored (a NUL, a broken character), said so the person can fix it; {} when all is well. */
+export function unstorableFields(fields: Record<string, string>): Record<string, string> {
+  const problems: Record<string, string> = {};
+  for (const [name, value] of Object.entries(fields)) {
+    if (HAS_NUL.test(value)) problems[name] = 'This contains a NUL character (\\0), which cannot be stored; remove it.';
+    else if (!isWellFormedText(value)) problems[name] = 'This contains a broken character (an unpaired UTF-16 surrogate); retype it.';
+  }
+  return problems;
+}
+
 /** A submitted editor modal. Its delivery id covers what was typed, so an identical resubmission is a no-op. */
 export function toInboundSubmission(body: Json): { submission: InboundSubmission; meta: EditorMeta; blockIds: string[] } | null {
   const view = body.view as Json | undefined;
@@ -107,7 +119,6 @@ export function toInboundSubmission(body: Json): { submission: InboundSubmission
   const values = view?.state?.values;
   if (!meta || !tenant || !user || !viewId || !values || typeof values !== 'object') return null;
   const fields = submittedFields(values as Json);
-  if (Object.values(fields).some((v) => HAS_NUL.test(v))) return null;
   const digest = createHash('sha256').update(JSON.stringify(fields)).digest('hex').slice(0, 16);
   const submission: InboundSubmission = {
     platform: 'slack', tenant, user, purpose: meta.p, reviewRef: meta.r, version: meta.v, fields, deliveryId: `${viewId}:${digest}`,

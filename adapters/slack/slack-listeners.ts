@@ -10,7 +10,7 @@ import Bottleneck from 'bottleneck';
 import type { InboundAction } from '../../src/chat/messages.ts';
 import type { ActionReply, ChatHandlers, CommandReply, Notice, SubmissionReply } from '../../src/chat/port.ts';
 import type { Logger } from '../../src/ops/log.ts';
-import { COMMAND, mentionToCommand, toInboundAction, toInboundCommand, toInboundSubmission } from './slack-inbound.ts';
+import { COMMAND, mentionToCommand, toInboundAction, toInboundCommand, toInboundSubmission, unstorableFields } from './slack-inbound.ts';
 import { ACTION_PREFIX, EDITOR_CALLBACK, editorErrors, noticeMessage, plainNotice, renderEditor } from './slack-render.ts';
 import { slackErrorCode, type SlackWeb } from './slack-web.ts';
 import type { SlackStore } from './types.ts';
@@ -219,6 +219,8 @@ async function onSubmission(ctx: ListenerContext, body: Body, ack: Ack): Promise
   const handlers = ctx.handlers();
   const fail = (text: string, blockIds: string[]) => ack({ response_action: 'errors', errors: editorErrors({ _: text }, blockIds) });
   if (!parsed || !handlers) return fail('This form could not be read; please open it again.', Object.keys(body.view?.state?.values ?? {}));
+  const unstorable = unstorableFields(parsed.submission.fields);
+  if (Object.keys(unstorable).length > 0) return ack({ response_action: 'errors', errors: editorErrors(unstorable, parsed.blockIds) });
   const outcome = await within(handlers.submission(parsed.submission), ANSWER_BUDGET_MS);
   if (outcome.kind !== 'value') {
     if (outcome.kind === 'error') ctx.log.error('slack dialog failed', { error: (outcome.error as Error).message });

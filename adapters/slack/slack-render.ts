@@ -10,6 +10,7 @@
  */
 import { TRUNCATION_MARKER, truncateForDisplay, type ReviewAction, type ReviewCard } from '../../src/chat/messages.ts';
 import type { EditorForm, Notice } from '../../src/chat/port.ts';
+import { neutraliseBidi } from '../../src/chat/text.ts';
 
 /** A Block Kit block; the SDK's own types are wider than what we build. */
 export type Block = Record<string, unknown>;
@@ -36,9 +37,9 @@ const DIFF_SIDE_CHARS = 1_400;
 const MENTION_TOKEN = /<@([A-Za-z0-9._-]{1,64})>/g;
 const LABELS: Record<ReviewAction, string> = { approve: 'Approve', reject: 'Reject', edit: 'Edit', delegate: 'Delegate' };
 
-/** Escapes the three characters Slack treats as markup; everything else is shown as typed. */
+/** Escapes the three characters Slack treats as markup, and shows bidi controls as markers (src/chat/text.ts). */
 export function escapeText(text: string): string {
-  return text.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;');
+  return neutraliseBidi(text).replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;');
 }
 
 /** Our own sentence: escaped, except the `<@id>` tokens we put there. */
@@ -150,7 +151,7 @@ function buttons(card: ReviewCard): Block[] {
 export function renderCard(card: ReviewCard): { text: string; blocks: Block[] } {
   const pointer = `_The full draft is stored with run \`${escapeText(card.runId)}\`; Edit shows all of it._`;
   const blocks: Block[] = [
-    { type: 'header', block_id: 'title', text: { type: 'plain_text', text: truncateForDisplay(card.title, HEADER_CHARS).text } },
+    { type: 'header', block_id: 'title', text: { type: 'plain_text', text: truncateForDisplay(neutraliseBidi(card.title), HEADER_CHARS).text } },
     ...fieldSections(card.fields.map((f) => [f.label, f.value]), 'fields'),
     { type: 'context', block_id: 'draft_label', elements: [mrkdwn(`*${DRAFT_LABEL}*`)] },
     ...splitEscaped(card.body, SECTION_CHARS, MAX_BODY_SECTIONS, pointer).map((chunk, i) => section(chunk, `body:${i}`)),

@@ -5,6 +5,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { SignoffError } from '../errors.ts';
 import type { Sql } from '../store/client.ts';
 
 export type Route = (req: IncomingMessage, res: ServerResponse) => Promise<boolean> | boolean;
@@ -24,7 +25,9 @@ export async function startHttpServer(opts: { port: number; host: string; sql: S
   server.listen(opts.port, opts.host);
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);
-    server.once('error', reject);
+    server.once('error', (err: NodeJS.ErrnoException) => reject(err.code === 'EADDRINUSE'
+      ? new SignoffError('config_invalid', `port ${opts.port} on ${opts.host} is already in use (another signoff?); stop it or set PORT`, { cause: err })
+      : err));
   });
   return {
     server,
@@ -46,11 +49,28 @@ async function handle(routes: Route[], req: IncomingMessage, res: ServerResponse
   }
 }
 
-/** 200 when the database answers, 503 when it does not. */
+/**
+ * How long /healthz waits for the database. A stalled server or network never answers
+ * and never errors, so without this a probe (and the web chat's live dot) would hang.
+ */
+export const HEALTH_TIMEOUT_MS = 1_500;
+
+/** Whether the database answers `SELECT 1` within HEALTH_TIMEOUT_MS. */
+export async function isDatabaseUp(sql: Sql, timeoutMs = HEALTH_TIMEOUT_MS): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs)));
+  try {
+    return await Promise.race([sql`SELECT 1`.then(() => true, () => false), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** 200 when the database answers, 503 when it does not (or not in time). */
 function healthz(sql: Sql): Route {
   return async (req, res) => {
     if (req.method !== 'GET' || req.url !== '/healthz') return false;
-    const isDbUp = await sql`SELECT 1`.then(() => true, () => false);
+    const isDbUp = await isDatabaseUp(sql);
     sendJson(res, isDbUp ? 200 : 503, { ok: isDbUp, db: isDbUp ? 'up' : 'down' });
     return true;
   };

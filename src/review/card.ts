@@ -173,9 +173,18 @@ export function delegateForm(review: ReviewRow): EditorForm {
   };
 }
 
-/** HH:MM UTC from the database clock's time. */
-export function clockUtc(at: Date): string {
-  return `${hourMinuteUtc(at.toISOString())} UTC`;
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+
+/**
+ * A time in UTC as people read it on a card: "15:15 UTC" today, "3 Dec 15:15 UTC" on another
+ * day (and "3 Dec 2027 15:15 UTC" in another year), so a 24 h expiry never reads as "now".
+ * `now` is when the text is written (the card is re-rendered whenever it changes).
+ */
+export function clockUtc(at: Date, now: Date = new Date()): string {
+  const time = `${hourMinuteUtc(at.toISOString())} UTC`;
+  if (at.toISOString().slice(0, 10) === now.toISOString().slice(0, 10)) return time;
+  const year = at.getUTCFullYear() === now.getUTCFullYear() ? '' : ` ${at.getUTCFullYear()}`;
+  return `${at.getUTCDate()} ${MONTHS[at.getUTCMonth()]}${year} ${time}`;
 }
 
 /** "<@a>, <@b> and <@c>": mention tokens the adapters render without pinging. */

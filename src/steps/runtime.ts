@@ -43,7 +43,9 @@ export interface StepRuntime {
 export function createStepRuntime(o: { config: StepSettings; sql: Sql; log: Logger }): StepRuntime {
   const pacer = new Pacer();
   const model = createModelGateway({ settings: o.config.model, sql: o.sql, log: o.log, pacer });
-  const tools = new ToolBox({ tools: builtinTools, settings: o.config.tools, pacer, log: o.log, journal: toolJournal(o.sql) });
+  const tools = new ToolBox({
+    tools: builtinTools, settings: o.config.tools, pacer, log: o.log, journal: toolJournal(o.sql), redactPatterns: o.config.model.redactPatterns,
+  });
   return {
     services: createStepServices({ sql: o.sql, model, tools, runBudgetUsd: o.config.runBudgetUsd }),
     describeAction: async (tool, input) => tools.describe(tool, input),

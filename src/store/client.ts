@@ -22,6 +22,13 @@ export interface ClientOptions {
   schema?: string;
   /** Pool size. Default 10 (the peers' default in the benchmark). */
   max?: number;
+  /** Give up opening a connection after this long. Default 5 000 ms (postgres.js's own is 30 s). */
+  connectTimeoutMs?: number;
+  /**
+   * The server cancels any statement running longer (Postgres `statement_timeout`, SQLSTATE
+   * 57014). Default 30 000 ms: signoff's statements take milliseconds; a lock wait that long is a fault.
+   */
+  statementTimeoutMs?: number;
 }
 
 /** Lower-case identifier that needs no quoting, at most 63 bytes (Postgres' NAMEDATALEN - 1). */
@@ -39,8 +46,10 @@ export function connect(opts: ClientOptions): Sql {
   return postgres(opts.url, {
     max: opts.max ?? 10,
     onnotice: () => {},
+    // postgres.js counts this one in seconds.
+    connect_timeout: Math.ceil((opts.connectTimeoutMs ?? 5_000) / 1000),
     // Sent in the startup packet: no extra round trip per connection.
-    connection: { search_path: schema, application_name: 'signoff' },
+    connection: { search_path: schema, application_name: 'signoff', statement_timeout: opts.statementTimeoutMs ?? 30_000 },
     // Bigints come back as numbers: our counters are far below 2^53.
     types: { bigint: postgres.BigInt },
     transform: { undefined: null },

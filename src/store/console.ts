@@ -1,6 +1,6 @@
 /**
  * SQL for the local web chat's world (migration 0003): people, channels and
- * messages of adapters/console. `consoleStore(sql)` matches that adapter's
+ * messages of adapters/console, and its sign-in invites and sessions (0010). `consoleStore(sql)` matches that adapter's
  * `ConsoleStore` interface structurally; this module must not import it
  * (src/ never imports adapters/), so the shapes below mirror
  * adapters/console/types.ts and main.ts's wiring is what checks they agree.
@@ -143,6 +143,46 @@ export async function consoleGroupsOf(sql: Db, tenant: string, user: string): Pr
   return rows[0]?.groups ?? [];
 }
 
+/**
+ * Stores a one-time sign-in invite (migration 0010) for an existing person; only the token's hash.
+ * False when there is no such person.
+ */
+export async function createConsoleInvite(sql: Sql, tenant: string, person: string, tokenHash: string, ttlMs: number): Promise<boolean> {
+  const rows = await sql`
+    INSERT INTO console_invites (token_hash, tenant, person, expires_at)
+    SELECT ${tokenHash}, ${tenant}, id, now() + ${ttlMs} * interval '1 millisecond'
+    FROM console_people WHERE tenant = ${tenant} AND id = ${person}
+    RETURNING person`;
+  return rows.length === 1;
+}
+
+/**
+ * Trades an unused, unexpired invite for a session, once: the conditional UPDATE lets only one
+ * exchange win. The person signed in, or null (unknown, used or expired link).
+ */
+export async function redeemConsoleInvite(
+  sql: Sql, tenant: string, inviteHash: string, sessionHash: string, sessionTtlMs: number,
+): Promise<string | null> {
+  return sql.begin(async (tx) => {
+    const [invite] = await tx<{ person: string }[]>`
+      UPDATE console_invites SET used_at = now()
+      WHERE token_hash = ${inviteHash} AND tenant = ${tenant} AND used_at IS NULL AND expires_at > now()
+      RETURNING person`;
+    if (!invite) return null;
+    await tx`
+      INSERT INTO console_sessions (token_hash, tenant, person, expires_at)
+      VALUES (${sessionHash}, ${tenant}, ${invite.person}, now() + ${sessionTtlMs} * interval '1 millisecond')`;
+    return invite.person;
+  });
+}
+
+/** The person a live session belongs to, or null. */
+export async function consoleSessionPerson(sql: Sql, tenant: string, sessionHash: string): Promise<string | null> {
+  const rows = await sql<{ person: string }[]>`
+    SELECT person FROM console_sessions WHERE token_hash = ${sessionHash} AND tenant = ${tenant} AND expires_at > now()`;
+  return rows[0]?.person ?? null;
+}
+
 /** The functions above bound to one client: the adapter's `ConsoleStore`. */
 export function consoleStore(sql: Sql) {
   return {
@@ -155,5 +195,8 @@ export function consoleStore(sql: Sql) {
     insertMessage: (tenant: string, m: NewConsoleMessageRow) => insertConsoleMessage(sql, tenant, m),
     replaceCard: (tenant: string, channel: string, id: string, card: ReviewCard) => replaceConsoleCard(sql, tenant, channel, id, card),
     groupsOf: (tenant: string, user: string) => consoleGroupsOf(sql, tenant, user),
+    redeemInvite: (tenant: string, inviteHash: string, sessionHash: string, ttlMs: number) =>
+      redeemConsoleInvite(sql, tenant, inviteHash, sessionHash, ttlMs),
+    sessionPerson: (tenant: string, sessionHash: string) => consoleSessionPerson(sql, tenant, sessionHash),
   };
 }

@@ -14,7 +14,10 @@
  * - No random port: we pick a free one and retry when another process wins the race.
  * - Only 127.0.0.1 TCP, no unix sockets; password auth (scram) with a generated password
  *   kept in `<dataDir>.password` (0600). Passwords never appear in errors or logs.
- * Slightly over 300 lines on purpose: the lock-file rules belong next to the start they guard.
+ * - A server that exits on its own (killed, crashed) is restarted on the same port, so the
+ *   client's URL stays right: a bounded number of times with backoff, then `onSupervision`
+ *   says it gave up and the bot exits for its process manager (issue 16).
+ * Over 300 lines on purpose: the lock-file and restart rules belong next to the start they guard.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -46,7 +49,18 @@ export interface EmbeddedOptions {
   durable?: boolean;
   /** Receives every line initdb and the server print. Default: discard. */
   log?: (line: string) => void;
+  /** Told when the server exits on its own, is back, or could not be restarted. Default: not restarted. */
+  onSupervision?: (event: SupervisionEvent) => void;
 }
+
+export type SupervisionEvent =
+  | { kind: 'exited'; outcome: string }
+  | { kind: 'restarted'; attempt: number }
+  /** `message` names the last failure; the database is gone for good. */
+  | { kind: 'gave_up'; message: string };
+
+/** Restarts after an unexpected exit, each after a doubling wait: 0.5 + 1 + 2 + 4 + 8 s at most. */
+const RESTART_DELAYS_MS = [500, 1_000, 2_000, 4_000, 8_000];
 
 /** The unprivileged uid/gid ("nobody") that runs Postgres when we are root. */
 const POSTGRES_UID = 65534;
@@ -247,9 +261,44 @@ async function startOnFreePort(
       if (lostPortRace && attempt < PORT_ATTEMPTS) continue;
       throw err;
     }
-    let stopping: Promise<void> | undefined;
-    return { url, port, dataDir, stop: () => (stopping ??= stopServer(server)) };
+    return supervise(server, { dataDir, port, url, asRoot, opts });
   }
+}
+
+interface Running { dataDir: string; port: number; url: string; asRoot: boolean; opts: EmbeddedOptions }
+
+/** The handle: stop() ends whichever server is current; without `onSupervision`, an exit is left alone. */
+function supervise(first: ServerProcess, r: Running): EmbeddedPostgres {
+  let current = first;
+  let stopping: Promise<void> | undefined;
+  const watch = (server: ServerProcess) => void server.exited.then((outcome) => {
+    if (stopping || !r.opts.onSupervision) return;
+    r.opts.onSupervision({ kind: 'exited', outcome });
+    void restart();
+  });
+  const restart = async () => {
+    let last = '';
+    for (const [i, delayMs] of RESTART_DELAYS_MS.entries()) {
+      await sleep(delayMs);
+      if (stopping) return;
+      // Postgres replaces a lock whose pid is gone; orphan backends still attached make it refuse, so retry.
+      const next = spawnLogged(serverCommand(r.dataDir, r.port, r.asRoot, r.opts), r.dataDir, r.opts.log);
+      try {
+        await waitUntilReady(next, r.url, r.port);
+      } catch (err) {
+        await stopServer(next);
+        last = (err as Error).message;
+        continue;
+      }
+      current = next;
+      if (stopping) return void (await stopServer(next));
+      watch(next);
+      return r.opts.onSupervision!({ kind: 'restarted', attempt: i + 1 });
+    }
+    r.opts.onSupervision!({ kind: 'gave_up', message: `embedded Postgres could not be restarted after ${RESTART_DELAYS_MS.length} attempts: ${last}` });
+  };
+  watch(first);
+  return { url: r.url, port: r.port, dataDir: r.dataDir, stop: () => (stopping ??= stopServer(current)) };
 }
 
 function serverCommand(dataDir: string, port: number, asRoot: boolean, opts: EmbeddedOptions): string[] {

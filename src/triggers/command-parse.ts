@@ -3,7 +3,7 @@
  * Every adapter hands over the same text, so Slack, Discord and the console
  * accept exactly the same syntax:
  *
- *   run <flow> key=value key="two words" key='single' key="say \"hi\""
+ *   run <flow> key=value key="two words" key='single' key="say \"hi\"" key=“typographic”
  *   status <run> · list · cancel <run> · retry <run> · help
  *
  * Values are kept verbatim (unicode, RTL marks, `'; DROP TABLE`): they are
@@ -130,15 +130,26 @@ function readToken(text: string, start: number): { token: Token; end: number } {
   return { token: { key, value: text.slice(at + 1, end), isQuoted: false }, end };
 }
 
+/**
+ * What closes a value each quote opens. Slack, macOS and phone keyboards turn "…" into “…”
+ * and '…' into ‘…’ as people type, so typographic quotes quote like plain ones.
+ */
+const CLOSING_QUOTES: Readonly<Record<string, string>> = {
+  '"': '"', "'": "'", '“': '”“', '”': '”“', '‘': '’‘', '’': '’‘',
+};
+
 /** Reads a quoted value opening at `start`. A backslash escapes a quote or a backslash; others stay. */
 function readQuoted(text: string, start: number, key: string | null): { value: string; end: number } {
   const quote = text[start]!;
+  const closers = CLOSING_QUOTES[quote]!;
   let value = '';
   for (let at = start + 1; at < text.length; at++) {
     const char = text[at]!;
-    if (char === quote) return { value, end: at + 1 };
     const next = text[at + 1];
-    if (char === '\\' && (next === '"' || next === "'" || next === '\\')) {
+    // A typographic ’ is also the apostrophe phones type (‘it’s late’): it closes only before a space or the end.
+    const isPlain = char === '"' || char === "'";
+    if (closers.includes(char) && (isPlain || next === undefined || isSpace(next))) return { value, end: at + 1 };
+    if (char === '\\' && next !== undefined && (isQuote(next) || next === '\\')) {
       value += next;
       at++;
     } else {
@@ -146,7 +157,7 @@ function readQuoted(text: string, start: number, key: string | null): { value: s
     }
   }
   const what = key === null ? 'a quoted word' : `the value of ${key}`;
-  throw new SignoffError('input_invalid', `${what} has no closing ${quote}; close the quote (write \\${quote} for a literal ${quote})`);
+  throw new SignoffError('input_invalid', `${what} has no closing ${closers[0]}; close the quote (write \\${closers[0]} for a literal ${closers[0]})`);
 }
 
 function checkKey(word: string): string {
@@ -224,5 +235,5 @@ function isSpace(char: string): boolean {
 }
 
 function isQuote(char: string): boolean {
-  return char === '"' || char === "'";
+  return Object.hasOwn(CLOSING_QUOTES, char);
 }

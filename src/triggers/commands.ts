@@ -24,6 +24,7 @@ import { silentLogger, type Logger } from '../ops/log.ts';
 import { costLabel } from '../review/card.ts';
 import type { RunCost } from '../store/ledger.ts';
 import type { RunRecord, RunSummary, TimelineRow } from '../store/runs.ts';
+import { unknownKeyProblem } from './input-keys.ts';
 import { parseCommand, type ParsedCommand } from './command-parse.ts';
 
 /** A flow as help and error replies name it, with what starts it (src/engine/flow.ts TriggerSpec). */
@@ -49,6 +50,8 @@ export interface CommandDeps extends RunControl {
   repostCards?(runId: string, opts: { actor: string }): Promise<number>;
   /** Where unexpected errors are logged with their ref. Default: dropped. */
   log?: Logger;
+  /** The input keys a flow takes (./input-keys.ts), so a mistyped key is refused; null or absent: not checked. */
+  inputKeys?(flowId: string): readonly string[] | null;
 }
 
 /** Runs `list` shows. */
@@ -88,7 +91,7 @@ export async function handleCommand(cmd: InboundCommand, deps: CommandDeps): Pro
 
 /** Binds an engine's methods and adds the options, for callers that pass admins or a logger. */
 export function makeCommandDeps(
-  control: RunControl, opts: Pick<CommandDeps, 'admins' | 'log' | 'repostCards'> = {},
+  control: RunControl, opts: Pick<CommandDeps, 'admins' | 'log' | 'repostCards' | 'inputKeys'> = {},
 ): CommandDeps {
   return {
     startRun: (flowId, input, startOpts) => control.startRun(flowId, input, startOpts),
@@ -121,6 +124,9 @@ async function startFlow(flowId: string, input: Record<string, string>, cmd: Inb
   if (!flow) return unknownFlow(flowId, flows);
   // A flow starts only the ways it declares (`triggers`): a command is one of them, or not.
   if (!flow.triggers.some((t) => t.kind === 'command')) return ephemeral(`${flowId} is not started by a command; ${startsBy(flow)}`);
+  const known = deps.inputKeys?.(flowId);
+  const unknownKey = known ? unknownKeyProblem(known, Object.keys(input)) : null;
+  if (unknownKey) return ephemeral(`can't start ${flowId}: ${unknownKey}`);
   let started: { runId: string; isNew: boolean };
   try {
     started = await deps.startRun(flowId, input, {
@@ -138,7 +144,9 @@ async function startFlow(flowId: string, input: Record<string, string>, cmd: Inb
   // platform; should it ever match someone else's run, say nothing about that run.
   const run = await deps.getRun(started.runId);
   if (!run || !isTenantRun(run, cmd) || run.trigger?.actor !== cmd.user || run.flow !== flowId) {
-    throw new SignoffError('event_invalid', `trigger key of delivery ${cmd.deliveryId} belongs to a different command`);
+    // The truth, without naming the other run: this id was spent; a fresh send gets a fresh one.
+    deps.log?.warn('a command reused the delivery id of a different command', { deliveryId: cmd.deliveryId, platform: cmd.platform });
+    return ephemeral('nothing was started: this command arrived with the id of a different, earlier command; send it again');
   }
   return ephemeral(`${mention(cmd.user)} already started ${runLabel}`);
 }

@@ -2,6 +2,8 @@
  * `npm start` on a fresh machine: the bot as a child process, with no
  * DATABASE_URL, starts its own embedded Postgres in the data dir, answers
  * /healthz, and on SIGTERM shuts down cleanly (exit 0, database stopped).
+ * It restarts that Postgres when it dies, binds its port before it claims any
+ * work, and refuses settings that would expose the web chat (issue 16).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -9,10 +11,17 @@ import { mkdtemp, readFile, rm, chmod } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { once } from 'node:events';
+import { createServer, type AddressInfo } from 'node:net';
+import postgres from 'postgres';
+import ticketTriage from '../../flows/ticket-triage.flow.ts';
+import { Engine } from '../../src/engine/engine.ts';
+import { useTestDb } from '../helpers/db.ts';
 import { afterAll, describe, expect, it } from 'vitest';
 import { until } from '../contract/chat-port.contract.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
+const db = useTestDb();
 const children: ChildProcess[] = [];
 const dirs: string[] = [];
 
@@ -21,14 +30,14 @@ afterAll(async () => {
   for (const d of dirs) await rm(d, { recursive: true, force: true });
 });
 
-function startBot(env: Record<string, string>): { child: ChildProcess; running: Promise<string> } {
+function startBot(env: Record<string, string>): { child: ChildProcess; running: Promise<string>; lines: string[] } {
   const { DATABASE_URL: _ignored, ...base } = process.env;
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
     cwd: ROOT, env: { ...base, PORT: '0', LOG_LEVEL: 'info', ...env }, stdio: ['ignore', 'ignore', 'pipe'],
   });
   children.push(child);
+  const lines: string[] = [];
   const running = new Promise<string>((resolve, reject) => {
-    const lines: string[] = [];
     createInterface({ input: child.stderr! }).on('line', (line) => {
       lines.push(line);
       const msg = JSON.parse(line.startsWith('{') ? line : '{}') as { msg?: string; url?: string };
@@ -37,10 +46,10 @@ function startBot(env: Record<string, string>): { child: ChildProcess; running: 
     child.once('exit', (code) => reject(new Error(`bot exited with ${code}:\n${lines.join('\n')}`)));
     setTimeout(() => reject(new Error(`bot did not start in 45 s:\n${lines.join('\n')}`)), 45_000);
   });
-  return { child, running };
+  return { child, running, lines };
 }
 
-describe('npm start with nothing configured', () => {
+describe('npm start', () => {
   it('runs on an embedded Postgres, answers /healthz, and stops cleanly on SIGTERM', async () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'signoff-e2e-'));
     dirs.push(dataDir);
@@ -94,6 +103,82 @@ describe('npm start with nothing configured', () => {
     child.kill('SIGTERM');
     expect(await new Promise<number | null>((r) => child.once('exit', (c) => r(c)))).toBe(0);
   }, 90_000);
+
+  it('restarts its embedded Postgres after a SIGKILL, and a pending review still decides once', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'signoff-e2e-'));
+    dirs.push(dataDir);
+    await chmod(dataDir, 0o755);
+    const { child, running, lines } = startBot({ SIGNOFF_DATA_DIR: dataDir, OPENAI_API_KEY: '', OPENAI_BASE_URL: '', ZENDESK_URL: '' });
+    const url = await running;
+    const post = (path: string, body: Record<string, unknown>) => fetch(`${url}${path}`, {
+      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ...body, deliveryId: randomUUID() }),
+    });
+    type Card = { kind: string; ref: string; card: { status: { kind: string }; reviewRef: string; version: number; runId: string } };
+    const cardNow = async () => ((await (await fetch(`${url}/api/state`)).json()) as { messages: Card[] }).messages.find((m) => m.kind === 'card');
+    expect((await post('/api/command', { user: 'alice', channel: 'support', text: 'run ticket-triage subject="Kill" body="b" customer="ACME" ticketId=7' })).status).toBe(200);
+    const card = await until('the review card', cardNow, 30_000);
+
+    const pgDir = join(dataDir, 'pg');
+    const pid = Number((await readFile(join(pgDir, 'postmaster.pid'), 'utf8')).split('\n')[0]);
+    process.kill(pid, 'SIGKILL');
+    await until('the log line saying the database exited', async () => lines.some((l) => l.includes('embedded Postgres exited')), 10_000);
+    await until('the database back', async () => lines.some((l) => l.includes('embedded Postgres is back')), 30_000);
+    expect((await fetch(`${url}/healthz`)).status).toBe(200);
+    const clicked = await until('an approval accepted', async () => {
+      const res = await post('/api/action', {
+        user: 'bob', channel: 'support', messageRef: card.ref, reviewRef: card.card.reviewRef, action: 'approve', version: card.card.version,
+      });
+      return res.status === 200 ? ((await res.json()) as { reply: { kind: string } }).reply : undefined;
+    }, 15_000);
+    expect(clicked.kind).toBe('ok');
+    await until('the approved card', async () => (await cardNow())?.card.status.kind === 'approved', 30_000);
+
+    const password = (await readFile(`${pgDir}.password`, 'utf8')).trim();
+    const port = Number((await readFile(join(pgDir, 'postmaster.pid'), 'utf8')).split('\n')[3]);
+    const sql = postgres(`postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`, { max: 1, onnotice: () => {} });
+    try {
+      const decided = await sql`SELECT status, count(*)::int AS n FROM signoff.reviews WHERE run_id = ${card.card.runId} GROUP BY status`;
+      expect(decided.map((r) => [r.status, r.n])).toEqual([['approved', 1]]);
+      const audit = await sql`SELECT count(*)::int AS n FROM signoff.review_audit
+        WHERE run_id = ${card.card.runId} AND action = 'approve' AND outcome = 'accepted'`;
+      expect(audit[0]!.n).toBe(1);
+    } finally {
+      await sql.end({ timeout: 1 });
+    }
+    child.kill('SIGTERM');
+    expect(await new Promise<number | null>((r) => child.once('exit', (c) => r(c)))).toBe(0);
+  }, 120_000);
+
+  it('a second instance on a busy port claims no work and exits non-zero', async () => {
+    // Work waiting in the database. startRun leases a run's first job to the process that starts it (and this
+    // engine, never started, lets it fail for want of a model); once settled, each job is put back as claimable.
+    const engine = new Engine({ sql: db.sql, schema: db.schema, flows: [ticketTriage] });
+    const input = { subject: 'Queued', body: 'b', customer: 'ACME', ticketId: '1' };
+    const trigger = { source: 'console', actor: 'alice', channel: 'support', tenant: 'local' };
+    for (let i = 0; i < 5; i++) await engine.startRun('ticket-triage', input, { trigger });
+    await until('the starter to let go', async () => (await db.sql`SELECT 1 FROM jobs WHERE status = 'running'`).length === 0);
+    await db.sql`UPDATE jobs SET status = 'queued', attempts = 0, lease_owner = NULL, last_error = NULL, due_at = now()`;
+    const jobsNow = () => db.sql`SELECT key, status, attempts, lease_owner FROM jobs ORDER BY key`;
+    const before = await jobsNow();
+    expect(before.map((j) => [j.status, j.attempts, j.lease_owner])).toEqual(Array(5).fill(['queued', 0, null]));
+    const busy = createServer().listen(0, '127.0.0.1');
+    await once(busy, 'listening');
+    try {
+      const port = (busy.address() as AddressInfo).port;
+      const { child, running } = startBot({ DATABASE_URL: db.url, SIGNOFF_SCHEMA: db.schema, PORT: String(port), WORKER_POLL_MS: '50' });
+      await expect(running).rejects.toThrow(new RegExp(`port ${port} on 127\\.0\\.0\\.1 is already in use`));
+      expect(child.exitCode).toBe(1);
+      expect(await jobsNow()).toEqual(before);
+    } finally {
+      busy.close();
+    }
+  });
+
+  it('refuses to put the web chat beyond loopback without sign-in, and says why', async () => {
+    const { child, running } = startBot({ HOST: '0.0.0.0' });
+    await expect(running).rejects.toThrow(/HOST=0\.0\.0\.0 would put the web chat on the network with no sign-in.*WEB_CHAT_AUTH=invite/s);
+    expect(child.exitCode).toBe(1);
+  });
 
   it('refuses bad settings with one message naming each', async () => {
     const { running } = startBot({ PORT: 'x', LOG_LEVEL: 'loud' });

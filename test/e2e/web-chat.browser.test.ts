@@ -13,6 +13,7 @@ import path from 'node:path';
 import type { Browser, Locator, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, beforeEach, expect, it } from 'vitest';
 import { useTestDb } from '../helpers/db.ts';
+import { startPgProxy, type PgProxy } from '../integration/slack/pg-proxy.ts';
 import {
   ARTIFACTS_DIR, describeWithBrowser, launchBrowser, startBot, stopBot, wordOnlyIn, type BotProcess,
 } from '../helpers/browser.ts';
@@ -139,5 +140,37 @@ describeWithBrowser('web chat: ticket-triage reviewed in the browser', () => {
     const [run] = await readRun();
     // ticket-triage's output: what `send` recorded, and who approved it.
     expect(run!.output).toMatchObject({ sent: { reply: EDITED }, approvedBy: ['bob'] });
+  });
+});
+
+describeWithBrowser('web chat: the live dot tells when the bot cannot reach its database', () => {
+  const db = useTestDb();
+  let proxy: PgProxy | undefined;
+  let bot: BotProcess | undefined;
+  let browser: Browser | undefined;
+  beforeAll(async () => {
+    // The bot reaches Postgres through a proxy the test can stall (connections open, no answers).
+    proxy = await startPgProxy(db.url);
+    bot = await startBot({ databaseUrl: proxy.url, schema: db.schema });
+    browser = await launchBrowser();
+  });
+  afterAll(async () => {
+    proxy?.setStalled(false);
+    await browser?.close();
+    if (bot) await stopBot(bot);
+    await proxy?.close();
+  });
+
+  it('shows "database unreachable" while the database stalls, and "live" once it answers again', async () => {
+    const page = await browser!.newPage();
+    page.setDefaultTimeout(UI_DEADLINE_MS);
+    await page.goto(`${bot!.url}/`);
+    const live = page.locator('[data-testid=live]');
+    await expect.poll(() => live.getAttribute('data-state'), { timeout: UI_DEADLINE_MS }).toBe('open');
+    proxy!.setStalled(true);
+    await expect.poll(() => live.getAttribute('data-state'), { timeout: UI_DEADLINE_MS }).toBe('db-down');
+    expect(await live.textContent()).toBe('database unreachable');
+    proxy!.setStalled(false);
+    await expect.poll(() => live.getAttribute('data-state'), { timeout: UI_DEADLINE_MS }).toBe('open');
   });
 });

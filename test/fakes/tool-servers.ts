@@ -18,8 +18,11 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo, Socket } from 'node:net';
 
 export type Fault =
-  /** Answers this status (no effect); retryAfter in seconds goes in Retry-After. */
-  | { status: number; body?: unknown; retryAfter?: number }
+  /**
+   * Answers this status (no effect); retryAfter in seconds goes in Retry-After. `body` may be
+   * built from the request: some providers echo request headers (the Authorization too) in errors.
+   */
+  | { status: number; body?: unknown | ((call: RecordedCall) => unknown); retryAfter?: number }
   /** Reads the request and never answers; fake.close() destroys the socket. */
   | { kind: 'hang' }
   /** Applies the effect, then destroys the socket without answering. */
@@ -88,7 +91,8 @@ export async function startFakeTools(): Promise<FakeTools> {
     const fault = faults.shift();
     if (fault && 'status' in fault) {
       const headers = fault.retryAfter === undefined ? undefined : { 'retry-after': String(fault.retryAfter) };
-      return send(res, { status: fault.status, body: fault.body ?? { error: 'Injected', description: `injected ${fault.status}` }, headers });
+      const answer = typeof fault.body === 'function' ? (fault.body as (call: RecordedCall) => unknown)(calls.at(-1)!) : fault.body;
+      return send(res, { status: fault.status, body: answer ?? { error: 'Injected', description: `injected ${fault.status}` }, headers });
     }
     if (fault?.kind === 'hang') return;
     if (fault?.kind === 'conflict') return send(res, { status: 409, body: { error: 'DuplicateRequest', description: 'Idempotency-Key already used' } });

@@ -21,22 +21,8 @@ export interface RenderedPrompt {
   prompt: string;
 }
 
-/** What a redacted secret is replaced with. */
-export const REDACTED = '[redacted]';
-
-/** Patterns are config strings; compiling each once keeps redaction cheap per call. */
-const compiled = new Map<string, RegExp>();
-
-/** Replaces every match of every pattern (RegExp source text) with `[redacted]`. */
-export function redact(text: string, patterns: readonly string[]): string {
-  let out = text;
-  for (const source of patterns) {
-    let re = compiled.get(source);
-    if (!re) compiled.set(source, (re = new RegExp(source, 'g')));
-    out = out.replace(re, REDACTED);
-  }
-  return out;
-}
+// Redaction is shared with tool and provider errors (issue 16); model code keeps importing it from here.
+export { redact, REDACTED } from '../../ops/redact.ts';
 
 /**
  * Cuts `text` to at most `maxChars` characters, the marker included, so the

@@ -6,7 +6,9 @@
  *   4. for a `reconcilable` tool on a retry, asks whether the earlier attempt happened;
  *   5. sends through the egress guard, paced per host and behind a circuit breaker
  *      (RELIABILITY 73), with `Idempotency-Key: <job key>` on a `keyed` tool's writes;
- *   6. maps the outcome to the engine's error kinds (RELIABILITY 71) and checks the output.
+ *   6. maps the outcome to the engine's error kinds (RELIABILITY 71) and checks the output;
+ *   7. redacts every error it throws (connector tokens, the Authorization values the call
+ *      sent, REDACT_PATTERNS): its message reaches run rows, logs and chat (RELIABILITY 77, 78).
  *
  * It holds no state that matters across restarts: the job key carries
  * idempotency, and the circuit and pacing are per-process optimisations.
@@ -14,6 +16,7 @@
 import { permanentError } from '../../engine/flow.ts';
 import { blockedError, isSignoffError, retryLater, SignoffError } from '../../errors.ts';
 import type { Logger } from '../../ops/log.ts';
+import { authorizationSecrets, redactSecrets } from '../../ops/redact.ts';
 import type { Pacer } from '../../ops/pacing.ts';
 import { CircuitBreaker, type CallOutcome, type CircuitOptions } from './circuit.ts';
 import { createGuardedHttp, HttpStatusError, TransportError } from './http.ts';
@@ -34,6 +37,8 @@ export interface ToolBoxOptions {
   circuit?: CircuitOptions;
   /** Journal of unsafe calls, so a call cut off by a crash is never repeated blindly. */
   journal?: ToolJournal;
+  /** Secret patterns redacted from every error (the model's REDACT_PATTERNS and defaults). Default none. */
+  redactPatterns?: readonly string[];
 }
 
 /** Settings handed to tools that need none (the generic `http` tools: the URL is in the input). */
@@ -63,6 +68,26 @@ export class ToolBox implements ToolCaller {
   }
 
   async call(name: string, input: unknown, scope: ToolScope): Promise<unknown> {
+    const sent = new Set<string>();
+    try {
+      return await this.callOnce(name, input, scope, sent);
+    } catch (err) {
+      throw this.redacted(err, sent);
+    }
+  }
+
+  /** The error with every known secret and pattern match taken out of its message (and its cause's). */
+  private redacted(err: unknown, sent: Set<string>): unknown {
+    const secrets = [...sent, ...Object.values(this.o.settings.connectors).flatMap((c) => (c.token ? [c.token] : []))];
+    const clean = (text: string) => redactSecrets(text, secrets, this.o.redactPatterns ?? []);
+    if (!(err instanceof Error)) return err;
+    // The cause may carry the provider's whole answer (HttpStatusError.response): only its redacted words are kept.
+    const cause = err.cause instanceof Error ? new Error(clean(err.cause.message)) : undefined;
+    if (err instanceof SignoffError) return new SignoffError(err.code, clean(err.message), { cause, details: err.details ? { ...err.details } : undefined });
+    return new Error(clean(err.message), cause ? { cause } : undefined);
+  }
+
+  private async callOnce(name: string, input: unknown, scope: ToolScope, sent: Set<string>): Promise<unknown> {
     const tool = this.permitted(name, scope);
     const args = this.validInput(tool, input, scope);
     const settings = this.o.settings.connectors[tool.connector];
@@ -71,7 +96,7 @@ export class ToolBox implements ToolCaller {
       idempotencyKey: scope.jobKey,
       attempt: scope.attempt,
       signal: scope.signal,
-      http: this.httpFor(tool, scope),
+      http: this.httpFor(tool, scope, sent),
       settings: settings ?? NO_CONNECTOR,
     };
     const journal = tool.safety === 'unsafe' ? this.o.journal : undefined;
@@ -156,11 +181,14 @@ export class ToolBox implements ToolCaller {
    * idempotency key on keyed writes, the call's timeout and signal, and a
    * thrown HttpStatusError for any status of 400 and up.
    */
-  private httpFor(tool: ToolDefinition, scope: ToolScope): GuardedHttp {
+  private httpFor(tool: ToolDefinition, scope: ToolScope, sent: Set<string>): GuardedHttp {
     return {
       request: async (req) => {
         const host = hostOf(req.url);
         const headers = { ...req.headers };
+        for (const [header, value] of Object.entries(headers)) {
+          if (header.toLowerCase() === 'authorization') for (const secret of authorizationSecrets(value)) sent.add(secret);
+        }
         if (tool.safety === 'keyed' && req.method !== 'GET') headers['idempotency-key'] = scope.jobKey;
         this.circuit.admit(host);
         let outcome: CallOutcome = 'neutral';

@@ -43,6 +43,14 @@ describe('slack ingress over HTTP', () => {
     expect((await db.sql`SELECT 1 FROM runs WHERE id = ${runId}`).length).toBe(1);
   });
 
+  it('79: a NUL in a slash command is answered with what is wrong (not "try again"), and starts nothing', async () => {
+    const before = await countRuns(db.sql, 'rv-anyone');
+    const command = await sendCommand(bot, fake, 'alice', 'run rv-anyone text="a\u0000b"');
+    expect(command.status).toBe(200);
+    expect(command.body.text).toMatch(/contains a NUL character \(\\0\), which cannot be stored; remove it/);
+    expect(await countRuns(db.sql, 'rv-anyone')).toBe(before);
+  });
+
   it('2: a body tampered by one byte, or signed with the wrong secret, gets 401 and leaves no row; the log says why, never the body', async () => {
     const body = mentionEvent(fake, 'Ev2', 'run rv-anyone text=secret-body-marker');
     const good = signed(SECRET, body, JSON_TYPE);

@@ -14,6 +14,8 @@ export interface PgProxy {
   setDown(isDown: boolean): void;
   /** Every answer from Postgres is held this long before it reaches the bot. */
   setLatency(ms: number): void;
+  /** Stalled: connections stay open but no answer reaches the bot until unstalled (a hung server or network). */
+  setStalled(isStalled: boolean): void;
   close(): Promise<void>;
 }
 
@@ -22,6 +24,8 @@ export async function startPgProxy(databaseUrl: string): Promise<PgProxy> {
   const sockets = new Set<Socket>();
   let isDown = false;
   let latencyMs = 0;
+  let isStalled = false;
+  const held: (() => void)[] = [];
   const server = createServer((client) => {
     if (isDown) return void client.destroy();
     const upstream = tcpConnect(Number(target.port || 5432), target.hostname);
@@ -34,6 +38,7 @@ export async function startPgProxy(databaseUrl: string): Promise<PgProxy> {
     upstream.on('close', () => client.destroy());
     client.pipe(upstream);
     upstream.on('data', (chunk: Buffer) => {
+      if (isStalled) return void held.push(() => client.write(chunk));
       if (latencyMs === 0) return void client.write(chunk);
       upstream.pause();
       setTimeout(() => { client.write(chunk); upstream.resume(); }, latencyMs);
@@ -51,6 +56,10 @@ export async function startPgProxy(databaseUrl: string): Promise<PgProxy> {
     },
     setLatency(ms) {
       latencyMs = ms;
+    },
+    setStalled(next) {
+      isStalled = next;
+      if (!next) for (const release of held.splice(0)) release();
     },
     async close() {
       for (const s of sockets) s.destroy();

@@ -8,13 +8,13 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { readConfig } from '../../../src/config.ts';
-import { silentLogger } from '../../../src/ops/log.ts';
+import { createLogger, silentLogger } from '../../../src/ops/log.ts';
 import { createStepRuntime, type StepRuntime } from '../../../src/steps/runtime.ts';
 import ticketTriage from '../../../flows/ticket-triage.flow.ts';
 import { deploy, until, type Deployment, type PlatformDriver, type SeenCard } from '../../contract/chat-port.contract.ts';
 import { makeConsoleDriver } from '../../contract/console-driver.ts';
 import { startFakeOpenAI, type FakeOpenAI } from '../../fakes/openai-server.ts';
-import { startFakeTools, type FakeTools } from '../../fakes/tool-servers.ts';
+import { startFakeTools, type FakeTools, type RecordedCall } from '../../fakes/tool-servers.ts';
 import { useTestDb } from '../../helpers/db.ts';
 
 const db = useTestDb({ max: 20 });
@@ -44,13 +44,13 @@ afterAll(async () => {
 });
 
 /** The bot as main.ts builds it, with models and tools pointing at the fakes. */
-async function bot(env: Record<string, string> = {}): Promise<{ app: Deployment; steps: StepRuntime; stop(): Promise<void> }> {
+async function bot(env: Record<string, string> = {}, logLine?: (line: string) => void): Promise<{ app: Deployment; steps: StepRuntime; stop(): Promise<void> }> {
   const config = readConfig({
     OPENAI_API_KEY: 'sk-test-not-a-real-key-000000', OPENAI_BASE_URL: model.url, MODEL_CHEAP: 'test-cheap', MODEL_STRONG: 'test-strong',
     MODEL_PRICES: JSON.stringify({ 'test-cheap': { inputPerMTok: 0.4, outputPerMTok: 1.6 }, 'test-strong': { inputPerMTok: 2, outputPerMTok: 8 } }),
     MODEL_RPM: '0', MODEL_TPM: '0', TOOL_RPM: '0', ZENDESK_URL: helpdesk.baseUrl, ZENDESK_TOKEN: 'zd-token', ...env,
   });
-  const steps = createStepRuntime({ config, sql: db.sql, log: silentLogger });
+  const steps = createStepRuntime({ config, sql: db.sql, log: logLine ? createLogger('debug', logLine) : silentLogger });
   const app = await deploy(db, driver, { flows: [ticketTriage], services: steps.services, describeAction: steps.describeAction });
   return { app, steps, stop: async () => { await app.stop(); await steps.stop(); } };
 }
@@ -120,6 +120,37 @@ describe('ticket-triage with a model and a helpdesk', () => {
       const redraft: string = drafts[1]!.body.messages.at(-1).content;
       expect(redraft).toContain(`Reviewer feedback: ${reason}`);
       expect(redraft).toContain('Hello, we refunded the duplicate charge.'); // the rejected draft, for context
+    } finally {
+      await stop();
+    }
+  });
+
+  it('77: a helpdesk 401 that echoes the Authorization header leaves the token in no row, log or status reply', async () => {
+    // Short enough that no default pattern matches it: only the literal redaction of sent secrets can catch it.
+    const token = 'zd-tok-9f3k';
+    const logs: string[] = [];
+    const { app, stop } = await bot({ ZENDESK_TOKEN: token }, (line) => logs.push(line));
+    try {
+      model.answer = answer;
+      const runId = await startTriage(app, 'Echoed token');
+      const card = await cardOf(runId);
+      helpdesk.next({ status: 401, body: (call: RecordedCall) => ({ error: "Couldn't authenticate you", description: `Authorization: ${String(call.headers.authorization)}` }) });
+      expect(await driver.click('bob', card, 'approve')).toMatchObject({ kind: 'ok' });
+      const run = await app.engine.waitFor(runId, ['failed'], { timeoutMs: 15_000 });
+      expect(helpdesk.calls.at(-1)!.headers.authorization).toBe(`Bearer ${token}`);
+      expect(run.reason).toContain("Couldn't authenticate you: Authorization: [redacted]");
+      const rows = await db.sql`
+        SELECT to_jsonb(r)::text AS row FROM runs r WHERE id = ${runId}
+        UNION ALL SELECT to_jsonb(e)::text FROM run_events e WHERE run_id = ${runId}
+        UNION ALL SELECT to_jsonb(j)::text FROM jobs j WHERE run_id = ${runId}`;
+      expect(rows.length).toBeGreaterThan(2);
+      expect(rows.filter((r) => r.row.includes(token))).toEqual([]);
+      const status = await driver.command('alice', driver.channel, `status ${runId}`);
+      expect(JSON.stringify(status)).toContain('[redacted]');
+      expect(JSON.stringify(status)).not.toContain(token);
+      const shown = await db.sql`SELECT content::text AS c FROM console_messages`;
+      expect(shown.filter((m) => m.c.includes(token))).toEqual([]);
+      expect(logs.filter((l) => l.includes(token))).toEqual([]);
     } finally {
       await stop();
     }

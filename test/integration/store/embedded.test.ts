@@ -6,14 +6,14 @@
  * These start their own servers, whatever DATABASE_URL says.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmod, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, rename, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import postgres from 'postgres';
 import { describe, expect, it } from 'vitest';
-import { embeddedPasswordPath, startEmbeddedPostgres } from '../../../src/store/embedded.ts';
+import { embeddedPasswordPath, startEmbeddedPostgres, type SupervisionEvent } from '../../../src/store/embedded.ts';
 
 const REPO_ROOT = fileURLToPath(new URL('../../..', import.meta.url));
 const CHILD_SCRIPT = path.join(REPO_ROOT, 'test/helpers/embedded-child.ts');
@@ -41,10 +41,10 @@ async function isRunning(pid: number): Promise<boolean> {
   return text !== undefined && text.slice(text.lastIndexOf(')') + 2)[0] !== 'Z';
 }
 
-async function waitUntil(what: string, check: () => Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + EXIT_DEADLINE_MS;
+async function waitUntil(what: string, check: () => Promise<boolean>, timeoutMs = EXIT_DEADLINE_MS): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${EXIT_DEADLINE_MS} ms waiting until ${what}`);
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting until ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
@@ -128,6 +128,28 @@ describe('embedded Postgres', () => {
     expect((await stat(embeddedPasswordPath(dataDir))).mode & 0o777).toBe(0o600);
     await rm(root, { recursive: true, force: true });
   });
+
+  it('supervised: a server that dies is restarted on its port; one that cannot come back is given up on, with the reason', async () => {
+    const root = await makeTempRoot();
+    const dataDir = path.join(root, 'pg');
+    const events: SupervisionEvent[] = [];
+    const db = await startEmbeddedPostgres({ dataDir, onSupervision: (e) => events.push(e) });
+    try {
+      await query(db.url, (sql) => sql`create table notes (body text)`);
+      process.kill(await readPostmasterPid(dataDir), 'SIGKILL');
+      await waitUntil('it is back', async () => events.some((e) => e.kind === 'restarted'));
+      expect(events[0]).toEqual({ kind: 'exited', outcome: 'signal SIGKILL' });
+      expect(await query(db.url, (sql) => sql`select count(*)::int as n from notes`)).toEqual([{ n: 0 }]);
+      // Now take the cluster away: every restart fails, and the supervisor says so instead of looping.
+      process.kill(await readPostmasterPid(dataDir), 'SIGKILL');
+      await rename(dataDir, `${dataDir}-gone`);
+      await waitUntil('it gives up', async () => events.some((e) => e.kind === 'gave_up'), 30_000);
+      expect(events.at(-1)).toMatchObject({ kind: 'gave_up', message: expect.stringMatching(/could not be restarted after 5 attempts/) });
+    } finally {
+      await db.stop();
+    }
+    await rm(root, { recursive: true, force: true });
+  }, 60_000);
 
   it('takes the server down when its owner is SIGKILLed, and starts again on that dir', async () => {
     const root = await makeTempRoot();

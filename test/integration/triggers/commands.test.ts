@@ -17,6 +17,7 @@ import { connect } from '../../../src/store/client.ts';
 import { recordModelCall } from '../../../src/store/ledger.ts';
 import { appendNote } from '../../../src/store/runs.ts';
 import { handleCommand, makeCommandDeps, type CommandDeps } from '../../../src/triggers/commands.ts';
+import { inputKeysOf } from '../../../src/triggers/input-keys.ts';
 import { useTestDb } from '../../helpers/db.ts';
 import { startTestEngine, tableCounts } from '../../helpers/engines.ts';
 import { createStepLog, testFlows } from '../../helpers/flows/test-flows.ts';
@@ -30,8 +31,11 @@ let deliveries = 0;
 
 beforeAll(async () => {
   await createStepLog(db.sql);
-  engine = await startTestEngine(db, { flows: [...testFlows({ sql: db.sql, worker: 'cmd' }), demo, hooked] });
-  deps = makeCommandDeps(engine, { admins: new Set(['boss']), log });
+  const flows = [...testFlows({ sql: db.sql, worker: 'cmd' }), demo, hooked];
+  engine = await startTestEngine(db, { flows });
+  // As main.ts wires it: each flow's input keys, so a mistyped key is refused.
+  const keys = new Map(flows.map((f) => [f.id, inputKeysOf(f.input)]));
+  deps = makeCommandDeps(engine, { admins: new Set(['boss']), log, inputKeys: (id) => keys.get(id) ?? null });
 });
 afterAll(() => engine.stop(500));
 
@@ -131,6 +135,30 @@ describe('run', () => {
       ephemeral("can't start counted-approve: subject: Too small: expected string to have >=1 characters"));
     // Values arrive as text: a flow wanting a number says so.
     expect(await send('run flaky failTimes=3')).toEqual(ephemeral("can't start flaky: failTimes: Invalid input: expected number, received string"));
+    expect(await snapshotRows()).toEqual(before);
+  });
+
+  it('refuses an unknown key, naming the near miss, and starts nothing', async () => {
+    const before = await snapshotRows();
+    expect(await send('run counted-approve subjet=a body=b')).toEqual(
+      ephemeral('can\'t start counted-approve: unknown field "subjet"; did you mean "subject"?'));
+    expect(await send('run counted-approve subject=a body=b colour=red')).toEqual(
+      ephemeral('can\'t start counted-approve: unknown field "colour"; this flow takes "subject", "body"'));
+    expect(await snapshotRows()).toEqual(before);
+  });
+
+  it('takes typographic quotes (as Slack and phones type them) like plain ones', async () => {
+    const runId = runIdOf(await send('run counted-approve subject=“Charged twice” body=‘it’s late’'));
+    const run = await engine.waitFor(runId, ['waiting']);
+    expect(run.context).toMatchObject({ request: { subject: 'Charged twice', body: 'it’s late' } });
+  });
+
+  it('says so when a delivery id comes back with a different command, starting nothing', async () => {
+    const runId = runIdOf(await send('run counted-approve subject=a body=b', { deliveryId: 'reused-1' }));
+    await engine.waitFor(runId, ['waiting']);
+    const before = await snapshotRows();
+    expect(await send('run counted-approve subject=x body=y', { deliveryId: 'reused-1', user: 'bob' })).toEqual(
+      ephemeral('nothing was started: this command arrived with the id of a different, earlier command; send it again'));
     expect(await snapshotRows()).toEqual(before);
   });
 

@@ -71,18 +71,28 @@ export class Committer {
 
   constructor(private readonly d: CommitterDeps) {}
 
-  async insert(flow: Flow, runId: string, input: unknown, dec: Decision, opts: { triggerKey?: string; trigger?: Trigger }) {
+  /**
+   * Creates a run with its first transition's work, on the pool or inside a
+   * caller's transaction `db` (then its jobs start from `after`, once COMMIT
+   * returns). A second insert with the same id or trigger key returns the first run.
+   */
+  async insert(
+    flow: Flow, runId: string, input: unknown, dec: Decision, opts: { triggerKey?: string; trigger?: Trigger },
+    db: Db = this.d.sql, after: AfterCommit | null = null,
+  ) {
     const plan = this.plan(flow, dec, null);
-    const inserted = await insertRun(this.d.sql, {
+    const inserted = await insertRun(db, {
       id: runId, flow: flow.id, flowVersion: flow.version, status: dec.status, snapshot: dec.snapshot, input,
       output: dec.output, triggerKey: opts.triggerKey ?? null, trigger: opts.trigger ?? {},
     }, { kind: 'event', type: 'xstate.init', event: null, actor: opts.trigger?.actor ?? null, stateBefore: null, stateAfter: dec.snapshot.value, dedupeKey: null },
     plan, this.d.owner);
     if (!inserted) {
-      const existing = await findRunId(this.d.sql, runId, opts.triggerKey ?? null);
+      const existing = await findRunId(db, runId, opts.triggerKey ?? null);
       return { runId: existing ?? runId, isNew: false };
     }
-    this.committed(flow, runId, 1, dec, plan);
+    const done = () => this.committed(flow, runId, 1, dec, plan);
+    if (after) after.push(done);
+    else done();
     return { runId, isNew: true };
   }
 

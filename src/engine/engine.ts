@@ -123,6 +123,7 @@ export class Engine implements RunGateway {
         deliver: (runId, event, opts) => this.committer.applyInTx(sql, runId, event, {
           actor: opts.actor ?? null, dedupeKey: opts.dedupeKey ?? null, job: null, timerSendId: null, waitKey: opts.waitKey ?? null,
         }, after),
+        start: (flowId, input, opts = {}) => this.startOn(sql, after, flowId, input, opts),
         resumeJob: async (jobKey) => {
           const isResumed = await resumeWaitingJob(sql, jobKey);
           if (isResumed) await notifyWorkers(sql, 'resumed');
@@ -158,6 +159,11 @@ export class Engine implements RunGateway {
 
   /** Starts a run, or returns the existing one for the same id or trigger key. */
   async startRun(flowId: string, input: unknown, opts: StartOptions = {}): Promise<{ runId: string; isNew: boolean }> {
+    return this.startOn(this.sql, null, flowId, input, opts);
+  }
+
+  /** Checks the input, then inserts the run on `db`; inside a caller's transaction its work starts from `after`. */
+  private async startOn(db: Db, after: AfterCommit | null, flowId: string, input: unknown, opts: StartOptions) {
     const flow = this.flow(flowId);
     const parsed = flow.input.safeParse(input);
     if (!parsed.success) {
@@ -165,8 +171,7 @@ export class Engine implements RunGateway {
       throw new SignoffError('input_invalid', `invalid input for "${flowId}": ${problems.join('; ')}`, { details: { problems } });
     }
     const runId = opts.runId ?? randomUUID();
-    const decision = decideStart(flow, runId, parsed.data);
-    return this.committer.insert(flow, runId, parsed.data, decision, opts);
+    return this.committer.insert(flow, runId, parsed.data, decideStart(flow, runId, parsed.data), opts, db, after);
   }
 
   /** Sends an outside event (a decision, a webhook update) to a run. */

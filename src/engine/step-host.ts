@@ -33,11 +33,24 @@ export interface RunTx {
    * that has left that wait takes nothing. `dedupeKey` makes a second delivery a no-op.
    */
   deliver(runId: string, event: { type: string } & Record<string, unknown>, opts: DeliverOptions): Promise<{ status: string; duplicate: boolean }>;
+  /**
+   * Starts a run with the transaction: a webhook delivery or a schedule slot is
+   * recorded and its run created together, or neither (`triggerKey` dedupes).
+   * Invalid input throws `input_invalid` (the caller decides whether to roll back).
+   */
+  start(flowId: string, input: unknown, opts?: StartInTxOptions): Promise<{ runId: string; isNew: boolean }>;
   /** A step job that paused for a person runs again (at once); false when it was not waiting. */
   resumeJob(jobKey: string): Promise<boolean>;
 }
 
 export interface DeliverOptions { waitKey?: string; dedupeKey?: string; actor?: string }
+
+export interface StartInTxOptions {
+  runId?: string;
+  triggerKey?: string;
+  /** Who and where started it: `source`, `actor`, `channel`, `tenant` (engine/commit.ts `Trigger`). */
+  trigger?: { source?: string; actor?: string; channel?: string; tenant?: string };
+}
 
 /** The engine as the review desk sees it: transactions that can move runs on. */
 export interface RunGateway {

@@ -202,7 +202,7 @@ export class ReviewDesk implements ReviewHost {
     const refuse = async (): Promise<never> => {
       throw new SignoffError('step_failed', 'this transaction cannot move runs on');
     };
-    return { sql: tx, deliver: refuse, resumeJob: refuse };
+    return { sql: tx, deliver: refuse, start: refuse, resumeJob: refuse };
   }
 
   /** Queues the card and the timed jobs (each has a fixed key) and audits the request once, inside `rt`. */

@@ -36,6 +36,8 @@ export interface Config {
   workerPollMs: number;
   /** How long SIGTERM waits for in-flight steps before handing them back. Default 10 000 ms. */
   shutdownGraceMs: number;
+  /** Schedules (src/triggers/schedules.ts): how often due slots are looked for, and how late a missed one may still fire. */
+  schedules: { tickMs: number; catchupHours: number };
   /** Named engine crash points (tests only). */
   crashpoints: ReadonlySet<string>;
   /** Users who may cancel, retry and re-post any run of their own tenant (SIGNOFF_ADMINS, user ids). Default: nobody. */
@@ -122,6 +124,7 @@ export function readConfig(env: Env = process.env): Readonly<Config> {
     workerConcurrency: int('WORKER_CONCURRENCY', 100, 1, 10_000),
     workerPollMs: int('WORKER_POLL_MS', 5_000, 50, 600_000),
     shutdownGraceMs: int('SHUTDOWN_GRACE_MS', 10_000, 0, 600_000),
+    schedules: { tickMs: int('SCHEDULE_TICK_MS', 30_000, 50, 600_000), catchupHours: int('SCHEDULE_CATCHUP_HOURS', 6, 0, 720) },
     crashpoints: new Set((env.SIGNOFF_CRASHPOINTS ?? '').split(',').map((s) => s.trim()).filter(Boolean)),
     admins: readAdmins(env, problems),
     defaultChannel: env.SIGNOFF_DEFAULT_CHANNEL || 'general',

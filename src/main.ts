@@ -23,6 +23,7 @@ import { migrate } from './store/migrate.ts';
 import { createStepRuntime } from './steps/runtime.ts';
 import { handleCommand, makeCommandDeps } from './triggers/commands.ts';
 import { inputKeysOf } from './triggers/input-keys.ts';
+import { Scheduler } from './triggers/schedules.ts';
 
 /** The embedded server exited by itself: say so, and exit for the process manager if it cannot come back. */
 function onEmbeddedEvent(event: SupervisionEvent, log: Logger): void {
@@ -84,6 +85,12 @@ async function main(): Promise<void> {
   }))));
   await engine.start();
   desk.start();
+  // After the engine: a slot's run starts working as soon as its claim commits.
+  const scheduler = new Scheduler({
+    transaction: (fn) => engine.transaction(fn), sql, flows, log, tickMs: config.schedules.tickMs,
+    catchupHours: config.schedules.catchupHours, defaults: { channel: config.defaultChannel, ...(config.slack ? {} : { tenant: 'local' }) },
+  });
+  scheduler.start();
   const url = `http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${http.port}`;
   const where = chat.port.platform === 'console'
     ? { webChat: 'open the url in a browser', url }
@@ -97,6 +104,7 @@ async function main(): Promise<void> {
     log.info('shutting down', { signal });
     await chat.port.stop();
     await http.close();
+    await scheduler.stop();
     desk.stop();
     await engine.stop(config.shutdownGraceMs);
     await steps.stop();

@@ -11,6 +11,7 @@ import type { AnyActorLogic, AnyStateMachine } from 'xstate';
 import type { z } from 'zod';
 import { compileFlow, type Flow, type StepOptions, type TriggerSpec } from '../engine/flow.ts';
 import { SignoffError } from '../errors.ts';
+import { schedulesOf, type ScheduleTrigger } from '../triggers/schedules.ts';
 import { reviewPolicy } from './review.ts';
 import { stepImplementation, type StepContext, type StepLimits } from './steps.ts';
 
@@ -22,7 +23,7 @@ export interface FlowDefinition<I> {
   /** The run's input, checked before a run starts. */
   input: z.ZodType<I>;
   /** What starts it (`{ kind: 'command' }`: `/signoff run <id>`). A trigger not listed is refused. */
-  triggers?: TriggerSpec[];
+  triggers?: FlowTrigger[];
   /** The machine, from this module's `setup`; its actors are the flow's steps and reviews. */
   machine: AnyStateMachine;
   /** The tools its steps may call (`zendesk.reply`, …); any other is refused (RELIABILITY 83). */
@@ -30,6 +31,9 @@ export interface FlowDefinition<I> {
   /** Most its model calls may cost per run, in US dollars, before a person must allow more. Default RUN_BUDGET_USD. */
   budgetUsd?: number;
 }
+
+/** What may start a flow; a schedule also says its zone, its run's input, and where it posts. */
+export type FlowTrigger = Exclude<TriggerSpec, { kind: 'schedule' }> | ScheduleTrigger;
 
 const effects = new WeakMap<object, StepOptions>();
 
@@ -59,6 +63,8 @@ export function defineFlow<I>(def: FlowDefinition<I>): Flow<I> {
     const impl = typeof action === 'function' ? effects.get(action) : undefined;
     if (impl) named[name] = impl;
   }
+  // A bad cron expression or zone is refused when the flow loads, not at its first tick.
+  schedulesOf([{ id: def.id, triggers: def.triggers ?? [] }]);
   return compileFlow({ ...def, steps, reviews, effects: named });
 }
 

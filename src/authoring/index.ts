@@ -3,7 +3,8 @@
  * this module's `setup`, whose actors are its steps and reviews, each declared
  * once; `defineFlow` reads them back from the machine. See README "Write a flow".
  */
-export { defineFlow, effect, type FlowDefinition } from './define.ts';
+export { defineFlow, effect, type FlowDefinition, type FlowTrigger } from './define.ts';
+export type { ScheduleSlot, ScheduleTrigger } from '../triggers/schedules.ts';
 export {
   review, type ProposedToolCall, type Review, type ReviewApproved, type ReviewContent, type ReviewEvent,
   type ReviewExpired, type ReviewOutcome, type ReviewRejected, type ReviewRequest,

@@ -65,10 +65,11 @@ async function main(): Promise<void> {
   const chat = config.slack
     ? createSlackAdapter({ settings: config.slack, store: slackStore(sql), log })
     : createConsoleAdapter({ store: consoleStore(sql), log, access: webChatAccess(config) });
-  const steps = createStepRuntime({ config, sql, log });
+  const ports = new Map([[chat.port.platform, chat.port]]);
+  const steps = createStepRuntime({ config, sql, log, ports });
   // A card's "On approval" is described by the tool a review names (its method, host and fields).
   const desk = new ReviewDesk({
-    sql, flows, ports: new Map([[chat.port.platform, chat.port]]), defaultPlatform: chat.port.platform,
+    sql, flows, ports, defaultPlatform: chat.port.platform,
     defaultChannel: config.defaultChannel, log, describeAction: steps.describeAction,
   });
   if (steps.isOffline) log.info('model steps use the built-in offline model (set OPENAI_API_KEY or OPENAI_BASE_URL for a real one)');

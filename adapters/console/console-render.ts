@@ -21,6 +21,8 @@ export interface NoticeView {
   parts: Segment[];
   /** Someone's words, shown verbatim; null when absent. */
   quote: string | null;
+  /** A picture with the message, served by GET /api/image?id=<message id>; null when none. */
+  image: { url: string; alt: string } | null;
 }
 
 export interface CardView {
@@ -96,8 +98,9 @@ function mentionSegments(text: string, nameOf: NameOf): Segment[] {
 }
 
 /** Splits our own sentence into text and mentions; the quote stays verbatim. */
-export function renderNotice(notice: Notice, nameOf: NameOf): NoticeView {
-  return { parts: mentionSegments(notice.text, nameOf), quote: notice.quote ? shown(notice.quote) : null };
+export function renderNotice(notice: Notice, nameOf: NameOf, messageId?: string): NoticeView {
+  const image = notice.image && messageId ? { url: `/api/image?id=${encodeURIComponent(messageId)}`, alt: shown(notice.image.alt) } : null;
+  return { parts: mentionSegments(notice.text, nameOf), quote: notice.quote ? shown(notice.quote) : null, image };
 }
 
 // Said when a producer left the status line empty.
@@ -159,5 +162,5 @@ export function renderMessage(message: ConsoleMessage, nameOf: NameOf): MessageV
   };
   return message.kind === 'card'
     ? { ...base, kind: 'card', card: renderCard(message.card, nameOf) }
-    : { ...base, kind: 'text', notice: renderNotice(message.notice, nameOf) };
+    : { ...base, kind: 'text', notice: renderNotice(message.notice, nameOf, message.id) };
 }

@@ -229,6 +229,19 @@ async function sendPage(res: ServerResponse): Promise<void> {
   res.end(html);
 }
 
+/** A message's picture (the digest's chart), to whoever may see the message: another person's DM reads as missing. */
+async function sendImage(ctx: ConsoleContext, req: IncomingMessage, res: ServerResponse, caller: Caller): Promise<Outcome | null> {
+  const id = new URL(req.url ?? '/', 'http://console.invalid').searchParams.get('id') ?? '';
+  const message = /^\d{1,18}$/.test(id) ? await ctx.store.getMessage(ctx.tenant, id) : null;
+  const isHidden = message?.channel.startsWith('@') && caller.viewer !== null && message.channel !== `@${caller.viewer}`;
+  const image = message && message.kind === 'text' && !isHidden ? message.notice.image : undefined;
+  if (!image) return { status: 404, body: { error: 'no such image' } };
+  const png = Buffer.from(image.pngBase64, 'base64');
+  res.writeHead(200, { 'content-type': 'image/png', 'content-length': png.length, 'x-content-type-options': 'nosniff', 'cache-control': 'private, max-age=86400' });
+  res.end(png);
+  return null;
+}
+
 type Endpoint = (ctx: ConsoleContext, req: IncomingMessage, res: ServerResponse, caller: Caller) => Promise<Outcome | null>;
 
 /** Served whoever asks (they carry nothing private); everything else beyond loopback needs a session. */
@@ -239,6 +252,7 @@ const ENDPOINTS: Record<string, Endpoint> = {
   // Browsers ask for it on every page load; an empty answer keeps their console free of 404s.
   'GET /favicon.ico': async (_ctx, _req, res) => (res.writeHead(204).end(), null),
   'GET /api/state': (ctx, _req, _res, caller) => getState(ctx, caller),
+  'GET /api/image': (ctx, req, res, caller) => sendImage(ctx, req, res, caller),
   'GET /api/events': async (ctx, req, res, caller) => (ctx.handlers() ? (ctx.live.attach(req, res, caller.viewer), null) : NOT_READY),
   'POST /api/command': act(commandBody, runCommand),
   'POST /api/action': act(actionBody, runAction),

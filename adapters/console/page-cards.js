@@ -49,7 +49,8 @@ function statusNodes(status) {
 function noticeNode(notice) {
   return el('div', { class: 'notice' },
     el('div', { class: 'notice-text' }, segmentNodes(notice.parts)),
-    notice.quote === null ? null : el('blockquote', { class: 'quote' }, notice.quote));
+    notice.quote === null ? null : el('blockquote', { class: 'quote' }, notice.quote),
+    notice.image ? el('img', { class: 'notice-image', src: notice.image.url, alt: notice.image.alt, testid: 'notice-image' }) : null);
 }
 
 function shortTime(iso) {

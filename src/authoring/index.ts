@@ -5,6 +5,7 @@
  */
 export { defineFlow, effect, type FlowDefinition, type FlowTrigger } from './define.ts';
 export type { ScheduleSlot, ScheduleTrigger } from '../triggers/schedules.ts';
+export type { Digest, DigestTarget } from '../steps/reports.ts';
 export {
   review, type ProposedToolCall, type Review, type ReviewApproved, type ReviewContent, type ReviewEvent,
   type ReviewExpired, type ReviewOutcome, type ReviewRejected, type ReviewRequest,

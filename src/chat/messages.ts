@@ -62,6 +62,22 @@ function decodePart(part: string): string {
   return part.replace(/%(25|3A)/g, (_match, code: string) => (code === '25' ? '%' : ':'));
 }
 
+/**
+ * A picture sent with a message (the weekly digest's chart). PNG only, as base64
+ * so a message stays JSON (a step's output, a stored web chat message).
+ * A platform that cannot show it posts `fallbackText` in its place.
+ */
+export interface ChatImage {
+  /** The PNG bytes, base64. */
+  pngBase64: string;
+  /** Describes the picture for screen readers (Slack `alt_text`, the page's `alt`). */
+  alt: string;
+  /** Plain text standing in for the picture where it cannot be posted (Unicode bars). */
+  fallbackText: string;
+  /** File name for platforms that upload files. Default `chart.png`. */
+  filename?: string;
+}
+
 /** The buttons a review card can carry. */
 export type ReviewAction = 'approve' | 'reject' | 'edit' | 'delegate';
 

@@ -14,7 +14,7 @@
  *   Text a person or a model wrote goes in `quote`, shown verbatim and escaped.
  */
 import type {
-  ChatPlatform, InboundAction, InboundCommand, InboundSubmission, MessageRef, ReviewCard,
+  ChatImage, ChatPlatform, InboundAction, InboundCommand, InboundSubmission, MessageRef, ReviewCard,
 } from './messages.ts';
 
 /** Our own sentence (with `<@id>` mention tokens) plus, optionally, someone's words shown verbatim. */
@@ -22,6 +22,8 @@ export interface Notice {
   text: string;
   /** Text written by a person or a model, e.g. a rejection reason; never parsed for mentions. */
   quote?: string;
+  /** A picture shown with the message (postMessage, notifyUser); where it cannot go, its `fallbackText` follows the text. */
+  image?: ChatImage;
 }
 
 /** Every outbound write carries a key: the same key twice posts once (RELIABILITY contract 2). */

@@ -4,12 +4,14 @@
  * box with the built-in connectors, and the run budget around both. main.ts
  * and the tests build it the same way.
  */
+import type { ChatPort } from '../chat/port.ts';
 import type { ServicesFactory } from '../engine/engine.ts';
 import type { Logger } from '../ops/log.ts';
 import type { Sql } from '../store/client.ts';
 import { toolJournal } from '../store/tool-calls.ts';
 import { createModelGateway } from './model/gateway.ts';
 import { Pacer } from '../ops/pacing.ts';
+import { createReportServices } from './reports.ts';
 import { createStepServices } from './services.ts';
 import type { ModelSettings } from './model/types.ts';
 import { builtinTools } from './tools/registry.ts';
@@ -40,14 +42,17 @@ export interface StepRuntime {
   stop(): Promise<void>;
 }
 
-export function createStepRuntime(o: { config: StepSettings; sql: Sql; log: Logger }): StepRuntime {
+export function createStepRuntime(o: { config: StepSettings; sql: Sql; log: Logger; ports?: ReadonlyMap<string, ChatPort> }): StepRuntime {
   const pacer = new Pacer();
   const model = createModelGateway({ settings: o.config.model, sql: o.sql, log: o.log, pacer });
   const tools = new ToolBox({
     tools: builtinTools, settings: o.config.tools, pacer, log: o.log, journal: toolJournal(o.sql), redactPatterns: o.config.model.redactPatterns,
   });
   return {
-    services: createStepServices({ sql: o.sql, model, tools, runBudgetUsd: o.config.runBudgetUsd }),
+    services: createStepServices({
+      sql: o.sql, model, tools, runBudgetUsd: o.config.runBudgetUsd,
+      ...(o.ports ? { reports: createReportServices({ sql: o.sql, ports: o.ports }) } : {}),
+    }),
     describeAction: async (tool, input) => tools.describe(tool, input),
     isOffline: o.config.model.apiKey === null && o.config.model.baseUrl === null,
     stop: () => pacer.stop(),

@@ -12,6 +12,7 @@ import type { Sql } from '../store/client.ts';
 import { runCost } from '../store/ledger.ts';
 import { budgetDecisions } from '../store/reviews.ts';
 import type { ModelGateway, ModelRequest, ModelResult } from './model/types.ts';
+import type { ReportServices } from './reports.ts';
 import type { ToolCaller } from './tools/types.ts';
 
 /** What a step may call, typed (the engine's StepServices is the untyped shape it passes through). */
@@ -20,6 +21,8 @@ export interface FlowServices {
   generate<T>(req: ModelRequest<T>): Promise<ModelResult<T>>;
   /** Calls a tool the flow lists in `tools` (./tools); its input is validated first. */
   callTool(name: string, input: unknown): Promise<unknown>;
+  /** The weekly digest's figures and post (./reports.ts). */
+  reports: ReportServices;
 }
 
 export interface ServicesOptions {
@@ -28,6 +31,8 @@ export interface ServicesOptions {
   tools: ToolCaller;
   /** A run's budget when its flow sets none (RUN_BUDGET_USD); 0 means no budget. */
   runBudgetUsd: number;
+  /** Digest figures and posting; without it a step that asks fails permanently. */
+  reports?: ReportServices;
 }
 
 export function createStepServices(o: ServicesOptions): ServicesFactory {
@@ -42,8 +47,14 @@ export function createStepServices(o: ServicesOptions): ServicesFactory {
         runId: scope.runId, flowId: scope.flowId, jobKey: scope.jobKey, attempt: scope.attempt, signal: scope.signal, allowed: scope.tools,
       });
     },
+    reports: o.reports ?? noReports,
   });
 }
+
+const missing = async (): Promise<never> => {
+  throw permanentError('reports are not available in this process (no chat ports were given to the step runtime)');
+};
+const noReports: ReportServices = { digestTargets: missing, digest: missing, postDigest: missing };
 
 const usd = (n: number) => `$${n.toFixed(4)}`;
 

@@ -46,7 +46,7 @@ export interface ScheduleTrigger {
   channel?: string;
   tenant?: string;
   /** The run's input: a value, or a function of the slot. Default `{}`. */
-  input?: unknown | ((slot: ScheduleSlot) => unknown);
+  input?: Record<string, unknown> | ((slot: ScheduleSlot) => unknown);
 }
 
 /** One loaded schedule. */
@@ -208,7 +208,7 @@ export class Scheduler {
     const isLate = now.getTime() - slotAt.getTime() > this.tickMs;
     const slot: ScheduleSlot = { scheduleId: schedule.id, slotAt: slotAt.toISOString(), isLate };
     const t = schedule.trigger;
-    const input = typeof t.input === 'function' ? (t.input as (s: ScheduleSlot) => unknown)(slot) : (t.input ?? {});
+    const input = typeof t.input === 'function' ? t.input(slot) : (t.input ?? {});
     try {
       return await this.o.transaction(async (rt) => {
         const runId = randomUUID();

@@ -16,10 +16,10 @@ CREATE TABLE schedule_fires (
   PRIMARY KEY (schedule_id, slot_at)
 );
 
--- The digest (src/store/digest.ts) reads one tenant's reviews by when they were
--- requested and decided, and its runs by start; each section is one range scan.
-CREATE INDEX reviews_tenant_created ON reviews (tenant, channel, created_at);
-CREATE INDEX reviews_tenant_decided ON reviews (tenant, channel, decided_at) WHERE decided_at IS NOT NULL;
+-- The digest (src/store/digest.ts) reads one workspace and channel over two
+-- weeks; each section is one range scan through one of these.
+CREATE INDEX runs_tenant_channel_created ON runs ((trigger->>'tenant'), (trigger->>'channel'), created_at);
+CREATE INDEX reviews_decided ON reviews (tenant, channel, decided_at) WHERE decided_at IS NOT NULL;
 CREATE INDEX reviews_pending ON reviews (tenant, channel, created_at) WHERE status = 'pending';
 CREATE INDEX review_audit_tenant_at ON review_audit (tenant, at);
-CREATE INDEX model_calls_run_at ON model_calls (run_id, at);
+CREATE INDEX model_calls_at ON model_calls (at);

@@ -112,6 +112,7 @@ class SlackPort implements ChatPort {
 
   async postMessage(channel: string, notice: Notice, opts: SendOptions): Promise<MessageRef> {
     const posted = await this.web.postOnce(channel, noticeMessage(notice), opts.idempotencyKey);
+    if (notice.image) await this.web.uploadOnce(posted.channel, notice.image, opts.idempotencyKey, posted.ts);
     return slackRef(posted.channel, posted.ts);
   }
 
@@ -122,7 +123,8 @@ class SlackPort implements ChatPort {
       channel = String(opened.channel?.id);
       this.dms.set(user, channel);
     }
-    await this.web.postOnce(channel, noticeMessage(notice), opts.idempotencyKey);
+    const posted = await this.web.postOnce(channel, noticeMessage(notice), opts.idempotencyKey);
+    if (notice.image) await this.web.uploadOnce(posted.channel, notice.image, opts.idempotencyKey, posted.ts);
   }
 
   /** One bot token serves one workspace, so the tenant is that workspace. */

@@ -13,6 +13,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { attachSocketMode, type FakeSocketMode } from './socket.ts';
+import { FakeFiles } from './files.ts';
 
 export interface FakeMessage {
   channel: string; ts: string; threadTs: string | null; text: string; blocks: any[];
@@ -43,6 +44,7 @@ export class FakeSlack {
   readonly ephemerals: FakeEphemeral[] = [];
   readonly views: { triggerId: string; view: any; id: string }[] = [];
   readonly calls: FakeCall[] = [];
+  readonly files = new FakeFiles(this);
   readonly faults: FakeSlackFaults = { rateLimit: new Map(), dropAfterAccept: new Map(), failGroups: false, channelGapMs: null };
   readonly channels: Set<string>;
   readonly botToken: string;
@@ -125,6 +127,7 @@ export class FakeSlack {
     for await (const chunk of req) chunks.push(chunk as Buffer);
     const raw = Buffer.concat(chunks).toString('utf8');
     const path = new URL(req.url ?? '/', this.baseUrl).pathname;
+    if (path.startsWith('/upload/')) return this.files.receive(path.slice('/upload/'.length), Buffer.concat(chunks), String(req.headers['content-type'] ?? ''), res);
     if (path.startsWith('/response/')) return this.respondToUrl(path.slice('/response/'.length), raw, res);
     const method = path.replace(/^\/api\//, '');
     const args = parseArgs(raw, String(req.headers['content-type'] ?? ''));
@@ -203,7 +206,7 @@ export class FakeSlack {
         const members = this.groups.get(String(a.usergroup).replace(/^S-/, ''));
         return members ? { ok: true, users: [...members] } : { ok: false, error: 'no_such_subteam' };
       }
-      default: return { ok: false, error: 'unknown_method' };
+      default: return this.files.run(method, a) ?? { ok: false, error: 'unknown_method' };
     }
   }
 

@@ -66,7 +66,8 @@ async function main(): Promise<void> {
     ? createSlackAdapter({ settings: config.slack, store: slackStore(sql), log })
     : createConsoleAdapter({ store: consoleStore(sql), log, access: webChatAccess(config) });
   const ports = new Map([[chat.port.platform, chat.port]]);
-  const steps = createStepRuntime({ config, sql, log, ports });
+  // The web chat serves one tenant, `local`; a Slack bot token serves one workspace (its reviews' tenant).
+  const steps = createStepRuntime({ config, sql, log, ports, ...(config.slack ? {} : { tenants: new Map([['console', 'local']]) }) });
   // A card's "On approval" is described by the tool a review names (its method, host and fields).
   const desk = new ReviewDesk({
     sql, flows, ports, defaultPlatform: chat.port.platform,
@@ -77,20 +78,21 @@ async function main(): Promise<void> {
     sql, schema: config.schema, flows, log, concurrency: config.workerConcurrency,
     pollMs: config.workerPollMs, crashpoints: config.crashpoints, reviews: desk, services: steps.services,
   });
+  // Started after the engine (below): a slot's run starts working as soon as its claim commits.
+  const scheduler = new Scheduler({
+    transaction: (fn) => engine.transaction(fn), sql, flows, log, tickMs: config.schedules.tickMs,
+    catchupHours: config.schedules.catchupHours, defaults: { channel: config.defaultChannel, ...(config.slack ? {} : { tenant: 'local' }) },
+  });
   const parked = await engine.parkOrphanedRuns();
   if (parked.length > 0) log.warn('parked runs whose state a flow change removed', { runs: parked });
   // Bind before claiming: a start that fails here (port taken, chat unreachable) exits holding no work.
   const http = await startHttpServer({ port: config.port, host: config.host, sql, routes: chat.routes });
   await chat.port.start(desk.handlers((cmd) => handleCommand(cmd, makeCommandDeps(engine, {
     log, admins: config.admins, repostCards: (runId, opts) => desk.repostCards(runId, opts), inputKeys: (id) => inputKeys.get(id) ?? null,
+    schedules: () => scheduler.list(),
   }))));
   await engine.start();
   desk.start();
-  // After the engine: a slot's run starts working as soon as its claim commits.
-  const scheduler = new Scheduler({
-    transaction: (fn) => engine.transaction(fn), sql, flows, log, tickMs: config.schedules.tickMs,
-    catchupHours: config.schedules.catchupHours, defaults: { channel: config.defaultChannel, ...(config.slack ? {} : { tenant: 'local' }) },
-  });
   scheduler.start();
   const url = `http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${http.port}`;
   const where = chat.port.platform === 'console'

@@ -35,11 +35,17 @@ export interface ReportOptions {
   sql: Db;
   /** The chat ports by platform; without the digest's platform, posting fails permanently. */
   ports: ReadonlyMap<string, ChatPort>;
+  /**
+   * The one tenant a platform's port serves, where known (the web chat: `local`): a
+   * scheduled digest covers only those, so one workspace's figures never reach another's channel.
+   */
+  tenants?: ReadonlyMap<string, string>;
 }
 
 export function createReportServices(o: ReportOptions): ReportServices {
   return {
-    digestTargets: async (endAt) => readDigestScopes(o.sql, parseInstant(endAt)),
+    digestTargets: async (endAt) => (await readDigestScopes(o.sql, parseInstant(endAt)))
+      .filter((t) => o.ports.has(t.platform) && (o.tenants?.get(t.platform) ?? t.tenant) === t.tenant),
     digest: async (target, endAt, timezone) => {
       const scope = { tenant: target.tenant, channel: target.channel, endAt: parseInstant(endAt), timezone };
       return buildDigest(await readDigest(o.sql, scope), { ...scope, platform: target.platform });

@@ -21,6 +21,8 @@ export type ParsedCommand =
   | { kind: 'run'; flowId: string; input: Record<string, string> }
   | { kind: 'status' | 'cancel' | 'retry' | 'repost'; runId: string }
   | { kind: 'list' }
+  | { kind: 'digest'; isPreview: boolean }
+  | { kind: 'schedules' }
   | { kind: 'help' };
 
 /** Longest accepted command text, in characters (code points): Slack's own cap is 4,000. */
@@ -70,9 +72,19 @@ export function parseCommand(text: string): ParsedCommand {
     case 'retry':
     case 'repost': return { kind: name, runId: parseRunIdArg(name, args) };
     case 'list': return noArgs('list', args, { kind: 'list' });
+    case 'schedules': return noArgs('schedules', args, { kind: 'schedules' });
+    case 'digest': return parseDigest(args);
     case 'help': return { kind: 'help' };
     default: throw refusal('unknown command', head.key === undefined ? head.value : `${head.key}=${head.value}`, '; try /signoff help');
   }
+}
+
+/** `/signoff digest` or `/signoff digest preview`. */
+function parseDigest(args: Token[]): ParsedCommand {
+  const [first, ...rest] = args;
+  if (!first) return { kind: 'digest', isPreview: false };
+  if (first.key === undefined && first.value.toLowerCase() === 'preview' && rest.length === 0) return { kind: 'digest', isPreview: true };
+  throw refusal('unexpected', first.key === undefined ? first.value : `${first.key}=${first.value}`, '; use /signoff digest or /signoff digest preview');
 }
 
 /** Refuses text Postgres cannot hold or that is over the limit, before anything else reads it. */

@@ -24,6 +24,7 @@ import { silentLogger, type Logger } from '../ops/log.ts';
 import { costLabel } from '../review/card.ts';
 import type { RunCost } from '../store/ledger.ts';
 import type { RunRecord, RunSummary, TimelineRow } from '../store/runs.ts';
+import { listSchedules, requestDigest, type DigestCommandDeps } from './digest-commands.ts';
 import { unknownKeyProblem } from './input-keys.ts';
 import { parseCommand, type ParsedCommand } from './command-parse.ts';
 
@@ -43,7 +44,7 @@ export interface RunControl {
   runCost(runId: string): Promise<RunCost>;
 }
 
-export interface CommandDeps extends RunControl {
+export interface CommandDeps extends RunControl, Pick<DigestCommandDeps, 'schedules' | 'clock'> {
   /** Users who may cancel, retry or re-post any run of their own tenant (SIGNOFF_ADMINS). Default: nobody. */
   admins?: ReadonlySet<string>;
   /** Posts the pending review cards of a run again (the first card was deleted, its channel archived); returns how many. */
@@ -70,6 +71,8 @@ const USAGE_LINES = [
   '/signoff cancel <run>: cancel a run (its requester or an admin)',
   '/signoff retry <run>: retry a failed run (its requester or an admin)',
   "/signoff repost <run>: post a run's review card again, e.g. after it was deleted (its requester or an admin)",
+  "/signoff digest [preview]: this week's digest here now (preview: only to you)",
+  '/signoff schedules: the schedules, their next slot and the last one fired',
   '/signoff help: this help',
 ];
 
@@ -91,7 +94,7 @@ export async function handleCommand(cmd: InboundCommand, deps: CommandDeps): Pro
 
 /** Binds an engine's methods and adds the options, for callers that pass admins or a logger. */
 export function makeCommandDeps(
-  control: RunControl, opts: Pick<CommandDeps, 'admins' | 'log' | 'repostCards' | 'inputKeys'> = {},
+  control: RunControl, opts: Pick<CommandDeps, 'admins' | 'log' | 'repostCards' | 'inputKeys' | 'schedules' | 'clock'> = {},
 ): CommandDeps {
   return {
     startRun: (flowId, input, startOpts) => control.startRun(flowId, input, startOpts),
@@ -114,6 +117,8 @@ async function dispatch(command: ParsedCommand, cmd: InboundCommand, deps: Comma
     case 'cancel':
     case 'retry':
     case 'repost': return controlRun(command.kind, command.runId, cmd, deps);
+    case 'digest': return requestDigest(command.isPreview, cmd, deps);
+    case 'schedules': return listSchedules(deps);
     case 'help': return ephemeral(helpText(deps.listFlows()));
   }
 }

@@ -55,7 +55,10 @@ const SPEND: [string, number][] = [['R1', 0.01], ['R2', 0.02], ['R4', 0.005], ['
 /** Runs with no review: one at the start of this week (counted), one at its end (not), one at the start of the week before (counted). */
 const BARE_RUNS: [string, string][] = [['B1', '2026-11-23T08:00:00Z'], ['B2', '2026-11-30T08:00:00Z'], ['B3', '2026-11-16T08:00:00Z']];
 
-const minuteBefore = (iso: string) => new Date(new Date(iso).getTime() - 60_000);
+/** Every seeded time moves by this much (0: the times as written); set by `seedDigest`. */
+let shiftMs = 0;
+const at = (iso: string) => new Date(new Date(iso).getTime() + shiftMs);
+const minuteBefore = (iso: string) => new Date(at(iso).getTime() - 60_000);
 
 async function insertRun(sql: Db, id: string, flow: string, at: Date, tenant: string, channel: string): Promise<void> {
   await sql`
@@ -63,31 +66,38 @@ async function insertRun(sql: Db, id: string, flow: string, at: Date, tenant: st
     VALUES (${id}, ${flow}, 'v1', 'done', '{}', '{}', ${sql.json({ source: 'console', tenant, channel, actor: 'alice' })}, 1, ${at}, ${at})`;
 }
 
-/** Writes the seed; review `X` belongs to run `run-X`. */
-export async function seedDigest(sql: Db): Promise<void> {
+/**
+ * Writes the seed; review `X` belongs to run `run-X`. `shift` moves every time (a
+ * test whose digest ends at the real now): counts, durations and spend stay as
+ * worked out here; the hour and weekday of each decision (working hours, chart days) move with it.
+ */
+export async function seedDigest(sql: Db, shift = 0): Promise<void> {
+  shiftMs = shift;
   for (const r of REVIEWS) {
     const tenant = r.tenant ?? SEED.tenant;
     const channel = r.channel ?? SEED.channel;
     await insertRun(sql, `run-${r.id}`, r.flow, minuteBefore(r.createdAt), tenant, channel);
-    const decisions = r.by ? [{ reviewer: r.by, decision: r.status === 'rejected' ? 'reject' : 'approve', version: r.version ?? 1, at: r.decidedAt, ...(r.reason ? { reason: r.reason } : {}) }] : [];
+    const decidedAt = r.decidedAt ? at(r.decidedAt) : null;
+    const decisions = r.by ? [{ reviewer: r.by, decision: r.status === 'rejected' ? 'reject' : 'approve', version: r.version ?? 1, at: decidedAt, ...(r.reason ? { reason: r.reason } : {}) }] : [];
     const content = { reply: r.approved ?? `draft of ${r.id}` };
     await sql`
       INSERT INTO reviews (id, run_id, flow, job_key, name, tenant, platform, channel, requested_by, policy, request, content, content_sha256,
                            version, status, decisions, is_escalated, decided_at, created_at, updated_at)
       VALUES (${r.id}, ${`run-${r.id}`}, ${r.flow}, ${`run-${r.id}:review:2`}, 'review', ${tenant}, ${SEED.platform}, ${channel}, 'alice', '{}',
               ${sql.json({ title: `Reply for ${r.id}` })}, ${sql.json(content)}, 'sha', ${r.version ?? 1}, ${r.status}, ${sql.json(decisions)},
-              ${r.escalated ?? false}, ${r.decidedAt ?? null}, ${r.createdAt}, ${r.createdAt})`;
-    // The review job keeps the draft as first requested.
+              ${r.escalated ?? false}, ${decidedAt}, ${at(r.createdAt)}, ${at(r.createdAt)})`;
+    // The review job keeps the draft as first requested; a pending review's job waits (else the desk's sweep closes it).
     await sql`
       INSERT INTO jobs (key, run_id, flow, kind, name, input, status, max_attempts, lease_ms, due_at)
       VALUES (${`run-${r.id}:review:2`}, ${`run-${r.id}`}, ${r.flow}, 'review', 'review',
-              ${sql.json({ title: `Reply for ${r.id}`, content: { reply: r.original ?? content.reply } })}, 'done', 10, 30000, now())`;
+              ${sql.json({ title: `Reply for ${r.id}`, content: { reply: r.original ?? content.reply } })},
+              ${r.status === 'pending' ? 'waiting' : 'done'}, 10, 30000, now())`;
     if (r.by) await audit(sql, r.id, tenant, r.by, r.status === 'rejected' ? 'reject' : 'approve', 'accepted', r.decidedAt!, 1);
   }
   let seq = 10;
-  for (const [review, actor, code, at] of REFUSALS) {
+  for (const [review, actor, code, when] of REFUSALS) {
     const tenant = REVIEWS.find((r) => r.id === review)!.tenant ?? SEED.tenant;
-    await audit(sql, review, tenant, actor, 'approve', `denied:${code}`, at, seq++);
+    await audit(sql, review, tenant, actor, 'approve', `denied:${code}`, when, seq++);
   }
   let call = 0;
   for (const [review, usd] of SPEND) {
@@ -96,11 +106,11 @@ export async function seedDigest(sql: Db): Promise<void> {
       INSERT INTO model_calls (run_id, job_key, attempt, call_no, model, outcome, input_tokens, output_tokens, cost_usd, at)
       VALUES (${`run-${review}`}, ${`run-${review}:draft:1`}, 1, ${call++}, 'gpt-4.1', 'ok', 100, 50, ${usd}, ${minuteBefore(r.createdAt)})`;
   }
-  for (const [id, at] of BARE_RUNS) await insertRun(sql, id, 'ticket-triage', new Date(at), SEED.tenant, SEED.channel);
+  for (const [id, when] of BARE_RUNS) await insertRun(sql, id, 'ticket-triage', at(when), SEED.tenant, SEED.channel);
 }
 
-async function audit(sql: Db, review: string, tenant: string, actor: string, action: string, outcome: string, at: string, seq: number): Promise<void> {
+async function audit(sql: Db, review: string, tenant: string, actor: string, action: string, outcome: string, when: string, seq: number): Promise<void> {
   await sql`
     INSERT INTO review_audit (review_id, seq, run_id, tenant, actor, action, outcome, version, content_sha256, at, prev_hash, hash)
-    VALUES (${review}, ${seq}, ${`run-${review}`}, ${tenant}, ${actor}, ${action}, ${outcome}, 1, 'sha', ${at}, 'x', 'y')`;
+    VALUES (${review}, ${seq}, ${`run-${review}`}, ${tenant}, ${actor}, ${action}, ${outcome}, 1, 'sha', ${at(when)}, 'x', 'y')`;
 }

@@ -67,7 +67,7 @@ export function digestText(d: Digest, words: DigestWords): string {
       + ` (last week ${d.edits.edited.prev} of ${d.edits.approved.prev}, ${percent(d.edits.meanChangedShare.prev)})`,
     `Policy refusals: ${d.refusals.map((r) => `${r.code.replace(/_/g, ' ')} ${withChange(r.n)}`).join(' · ')}`,
     `Model spend: ${withChange(d.spendTotalUsd, usd)}`,
-    ...d.spend.map((s) => `  ${s.flow}: ${withChange(s.usd, usd)} in ${s.calls.this} calls, per approved item ${s.perApprovedUsd.this === null ? '-' : usd(s.perApprovedUsd.this)}`),
+    ...d.spend.map((s) => `  ${s.flow}: ${withChange(s.usd, usd)} in ${s.calls.this} call${s.calls.this === 1 ? '' : 's'}, per approved item ${s.perApprovedUsd.this === null ? '-' : usd(s.perApprovedUsd.this)}`),
     'Decisions per day, by outcome, with the median time to decision:',
   ].join('\n');
 }

@@ -118,7 +118,8 @@ function reasonLines(d: Digest, words: DigestWords): string[] {
     pair[i < d.rejectionReasons.this.length ? 'this' : 'prev'] += 1;
     counts.set(label, pair);
   });
-  const how = byModel ? `grouped by ${plain(words.model)}` : 'grouped by plain rules (offline model)';
+  const how = byModel ? `grouped by ${plain(words.model)}`
+    : words.isOffline ? 'grouped by plain rules (offline model)' : 'grouped by plain rules (the model gave no usable labels)';
   const groups = [...counts.entries()].sort((a, b) => b[1].this - a[1].this || (a[0] < b[0] ? -1 : 1));
   return [`Rejection reasons (${how}): ${groups.length === 0 ? 'none given' : groups.map(([label, n]) => `${label} ${withChange(n)}`).join(' · ')}`];
 }

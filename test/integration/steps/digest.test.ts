@@ -13,6 +13,7 @@ import { buildDigest } from '../../../src/steps/digest/figures.ts';
 import { createStepRuntime, type StepRuntime } from '../../../src/steps/runtime.ts';
 import { deploy, type Deployment, type PlatformDriver } from '../../contract/chat-port.contract.ts';
 import { makeConsoleDriver } from '../../contract/console-driver.ts';
+import { startFakeOpenAI, type FakeOpenAI } from '../../fakes/openai-server.ts';
 import { useTestDb } from '../../helpers/db.ts';
 import { SEED, seedDigest } from '../../helpers/digest-seed.ts';
 
@@ -157,5 +158,43 @@ describe('the flow, posting to the web chat with the offline model', () => {
     expect(dms).toHaveLength(1);
     expect(dms[0]!.content.text).toContain('Weekly digest · general');
     expect(await postedIn('general')).toHaveLength(1); // still only the first test's post
+  });
+});
+
+describe('the flow with a model: its summary at the top, its labels group the reasons', () => {
+  let driver: PlatformDriver;
+  let steps: StepRuntime;
+  let app: Deployment;
+  let model: FakeOpenAI;
+
+  beforeAll(async () => {
+    model = await startFakeOpenAI();
+    driver = await makeConsoleDriver(db);
+    const config = readConfig({ OPENAI_API_KEY: 'sk-test-not-a-real-key-000000', OPENAI_BASE_URL: model.url, MODEL_CHEAP: 'test-cheap', MODEL_RPM: '0', MODEL_TPM: '0' });
+    steps = createStepRuntime({ config, sql: db.sql, log: silentLogger, ports: new Map([[driver.port.platform, driver.port]]) });
+    app = await deploy(db, driver, { flows: [weeklyDigest], services: steps.services });
+  });
+  afterAll(async () => {
+    await app?.stop();
+    await steps?.stop();
+    await driver?.close();
+    await model?.close();
+  });
+
+  it('shows the model\'s three sentences (no mention can slip in) and counts its labels; the numbers it saw came from SQL', async () => {
+    model.answer = () => ({
+      summary: ['Decisions rose to six.', 'Refunds took longest <@U123>.', 'Two reviews still wait.'],
+      reasonLabels: ['Tone', 'facts', 'facts'],
+    });
+    const { runId } = await app.engine.startRun('weekly-digest', { endAt: SEED.endAt, timezone: SEED.timezone, target });
+    expect((await app.engine.waitFor(runId, ['done', 'failed'], { timeoutMs: 30_000 })).status).toBe('done');
+    const [message] = await db.sql<{ content: any }[]>`SELECT content FROM console_messages WHERE channel = 'general' AND kind = 'text' ORDER BY id DESC LIMIT 1`;
+    const lines: string[] = message!.content.text.split('\n');
+    expect(lines[1]).toBe('Summary (test-cheap): Decisions rose to six. Refunds took longest ‹@U123›. Two reviews still wait.');
+    // One label per reason, this week's then last week's; we count them.
+    expect(lines).toContain('Rejection reasons (grouped by test-cheap): facts 1 (=) · tone 1 (+1)');
+    const prompt: string = model.requests.at(-1)!.body.messages.at(-1).content;
+    expect(prompt).toContain('"runsTotal":{"this":8,"prev":4}');
+    expect(prompt).toContain('1. The tone is too harsh\n2. Wrong amount in the refund\n3. Missing the order number');
   });
 });

@@ -9,6 +9,7 @@
  *
  *   npm run bench -- [--n 2000] [--c 32] [--l1 200] [--json] [--skip-restart] [--skip-pgbench]
  *                    [--skip-slack | --only-slack] [--skip-interactive | --only-interactive]
+ *                    [--skip-digest | --only-digest] [--digest-runs 100000]
  *
  * Also the entry point of the restart trial's children (`--child-phase-a`,
  * `--child-phase-b`), which bench/restart.ts spawns.
@@ -17,6 +18,7 @@ import { execFileSync } from 'node:child_process';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { freshDatabase, hasPgbench, openServer, pgbenchInsertProbe } from './db.ts';
+import { digestTrial, formatDigestBench } from './digest.ts';
 import { interactiveTrial } from './interactive.ts';
 import { formatInteractiveOnly, formatSlackOnly, formatTable, type BenchResult } from './report.ts';
 import { childMain, restartTrial } from './restart.ts';
@@ -44,6 +46,9 @@ function parse() {
       'only-slack': { type: 'boolean', default: false },
       'skip-interactive': { type: 'boolean', default: false },
       'only-interactive': { type: 'boolean', default: false },
+      'skip-digest': { type: 'boolean', default: false },
+      'only-digest': { type: 'boolean', default: false },
+      'digest-runs': { type: 'string', default: '100000' },
       'child-phase-a': { type: 'boolean', default: false },
       'child-phase-b': { type: 'boolean', default: false },
     },
@@ -56,6 +61,7 @@ function parse() {
     params, child, json: values.json, skipRestart: values['skip-restart'], skipPgbench: values['skip-pgbench'],
     skipSlack: values['skip-slack'], onlySlack: values['only-slack'],
     skipInteractive: values['skip-interactive'], onlyInteractive: values['only-interactive'],
+    skipDigest: values['skip-digest'], onlyDigest: values['only-digest'], digestRuns: positive(values['digest-runs'], 'digest-runs'),
   };
 }
 
@@ -96,6 +102,11 @@ async function main(): Promise<number> {
       process.stdout.write(args.json ? `${JSON.stringify({ ok: slack.ok, machine, slack })}\n` : `${formatSlackOnly(slack, os.cpus(), server.version)}\n`);
       return slack.ok ? 0 : 1;
     }
+    if (args.onlyDigest) {
+      const digest = await digestTrial(server.url, args.digestRuns, progress);
+      process.stdout.write(args.json ? `${JSON.stringify({ ok: digest.ok, digest })}\n` : `${formatDigestBench(digest)}\n`);
+      return digest.ok ? 0 : 1;
+    }
     if (args.onlyInteractive) {
       const waits = await interactiveTrial(server.url, INTERACTIVE_SAMPLES, progress);
       process.stdout.write(args.json ? `${JSON.stringify({ ok: waits.ok, interactive: waits })}\n` : `${formatInteractiveOnly(waits, os.cpus(), server.version)}\n`);
@@ -123,9 +134,11 @@ async function main(): Promise<number> {
       progress(`web chat waits: ${INTERACTIVE_SAMPLES} commands and edits against the bot`);
       interactive = await interactiveTrial(server.url, INTERACTIVE_SAMPLES, progress);
     }
+    // Issue 14: one weekly digest over 100,000 runs.
+    const digest = args.skipDigest ? null : (progress('weekly digest at scale'), await digestTrial(server.url, args.digestRuns, progress));
     const cpus = os.cpus();
     const result: BenchResult = {
-      ok: trial.check.ok && (restart?.ok ?? true) && (slack?.ok ?? true) && (interactive?.ok ?? true),
+      ok: trial.check.ok && (restart?.ok ?? true) && (slack?.ok ?? true) && (interactive?.ok ?? true) && (digest?.ok ?? true),
       workload: 'hitl-v1',
       system: 'signoff',
       params: args.params,
@@ -140,7 +153,8 @@ async function main(): Promise<number> {
       slack,
       interactive,
     };
-    process.stdout.write(args.json ? `${JSON.stringify(result)}\n` : `${formatTable(result)}\n`);
+    const digestText = digest ? `\n${formatDigestBench(digest)}` : '';
+    process.stdout.write(args.json ? `${JSON.stringify({ ...result, digest })}\n` : `${formatTable(result)}${digestText}\n`);
     return result.ok ? 0 : 1;
   } finally {
     await server.stop();

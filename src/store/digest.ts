@@ -123,7 +123,7 @@ async function decidersLoad(sql: Db, w: Windows) {
       count(*) FILTER (WHERE extract(isodow FROM a.at AT TIME ZONE ${w.tz}) > 5
                           OR extract(hour FROM a.at AT TIME ZONE ${w.tz}) NOT BETWEEN 9 AND 17)::int AS off_hours
     FROM review_audit a JOIN reviews r ON r.id = a.review_id
-    WHERE a.tenant = ${w.tenant} AND a.at >= ${w.from} AND a.at < ${w.end} AND r.channel = ${w.channel}
+    WHERE a.tenant = ${w.tenant} AND a.at >= ${w.from} AND a.at < ${w.end} AND r.tenant = ${w.tenant} AND r.channel = ${w.channel}
       AND a.action IN ('approve', 'reject') AND a.outcome = 'accepted'
     GROUP BY a.actor, 2 ORDER BY a.actor, 2`;
   return rows.map((r) => ({ actor: r.actor, isThis: r.is_this, decisions: r.decisions, offHours: r.off_hours }));
@@ -156,17 +156,22 @@ async function policyRefusals(sql: Db, w: Windows) {
   return sql<{ code: string; isThis: boolean; n: number }[]>`
     SELECT substr(a.outcome, 8) AS code, a.at >= ${w.mid} AS "isThis", count(*)::int AS n
     FROM review_audit a JOIN reviews r ON r.id = a.review_id
-    WHERE a.tenant = ${w.tenant} AND a.at >= ${w.from} AND a.at < ${w.end} AND r.channel = ${w.channel}
+    WHERE a.tenant = ${w.tenant} AND a.at >= ${w.from} AND a.at < ${w.end} AND r.tenant = ${w.tenant} AND r.channel = ${w.channel}
       AND a.outcome LIKE 'denied:%'
     GROUP BY 1, 2 ORDER BY 1, 2`;
 }
 
-/** Model spend of this channel's runs (index model_calls_at, then each run by its key). */
+/**
+ * Model spend of this channel's runs in the two weeks: the channel's runs that started up to
+ * 30 days before (index runs_tenant_channel_created; a run's calls come within its life), then
+ * their calls (model_calls_run).
+ */
 async function modelSpend(sql: Db, w: Windows) {
   const rows = await sql<{ flow: string; is_this: boolean; usd: number; calls: number }[]>`
     SELECT ru.flow, m.at >= ${w.mid} AS is_this, sum(m.cost_usd)::float8 AS usd, count(*)::int AS calls
     FROM model_calls m JOIN runs ru ON ru.id = m.run_id
     WHERE m.at >= ${w.from} AND m.at < ${w.end} AND ru.trigger->>'tenant' = ${w.tenant} AND ru.trigger->>'channel' = ${w.channel}
+      AND ru.created_at >= ${w.from}::timestamptz - interval '30 days' AND ru.created_at < ${w.end}
     GROUP BY 1, 2 ORDER BY 1, 2`;
   return rows.map((r) => ({ flow: r.flow, isThis: r.is_this, usd: r.usd, calls: r.calls }));
 }

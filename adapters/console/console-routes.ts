@@ -26,6 +26,7 @@ import {
 } from './console-access.ts';
 import type { LiveHub } from './console-live.ts';
 import { renderMessage, renderNotice, type NameOf } from './console-render.ts';
+import { sendImage } from './console-image.ts';
 import { renderPage } from './page.ts';
 import { BOT_AUTHOR, type ConsoleMessage, type ConsoleStore, type NewConsoleMessage, type Person } from './types.ts';
 
@@ -47,7 +48,7 @@ export interface ConsoleContext {
   post(message: NewConsoleMessage): Promise<ConsoleMessage>;
 }
 
-interface Outcome { status: number; body: unknown }
+export interface Outcome { status: number; body: unknown }
 
 const NOT_READY: Outcome = { status: 503, body: { error: 'signoff is not ready yet; please try again in a moment' } };
 const COULD_NOT_RECORD = 'could not record that; please try again';
@@ -68,7 +69,7 @@ const refuse = (error: string): Outcome => ({ status: 400, body: { error } });
 const forbid = (error: string): Outcome => ({ status: 403, body: { error } });
 
 /** Who is asking: the session's person beyond loopback; null in local demo mode, where the body says. */
-interface Caller { viewer: string | null }
+export interface Caller { viewer: string | null }
 
 /** The acting person: the session's, and a body that names someone else is refused (never trusted). */
 function actingUser(caller: Caller, claimed: string | undefined): { user: string } | { outcome: Outcome } {
@@ -227,19 +228,6 @@ async function sendPage(res: ServerResponse): Promise<void> {
     'cache-control': 'no-store',
   });
   res.end(html);
-}
-
-/** A message's picture (the digest's chart), to whoever may see the message: another person's DM reads as missing. */
-async function sendImage(ctx: ConsoleContext, req: IncomingMessage, res: ServerResponse, caller: Caller): Promise<Outcome | null> {
-  const id = new URL(req.url ?? '/', 'http://console.invalid').searchParams.get('id') ?? '';
-  const message = /^\d{1,18}$/.test(id) ? await ctx.store.getMessage(ctx.tenant, id) : null;
-  const isHidden = message?.channel.startsWith('@') && caller.viewer !== null && message.channel !== `@${caller.viewer}`;
-  const image = message && message.kind === 'text' && !isHidden ? message.notice.image : undefined;
-  if (!image) return { status: 404, body: { error: 'no such image' } };
-  const png = Buffer.from(image.pngBase64, 'base64');
-  res.writeHead(200, { 'content-type': 'image/png', 'content-length': png.length, 'x-content-type-options': 'nosniff', 'cache-control': 'private, max-age=86400' });
-  res.end(png);
-  return null;
 }
 
 type Endpoint = (ctx: ConsoleContext, req: IncomingMessage, res: ServerResponse, caller: Caller) => Promise<Outcome | null>;

@@ -188,6 +188,21 @@ describe('signed-in mode (WEB_CHAT_AUTH=invite)', () => {
     expect(JSON.stringify(rows)).not.toContain(cookie.split('=')[1]);
   });
 
+  it('a message\'s picture is served to who may see the message: another person\'s DM reads as missing', async () => {
+    const cookie = await signIn(['carol', '--name', 'Carol Chen']);
+    // The smallest PNG: signature and IHDR are what a browser checks first.
+    const png = Buffer.from('89504e470d0a1a0a0000000d4948445200000001000000010806000000', 'hex').toString('base64');
+    const image = { pngBase64: png, alt: 'a chart', fallbackText: '█' };
+    await app.adapter.port.notifyUser('local', 'bob', { text: 'chart for bob', image }, { idempotencyKey: 'img-bob' });
+    await app.adapter.port.notifyUser('local', 'carol', { text: 'chart for carol', image }, { idempotencyKey: 'img-carol' });
+    const ids = await db.sql<{ channel: string; id: string }[]>`SELECT channel, id::text FROM console_messages WHERE idempotency_key IN ('img-bob', 'img-carol')`;
+    const idOf = (channel: string) => ids.find((m) => m.channel === channel)!.id;
+    const own = await send(app.port, 'GET', `/api/image?id=${idOf('@carol')}`, pub({ cookie }));
+    expect([own.status, own.headers['content-type']]).toEqual([200, 'image/png']);
+    expect((await send(app.port, 'GET', `/api/image?id=${idOf('@bob')}`, pub({ cookie }))).status).toBe(404);
+    expect((await send(app.port, 'GET', `/api/image?id=${idOf('@carol')}`, pub())).status).toBe(401);
+  });
+
   it('the live stream carries the shared channels and the person\'s own DMs, never another person\'s', async () => {
     const cookie = await signIn(['carol', '--name', 'Carol Chen']);
     const frames: string[] = [];

@@ -21,8 +21,8 @@ export interface NoticeView {
   parts: Segment[];
   /** Someone's words, shown verbatim; null when absent. */
   quote: string | null;
-  /** A picture with the message, served by GET /api/image?id=<message id>; null when none. */
-  image: { url: string; alt: string } | null;
+  /** A picture with the message, served by GET /api/image?id=<message id>; absent when none. */
+  image?: { url: string; alt: string };
 }
 
 export interface CardView {
@@ -99,8 +99,9 @@ function mentionSegments(text: string, nameOf: NameOf): Segment[] {
 
 /** Splits our own sentence into text and mentions; the quote stays verbatim. */
 export function renderNotice(notice: Notice, nameOf: NameOf, messageId?: string): NoticeView {
-  const image = notice.image && messageId ? { url: `/api/image?id=${encodeURIComponent(messageId)}`, alt: shown(notice.image.alt) } : null;
-  return { parts: mentionSegments(notice.text, nameOf), quote: notice.quote ? shown(notice.quote) : null, image };
+  const view: NoticeView = { parts: mentionSegments(notice.text, nameOf), quote: notice.quote ? shown(notice.quote) : null };
+  if (notice.image && messageId) view.image = { url: `/api/image?id=${encodeURIComponent(messageId)}`, alt: shown(notice.image.alt) };
+  return view;
 }
 
 // Said when a producer left the status line empty.

@@ -42,7 +42,11 @@ export interface ScheduleTrigger {
   timezone?: string;
   /** Stable id of the schedule (its slots are claimed under it). Default `<flow>/<index among its schedules>`. */
   name?: string;
-  /** Where its run's cards go, and whose it is; default SIGNOFF_DEFAULT_CHANNEL and the chat's own tenant. */
+  /**
+   * Recorded on the run's trigger: its channel and tenant (whose run it is); default
+   * SIGNOFF_DEFAULT_CHANNEL and the chat's own tenant. The review desk posts the cards of
+   * runs not started from chat in SIGNOFF_DEFAULT_CHANNEL whatever this says.
+   */
   channel?: string;
   tenant?: string;
   /** The run's input: a value, or a function of the slot. Default `{}`. */

@@ -16,8 +16,8 @@ const db = useTestDb({ max: 20 });
 let engines: Engine[] = [];
 
 beforeAll(async () => {
-  // Two engines on one database: two bot processes as far as claims go.
-  engines = ['p1', 'p2'].map((workerId) => new Engine({ sql: db.sql, schema: db.schema, flows: [demo], pollMs: 60_000, workerId }));
+  // Three engines on one database: three bot processes as far as claims go (RELIABILITY 38 names three).
+  engines = ['p1', 'p2', 'p3'].map((workerId) => new Engine({ sql: db.sql, schema: db.schema, flows: [demo], pollMs: 60_000, workerId }));
   await Promise.all(engines.map((e) => e.start()));
 });
 afterAll(async () => {
@@ -54,7 +54,7 @@ async function firesOf(name: string) {
 }
 
 describe('RELIABILITY 38: each slot fires once across processes', () => {
-  it('two processes ticking together on a schedule every second: 10 slots, 10 runs, one each', async () => {
+  it('three processes ticking together on a schedule every second: 10 slots, 10 runs, one each', async () => {
     const clock = testClock('2026-12-01T10:00:00.400Z');
     const pair = engines.map((e) => scheduler(e, { name: 'every-second', cron: '* * * * * *', input }, clock));
     await Promise.all(pair.map((s) => s.tick())); // first tick: catch-up of 10:00:00
@@ -71,7 +71,7 @@ describe('RELIABILITY 38: each slot fires once across processes', () => {
     expect(runs!.n).toBe(10);
   });
 
-  it('two processes on the real clock, ticking every 100 ms: every slot of 10 seconds starts exactly one run', async () => {
+  it('three processes on the real clock, ticking every 100 ms: every slot of 10 seconds starts exactly one run', async () => {
     const real = { now: () => new Date() };
     const pair = engines.map((e) => scheduler(e, { name: 'real-second', cron: '* * * * * *', input }, real, { tickMs: 100 }));
     pair.forEach((s) => s.start());

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import weeklyDigest from '../../../flows/weekly-digest.flow.ts';
 import { readConfig } from '../../../src/config.ts';
 import { silentLogger } from '../../../src/ops/log.ts';
+import { decideEvent, decideStart, type StoredSnapshot } from '../../../src/engine/decide.ts';
 import { readDigest, readDigestScopes } from '../../../src/store/digest.ts';
 import { buildDigest } from '../../../src/steps/digest/figures.ts';
 import { createStepRuntime, type StepRuntime } from '../../../src/steps/runtime.ts';
@@ -149,6 +150,25 @@ describe('the flow, posting to the web chat with the offline model', () => {
     expect(png.subarray(0, 8).toString('hex')).toBe('89504e470d0a1a0a'); // the PNG signature
     expect([png.readUInt32BE(16), png.readUInt32BE(20)]).toEqual([800, 400]); // IHDR width and height
     expect(message!.content.image.fallbackText.split('\n')).toHaveLength(8);
+  });
+
+  it('replays: the stored events of each digest run, fed through the decider, give its states, snapshot and jobs', async () => {
+    const runs = await db.sql<{ id: string; input: unknown; snapshot: StoredSnapshot }[]>`SELECT id, input, snapshot FROM runs WHERE flow = 'weekly-digest'`;
+    expect(runs.length).toBeGreaterThan(0);
+    for (const run of runs) {
+      const events = await db.sql<{ seq: number; type: string; event: any; state_after: unknown }[]>`
+        SELECT seq, type, event, state_after FROM run_events WHERE run_id = ${run.id} AND kind = 'event' ORDER BY seq`;
+      let dec = decideStart(weeklyDigest, run.id, run.input);
+      const keys = dec.jobs.map((j) => j.key);
+      for (const e of events.slice(1)) {
+        dec = decideEvent(weeklyDigest, run.id, e.seq, dec.snapshot, e.event, /^xstate\.(?:done|error)\.actor\.(.+)$/.exec(e.type)?.[1]);
+        expect(dec.snapshot.value).toEqual(e.state_after);
+        keys.push(...dec.jobs.map((j) => j.key));
+      }
+      expect(dec.snapshot).toEqual(run.snapshot);
+      const stored = await db.sql<{ key: string }[]>`SELECT key FROM jobs WHERE run_id = ${run.id} ORDER BY key`;
+      expect(keys.sort()).toEqual(stored.map((j) => j.key));
+    }
   });
 
   it('a preview goes only to the requester, as a direct message', async () => {

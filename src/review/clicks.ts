@@ -29,8 +29,12 @@ export interface ClickDeps {
 
 const INVALID_BUTTON: ActionReply = { kind: 'ephemeral', notice: { text: 'This button is not valid here. Use the buttons on the review card itself.' } };
 const REVIEW_ID = /^[0-9a-f-]{36}$/;
-/** How long a click on a card not yet recorded waits for it: 6 × 50 ms. */
-const CARD_RECORD_POLLS = 6;
+/**
+ * How long a click on a card not yet recorded waits for it: up to 30 × 50 ms,
+ * well inside the platforms' 3 s (a person's first click must work, even on a
+ * busy bot), and a click that comes later still gets a clear "click again".
+ */
+const CARD_RECORD_POLLS = 30;
 const CARD_RECORD_POLL_MS = 50;
 
 type Asked = Pick<ReviewClick, 'reviewer' | 'action' | 'version' | 'reason'> & { deliveryId: string; messageRef: string | null };

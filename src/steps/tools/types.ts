@@ -32,7 +32,16 @@ export interface ToolContext {
   settings: ConnectorSettings;
 }
 
-export interface ConnectorSettings { baseUrl: string; token: string | null }
+export interface ConnectorSettings {
+  baseUrl: string;
+  token: string | null;
+  /**
+   * Zendesk only: the agent's email when `token` is an API token, which Zendesk
+   * takes as Basic auth `{email}/token:{token}`; absent or null when `token` is an
+   * OAuth access token, sent as Bearer.
+   */
+  email?: string | null;
+}
 
 /** Exactly what a call will do, for the review card (RELIABILITY 61, 83). */
 export interface ProposedCall {

@@ -18,6 +18,7 @@ import { startFakeTools, ZENDESK_AGENT, type FakeTools } from '../../fakes/tool-
 import { useTestDb } from '../../helpers/db.ts';
 
 const db = useTestDb({ max: 20 });
+const OPENAI_KEY = 'sk-test-not-a-real-key-000000';
 let model: FakeOpenAI;
 let helpdesk: FakeTools;
 let driver: PlatformDriver;
@@ -32,7 +33,7 @@ function answer(body: any): unknown {
 }
 
 beforeAll(async () => {
-  [model, helpdesk] = await Promise.all([startFakeOpenAI(), startFakeTools()]);
+  [model, helpdesk] = await Promise.all([startFakeOpenAI({ apiKey: OPENAI_KEY, models: ['test-cheap', 'test-strong'] }), startFakeTools()]);
   driver = await makeConsoleDriver(db);
 });
 afterEach(() => {
@@ -46,7 +47,7 @@ afterAll(async () => {
 /** The bot as main.ts builds it, with models and tools pointing at the fakes. */
 async function bot(env: Record<string, string> = {}): Promise<{ app: Deployment; steps: StepRuntime; stop(): Promise<void> }> {
   const config = readConfig({
-    OPENAI_API_KEY: 'sk-test-not-a-real-key-000000', OPENAI_BASE_URL: model.url, MODEL_CHEAP: 'test-cheap', MODEL_STRONG: 'test-strong',
+    OPENAI_API_KEY: OPENAI_KEY, OPENAI_BASE_URL: model.url, MODEL_CHEAP: 'test-cheap', MODEL_STRONG: 'test-strong',
     MODEL_PRICES: JSON.stringify({ 'test-cheap': { inputPerMTok: 0.4, outputPerMTok: 1.6 }, 'test-strong': { inputPerMTok: 2, outputPerMTok: 8 } }),
     MODEL_RPM: '0', MODEL_TPM: '0', TOOL_RPM: '0', ZENDESK_URL: helpdesk.baseUrl,
     ZENDESK_EMAIL: ZENDESK_AGENT.email, ZENDESK_TOKEN: ZENDESK_AGENT.apiToken, ...env,

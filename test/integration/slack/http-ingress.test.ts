@@ -38,7 +38,7 @@ describe('slack ingress over HTTP', () => {
     expect(Math.max(...elapsed)).toBeLessThan(3_000);
     const command = await sendCommand(bot, fake, 'alice', 'run rv-anyone text="case one"');
     expect(command.status).toBe(200);
-    expect(command.elapsedMs).toBeLessThan(3_000);
+    expect(command.isTimedOut).toBe(false); // answered before Slack gave up waiting
     const runId = /run `([0-9a-f-]{36})`/.exec(command.body.text)![1]!;
     expect((await db.sql`SELECT 1 FROM runs WHERE id = ${runId}`).length).toBe(1);
   });

@@ -13,6 +13,7 @@ import { createStepRuntime, type StepRuntime } from '../../../src/steps/runtime.
 import ticketTriage from '../../../flows/ticket-triage.flow.ts';
 import { deploy, until, type Deployment, type PlatformDriver, type SeenCard } from '../../contract/chat-port.contract.ts';
 import { makeConsoleDriver } from '../../contract/console-driver.ts';
+import { makeSlackDriver } from '../../contract/slack-driver.ts';
 import { startFakeOpenAI, type FakeOpenAI } from '../../fakes/openai-server.ts';
 import { startFakeTools, ZENDESK_AGENT, type FakeTools } from '../../fakes/tool-servers.ts';
 import { useTestDb } from '../../helpers/db.ts';
@@ -194,6 +195,36 @@ describe('ticket-triage with a model and a helpdesk', () => {
       expect(model.requests.filter((r) => r.body.response_format.json_schema.name.endsWith('draft'))).toHaveLength(2);
       expect(helpdesk.calls.filter((c) => c.path === '/api/v2/tickets/4242.json' && c.body?.ticket?.comment?.body?.includes('wrong shape'))).toHaveLength(0);
       await app.engine.cancel(runId, { actor: 'alice' });
+    } finally {
+      await stop();
+    }
+  });
+});
+
+describe('ticket-triage on Slack, with a key at OpenAI and Zendesk credentials (issue 11 acceptance)', () => {
+  let consoleDriver: PlatformDriver;
+  beforeAll(async () => {
+    consoleDriver = driver;
+    driver = await makeSlackDriver(db); // cards, clicks and modals through the Block-Kit-checking fake Slack
+  });
+  afterAll(async () => {
+    await driver.close();
+    driver = consoleDriver;
+  });
+
+  it('the approved reply is sent once, as the Zendesk agent, though the first send\'s answer was lost', async () => {
+    const { app, stop } = await bot();
+    try {
+      model.answer = answer;
+      const runId = await startTriage(app, 'Lost answer on Slack', '6161');
+      const card = await cardOf(runId);
+      expect(model.requests.every((r) => r.headers.authorization === `Bearer ${OPENAI_KEY}`)).toBe(true);
+      helpdesk.next({ kind: 'drop-after-accept' });
+      expect(await driver.click('bob', card, 'approve')).toMatchObject({ kind: 'ok' });
+      await app.engine.waitFor(runId, ['done'], { timeoutMs: 20_000 });
+      expect(helpdesk.state.tickets.get('6161')!.comments).toMatchObject([{ body: 'Hello, we refunded the duplicate charge.', public: true, author_id: ZENDESK_AGENT.id }]);
+      const basic = `Basic ${Buffer.from(`${ZENDESK_AGENT.email}/token:${ZENDESK_AGENT.apiToken}`).toString('base64')}`;
+      expect(helpdesk.calls.filter((c) => c.path.startsWith('/api/v2/')).every((c) => c.headers.authorization === basic)).toBe(true);
     } finally {
       await stop();
     }

@@ -235,6 +235,9 @@ function readConnectors(env: Env, problems: string[]): Record<string, ConnectorS
   for (const [name, d] of Object.entries(CONNECTOR_URLS)) {
     const token = name === 'zendesk' ? readZendeskToken(env, problems) : env[d.token] || null;
     const url = readUrl(env, `${name.toUpperCase()}_URL`, problems) ?? (token ? d.url : null);
+    if (url && name === 'zendesk' && !token && env.ZENDESK_URL) {
+      problems.push('ZENDESK_URL is set but no credentials: set ZENDESK_EMAIL and ZENDESK_TOKEN (an API token), or ZENDESK_OAUTH_TOKEN');
+    }
     if (url) connectors[name] = { baseUrl: url, token, ...(name === 'zendesk' ? { email: token ? env.ZENDESK_EMAIL || null : null } : {}) };
     else if (token) problems.push(`${name === 'zendesk' ? 'a Zendesk token' : d.token} is set but ${name.toUpperCase()}_URL is not (e.g. https://yourcompany.zendesk.com)`);
   }

@@ -75,8 +75,6 @@ describe('readConfig', () => {
   it('takes a Zendesk API token with its email, or an OAuth token alone', () => {
     expect(readConfig({ ZENDESK_URL: 'https://acme.zendesk.com', ZENDESK_OAUTH_TOKEN: 'oauth' }).tools.connectors.zendesk)
       .toEqual({ baseUrl: 'https://acme.zendesk.com', token: 'oauth', email: null });
-    expect(readConfig({ ZENDESK_URL: 'https://acme.zendesk.com' }).tools.connectors.zendesk)
-      .toEqual({ baseUrl: 'https://acme.zendesk.com', token: null, email: null });
   });
 
   it.each([
@@ -84,6 +82,7 @@ describe('readConfig', () => {
     [{ ZENDESK_TOKEN: 'zd', ZENDESK_OAUTH_TOKEN: 'o', ZENDESK_EMAIL: 'a@b.c' }, /not both/],
     [{ ZENDESK_EMAIL: 'a@b.c' }, /ZENDESK_EMAIL is set but ZENDESK_TOKEN/],
     [{ ZENDESK_TOKEN: 'zd', ZENDESK_EMAIL: 'agent' }, /ZENDESK_EMAIL must be an email address/],
+    [{}, /ZENDESK_URL is set but no credentials: set ZENDESK_EMAIL and ZENDESK_TOKEN/],
   ])('refuses Zendesk credentials Zendesk would refuse: %j', (env, words) => {
     expect(() => readConfig({ ZENDESK_URL: 'https://acme.zendesk.com', ...env })).toThrow(words);
   });

@@ -32,7 +32,16 @@ export interface ToolContext {
   settings: ConnectorSettings;
 }
 
-export interface ConnectorSettings { baseUrl: string; token: string | null }
+export interface ConnectorSettings {
+  baseUrl: string;
+  token: string | null;
+  /**
+   * Zendesk only: the agent's email when `token` is an API token, which Zendesk
+   * takes as Basic auth `{email}/token:{token}`; absent or null when `token` is an
+   * OAuth access token, sent as Bearer.
+   */
+  email?: string | null;
+}
 
 /** The tool box's slice of the config (src/config.ts fills it from the environment). */
 export interface ToolSettings {

@@ -100,7 +100,7 @@ describe('slack egress', () => {
     const exchanged = fake.newTrigger();
     await fetch(`${fake.apiUrl}views.open`, {
       method: 'POST', headers: { authorization: `Bearer ${fake.botToken}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ trigger_id: exchanged, view: { type: 'modal' } }),
+      body: JSON.stringify({ trigger_id: exchanged, view: { type: 'modal', title: { type: 'plain_text', text: 'Other' }, blocks: [] } }),
     });
     for (const triggerId of [fake.newTrigger(4_000), exchanged]) {
       const responseUrl = fake.newResponseUrl();

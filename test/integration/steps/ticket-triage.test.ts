@@ -161,14 +161,15 @@ describe('ticket-triage with a model and a helpdesk', () => {
       helpdesk.next({ status: 401, body: (call: RecordedCall) => ({ error: "Couldn't authenticate you", description: `Authorization: ${String(call.headers.authorization)}` }) });
       expect(await driver.click('bob', card, 'approve')).toMatchObject({ kind: 'ok' });
       const run = await app.engine.waitFor(runId, ['failed'], { timeoutMs: 15_000 });
-      expect(helpdesk.calls.at(-1)!.headers.authorization).toBe(`Bearer ${token}`);
+      const sent = `Basic ${Buffer.from(`${ZENDESK_AGENT.email}/token:${token}`).toString('base64')}`;
+      expect(helpdesk.calls.at(-1)!.headers.authorization).toBe(sent);
       expect(run.reason).toContain("Couldn't authenticate you: Authorization: [redacted]");
       const rows = await db.sql`
         SELECT to_jsonb(r)::text AS row FROM runs r WHERE id = ${runId}
         UNION ALL SELECT to_jsonb(e)::text FROM run_events e WHERE run_id = ${runId}
         UNION ALL SELECT to_jsonb(j)::text FROM jobs j WHERE run_id = ${runId}`;
       expect(rows.length).toBeGreaterThan(2);
-      expect(rows.filter((r) => r.row.includes(token))).toEqual([]);
+      expect(rows.filter((r) => r.row.includes(token) || r.row.includes(sent.slice('Basic '.length)))).toEqual([]);
       const status = await driver.command('alice', driver.channel, `status ${runId}`);
       expect(JSON.stringify(status)).toContain('[redacted]');
       expect(JSON.stringify(status)).not.toContain(token);
@@ -251,6 +252,7 @@ describe('ticket-triage on Slack, with a key at OpenAI and Zendesk credentials (
 
   it('the approved reply is sent once, as the Zendesk agent, though the first send\'s answer was lost', async () => {
     const { app, stop } = await bot();
+    const callsBefore = helpdesk.calls.length; // the fake is shared by this file's tests
     try {
       model.answer = answer;
       const runId = await startTriage(app, 'Lost answer on Slack', '6161');
@@ -261,7 +263,9 @@ describe('ticket-triage on Slack, with a key at OpenAI and Zendesk credentials (
       await app.engine.waitFor(runId, ['done'], { timeoutMs: 20_000 });
       expect(helpdesk.state.tickets.get('6161')!.comments).toMatchObject([{ body: 'Hello, we refunded the duplicate charge.', public: true, author_id: ZENDESK_AGENT.id }]);
       const basic = `Basic ${Buffer.from(`${ZENDESK_AGENT.email}/token:${ZENDESK_AGENT.apiToken}`).toString('base64')}`;
-      expect(helpdesk.calls.filter((c) => c.path.startsWith('/api/v2/')).every((c) => c.headers.authorization === basic)).toBe(true);
+      const calls = helpdesk.calls.slice(callsBefore).filter((c) => c.path.startsWith('/api/v2/'));
+      expect(calls.length).toBeGreaterThan(0);
+      expect(calls.filter((c) => c.headers.authorization !== basic)).toEqual([]);
     } finally {
       await stop();
     }

@@ -45,8 +45,8 @@ export interface FakeSlackFaults {
   dropAfterAccept: Map<string, number>;
   /** usergroups.* answer 500 (RELIABILITY 48). */
   failGroups: boolean;
-  /** When set, chat.postMessage to a channel within this many ms of the last one gets 429 (Slack's ~1/s). */
-  channelGapMs: number | null;
+  /** When set, chat.postMessage to a channel that had this many posts in the last second gets 429 (Slack's ~1/s with short bursts). */
+  channelBurst: number | null;
 }
 
 const BOT_USER = 'UBOT';
@@ -57,7 +57,7 @@ export class FakeSlack {
   readonly ephemerals: FakeEphemeral[] = [];
   readonly views: { triggerId: string; view: any; id: string }[] = [];
   readonly calls: FakeCall[] = [];
-  readonly faults: FakeSlackFaults = { rateLimit: new Map(), dropAfterAccept: new Map(), failGroups: false, channelGapMs: null };
+  readonly faults: FakeSlackFaults = { rateLimit: new Map(), dropAfterAccept: new Map(), failGroups: false, channelBurst: null };
   readonly channels: Set<string>;
   readonly botToken: string;
   readonly appToken: string;
@@ -69,7 +69,7 @@ export class FakeSlack {
   private readonly groups = new Map<string, Set<string>>();
   private readonly triggers = new Map<string, { issuedMs: number; isUsed: boolean }>();
   private readonly responseUrls = new Map<string, { uses: number; isExpired: boolean }>();
-  private readonly lastPostMs = new Map<string, number>();
+  private readonly recentPostsMs = new Map<string, number[]>();
   private seq = 0;
 
   constructor(opts: FakeSlackOptions = {}) {
@@ -166,12 +166,18 @@ export class FakeSlack {
     send(200, result);
   }
 
+  /**
+   * Slack: chat.postMessage "will generally allow an app to post 1 message per
+   * second to a specific channel", with short bursts tolerated
+   * (https://api.slack.com/methods/chat.postMessage#rate_limiting). Modelled as
+   * at most `channelBurst` posts to one channel in any 1 s window.
+   */
   private isTooSoon(channel: string): boolean {
-    if (this.faults.channelGapMs === null) return false;
+    if (this.faults.channelBurst === null) return false;
     const nowMs = Date.now();
-    const last = this.lastPostMs.get(channel);
-    if (last !== undefined && nowMs - last < this.faults.channelGapMs) return true;
-    this.lastPostMs.set(channel, nowMs);
+    const recent = (this.recentPostsMs.get(channel) ?? []).filter((at) => nowMs - at < 1_000);
+    if (recent.length >= this.faults.channelBurst) return true;
+    this.recentPostsMs.set(channel, [...recent, nowMs]);
     return false;
   }
 

@@ -4,61 +4,21 @@
  * structured-outputs rules), through the real openai SDK; and what the gateway
  * sends passes those rules, since it uses the SDK's own strict transform.
  */
-import { randomBytes } from 'node:crypto';
 import OpenAI from 'openai';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { DEFAULT_PRICES, DEFAULT_REDACT_PATTERNS } from '../../../src/config.ts';
-import { SignoffError } from '../../../src/errors.ts';
-import { silentLogger, type Logger } from '../../../src/ops/log.ts';
-import { createModelGateway } from '../../../src/steps/model/gateway.ts';
-import type { ModelRequest, ModelScope, ModelSettings } from '../../../src/steps/model/types.ts';
-import { Pacer } from '../../../src/ops/pacing.ts';
-import { OPENAI_MODELS, startFakeOpenAI, type FakeOpenAI } from '../../fakes/openai-server.ts';
-import { useTestDb } from '../../helpers/db.ts';
+import type { FakeOpenAI } from '../../fakes/openai-server.ts';
+import { API_KEY, modelRequest, modelScope, thrown, useGateways } from '../../helpers/gateway.ts';
 import { strictSchemaProblem } from '../../fakes/openai-schema.ts';
 import { toStrictJsonSchema } from '../../../src/steps/model/schema.ts';
 
-const db = useTestDb();
-const pacer = new Pacer();
+const { state, gateway } = useGateways();
+const request = modelRequest;
+const scope = modelScope;
 let fake: FakeOpenAI;
-const API_KEY = 'test-key-for-the-fake';
-
-beforeAll(async () => {
-  fake = await startFakeOpenAI({ apiKey: API_KEY, models: [...OPENAI_MODELS, 'llama3.1'] });
+beforeAll(() => {
+  fake = state.fake;
 });
-afterEach(() => fake.reset());
-afterAll(async () => {
-  await fake.close();
-  await pacer.stop();
-});
-
-const Reply = z.object({ reply: z.string().min(1), tone: z.enum(['friendly', 'formal']) });
-const PROMPT = 'Subject: Printer on fire\n\nThe office printer is on fire again.';
-
-function gateway(overrides: Partial<ModelSettings> = {}, log: Logger = silentLogger) {
-  const settings: ModelSettings = {
-    apiKey: API_KEY, baseUrl: fake.url,
-    routes: { cheap: ['gpt-4.1-mini'], strong: ['gpt-4.1', 'gpt-4.1-mini'] },
-    callTimeoutMs: 5_000, maxCallsPerStep: 6, prices: { ...DEFAULT_PRICES }, redactPatterns: [...DEFAULT_REDACT_PATTERNS],
-    maxPromptChars: 24_000, requestsPerMinute: 0, tokensPerMinute: 0, ...overrides,
-  };
-  return createModelGateway({ settings, sql: db.sql, log, pacer });
-}
-
-function request(route: string, prompt = PROMPT): ModelRequest<z.infer<typeof Reply>> {
-  return { route, system: 'You draft replies to support tickets.', prompt, schema: Reply, schemaName: 'reply' };
-}
-
-function scope(attempt = 1, runId = `run-${randomBytes(4).toString('hex')}`, jobKey = `${runId}:draft:1`): ModelScope {
-  return { runId, jobKey, attempt, signal: new AbortController().signal };
-}
-
-async function thrown(promise: Promise<unknown>): Promise<SignoffError> {
-  const err = await promise.then(() => null, (e: unknown) => e);
-  expect(err).toBeInstanceOf(SignoffError);
-  return err as SignoffError;
-}
 
 const models = () => fake.requests.map((r) => r.body.model);
 

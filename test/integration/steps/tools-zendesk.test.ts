@@ -6,67 +6,20 @@
  * comment an earlier attempt made is found, so a lost answer never becomes a
  * second public reply (RELIABILITY 71, I2).
  */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import type { ToolSettings } from '../../../src/steps/tools/types.ts';
-import { SignoffError } from '../../../src/errors.ts';
-import { createLogger } from '../../../src/ops/log.ts';
-import { Pacer } from '../../../src/ops/pacing.ts';
-import type { CircuitOptions } from '../../../src/steps/tools/circuit.ts';
-import { builtinTools } from '../../../src/steps/tools/registry.ts';
-import { ToolBox } from '../../../src/steps/tools/toolbox.ts';
-import type { ToolDefinition, ToolScope } from '../../../src/steps/tools/types.ts';
+import type { ToolDefinition } from '../../../src/steps/tools/types.ts';
 import { zendeskAuth } from '../../../src/steps/tools/connectors/connector.ts';
-import { startFakeTools, ZENDESK_AGENT, type FakeTools } from '../../fakes/tool-servers.ts';
+import { ZENDESK_AGENT, type FakeTools } from '../../fakes/tool-servers.ts';
+import { failure, TOKEN, toolScope, useToolBoxes } from '../../helpers/toolbox.ts';
 
-const TOKEN = ZENDESK_AGENT.apiToken;
-const ZENDESK = { token: TOKEN, email: ZENDESK_AGENT.email };
+const boxes = useToolBoxes();
+const { toolBox } = boxes;
+const scope = toolScope;
 let fake: FakeTools;
-let pacers: Pacer[] = [];
-let logLines: string[] = [];
-
-beforeEach(async () => {
-  fake = await startFakeTools();
-  logLines = [];
+beforeEach(() => {
+  fake = boxes.state.fake;
 });
-afterEach(async () => {
-  await Promise.all(pacers.map((p) => p.stop()));
-  pacers = [];
-  await fake.close();
-  // I5: no token in any log line, whatever the test did.
-  expect(logLines.join('\n')).not.toContain(TOKEN);
-});
-
-function toolBox(o: { connectors?: ToolSettings['connectors']; tools?: ToolDefinition[]; circuit?: CircuitOptions; refusals?: unknown[] } = {}) {
-  const pacer = new Pacer();
-  pacers.push(pacer);
-  const connectors = o.connectors ?? {
-    zendesk: { baseUrl: fake.baseUrl, ...ZENDESK },
-    linear: { baseUrl: fake.baseUrl, token: 'lin_api_test' },
-    hubspot: { baseUrl: fake.baseUrl, token: 'pat-test' },
-  };
-  return new ToolBox({
-    tools: o.tools ?? builtinTools,
-    settings: { connectors, egressAllowlist: [], perHostPerMinute: 0, callTimeoutMs: 300 },
-    pacer,
-    log: createLogger('debug', (line) => logLines.push(line)),
-    circuit: o.circuit,
-    onRefusal: (scope, detail) => o.refusals?.push({ runId: scope.runId, ...detail }),
-  });
-}
-
-function scope(o: Partial<ToolScope> = {}): ToolScope {
-  return {
-    runId: 'run-1', flowId: 'ticket-triage', jobKey: 'run-1:send:1', attempt: 1,
-    signal: new AbortController().signal, allowed: builtinTools.map((t) => t.name), ...o,
-  };
-}
-
-async function failure(p: Promise<unknown>): Promise<SignoffError> {
-  const err = await p.then(() => null, (e: unknown) => e);
-  if (!(err instanceof SignoffError)) throw new Error(`expected a SignoffError, got ${String(err)}`);
-  return err;
-}
 
 const reply = { ticketId: 42, body: 'Fixed in 1.2.3.' };
 

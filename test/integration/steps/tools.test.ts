@@ -4,68 +4,22 @@
  * with the same job key, and asserts on what the fake server saw: calls,
  * Idempotency-Keys and applied effects (I2: at most one effect per key).
  */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import type { ToolSettings } from '../../../src/steps/tools/types.ts';
-import { SignoffError } from '../../../src/errors.ts';
-import { createLogger } from '../../../src/ops/log.ts';
-import { Pacer } from '../../../src/ops/pacing.ts';
-import type { CircuitOptions } from '../../../src/steps/tools/circuit.ts';
 import { HttpStatusError } from '../../../src/steps/tools/http.ts';
 import { builtinTools } from '../../../src/steps/tools/registry.ts';
-import { ToolBox } from '../../../src/steps/tools/toolbox.ts';
-import type { ToolDefinition, ToolScope } from '../../../src/steps/tools/types.ts';
+import type { ToolDefinition } from '../../../src/steps/tools/types.ts';
 import { zendeskAuth } from '../../../src/steps/tools/connectors/connector.ts';
-import { startFakeTools, ZENDESK_AGENT, type FakeTools } from '../../fakes/tool-servers.ts';
+import { startFakeTools, type FakeTools } from '../../fakes/tool-servers.ts';
+import { failure, toolScope, useToolBoxes } from '../../helpers/toolbox.ts';
 
-const TOKEN = ZENDESK_AGENT.apiToken;
-const ZENDESK = { token: TOKEN, email: ZENDESK_AGENT.email };
+const boxes = useToolBoxes();
+const { toolBox } = boxes;
+const scope = toolScope;
 let fake: FakeTools;
-let pacers: Pacer[] = [];
-let logLines: string[] = [];
-
-beforeEach(async () => {
-  fake = await startFakeTools();
-  logLines = [];
+beforeEach(() => {
+  fake = boxes.state.fake;
 });
-afterEach(async () => {
-  await Promise.all(pacers.map((p) => p.stop()));
-  pacers = [];
-  await fake.close();
-  // I5: no token in any log line, whatever the test did.
-  expect(logLines.join('\n')).not.toContain(TOKEN);
-});
-
-function toolBox(o: { connectors?: ToolSettings['connectors']; tools?: ToolDefinition[]; circuit?: CircuitOptions; refusals?: unknown[] } = {}) {
-  const pacer = new Pacer();
-  pacers.push(pacer);
-  const connectors = o.connectors ?? {
-    zendesk: { baseUrl: fake.baseUrl, ...ZENDESK },
-    linear: { baseUrl: fake.baseUrl, token: 'lin_api_test' },
-    hubspot: { baseUrl: fake.baseUrl, token: 'pat-test' },
-  };
-  return new ToolBox({
-    tools: o.tools ?? builtinTools,
-    settings: { connectors, egressAllowlist: [], perHostPerMinute: 0, callTimeoutMs: 300 },
-    pacer,
-    log: createLogger('debug', (line) => logLines.push(line)),
-    circuit: o.circuit,
-    onRefusal: (scope, detail) => o.refusals?.push({ runId: scope.runId, ...detail }),
-  });
-}
-
-function scope(o: Partial<ToolScope> = {}): ToolScope {
-  return {
-    runId: 'run-1', flowId: 'ticket-triage', jobKey: 'run-1:send:1', attempt: 1,
-    signal: new AbortController().signal, allowed: builtinTools.map((t) => t.name), ...o,
-  };
-}
-
-async function failure(p: Promise<unknown>): Promise<SignoffError> {
-  const err = await p.then(() => null, (e: unknown) => e);
-  if (!(err instanceof SignoffError)) throw new Error(`expected a SignoffError, got ${String(err)}`);
-  return err;
-}
 
 const reply = { ticketId: 42, body: 'Fixed in 1.2.3.' };
 
@@ -231,7 +185,7 @@ describe('RELIABILITY 83: only the tools a flow lists', () => {
     expect(err.message).toMatch(words);
     expect(fake.calls).toHaveLength(0);
     expect(refusals).toEqual([{ runId: 'run-1', tool: name, reason: err.message }]);
-    const warned = logLines.map((l) => JSON.parse(l)).filter((l) => l.level === 'warn' && l.msg === 'tool call refused');
+    const warned = boxes.state.logLines.map((l) => JSON.parse(l)).filter((l) => l.level === 'warn' && l.msg === 'tool call refused');
     expect(warned).toMatchObject([{ runId: 'run-1', tool: name }]);
   });
 });
@@ -260,7 +214,7 @@ describe('local mode', () => {
     const out = await toolBox({ connectors: {} }).call('zendesk.reply', reply, scope());
     expect(out).toEqual({ ticketId: '42', local: true });
     expect(fake.calls).toHaveLength(0);
-    expect(logLines.join('\n')).toContain('not sent: zendesk is not configured (set ZENDESK_URL and ZENDESK_TOKEN)');
+    expect(boxes.state.logLines.join('\n')).toContain('not sent: zendesk is not configured (set ZENDESK_URL and ZENDESK_TOKEN)');
   });
 
   it('describe() shows the call a card would approve, for configured and local connectors', () => {

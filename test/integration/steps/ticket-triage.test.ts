@@ -222,6 +222,24 @@ describe('ticket-triage with a model and a helpdesk', () => {
     }
   });
 
+  it('a run cancelled while its budget question is pending closes the question; the step stays stopped', async () => {
+    const { app, stop } = await bot({ RUN_BUDGET_USD: '0.001' });
+    try {
+      model.answer = answer;
+      model.always({ kind: 'usage', prompt: 1000, completion: 500 });
+      const runId = await startTriage(app, 'Over budget, then cancelled');
+      await cardOf(runId, (c) => c.status === 'pending' && c.allText.includes('Budget:'));
+      await app.engine.cancel(runId, { actor: 'alice' });
+      const [review] = await db.sql`SELECT status FROM reviews WHERE run_id = ${runId} AND name = '$budget'`;
+      expect(review!.status).toBe('cancelled');
+      const [job] = await db.sql`SELECT status FROM jobs WHERE run_id = ${runId} AND name = 'draft'`;
+      expect(job!.status).toBe('cancelled');
+      await cardOf(runId, (c) => c.status === 'cancelled' && c.allText.includes('Budget:'));
+    } finally {
+      await stop();
+    }
+  });
+
   it('70: a draft that stays schema-invalid after one retry goes to the reviewer, labelled, never to the helpdesk', async () => {
     const { app, stop } = await bot();
     try {

@@ -71,18 +71,28 @@ export class Committer {
 
   constructor(private readonly d: CommitterDeps) {}
 
-  async insert(flow: Flow, runId: string, input: unknown, dec: Decision, opts: { triggerKey?: string; trigger?: Trigger }) {
+  /**
+   * Inserts a new run on `db` (the pool, or a caller's transaction). Inside a
+   * transaction the run's first jobs are leased to this process and started from
+   * `after` once the caller's COMMIT has returned, as `applyInTx` does.
+   */
+  async insert(
+    flow: Flow, runId: string, input: unknown, dec: Decision, opts: { triggerKey?: string; trigger?: Trigger },
+    db: Db = this.d.sql, after: AfterCommit | null = null,
+  ) {
     const plan = this.plan(flow, dec, null);
-    const inserted = await insertRun(this.d.sql, {
+    const inserted = await insertRun(db, {
       id: runId, flow: flow.id, flowVersion: flow.version, status: dec.status, snapshot: dec.snapshot, input,
       output: dec.output, triggerKey: opts.triggerKey ?? null, trigger: opts.trigger ?? {},
     }, { kind: 'event', type: 'xstate.init', event: null, actor: opts.trigger?.actor ?? null, stateBefore: null, stateAfter: dec.snapshot.value, dedupeKey: null },
     plan, this.d.owner);
     if (!inserted) {
-      const existing = await findRunId(this.d.sql, runId, opts.triggerKey ?? null);
+      const existing = await findRunId(db, runId, opts.triggerKey ?? null);
       return { runId: existing ?? runId, isNew: false };
     }
-    this.committed(flow, runId, 1, dec, plan);
+    const done = () => this.committed(flow, runId, 1, dec, plan);
+    if (after) after.push(done);
+    else done();
     return { runId, isNew: true };
   }
 

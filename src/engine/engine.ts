@@ -19,12 +19,12 @@ import { Committer, toView, type AfterCommit, type Trigger } from './commit.ts';
 import { decideStart, type RunStatus } from './decide.ts';
 import { normalizeStep, type Flow, type StepDefinition } from './flow.ts';
 import { Waiters, type RunView } from './waiters.ts';
-import type { RunGateway, RunTx, ServicesFactory, WaitHost } from './step-host.ts';
+import type { RunGateway, ServicesFactory, StartingRunTx, WaitHost } from './step-host.ts';
 import { Worker } from './worker.ts';
 
 export type { RunView } from './waiters.ts';
 export type { Trigger } from './commit.ts';
-export type { DeliverOptions, RunGateway, RunTx, ServicesFactory, StepScope, WaitHost } from './step-host.ts';
+export type { DeliverOptions, RunGateway, RunTx, ServicesFactory, StartingRunTx, StepScope, WaitHost } from './step-host.ts';
 
 export interface EngineOptions {
   sql: Sql;
@@ -111,18 +111,22 @@ export class Engine implements RunGateway {
   }
 
   /**
-   * Runs `fn` in one transaction whose `deliver` and `resumeJob` move runs on
-   * with it: a decision, its audit row and the run's transition commit together
+   * Runs `fn` in one transaction whose `start`, `deliver` and `resumeJob` move runs on
+   * with it (a webhook's inbox row and the run it starts commit together): a decision, its audit row and the run's transition commit together
    * or not at all. The work the transitions create starts once COMMIT returns.
    */
-  async transaction<T>(fn: (rt: RunTx) => Promise<T>): Promise<T> {
+  async transaction<T>(fn: (rt: StartingRunTx) => Promise<T>): Promise<T> {
     const after: AfterCommit = [];
     const result = await this.sql.begin(async (sql) => {
-      const rt: RunTx = {
+      const rt: StartingRunTx = {
         sql,
         deliver: (runId, event, opts) => this.committer.applyInTx(sql, runId, event, {
           actor: opts.actor ?? null, dedupeKey: opts.dedupeKey ?? null, job: null, timerSendId: null, waitKey: opts.waitKey ?? null,
         }, after),
+        start: async (flowId, input, opts = {}) => {
+          const { flow, runId, data, decision } = this.prepareStart(flowId, input, opts);
+          return this.committer.insert(flow, runId, data, decision, opts, sql, after);
+        },
         resumeJob: async (jobKey) => {
           const isResumed = await resumeWaitingJob(sql, jobKey);
           if (isResumed) await notifyWorkers(sql, 'resumed');
@@ -158,6 +162,12 @@ export class Engine implements RunGateway {
 
   /** Starts a run, or returns the existing one for the same id or trigger key. */
   async startRun(flowId: string, input: unknown, opts: StartOptions = {}): Promise<{ runId: string; isNew: boolean }> {
+    const { flow, runId, data, decision } = this.prepareStart(flowId, input, opts);
+    return this.committer.insert(flow, runId, data, decision, opts);
+  }
+
+  /** Checks the input against the flow's schema (`input_invalid` before any write) and decides the first state. */
+  private prepareStart(flowId: string, input: unknown, opts: StartOptions) {
     const flow = this.flow(flowId);
     const parsed = flow.input.safeParse(input);
     if (!parsed.success) {
@@ -165,8 +175,7 @@ export class Engine implements RunGateway {
       throw new SignoffError('input_invalid', `invalid input for "${flowId}": ${problems.join('; ')}`, { details: { problems } });
     }
     const runId = opts.runId ?? randomUUID();
-    const decision = decideStart(flow, runId, parsed.data);
-    return this.committer.insert(flow, runId, parsed.data, decision, opts);
+    return { flow, runId, data: parsed.data, decision: decideStart(flow, runId, parsed.data) };
   }
 
   /** Sends an outside event (a decision, a webhook update) to a run. */

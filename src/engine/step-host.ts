@@ -37,6 +37,19 @@ export interface RunTx {
   resumeJob(jobKey: string): Promise<boolean>;
 }
 
+/** What `Engine.transaction` gives: a RunTx that can also start runs (webhook ingress). */
+export interface StartingRunTx extends RunTx {
+  /**
+   * Starts a run inside this transaction, like `Engine.startRun`: the input is
+   * checked first (`input_invalid`, nothing written), and a `triggerKey` already
+   * used returns the existing run with `isNew: false`. Its first jobs start after COMMIT.
+   */
+  start(flowId: string, input: unknown, opts?: TxStartOptions): Promise<{ runId: string; isNew: boolean }>;
+}
+
+/** Engine StartOptions, restated here so this seam imports nothing from engine.ts. */
+export interface TxStartOptions { runId?: string; triggerKey?: string; trigger?: { source?: string; actor?: string; channel?: string; tenant?: string } }
+
 export interface DeliverOptions { waitKey?: string; dedupeKey?: string; actor?: string }
 
 /** The engine as the review desk sees it: transactions that can move runs on. */

@@ -239,7 +239,7 @@ function startsBy(flow: FlowSummary): string {
   const ways = flow.triggers.map((t) => {
     switch (t.kind) {
       case 'command': return `/signoff run ${flow.id}`;
-      case 'webhook': return `a ${t.provider} webhook${t.event ? ` (${t.event})` : ''}`;
+      case 'webhook': return `a ${t.source} webhook (${t.events.join(', ')})`;
       case 'schedule': return `the schedule ${t.cron}${t.timezone ? ` ${t.timezone}` : ''}`;
     }
   });

@@ -43,12 +43,10 @@ export interface SourceSettings {
   name: string;
   /** Which preset verifies it (WEBHOOK_<SOURCE>_PRESET, default the source name). */
   preset: PresetName;
-  /** Every listed secret verifies (rotation). Salesforce has none. */
+  /** Every listed secret verifies (rotation). Salesforce signs nothing: its secrets are the accepted last path segments. */
   secrets: readonly string[];
   /** Salesforce: the OrganizationId a message must carry (WEBHOOK_<SOURCE>_ORG_ID). */
   orgId: string | null;
-  /** Salesforce: the unguessable last path segment (WEBHOOK_<SOURCE>_PATH_SECRET). */
-  pathSecret: string | null;
   /** The generic `hmac` preset's scheme; null for the others. */
   hmac: HmacScheme | null;
 }
@@ -89,6 +87,8 @@ export interface WebhookSettings {
   publicUrl: string | null;
   /** Largest body accepted, in bytes, before anything is hashed (WEBHOOK_MAX_BODY_BYTES). Default 1 MiB. */
   maxBodyBytes: number;
+  /** The tenant runs started by webhooks belong to (WEBHOOK_TENANT). Default `local`, the web chat's. */
+  tenant: string;
 }
 
 export function header(req: WebhookRequest, name: string): string | null {

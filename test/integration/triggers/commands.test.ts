@@ -88,7 +88,7 @@ const KNOWN = 'counted-approve, draft-approve, flaky, guarded, hooked, one-step,
 /** A flow that declares triggers, but not a command. */
 const hooked = compileFlow({
   id: 'hooked', title: 'Started by its helpdesk and a schedule', input: z.object({ topic: z.string() }), steps: {},
-  triggers: [{ kind: 'webhook', provider: 'zendesk', event: 'ticket.created' }, { kind: 'schedule', cron: '0 9 * * 1', timezone: 'Europe/Paris' }],
+  triggers: [{ kind: 'webhook', source: 'zendesk', events: ['ticket.created'], input: (p: unknown) => p }, { kind: 'schedule', cron: '0 9 * * 1', timezone: 'Europe/Paris' }],
   machine: setup({}).createMachine({ id: 'hooked', initial: 'done', states: { done: { type: 'final' } } }),
 });
 

@@ -23,6 +23,7 @@ import { migrate } from './store/migrate.ts';
 import { createStepRuntime } from './steps/runtime.ts';
 import { handleCommand, makeCommandDeps } from './triggers/commands.ts';
 import { inputKeysOf } from './triggers/input-keys.ts';
+import { deadLetterControl } from './triggers/webhooks/dead-letters.ts';
 import { webhookRoute } from './triggers/webhooks/ingress.ts';
 
 /** The embedded server exited by itself: say so, and exit for the process manager if it cannot come back. */
@@ -83,6 +84,7 @@ async function main(): Promise<void> {
   const http = await startHttpServer({ port: config.port, host: config.host, sql, routes: [...chat.routes, webhooks] });
   await chat.port.start(desk.handlers((cmd) => handleCommand(cmd, makeCommandDeps(engine, {
     log, admins: config.admins, repostCards: (runId, opts) => desk.repostCards(runId, opts), inputKeys: (id) => inputKeys.get(id) ?? null,
+    deadLetters: deadLetterControl(engine, config.webhooks, config.defaultChannel),
   }))));
   await engine.start();
   desk.start();

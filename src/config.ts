@@ -95,6 +95,7 @@ const CONNECTOR_URLS: Readonly<Record<string, { url: string | null; token: strin
   zendesk: { url: null, token: 'ZENDESK_TOKEN' },
   linear: { url: 'https://api.linear.app', token: 'LINEAR_TOKEN' },
   hubspot: { url: 'https://api.hubapi.com', token: 'HUBSPOT_TOKEN' },
+  stripe: { url: 'https://api.stripe.com', token: 'STRIPE_API_KEY' },
 };
 
 type Env = Record<string, string | undefined>;

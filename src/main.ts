@@ -25,6 +25,7 @@ import { handleCommand, makeCommandDeps } from './triggers/commands.ts';
 import { inputKeysOf } from './triggers/input-keys.ts';
 import { deadLetterControl } from './triggers/webhooks/dead-letters.ts';
 import { webhookRoute } from './triggers/webhooks/ingress.ts';
+import { sendWebhookCli } from './triggers/webhooks/send-cli.ts';
 
 /** The embedded server exited by itself: say so, and exit for the process manager if it cannot come back. */
 function onEmbeddedEvent(event: SupervisionEvent, log: Logger): void {
@@ -112,7 +113,13 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => void shutdown('SIGINT'));
 }
 
-main().catch((err: unknown) => {
+/** `npm run webhook -- <source> <file>`: sign a payload as its provider does and post it to the running bot. */
+async function sendWebhook(args: string[]): Promise<void> {
+  const config = readConfig();
+  process.exitCode = await sendWebhookCli(args, { webhooks: config.webhooks, port: config.port, write: (line) => process.stdout.write(`${line}\n`) });
+}
+
+(process.argv[2] === 'webhook' ? sendWebhook(process.argv.slice(3)) : main()).catch((err: unknown) => {
   process.stderr.write(`signoff could not start: ${describeError(err).message}\n`);
   process.exit(1);
 });

@@ -13,19 +13,21 @@ import { parseJson, sha256Hex, stringField } from './json.ts';
 export function verifyLinearRequest(req: WebhookRequest, source: SourceSettings): Parsed {
   const signature = header(req, 'linear-signature');
   if (!signature) return refuse(401, 'no Linear-Signature header');
-  const json = parseJson(req.rawBody);
   let reason = 'Linear-Signature does not match the body with any configured secret';
   let isValid = false;
+  let isUnreadable = false;
   for (const secret of source.secrets) {
     try {
       isValid = new LinearWebhookClient(secret).verify(req.rawBody, signature) || isValid;
     } catch (err) {
-      // The SDK throws one message per cause; a good signature with a stale timestamp says so.
-      if (err instanceof Error && /timestamp/i.test(err.message)) reason = `Linear ${err.message.toLowerCase()} (webhookTimestamp must be within 60 s)`;
-      else if (json.ok === false && err instanceof SyntaxError) return json;
+      // The SDK checks the HMAC first, then parses the body for its timestamp: a SyntaxError means a genuine, unreadable body.
+      if (err instanceof SyntaxError) isUnreadable = true;
+      else if (err instanceof Error && /timestamp/i.test(err.message)) reason = `Linear ${err.message.toLowerCase()} (webhookTimestamp must be within 60 s)`;
     }
   }
+  if (isUnreadable && !isValid) return refuse(400, 'the body is not valid JSON');
   if (!isValid) return refuse(401, reason);
+  const json = parseJson(req.rawBody);
   if (!json.ok) return json;
   const type = (stringField(json.value, 'type') ?? 'unknown').toLowerCase();
   const action = stringField(json.value, 'action');

@@ -186,3 +186,21 @@ describe('RELIABILITY 27: unknown route or provider', () => {
     expect(res.status).toBe(413);
   });
 });
+
+describe('persist, then acknowledge', () => {
+  it('a delivery that cannot be recorded gets 503 and starts nothing; the provider\'s retry then starts it once', async () => {
+    await db.sql`ALTER TABLE inbox RENAME TO inbox_away`;
+    let first: Awaited<ReturnType<typeof post>>;
+    try {
+      first = await post(h, { preset: 'zendesk', source: 'zendesk', body: zendeskTicket('5030', 'Down'), deliveryId: 'inv-503' });
+    } finally {
+      await db.sql`ALTER TABLE inbox_away RENAME TO inbox`;
+    }
+    expect([first.status, first.text]).toEqual([503, '{"error":"not recorded; try again"}']);
+    expect(await db.sql`SELECT 1 FROM runs WHERE input->>'ticketId' = '5030'`).toHaveLength(0);
+    expect(h.logs.some((l) => l.includes('webhook not recorded; the sender will retry'))).toBe(true);
+    expect((await replay(h, first)).status).toBe(200);
+    expect((await replay(h, first)).status).toBe(200);
+    expect(await db.sql`SELECT 1 FROM runs WHERE input->>'ticketId' = '5030'`).toHaveLength(1);
+  });
+});

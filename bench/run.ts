@@ -9,6 +9,7 @@
  *
  *   npm run bench -- [--n 2000] [--c 32] [--l1 200] [--json] [--skip-restart] [--skip-pgbench]
  *                    [--skip-slack | --only-slack] [--skip-interactive | --only-interactive]
+ *                    [--skip-webhooks | --only-webhooks]
  *
  * Also the entry point of the restart trial's children (`--child-phase-a`,
  * `--child-phase-b`), which bench/restart.ts spawns.
@@ -18,9 +19,10 @@ import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { freshDatabase, hasPgbench, openServer, pgbenchInsertProbe } from './db.ts';
 import { interactiveTrial } from './interactive.ts';
-import { formatInteractiveOnly, formatSlackOnly, formatTable, type BenchResult } from './report.ts';
+import { formatInteractiveOnly, formatSlackOnly, formatTable, webhookRows, type BenchResult } from './report.ts';
 import { childMain, restartTrial } from './restart.ts';
 import { slackClickTrial } from './slack-clicks.ts';
+import { webhookTrial } from './webhooks.ts';
 import { runTrial, type Params } from './trial.ts';
 import { assertTicketSize } from './workload.ts';
 
@@ -28,6 +30,8 @@ const TRIAL_DB = 'peer_signoff';
 const PGBENCH_SECONDS = 10;
 /** Issue 5: the acknowledgement latency of this many concurrent clicks. */
 const SLACK_CLICKS = 200;
+/** Issue 13: signed webhooks sent, 10% of them resends. */
+const WEBHOOKS = 1_000;
 /** Issue 10: samples of each web chat wait. */
 const INTERACTIVE_SAMPLES = 50;
 
@@ -44,6 +48,8 @@ function parse() {
       'only-slack': { type: 'boolean', default: false },
       'skip-interactive': { type: 'boolean', default: false },
       'only-interactive': { type: 'boolean', default: false },
+      'skip-webhooks': { type: 'boolean', default: false },
+      'only-webhooks': { type: 'boolean', default: false },
       'child-phase-a': { type: 'boolean', default: false },
       'child-phase-b': { type: 'boolean', default: false },
     },
@@ -56,6 +62,7 @@ function parse() {
     params, child, json: values.json, skipRestart: values['skip-restart'], skipPgbench: values['skip-pgbench'],
     skipSlack: values['skip-slack'], onlySlack: values['only-slack'],
     skipInteractive: values['skip-interactive'], onlyInteractive: values['only-interactive'],
+    skipWebhooks: values['skip-webhooks'], onlyWebhooks: values['only-webhooks'],
   };
 }
 
@@ -101,6 +108,12 @@ async function main(): Promise<number> {
       process.stdout.write(args.json ? `${JSON.stringify({ ok: waits.ok, interactive: waits })}\n` : `${formatInteractiveOnly(waits, os.cpus(), server.version)}\n`);
       return waits.ok ? 0 : 1;
     }
+    if (args.onlyWebhooks) {
+      const webhooks = await webhookTrial(server.url, WEBHOOKS, progress);
+      process.stdout.write(args.json ? `${JSON.stringify({ ok: webhooks.ok, webhooks })}\n`
+        : `${webhookRows(webhooks).map((r) => r.join('  ')).join('\n')}\n${webhooks.problems.join('\n')}\n${webhooks.ok ? 'result: PASS' : 'result: FAIL'}\n`);
+      return webhooks.ok ? 0 : 1;
+    }
     let pgbenchInsertTps: number | null = null;
     if (!args.skipPgbench && hasPgbench()) {
       progress(`pgbench INSERT probe, ${c} clients, ${PGBENCH_SECONDS} s`);
@@ -123,9 +136,14 @@ async function main(): Promise<number> {
       progress(`web chat waits: ${INTERACTIVE_SAMPLES} commands and edits against the bot`);
       interactive = await interactiveTrial(server.url, INTERACTIVE_SAMPLES, progress);
     }
+    let webhooks = null;
+    if (!args.skipWebhooks) {
+      progress(`webhooks: ${WEBHOOKS} signed deliveries against the bot`);
+      webhooks = await webhookTrial(server.url, WEBHOOKS, progress);
+    }
     const cpus = os.cpus();
     const result: BenchResult = {
-      ok: trial.check.ok && (restart?.ok ?? true) && (slack?.ok ?? true) && (interactive?.ok ?? true),
+      ok: trial.check.ok && (restart?.ok ?? true) && (slack?.ok ?? true) && (interactive?.ok ?? true) && (webhooks?.ok ?? true),
       workload: 'hitl-v1',
       system: 'signoff',
       params: args.params,
@@ -139,6 +157,7 @@ async function main(): Promise<number> {
       restart,
       slack,
       interactive,
+      webhooks,
     };
     process.stdout.write(args.json ? `${JSON.stringify(result)}\n` : `${formatTable(result)}\n`);
     return result.ok ? 0 : 1;

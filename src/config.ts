@@ -11,6 +11,8 @@ import type { LogLevel } from './ops/log.ts';
 import type { ModelPrice, ModelSettings } from './steps/model/types.ts';
 import type { ConnectorSettings, ToolSettings } from './steps/tools/types.ts';
 import type { SlackSettings } from '../adapters/slack/types.ts';
+import { readWebhookSettings } from './triggers/webhooks/settings.ts';
+import type { WebhookSettings } from './triggers/webhooks/types.ts';
 
 export interface Config {
   /** Postgres to use; when absent signoff runs an embedded server in `dataDir/pg`. */
@@ -49,6 +51,8 @@ export interface Config {
   tools: ToolSettings;
   /** Slack, when its variables are set; null means no Slack. */
   slack: SlackSettings | null;
+  /** Webhook sources (WEBHOOK_<SOURCE>_*) and the public URL they are posted to (docs/webhooks.md). */
+  webhooks: WebhookSettings;
 }
 
 export interface WebChatSettings {
@@ -91,6 +95,7 @@ const CONNECTOR_URLS: Readonly<Record<string, { url: string | null; token: strin
   zendesk: { url: null, token: 'ZENDESK_TOKEN' },
   linear: { url: 'https://api.linear.app', token: 'LINEAR_TOKEN' },
   hubspot: { url: 'https://api.hubapi.com', token: 'HUBSPOT_TOKEN' },
+  stripe: { url: 'https://api.stripe.com', token: 'STRIPE_API_KEY' },
 };
 
 type Env = Record<string, string | undefined>;
@@ -148,6 +153,7 @@ export function readConfig(env: Env = process.env): Readonly<Config> {
       callTimeoutMs: int('TOOL_TIMEOUT_MS', 15_000, 100, 600_000),
     },
     slack: readSlack(env, problems),
+    webhooks: readWebhookSettings(env, problems, readUrl(env, 'SIGNOFF_PUBLIC_URL', problems)),
   };
   config.webChat = readWebChat(env, config, problems);
   if (problems.length > 0) {

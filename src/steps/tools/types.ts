@@ -116,7 +116,7 @@ export interface HttpRequest {
   method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
   url: string;
   headers?: Record<string, string>;
-  /** Sent as JSON. */
+  /** Sent as JSON; a URLSearchParams is sent form-encoded (Stripe's v1 API). */
   body?: unknown;
   timeoutMs?: number;
   signal?: AbortSignal;

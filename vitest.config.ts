@@ -2,7 +2,10 @@
  * Two projects. `main` runs every test against DATABASE_URL when it is set, else
  * against a throwaway embedded Postgres (test/global-setup.ts). When DATABASE_URL is
  * set, `embedded` also runs the store and engine suites on the embedded server, so the
- * code we ship for machines without Postgres is tested against the same suites.
+ * code we ship for machines without Postgres is tested against the same suites. The
+ * store suites are the tests whose subject is a src/store module's SQL: the click
+ * inbox and posts (store/slack), the console's messages (store/console), the model
+ * ledger (store/ledger), reviews, reminders and their audit (store/reviews, store/jobs).
  */
 import { defineConfig } from 'vitest/config';
 
@@ -25,7 +28,11 @@ export default defineConfig({
               extends: true as const,
               test: {
                 name: 'embedded',
-                include: ['test/integration/store/**/*.test.ts', 'test/integration/engine/**/*.test.ts'],
+                include: [
+                  'test/integration/store/**/*.test.ts', 'test/integration/engine/**/*.test.ts',
+                  'test/integration/slack/click-inbox.test.ts', 'test/integration/console/port.test.ts',
+                  'test/integration/steps/model-gateway.test.ts', 'test/integration/review/**/*.test.ts',
+                ],
                 // It starts its own servers whatever the project; once in `main` is enough.
                 exclude: ['test/integration/store/embedded.test.ts'],
                 globalSetup: ['test/global-setup.ts'],

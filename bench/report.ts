@@ -5,6 +5,7 @@
 import type { InteractiveResult } from './interactive.ts';
 import type { RestartResult } from './restart.ts';
 import type { SlackClickResult } from './slack-clicks.ts';
+import type { WebhookResult } from './webhooks.ts';
 import type { Params, TrialResult } from './trial.ts';
 
 export interface Machine {
@@ -27,6 +28,8 @@ export interface BenchResult {
   slack: SlackClickResult | null;
   /** Issue 10's interactive phase (what a person waits for); null with --skip-interactive. */
   interactive: InteractiveResult | null;
+  /** Issue 13's webhook phase; null with --skip-webhooks. */
+  webhooks?: WebhookResult | null;
 }
 
 /** Targets from the brief: a figure is flagged when it misses one. */
@@ -61,6 +64,8 @@ export function formatTable(r: BenchResult): string {
   else rows.push(['slack click acks', 'skipped', '--skip-slack']);
   if (r.interactive) rows.push(...interactiveRows(r.interactive));
   else rows.push(['web chat waits', 'skipped', '--skip-interactive']);
+  if (r.webhooks) rows.push(...webhookRows(r.webhooks));
+  else rows.push(['webhooks', 'skipped', '--skip-webhooks']);
   if (r.pgbenchInsertTps !== null) {
     rows.push([`pgbench INSERT tps (${c} clients, 10 s)`, f0(r.pgbenchInsertTps), `runs/s = ${f2(t.phaseA.perSec / r.pgbenchInsertTps)} x`]);
   }
@@ -70,7 +75,7 @@ export function formatTable(r: BenchResult): string {
     `machine: ${m.cores} cores, ${m.cpu}; node ${m.node}; Postgres ${m.postgres}`,
     `database: ${m.database}`,
   ];
-  const problems = [...t.check.problems, ...(r.restart?.problems ?? []), ...(r.slack?.problems ?? []), ...(r.interactive?.problems ?? [])].map((p) => `  problem: ${p}`);
+  const problems = [...t.check.problems, ...(r.restart?.problems ?? []), ...(r.slack?.problems ?? []), ...(r.interactive?.problems ?? []), ...(r.webhooks?.problems ?? [])].map((p) => `  problem: ${p}`);
   return [...header, '', table(rows), ...problems, '', r.ok ? 'result: PASS' : 'result: FAIL'].join('\n');
 }
 
@@ -93,6 +98,14 @@ function slackRows(s: SlackClickResult): [string, string, string][] {
       `p99 <= ${s.targetP99Ms} ${s.isP99Met ? 'PASS' : 'FAIL'}`],
     ['  ack max / mean (ms)', `${f1(s.ack.max)} / ${f1(s.ack.mean)}`, `bot pool ${s.botPoolSize}, cards in ${s.channels} channels`],
     ['  committed before ack', `${s.committed}/${s.clicks}`, `${s.acked} acked; ${s.seenAtAck} seen by a snapshot taken after the ack ${mark(s.ok)}`],
+  ];
+}
+
+export function webhookRows(w: WebhookResult): [string, string, string][] {
+  return [
+    [`webhooks: ${w.sent} signed (${w.duplicates} resends), accepted/s`, f0(w.acceptedPerSec), `${w.accepted}/${w.sent} answered 200`],
+    ['  ack p50 / p99 (ms)', `${f1(w.ack.p50)} / ${f1(w.ack.p99)}`, `max ${f1(w.ack.max)}`],
+    ['  runs / distinct deliveries', `${w.runs} / ${w.distinct}`, mark(w.runs === w.distinct)],
   ];
 }
 

@@ -10,6 +10,7 @@
  *   npm run bench -- [--n 2000] [--c 32] [--l1 200] [--json] [--skip-restart] [--skip-pgbench]
  *                    [--skip-slack | --only-slack] [--skip-interactive | --only-interactive]
  *                    [--skip-digest | --only-digest] [--digest-runs 100000]
+ *                    [--skip-webhooks | --only-webhooks]
  *
  * Also the entry point of the restart trial's children (`--child-phase-a`,
  * `--child-phase-b`), which bench/restart.ts spawns.
@@ -20,9 +21,10 @@ import { parseArgs } from 'node:util';
 import { freshDatabase, hasPgbench, openServer, pgbenchInsertProbe } from './db.ts';
 import { digestTrial, formatDigestBench } from './digest.ts';
 import { interactiveTrial } from './interactive.ts';
-import { formatInteractiveOnly, formatSlackOnly, formatTable, type BenchResult } from './report.ts';
+import { formatInteractiveOnly, formatSlackOnly, formatTable, webhookRows, type BenchResult } from './report.ts';
 import { childMain, restartTrial } from './restart.ts';
 import { slackClickTrial } from './slack-clicks.ts';
+import { webhookTrial } from './webhooks.ts';
 import { runTrial, type Params } from './trial.ts';
 import { assertTicketSize } from './workload.ts';
 
@@ -30,6 +32,8 @@ const TRIAL_DB = 'peer_signoff';
 const PGBENCH_SECONDS = 10;
 /** Issue 5: the acknowledgement latency of this many concurrent clicks. */
 const SLACK_CLICKS = 200;
+/** Issue 13: signed webhooks sent, 10% of them resends. */
+const WEBHOOKS = 1_000;
 /** Issue 10: samples of each web chat wait. */
 const INTERACTIVE_SAMPLES = 50;
 
@@ -49,6 +53,8 @@ function parse() {
       'skip-digest': { type: 'boolean', default: false },
       'only-digest': { type: 'boolean', default: false },
       'digest-runs': { type: 'string', default: '100000' },
+      'skip-webhooks': { type: 'boolean', default: false },
+      'only-webhooks': { type: 'boolean', default: false },
       'child-phase-a': { type: 'boolean', default: false },
       'child-phase-b': { type: 'boolean', default: false },
     },
@@ -62,6 +68,7 @@ function parse() {
     skipSlack: values['skip-slack'], onlySlack: values['only-slack'],
     skipInteractive: values['skip-interactive'], onlyInteractive: values['only-interactive'],
     skipDigest: values['skip-digest'], onlyDigest: values['only-digest'], digestRuns: positive(values['digest-runs'], 'digest-runs'),
+    skipWebhooks: values['skip-webhooks'], onlyWebhooks: values['only-webhooks'],
   };
 }
 
@@ -112,6 +119,12 @@ async function main(): Promise<number> {
       process.stdout.write(args.json ? `${JSON.stringify({ ok: waits.ok, interactive: waits })}\n` : `${formatInteractiveOnly(waits, os.cpus(), server.version)}\n`);
       return waits.ok ? 0 : 1;
     }
+    if (args.onlyWebhooks) {
+      const webhooks = await webhookTrial(server.url, WEBHOOKS, progress);
+      process.stdout.write(args.json ? `${JSON.stringify({ ok: webhooks.ok, webhooks })}\n`
+        : `${webhookRows(webhooks).map((r) => r.join('  ')).join('\n')}\n${webhooks.problems.join('\n')}\n${webhooks.ok ? 'result: PASS' : 'result: FAIL'}\n`);
+      return webhooks.ok ? 0 : 1;
+    }
     let pgbenchInsertTps: number | null = null;
     if (!args.skipPgbench && hasPgbench()) {
       progress(`pgbench INSERT probe, ${c} clients, ${PGBENCH_SECONDS} s`);
@@ -136,9 +149,14 @@ async function main(): Promise<number> {
     }
     // Issue 14: one weekly digest over 100,000 runs.
     const digest = args.skipDigest ? null : (progress('weekly digest at scale'), await digestTrial(server.url, args.digestRuns, progress));
+    let webhooks = null;
+    if (!args.skipWebhooks) {
+      progress(`webhooks: ${WEBHOOKS} signed deliveries against the bot`);
+      webhooks = await webhookTrial(server.url, WEBHOOKS, progress);
+    }
     const cpus = os.cpus();
     const result: BenchResult = {
-      ok: trial.check.ok && (restart?.ok ?? true) && (slack?.ok ?? true) && (interactive?.ok ?? true) && (digest?.ok ?? true),
+      ok: trial.check.ok && (restart?.ok ?? true) && (slack?.ok ?? true) && (interactive?.ok ?? true) && (digest?.ok ?? true) && (webhooks?.ok ?? true),
       workload: 'hitl-v1',
       system: 'signoff',
       params: args.params,
@@ -152,6 +170,7 @@ async function main(): Promise<number> {
       restart,
       slack,
       interactive,
+      webhooks,
     };
     const digestText = digest ? `\n${formatDigestBench(digest)}` : '';
     process.stdout.write(args.json ? `${JSON.stringify({ ...result, digest })}\n` : `${formatTable(result)}${digestText}\n`);

@@ -169,7 +169,23 @@ export default defineFlow({
   id: 'ticket-triage',
   title: 'Draft a reply to a support ticket; a support lead reviews it before it is sent',
   input: Ticket,
-  triggers: [{ kind: 'command' }],
+  triggers: [
+    { kind: 'command' },
+    // Zendesk's ticket-created event (developer.zendesk.com ticket events): the ticket is in `detail`.
+    {
+      kind: 'webhook', source: 'zendesk', events: ['ticket.created'],
+      input: ({ detail: t }: { detail: { id: string | number; subject: string; description: string; requester_id?: string | number } }) => ({
+        subject: t.subject, body: t.description, ticketId: String(t.id), customer: t.requester_id === undefined ? undefined : `Zendesk user ${t.requester_id}`,
+      }),
+    },
+    // Linear's Issue create event: the issue is in `data`; there is no helpdesk ticket to reply on, so the reply is recorded.
+    {
+      kind: 'webhook', source: 'linear', events: ['issue.create'],
+      input: ({ data: i }: { data: { identifier: string; title: string; description?: string | null } }) => ({
+        subject: `${i.identifier}: ${i.title}`.slice(0, 200), body: i.description || i.title,
+      }),
+    },
+  ],
   tools: ['zendesk.reply'],
   machine,
 });

@@ -11,6 +11,8 @@ import type { LogLevel } from './ops/log.ts';
 import type { ModelPrice, ModelSettings } from './steps/model/types.ts';
 import type { ConnectorSettings, ToolSettings } from './steps/tools/types.ts';
 import type { SlackSettings } from '../adapters/slack/types.ts';
+import { readWebhookSettings } from './triggers/webhooks/settings.ts';
+import type { WebhookSettings } from './triggers/webhooks/types.ts';
 
 export interface Config {
   /** Postgres to use; when absent signoff runs an embedded server in `dataDir/pg`. */
@@ -51,6 +53,8 @@ export interface Config {
   tools: ToolSettings;
   /** Slack, when its variables are set; null means no Slack. */
   slack: SlackSettings | null;
+  /** Webhook sources (WEBHOOK_<SOURCE>_*) and the public URL they are posted to (docs/webhooks.md). */
+  webhooks: WebhookSettings;
 }
 
 export interface WebChatSettings {
@@ -93,6 +97,7 @@ const CONNECTOR_URLS: Readonly<Record<string, { url: string | null; token: strin
   zendesk: { url: null, token: 'ZENDESK_TOKEN' },
   linear: { url: 'https://api.linear.app', token: 'LINEAR_TOKEN' },
   hubspot: { url: 'https://api.hubapi.com', token: 'HUBSPOT_TOKEN' },
+  stripe: { url: 'https://api.stripe.com', token: 'STRIPE_API_KEY' },
 };
 
 type Env = Record<string, string | undefined>;
@@ -151,6 +156,7 @@ export function readConfig(env: Env = process.env): Readonly<Config> {
       callTimeoutMs: int('TOOL_TIMEOUT_MS', 15_000, 100, 600_000),
     },
     slack: readSlack(env, problems),
+    webhooks: readWebhookSettings(env, problems, readUrl(env, 'SIGNOFF_PUBLIC_URL', problems)),
   };
   config.webChat = readWebChat(env, config, problems);
   if (problems.length > 0) {
@@ -243,12 +249,35 @@ function readPatterns(env: Env, problems: string[]): string[] {
 function readConnectors(env: Env, problems: string[]): Record<string, ConnectorSettings> {
   const connectors: Record<string, ConnectorSettings> = {};
   for (const [name, d] of Object.entries(CONNECTOR_URLS)) {
-    const token = env[d.token] || null;
+    const token = name === 'zendesk' ? readZendeskToken(env, problems) : env[d.token] || null;
     const url = readUrl(env, `${name.toUpperCase()}_URL`, problems) ?? (token ? d.url : null);
-    if (url) connectors[name] = { baseUrl: url, token };
-    else if (token) problems.push(`${d.token} is set but ${name.toUpperCase()}_URL is not (e.g. https://yourcompany.zendesk.com)`);
+    if (url && name === 'zendesk' && !token && env.ZENDESK_URL) {
+      problems.push('ZENDESK_URL is set but no credentials: set ZENDESK_EMAIL and ZENDESK_TOKEN (an API token), or ZENDESK_OAUTH_TOKEN');
+    }
+    if (url) connectors[name] = { baseUrl: url, token, ...(name === 'zendesk' ? { email: token ? env.ZENDESK_EMAIL || null : null } : {}) };
+    else if (token) problems.push(`${name === 'zendesk' ? 'a Zendesk token' : d.token} is set but ${name.toUpperCase()}_URL is not (e.g. https://yourcompany.zendesk.com)`);
   }
   return connectors;
+}
+
+/**
+ * Zendesk takes an API token with the agent's email (Basic `{email}/token:{token}`)
+ * or an OAuth access token (Bearer); see
+ * https://support.zendesk.com/hc/en-us/articles/4408831452954-How-can-I-authenticate-API-requests.
+ * An API token without the email would be refused with 401 on the first reply.
+ */
+function readZendeskToken(env: Env, problems: string[]): string | null {
+  const apiToken = env.ZENDESK_TOKEN || null;
+  const oauthToken = env.ZENDESK_OAUTH_TOKEN || null;
+  const email = env.ZENDESK_EMAIL || null;
+  if (apiToken && oauthToken) problems.push('set ZENDESK_TOKEN (an API token, with ZENDESK_EMAIL) or ZENDESK_OAUTH_TOKEN (an OAuth access token), not both');
+  if (apiToken && !email) {
+    problems.push('ZENDESK_TOKEN is an API token, which Zendesk accepts only with the agent\'s email: set ZENDESK_EMAIL '
+      + '(the address of the Zendesk user the token belongs to), or use ZENDESK_OAUTH_TOKEN for an OAuth access token');
+  }
+  if (email && !/^[^\s@]+@[^\s@]+$/.test(email)) problems.push(`ZENDESK_EMAIL must be an email address (got "${email.slice(0, 100)}")`);
+  if (email && !apiToken) problems.push('ZENDESK_EMAIL is set but ZENDESK_TOKEN (the API token) is not');
+  return oauthToken && !apiToken ? oauthToken : apiToken;
 }
 
 function readSlack(env: Env, problems: string[]): SlackSettings | null {

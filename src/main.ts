@@ -24,6 +24,8 @@ import { createStepRuntime } from './steps/runtime.ts';
 import { handleCommand, makeCommandDeps } from './triggers/commands.ts';
 import { inputKeysOf } from './triggers/input-keys.ts';
 import { Scheduler } from './triggers/schedules.ts';
+import { deadLetterControl } from './triggers/webhooks/dead-letters.ts';
+import { webhookRoute } from './triggers/webhooks/ingress.ts';
 
 /** The embedded server exited by itself: say so, and exit for the process manager if it cannot come back. */
 function onEmbeddedEvent(event: SupervisionEvent, log: Logger): void {
@@ -86,10 +88,12 @@ async function main(): Promise<void> {
   const parked = await engine.parkOrphanedRuns();
   if (parked.length > 0) log.warn('parked runs whose state a flow change removed', { runs: parked });
   // Bind before claiming: a start that fails here (port taken, chat unreachable) exits holding no work.
-  const http = await startHttpServer({ port: config.port, host: config.host, sql, routes: chat.routes });
+  const webhooks = webhookRoute({ settings: config.webhooks, engine, channel: config.defaultChannel, log });
+  const http = await startHttpServer({ port: config.port, host: config.host, sql, routes: [...chat.routes, webhooks] });
   await chat.port.start(desk.handlers((cmd) => handleCommand(cmd, makeCommandDeps(engine, {
     log, admins: config.admins, repostCards: (runId, opts) => desk.repostCards(runId, opts), inputKeys: (id) => inputKeys.get(id) ?? null,
     schedules: () => scheduler.list(),
+    deadLetters: deadLetterControl(engine, config.webhooks, config.defaultChannel),
   }))));
   await engine.start();
   desk.start();
@@ -98,7 +102,7 @@ async function main(): Promise<void> {
   const where = chat.port.platform === 'console'
     ? { webChat: 'open the url in a browser', url }
     : { chat: chat.port.platform, url, slackEvents: config.slack?.appToken ? 'Socket Mode' : `${url}/slack/events` };
-  log.info('signoff is running', { ...where, flows: flows.map((f) => f.id) });
+  log.info('signoff is running', { ...where, flows: flows.map((f) => f.id), webhooks: Object.keys(config.webhooks.sources).map((name) => `${url}/webhooks/${name}`) });
 
   let isStopping = false;
   const shutdown = async (signal: string) => {

@@ -173,4 +173,8 @@ class ConsolePort implements ChatPort {
     if (this.faults.failGroupLookups) throw new Error('console group lookup failed (fault injected by a test)');
     return this.ctx.store.groupsOf(tenant, user);
   }
+
+  async hasUser(tenant: string, user: string): Promise<boolean> {
+    return (await this.ctx.store.listPeople(tenant)).some((person) => person.id === user);
+  }
 }

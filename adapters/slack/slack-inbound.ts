@@ -17,7 +17,7 @@ export const COMMAND = '/signoff';
 const ACTIONS: readonly ReviewAction[] = ['approve', 'reject', 'edit', 'delegate'];
 const PURPOSES: readonly EditorMeta['p'][] = ['edit', 'reject', 'delegate'];
 // Postgres refuses NUL in text: refuse it here rather than fail an insert later (RELIABILITY 79).
-const HAS_NUL = /\u0000/;
+const HAS_NUL = /\u0000/; // eslint-disable-line no-control-regex -- finding NUL is the point
 
 type Json = Record<string, any>;
 

@@ -5,8 +5,12 @@
  * `<https://evil|Approve>` appear literally: no ping, no disguised link
  * (RELIABILITY 82). The only markup we emit is our own: bold labels and the
  * `<@id>` mention tokens of our own sentences, whose ids are shape-checked.
- * Slack's limits shape the layout: 3000 characters per section text, 10 fields
- * of 2000 per section, 150 for a header, 24 for a modal title, 3000 per input.
+ * Slack's limits shape the layout: 50 blocks per message and 100 per modal, 3000
+ * characters per section text, 10 fields of 2000 per section, 150 for a header,
+ * 24 for a modal title, 3000 per input (https://api.slack.com/reference/block-kit/blocks).
+ * What does not fit is cut with a pointer to the full text, which stays stored
+ * (and hashed) with the run; test/unit/slack-render-limits.test.ts checks random
+ * and hostile cards against the fake Slack's validator.
  */
 import { TRUNCATION_MARKER, truncateForDisplay, type ReviewAction, type ReviewCard } from '../../src/chat/messages.ts';
 import type { EditorForm, Notice } from '../../src/chat/port.ts';
@@ -32,8 +36,20 @@ const MODAL_TITLE_CHARS = 24;
 const INPUT_CHARS = 3_000;
 /** Sections the draft may take; beyond them it is cut with a pointer to the full text. */
 const MAX_BODY_SECTIONS = 5;
-/** What each side of a diff may take, so both fit one section. */
+/** What each side of a diff may take (raw), and escaped, so both and their labels fit one section. */
 const DIFF_SIDE_CHARS = 1_400;
+const DIFF_SIDE_ESCAPED = 1_480;
+/** Blocks per message (Slack: 50) and per modal (100). */
+const MESSAGE_BLOCKS = 50;
+const MODAL_BLOCKS = 100;
+/** A card's blocks besides its field sections: header, label, body, diff, proposed head, status, meta, buttons. */
+const FIXED_CARD_BLOCKS = 7 + MAX_BODY_SECTIONS;
+/** Field sections the proposed call may take of what is left; the card's own fields get the rest. */
+const PROPOSED_SECTIONS = 20;
+/** Room for the cost label in the meta line. */
+const COST_CHARS = 200;
+/** Said at the end of a notice cut to fit. */
+const NOTICE_POINTER = '_The full text is kept with the run; `/signoff status` shows it._';
 const MENTION_TOKEN = /<@([A-Za-z0-9._-]{1,64})>/g;
 const LABELS: Record<ReviewAction, string> = { approve: 'Approve', reject: 'Reject', edit: 'Edit', delegate: 'Delegate' };
 
@@ -62,12 +78,7 @@ export function noticeText(notice: Notice): string {
 /** A notice as a message: escaped sections (3000 characters each) and the same text as the notification fallback. */
 export function noticeMessage(notice: Notice): { text: string; blocks: Block[] } {
   const text = noticeText(notice);
-  const blocks: Block[] = [];
-  for (let rest = text; rest.length > 0 && blocks.length < MAX_BODY_SECTIONS;) {
-    const chunk = cutEscaped(rest, SECTION_CHARS);
-    blocks.push(section(chunk));
-    rest = rest.slice(chunk.length);
-  }
+  const blocks = chunkEscaped(text, SECTION_CHARS, MAX_BODY_SECTIONS, NOTICE_POINTER).map((chunk) => section(chunk));
   return { text: cutEscaped(text, 4_000), blocks };
 }
 
@@ -85,19 +96,31 @@ function section(text: string, blockId?: string): Block {
   return { type: 'section', ...(blockId ? { block_id: blockId } : {}), text: mrkdwn(text) };
 }
 
-/** Cuts escaped text to `maxChars` without splitting an entity or a surrogate pair. */
+/** Cuts escaped text to `maxChars` without splitting an entity, one of our `<@id>` tokens or a surrogate pair. */
 function cutEscaped(escaped: string, maxChars: number): string {
   if (escaped.length <= maxChars) return escaped;
   let cut = maxChars;
   const amp = escaped.lastIndexOf('&', cut);
   if (amp > cut - 5 && escaped.indexOf(';', amp) >= cut) cut = amp;
+  // Escaped text has no raw `<` but our mention tokens: never leave half of one.
+  const open = escaped.lastIndexOf('<', cut - 1);
+  if (open >= 0 && escaped.indexOf('>', open) >= cut) cut = open;
   if (/[\uD800-\uDBFF]/.test(escaped[cut - 1] ?? '')) cut -= 1;
   return escaped.slice(0, cut);
 }
 
+/** Escaped text cut to fit `maxChars` with the truncation marker. */
+function fitEscaped(escaped: string, maxChars: number): string {
+  return escaped.length <= maxChars ? escaped : cutEscaped(escaped, maxChars - TRUNCATION_MARKER.length) + TRUNCATION_MARKER;
+}
+
 /** Escaped text in chunks of at most `size`, at most `max` chunks; the last says how much was left out. */
 export function splitEscaped(text: string, size: number, max: number, pointer: string): string[] {
-  let rest = escapeText(text);
+  return chunkEscaped(escapeText(text), size, max, pointer);
+}
+
+function chunkEscaped(escaped: string, size: number, max: number, pointer: string): string[] {
+  let rest = escaped;
   const chunks: string[] = [];
   while (rest.length > 0 && chunks.length < max) {
     const isLast = chunks.length === max - 1;
@@ -109,29 +132,36 @@ export function splitEscaped(text: string, size: number, max: number, pointer: s
   return chunks.length > 0 ? chunks : [' '];
 }
 
-function fieldSections(pairs: [string, string][], blockPrefix: string): Block[] {
+/**
+ * Fields, 10 to a section, in at most `maxSections` sections; when they do not
+ * all fit, the last field says how many more there are and where they are.
+ */
+function fieldSections(all: [string, string][], blockPrefix: string, maxSections: number, pointer: string): Block[] {
+  const room = maxSections * FIELDS_PER_SECTION;
+  const pairs: [string, string][] = all.length <= room ? all
+    : [...all.slice(0, room - 1), ['…', `${all.length - room + 1} more fields not shown. ${pointer}`]];
   const blocks: Block[] = [];
   for (let i = 0; i < pairs.length; i += FIELDS_PER_SECTION) {
     const fields = pairs.slice(i, i + FIELDS_PER_SECTION).map(([label, value]) => {
-      const text = `*${escapeText(label)}*\n${escapeText(value)}`;
-      // A long value is cut with the marker: the full one stays stored (and hashed) with the review.
-      return mrkdwn(text.length <= FIELD_CHARS ? text : cutEscaped(text, FIELD_CHARS - TRUNCATION_MARKER.length) + TRUNCATION_MARKER);
+      // Labels are short by design; a long value is cut with the marker (the full one stays stored and hashed).
+      const text = `*${fitEscaped(escapeText(label), 200)}*\n${escapeText(value)}`;
+      return mrkdwn(fitEscaped(text, FIELD_CHARS));
     });
     blocks.push({ type: 'section', block_id: `${blockPrefix}:${i / FIELDS_PER_SECTION}`, fields });
   }
   return blocks;
 }
 
-function proposedBlocks(action: NonNullable<ReviewCard['proposedAction']>): Block[] {
-  const head = section(`*On approval:* ${escapeText(action.method)} ${escapeText(action.host)} (${escapeText(action.tool)})`, 'proposed');
+function proposedBlocks(action: NonNullable<ReviewCard['proposedAction']>, pointer: string): Block[] {
+  const head = section(fitEscaped(`*On approval:* ${escapeText(action.method)} ${escapeText(action.host)} (${escapeText(action.tool)})`, SECTION_CHARS), 'proposed');
   const pairs = action.fields.map((f): [string, string] => [f.name, f.old === undefined ? f.new : `${f.old} → ${f.new}`]);
-  return [head, ...fieldSections(pairs, 'proposed_fields')];
+  return [head, ...fieldSections(pairs, 'proposed_fields', PROPOSED_SECTIONS, pointer)];
 }
 
 function diffBlock(diff: NonNullable<ReviewCard['diff']>): Block {
   const side = (label: string, text: string) => {
     const cut = truncateForDisplay(text, DIFF_SIDE_CHARS).text;
-    return `*${label}*\n${cutEscaped(escapeText(cut), DIFF_SIDE_CHARS + 200)}`;
+    return `*${label}*\n${fitEscaped(escapeText(cut), DIFF_SIDE_ESCAPED)}`;
   };
   return section(`${side('Before', diff.before)}\n${side('After', diff.after)}`, 'diff');
 }
@@ -150,16 +180,20 @@ function buttons(card: ReviewCard): Block[] {
 /** A review card: header, fields, the labelled draft, diff, proposed action, status, cost, buttons. */
 export function renderCard(card: ReviewCard): { text: string; blocks: Block[] } {
   const pointer = `_The full draft is stored with run \`${escapeText(card.runId)}\`; Edit shows all of it._`;
+  const fieldsPointer = `All are stored with run \`${escapeText(card.runId)}\`.`;
+  const proposed = card.proposedAction ? proposedBlocks(card.proposedAction, fieldsPointer) : [];
+  const fieldRoom = MESSAGE_BLOCKS - FIXED_CARD_BLOCKS - Math.max(0, proposed.length - 1);
+  const cost = fitEscaped(escapeText(card.costLabel ?? '-'), COST_CHARS);
   const blocks: Block[] = [
     { type: 'header', block_id: 'title', text: { type: 'plain_text', text: truncateForDisplay(neutraliseBidi(card.title), HEADER_CHARS).text } },
-    ...fieldSections(card.fields.map((f) => [f.label, f.value]), 'fields'),
+    ...fieldSections(card.fields.map((f) => [f.label, f.value]), 'fields', fieldRoom, fieldsPointer),
     { type: 'context', block_id: 'draft_label', elements: [mrkdwn(`*${DRAFT_LABEL}*`)] },
     ...splitEscaped(card.body, SECTION_CHARS, MAX_BODY_SECTIONS, pointer).map((chunk, i) => section(chunk, `body:${i}`)),
     ...(card.diff ? [diffBlock(card.diff)] : []),
-    ...(card.proposedAction ? proposedBlocks(card.proposedAction) : []),
-    section(mentionText(card.status.text), `status:${card.status.kind}`),
+    ...proposed,
+    section(fitEscaped(mentionText(card.status.text), SECTION_CHARS), `status:${card.status.kind}`),
     { type: 'context', block_id: 'meta', elements: [mrkdwn(
-      `Cost so far: ${escapeText(card.costLabel ?? '-')} · run \`${escapeText(card.runId)}\` · version ${card.version}`)] },
+      `Cost so far: ${cost} · run \`${escapeText(card.runId)}\` · version ${card.version}`)] },
     ...buttons(card),
   ];
   return { text: `Review: ${escapeText(truncateForDisplay(card.title, HEADER_CHARS).text)}`, blocks };
@@ -179,12 +213,14 @@ function inputBlocks(form: EditorForm): Block[] {
     const parts = Math.max(1, Math.ceil(field.value.length / INPUT_CHARS));
     return Array.from({ length: parts }, (_unused, i) => {
       const value = field.value.slice(i * INPUT_CHARS, (i + 1) * INPUT_CHARS);
+      // Slack refuses an initial value longer than max_length, so a value already over the field's limit widens it.
+      const maxLength = Math.min(INPUT_CHARS, Math.max(field.maxChars, value.length));
       return {
         type: 'input', block_id: `${field.name}#${i}`, optional: form.purpose === 'reject',
         label: { type: 'plain_text', text: truncateForDisplay(parts > 1 ? `${field.label} (part ${i + 1} of ${parts})` : field.label, 2_000).text },
         element: {
           type: 'plain_text_input', action_id: 'value', multiline: field.isMultiline,
-          max_length: Math.min(INPUT_CHARS, field.maxChars), ...(value ? { initial_value: value } : {}),
+          max_length: maxLength, ...(value ? { initial_value: value } : {}),
         },
       };
     });
@@ -194,12 +230,18 @@ function inputBlocks(form: EditorForm): Block[] {
 /** The modal for an editor form (views.open). */
 export function renderEditor(form: EditorForm, channel: string): Record<string, unknown> {
   const meta: EditorMeta = { r: form.reviewRef, v: form.version, p: form.purpose, c: channel };
+  const inputs = inputBlocks(form);
+  // A text needing more inputs than a modal holds cannot be edited here without losing its end: say so, offer no Save.
+  const fits = inputs.length <= MODAL_BLOCKS;
+  const chars = form.fields.reduce((n, f) => n + f.value.length, 0).toLocaleString('en-US');
+  const tooLong = section(escapeText(`This is too long to edit in Slack (${chars} characters; a Slack dialog holds `
+    + `${(MODAL_BLOCKS * INPUT_CHARS).toLocaleString('en-US')}). Edit it in the web chat, or reject it with a reason.`));
   return {
     type: 'modal', callback_id: EDITOR_CALLBACK, private_metadata: JSON.stringify(meta),
     title: { type: 'plain_text', text: truncateForDisplay(form.title, MODAL_TITLE_CHARS).text },
-    submit: { type: 'plain_text', text: form.purpose === 'edit' ? 'Save' : 'Submit' },
+    ...(fits ? { submit: { type: 'plain_text', text: form.purpose === 'edit' ? 'Save' : 'Submit' } } : {}),
     close: { type: 'plain_text', text: 'Cancel' },
-    blocks: inputBlocks(form),
+    blocks: fits ? inputs : [tooLong],
   };
 }
 

@@ -14,5 +14,5 @@ export { setup, type ReviewEventsOf } from './setup.ts';
 export {
   modelStep, step, toolStep, type ModelStepOptions, type ModelStepOutput, type Step, type StepContext, type StepLimits,
 } from './steps.ts';
-export { blockedError, permanentError, retryLater, type Flow, type TriggerSpec } from '../engine/flow.ts';
+export { blockedError, permanentError, retryLater, type Flow, type TriggerSpec, type WebhookTrigger } from '../engine/flow.ts';
 export { assign } from 'xstate';

@@ -116,4 +116,10 @@ export interface ChatPort {
    * now. Throws when the lookup fails: the caller fails closed (RELIABILITY 48).
    */
   groupsOf(tenant: string, user: string): Promise<string[]>;
+  /**
+   * Whether `user` is a person of this tenant, where the platform can tell
+   * without a scope it lacks (the web chat knows its people; Slack would need
+   * `users:read`, so it leaves this out and ids are checked by shape only).
+   */
+  hasUser?(tenant: string, user: string): Promise<boolean>;
 }

@@ -111,9 +111,10 @@ export class Engine implements RunGateway {
   }
 
   /**
-   * Runs `fn` in one transaction whose `deliver` and `resumeJob` move runs on
-   * with it: a decision, its audit row and the run's transition commit together
-   * or not at all. The work the transitions create starts once COMMIT returns.
+   * Runs `fn` in one transaction whose `start`, `deliver` and `resumeJob` move
+   * runs on with it: a webhook's inbox row and the run it starts, or a decision,
+   * its audit row and the run's transition, commit together or not at all. The
+   * work the transitions create starts once COMMIT returns.
    */
   async transaction<T>(fn: (rt: RunTx) => Promise<T>): Promise<T> {
     const after: AfterCommit = [];

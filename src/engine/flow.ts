@@ -53,11 +53,27 @@ export interface StepOptions<I = any, O = unknown> {
 
 export type StepDefinition = StepFn | StepOptions;
 
-/** What starts a flow. `command` is wired (src/triggers/commands.ts); later issues wire the others. */
+/** What starts a flow: `command` (src/triggers/commands.ts), `webhook` (src/triggers/webhooks/ingress.ts), `schedule`. */
 export type TriggerSpec =
   | { kind: 'command'; name?: string }
-  | { kind: 'webhook'; provider: string; event?: string }
+  | WebhookTrigger
   | { kind: 'schedule'; cron: string; timezone?: string };
+
+/**
+ * A verified webhook starts the flow: `POST /webhooks/<source>` with one of
+ * `events` (as the source's preset names them: `ticket.created`,
+ * `contact.creation`, `charge.dispute.created`; docs/webhooks.md). `input` maps
+ * the event's payload to the flow's input, which is then checked against the
+ * flow's schema; a payload it cannot map (throws, or fails the schema) is
+ * dead-lettered. Keep it pure: it runs on the ingress, before the run exists.
+ */
+export interface WebhookTrigger {
+  kind: 'webhook';
+  /** A source name (`zendesk_eu`) or a preset name (`zendesk`: every source using that preset). */
+  source: string;
+  events: readonly string[];
+  input: (payload: any) => unknown;
+}
 
 /** What `compileFlow` checks and freezes. */
 export interface FlowSpec<I> {

@@ -29,8 +29,12 @@ export interface ClickDeps {
 
 const INVALID_BUTTON: ActionReply = { kind: 'ephemeral', notice: { text: 'This button is not valid here. Use the buttons on the review card itself.' } };
 const REVIEW_ID = /^[0-9a-f-]{36}$/;
-/** How long a click on a card not yet recorded waits for it: 6 × 50 ms. */
-const CARD_RECORD_POLLS = 6;
+/**
+ * How long a click on a card not yet recorded waits for it: up to 30 × 50 ms,
+ * well inside the platforms' 3 s (a person's first click must work, even on a
+ * busy bot), and a click that comes later still gets a clear "click again".
+ */
+const CARD_RECORD_POLLS = 30;
 const CARD_RECORD_POLL_MS = 50;
 
 type Asked = Pick<ReviewClick, 'reviewer' | 'action' | 'version' | 'reason'> & { deliveryId: string; messageRef: string | null };
@@ -57,7 +61,7 @@ export class Clicks {
       await this.refuse(review.id, act.user, 'ref_mismatch', act.action, act.deliveryId, act.messageRef);
       return INVALID_BUTTON;
     }
-    if (await hasDelivery(this.d.sql, review.id, act.deliveryId)) return { kind: 'ok' };
+    if (await hasDelivery(this.d.sql, review.id, act.user, act.deliveryId)) return { kind: 'ok' };
     // Delegating hands over a vote, so it needs the right to approve.
     const judgedAs = act.action === 'delegate' ? 'approve' : act.action;
     const asked: Asked = { reviewer: act.user, action: judgedAs, version: act.version, deliveryId: act.deliveryId, messageRef: act.messageRef };
@@ -77,7 +81,7 @@ export class Clicks {
   async submission(sub: InboundSubmission): Promise<SubmissionReply> {
     const review = await this.findReview(sub.reviewRef, sub.tenant);
     if (!review) return { kind: 'errors', errors: { _: 'This review no longer exists here.' } };
-    if (await hasDelivery(this.d.sql, review.id, sub.deliveryId)) return { kind: 'ok' };
+    if (await hasDelivery(this.d.sql, review.id, sub.user, sub.deliveryId)) return { kind: 'ok' };
     const asked: Asked = { reviewer: sub.user, action: sub.purpose === 'edit' ? 'edit' : 'reject', version: sub.version, deliveryId: sub.deliveryId, messageRef: null };
     if (sub.purpose === 'reject') {
       const reason = (sub.fields.reason ?? '').trim();
@@ -137,6 +141,14 @@ export class Clicks {
   private async delegate(review: ReviewRow, asked: Asked, user: string): Promise<SubmissionReply> {
     if (!/^[\w.@-]{1,100}$/.test(user)) return { kind: 'errors', errors: { user: 'Enter the user id of the person who should decide.' } };
     if (user === asked.reviewer) return { kind: 'errors', errors: { user: 'Choose someone other than yourself.' } };
+    // The requester may not approve their own run, so handing them a vote would let them.
+    if (user === review.requested_by && !(review.policy as ReviewPolicy).allowSelfApproval) {
+      return { kind: 'errors', errors: { user: `${user} requested this run, so they cannot decide it. Choose someone else.` } };
+    }
+    const port = this.d.portOf(review.platform);
+    if (port.hasUser && !(await port.hasUser(review.tenant, user))) {
+      return { kind: 'errors', errors: { user: `There is no one called "${user}" here. Enter the id of a person who may decide.` } };
+    }
     const groups = await this.groupsFor(review, asked.reviewer);
     return this.d.transaction(async (rt) => {
       const locked = await this.lock(rt.sql, review.id);

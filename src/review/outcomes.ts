@@ -77,11 +77,12 @@ export async function recordChange(rt: RunTx, review: ReviewRow, policy: ReviewP
 
 /** The review has its outcome: hand it to the run, stop the timers, tell the thread and the requester. */
 async function finishReview(rt: RunTx, review: ReviewRow, policy: ReviewPolicy, actor: string): Promise<NewJob[]> {
-  if (review.resume_job) {
+  // A cancelled review was closed because its run was cancelled or moved on: nothing to hand over.
+  if (review.status !== 'cancelled' && review.resume_job) {
     // A step asked (a budget question): it runs again and reads the answer.
     await rt.resumeJob(review.resume_job);
   } else if (review.status !== 'cancelled') {
-    // A run that has left this review (cancelled, moved on) takes nothing: deliver is then a no-op.
+    // A run that has left this review takes nothing: deliver is then a no-op.
     await rt.deliver(review.run_id, outcomeEvent(review, policy), {
       waitKey: review.job_key, dedupeKey: `review:${review.id}`, actor,
     });

@@ -197,6 +197,10 @@ function refuseClosed(policy: ReviewPolicy, state: ReviewState, click: ReviewCli
     return { code: 'expired', message: expiredMessage(state) };
   }
   if (click.version === state.version) return null;
+  if (click.version > state.version) {
+    // No card ever showed this version: a forged or garbled click, not an edit someone missed.
+    return { code: 'stale_version', message: `this card names version ${click.version}, which does not exist (the latest is ${state.version}); reload the card` };
+  }
   return { code: 'stale_version', message: 'this card is out of date: the draft was edited, so review the new version' };
 }
 

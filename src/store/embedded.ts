@@ -343,7 +343,7 @@ async function canQuery(url: string): Promise<boolean> {
     return true;
   } catch (err) {
     if (hasSqlState(err, INVALID_PASSWORD)) {
-      throw new Error(`embedded Postgres rejected the password stored in its password file (SQLSTATE ${INVALID_PASSWORD})`);
+      throw new Error(`embedded Postgres rejected the password stored in its password file (SQLSTATE ${INVALID_PASSWORD})`, { cause: err });
     }
     return false; // refused while starting, or 57P03 "the database system is starting up"
   } finally {

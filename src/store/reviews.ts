@@ -121,14 +121,14 @@ export async function appendAudit(tx: Db, e: AuditEntry): Promise<boolean> {
     VALUES (${e.reviewId}, ${seq}, ${e.runId}, ${e.tenant}, ${e.actor}, ${e.action}, ${e.outcome}, ${e.version},
             ${e.contentSha256}, ${e.messageRef}, ${e.deliveryId}, ${e.detail == null ? null : tx.json(e.detail as any)},
             ${e.at}, ${prevHash}, ${hash})
-    ON CONFLICT (review_id, delivery_id) WHERE delivery_id IS NOT NULL DO NOTHING
+    ON CONFLICT (review_id, actor, delivery_id) WHERE delivery_id IS NOT NULL DO NOTHING
     RETURNING seq`;
   return rows.length === 1;
 }
 
-/** Whether a delivery (a click or submission id) was recorded for this review already. */
-export async function hasDelivery(sql: Db, reviewId: string, deliveryId: string): Promise<boolean> {
-  const rows = await sql`SELECT 1 FROM review_audit WHERE review_id = ${reviewId} AND delivery_id = ${deliveryId}`;
+/** Whether this person's delivery (a click or submission id) was recorded for this review already. */
+export async function hasDelivery(sql: Db, reviewId: string, actor: string, deliveryId: string): Promise<boolean> {
+  const rows = await sql`SELECT 1 FROM review_audit WHERE review_id = ${reviewId} AND actor = ${actor} AND delivery_id = ${deliveryId}`;
   return rows.length === 1;
 }
 

@@ -4,7 +4,7 @@
  * accept exactly the same syntax:
  *
  *   run <flow> key=value key="two words" key='single' key="say \"hi\"" key=“typographic”
- *   status <run> · list · cancel <run> · retry <run> · help
+ *   status <run> · list · cancel <run> · retry <run> · deadletters [replay <id>] · help
  *
  * Values are kept verbatim (unicode, RTL marks, `'; DROP TABLE`): they are
  * data, bound as SQL parameters downstream. What Postgres cannot store (NUL,
@@ -23,6 +23,7 @@ export type ParsedCommand =
   | { kind: 'list' }
   | { kind: 'digest'; isPreview: boolean }
   | { kind: 'schedules' }
+  | { kind: 'deadletters'; replayId: string | null }
   | { kind: 'help' };
 
 /** Longest accepted command text, in characters (code points): Slack's own cap is 4,000. */
@@ -74,6 +75,7 @@ export function parseCommand(text: string): ParsedCommand {
     case 'list': return noArgs('list', args, { kind: 'list' });
     case 'schedules': return noArgs('schedules', args, { kind: 'schedules' });
     case 'digest': return parseDigest(args);
+    case 'deadletters': return parseDeadLetters(args);
     case 'help': return { kind: 'help' };
     default: throw refusal('unknown command', head.key === undefined ? head.value : `${head.key}=${head.value}`, '; try /signoff help');
   }
@@ -212,6 +214,16 @@ function parseRunIdArg(name: 'status' | 'cancel' | 'retry' | 'repost', args: Tok
     throw refusal('', arg.key === undefined ? arg.value : `${arg.key}=${arg.value}`, ` is not a run id: ${USAGE[name]}`);
   }
   return runId;
+}
+
+/** `deadletters` lists; `deadletters replay <id>` starts one again. */
+function parseDeadLetters(args: Token[]): ParsedCommand {
+  if (args.length === 0) return { kind: 'deadletters', replayId: null };
+  const [verb, id, ...extra] = args;
+  if (verb?.value !== 'replay' || !id || !/^\d{1,18}$/.test(id.value) || extra.length > 0) {
+    throw new SignoffError('input_invalid', 'usage: /signoff deadletters, or /signoff deadletters replay <id> (the number it lists)');
+  }
+  return { kind: 'deadletters', replayId: id.value };
 }
 
 function noArgs(name: string, args: Token[], command: ParsedCommand): ParsedCommand {

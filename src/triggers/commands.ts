@@ -27,6 +27,7 @@ import type { RunRecord, RunSummary, TimelineRow } from '../store/runs.ts';
 import { listSchedules, requestDigest, type DigestCommandDeps } from './digest-commands.ts';
 import { unknownKeyProblem } from './input-keys.ts';
 import { parseCommand, type ParsedCommand } from './command-parse.ts';
+import { answerDeadLetters, type DeadLetterControl } from './webhooks/dead-letters.ts';
 
 /** A flow as help and error replies name it, with what starts it (src/engine/flow.ts TriggerSpec). */
 export interface FlowSummary { id: string; title: string; triggers: readonly TriggerSpec[] }
@@ -53,6 +54,8 @@ export interface CommandDeps extends RunControl, Pick<DigestCommandDeps, 'schedu
   log?: Logger;
   /** The input keys a flow takes (./input-keys.ts), so a mistyped key is refused; null or absent: not checked. */
   inputKeys?(flowId: string): readonly string[] | null;
+  /** Webhook dead letters, for admins (`/signoff deadletters`); absent: the command says none are kept. */
+  deadLetters?: DeadLetterControl;
 }
 
 /** Runs `list` shows. */
@@ -73,6 +76,7 @@ const USAGE_LINES = [
   "/signoff repost <run>: post a run's review card again, e.g. after it was deleted (its requester or an admin)",
   "/signoff digest [preview]: this week's digest here now (preview: only to you)",
   '/signoff schedules: the schedules, their next slot and the last one fired',
+  '/signoff deadletters [replay <id>]: webhook deliveries a flow refused, and starting one again (admins)',
   '/signoff help: this help',
 ];
 
@@ -94,7 +98,7 @@ export async function handleCommand(cmd: InboundCommand, deps: CommandDeps): Pro
 
 /** Binds an engine's methods and adds the options, for callers that pass admins or a logger. */
 export function makeCommandDeps(
-  control: RunControl, opts: Pick<CommandDeps, 'admins' | 'log' | 'repostCards' | 'inputKeys' | 'schedules' | 'clock'> = {},
+  control: RunControl, opts: Pick<CommandDeps, 'admins' | 'log' | 'repostCards' | 'inputKeys' | 'schedules' | 'clock' | 'deadLetters'> = {},
 ): CommandDeps {
   return {
     startRun: (flowId, input, startOpts) => control.startRun(flowId, input, startOpts),
@@ -119,6 +123,7 @@ async function dispatch(command: ParsedCommand, cmd: InboundCommand, deps: Comma
     case 'repost': return controlRun(command.kind, command.runId, cmd, deps);
     case 'digest': return requestDigest(command.isPreview, cmd, deps);
     case 'schedules': return listSchedules(deps);
+    case 'deadletters': return answerDeadLetters(command.replayId, cmd.user, deps);
     case 'help': return ephemeral(helpText(deps.listFlows()));
   }
 }
@@ -244,7 +249,7 @@ function startsBy(flow: FlowSummary): string {
   const ways = flow.triggers.map((t) => {
     switch (t.kind) {
       case 'command': return `/signoff run ${flow.id}`;
-      case 'webhook': return `a ${t.provider} webhook${t.event ? ` (${t.event})` : ''}`;
+      case 'webhook': return `a ${t.source} webhook (${t.events.join(', ')})`;
       case 'schedule': return `the schedule ${t.cron}${t.timezone ? ` ${t.timezone}` : ''}`;
     }
   });

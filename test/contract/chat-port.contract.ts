@@ -336,6 +336,14 @@ export function chatPortContract(name: string, makeDriver: MakeDriver): void {
       await until('the requester DM', async () => (await driver.dms('alice')).find((t) => t.includes(runId)));
     });
 
+    it('delegating to the requester is refused with the reason, and changes nothing', async () => {
+      const { runId, card } = await request('rv-leads');
+      const delegate = await driver.click('bob', card, 'delegate') as Extract<ActionReply, { kind: 'open_editor' }>;
+      const reply = await driver.submit('bob', delegate.form, { user: 'alice' });
+      expect(reply).toMatchObject({ kind: 'errors', errors: { user: expect.stringMatching(/alice requested this run/) } });
+      expect((await reviewRow(runId)).delegates).toEqual([]);
+    });
+
     it('reject asks for a reason and hands it to the flow; delegation lets another person decide', async () => {
       await driver.setGroups('frank', []);
       const { runId, card } = await request('rv-leads');

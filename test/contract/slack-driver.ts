@@ -128,7 +128,10 @@ export async function makeSlackDriver({ sql }: { sql: Sql }, mode: 'http' | 'soc
       const view = fake.views.find((v) => v.triggerId === triggerId);
       if (view) return { kind: 'open_editor', form: formOf(view.view) };
       const said = fake.ephemerals.find((e) => e.url === responseUrl);
-      return said ? { kind: 'ephemeral', notice: { text: decode(said.text) } } : { kind: 'ok' };
+      if (!said) return { kind: 'ok' };
+      // Only an ephemeral answer is private to the clicker; an in_channel one is for everyone.
+      const notice = { text: decode(said.text) };
+      return said.responseType === 'ephemeral' ? { kind: 'ephemeral', notice } : { kind: 'ok', notice };
     },
     async submit(user, form, fields, opts = {}): Promise<SubmissionReply> {
       const values: Record<string, string> = {};

@@ -12,9 +12,26 @@
  * Without a scripted behaviour, a request with a json_schema response format
  * is answered with `fake.answer(body)` (settable; by default an object built
  * from the schema), and any other with a short text.
+ *
+ * Before any scripted behaviour it refuses what the API refuses, with the API's
+ * error bodies (https://platform.openai.com/docs/guides/error-codes):
+ * - a wrong or missing `Authorization: Bearer` key, when `apiKey` is given: 401 `invalid_api_key`;
+ * - a model it does not serve (`models`, by default OpenAI's own ids): 404 `model_not_found`;
+ * - a strict `json_schema` format outside structured outputs' rules (./openai-schema.ts): 400.
  */
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { strictSchemaProblem } from './openai-schema.ts';
+
+/** Model ids the fake serves unless told otherwise: OpenAI's, as priced in src/config.ts. */
+export const OPENAI_MODELS: readonly string[] = ['gpt-4.1', 'gpt-4.1-mini', 'gpt-4.1-nano', 'gpt-4o', 'gpt-4o-mini', 'gpt-5', 'gpt-5-mini'];
+
+export interface FakeOpenAIOptions {
+  /** The one key accepted as `Authorization: Bearer <key>`; unset, any key (or none) is accepted. */
+  apiKey?: string;
+  /** Model ids it serves; others get 404 model_not_found. Default OPENAI_MODELS. */
+  models?: readonly string[];
+}
 
 export type FakeBehaviour =
   | { kind: 'json'; value: unknown }
@@ -55,6 +72,13 @@ export interface FakeOpenAI {
   close(): Promise<void>;
 }
 
+interface Refusal { status: number; code: string | null; message: string; param?: string }
+
+/** OpenAI shows a refused key by its first and last characters only. */
+function masked(key: string): string {
+  return key.length <= 8 ? '***' : `${key.slice(0, 3)}***${key.slice(-4)}`;
+}
+
 /** What one answer says, whichever API shape carries it. */
 interface Reply {
   text: string | null;
@@ -71,7 +95,8 @@ const defaultAnswer = (body: any): unknown => sampleFromSchema(schemaOf(body));
 /** Tokens are counted like the real thing roughly does for English: 4 characters each. */
 const tokens = (text: string): number => Math.ceil(text.length / 4);
 
-export async function startFakeOpenAI(): Promise<FakeOpenAI> {
+export async function startFakeOpenAI(o: FakeOpenAIOptions = {}): Promise<FakeOpenAI> {
+  const models = new Set(o.models ?? OPENAI_MODELS);
   const queue: FakeBehaviour[] = [];
   let persistent: FakeBehaviour | null = null;
   let ids = 0;
@@ -82,7 +107,7 @@ export async function startFakeOpenAI(): Promise<FakeOpenAI> {
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const raw = await readBody(req);
     const path = (req.url ?? '/').split('?')[0]!;
-    let body: any = null;
+    let body: any;
     try {
       body = raw ? JSON.parse(raw) : null;
     } catch {
@@ -93,12 +118,34 @@ export async function startFakeOpenAI(): Promise<FakeOpenAI> {
     if (req.method !== 'POST' || (!isChat && path !== '/v1/responses')) {
       return sendError(res, 404, `Invalid URL (${req.method} ${path})`, 'invalid_request_error');
     }
+    const refusal = refuse(req.headers.authorization, body, isChat);
+    if (refusal) return sendError(res, refusal.status, refusal.message, 'invalid_request_error', refusal.code, {}, refusal.param);
     const behaviour = queue.shift() ?? persistent;
     if (behaviour?.kind === 'hang') return;
     if (behaviour?.kind === 'status') return sendStatus(res, behaviour);
     const reply = replyFor(behaviour, body);
     ids += 1;
     sendJson(res, 200, isChat ? chatCompletion(body, reply, ids) : response(body, reply, ids));
+  }
+
+  /** What the API refuses whatever the scripted behaviour: the key, the model, the schema. */
+  function refuse(authorization: string | undefined, body: any, isChat: boolean): Refusal | null {
+    if (o.apiKey !== undefined) {
+      const key = /^Bearer (.+)$/.exec(authorization ?? '')?.[1];
+      if (!key) {
+        return { status: 401, code: null, message: "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY)." };
+      }
+      if (key !== o.apiKey) {
+        return { status: 401, code: 'invalid_api_key', message: `Incorrect API key provided: ${masked(key)}. You can find your API key at https://platform.openai.com/account/api-keys.` };
+      }
+    }
+    if (!models.has(body?.model)) {
+      return { status: 404, code: 'model_not_found', message: `The model \`${String(body?.model)}\` does not exist or you do not have access to it.` };
+    }
+    const format = isChat ? body?.response_format?.json_schema : body?.text?.format;
+    const isStrict = (isChat ? body?.response_format?.type : format?.type) === 'json_schema' && format?.strict === true;
+    const problem = isStrict ? strictSchemaProblem(format.name, format.schema) : null;
+    return problem ? { status: 400, code: null, message: problem, param: isChat ? 'response_format' : 'text.format.schema' } : null;
   }
 
   function replyFor(b: FakeBehaviour | null, body: any): Reply {
@@ -183,8 +230,8 @@ function sendStatus(res: ServerResponse, b: Extract<FakeBehaviour, { kind: 'stat
   sendError(res, b.status, b.message ?? `fake ${b.status}${b.code ? ` ${b.code}` : ''}`, type, b.code ?? null, headers);
 }
 
-function sendError(res: ServerResponse, status: number, message: string, type: string, code: string | null = null, headers: Record<string, string> = {}): void {
-  sendJson(res, status, { error: { message, type, code, param: null } }, headers);
+function sendError(res: ServerResponse, status: number, message: string, type: string, code: string | null = null, headers: Record<string, string> = {}, param: string | null = null): void {
+  sendJson(res, status, { error: { message, type, code, param } }, headers);
 }
 
 function sendJson(res: ServerResponse, status: number, value: unknown, headers: Record<string, string> = {}): void {

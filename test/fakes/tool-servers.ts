@@ -11,8 +11,19 @@
  *   fake.down(5_000);                                // 503 to everything for 5 s
  *   expect(fake.effectsByKey('run:child:1')).toHaveLength(1);
  *
- * Like Zendesk and Stripe, a repeat of a write with an Idempotency-Key already
- * seen gets the first answer back and changes nothing.
+ * Zendesk, as documented, and no more:
+ * - every /api/v2 call must authenticate as the configured agent, with an API
+ *   token as Basic `{email}/token:{api_token}` or an OAuth access token as
+ *   Bearer; anything else gets Zendesk's 401 `{"error":"Couldn't authenticate you"}`
+ *   (https://support.zendesk.com/hc/en-us/articles/4408831452954-How-can-I-authenticate-API-requests).
+ * - Idempotency-Key is honoured on ticket *creation* only (POST /api/v2/tickets.json:
+ *   a repeat gets the first answer and `x-idempotency-lookup: hit`); on an update
+ *   it is ignored, so a retried PUT adds its comment again
+ *   (https://developer.zendesk.com/api-reference/ticketing/introduction/#idempotency).
+ * - GET /api/v2/tickets/{id}/comments.json lists comments, `sort_order=asc|desc`,
+ *   `per_page` at most 100, and GET /api/v2/users/me.json names the agent
+ *   (https://developer.zendesk.com/api-reference/ticketing/tickets/ticket_comments/#list-comments,
+ *   https://developer.zendesk.com/api-reference/ticketing/users/users/#show-the-currently-authenticated-user).
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
@@ -62,8 +73,17 @@ export interface FakeTools {
   close(): Promise<void>;
 }
 
+/** The Zendesk agent the fake accepts credentials of. */
+export interface ZendeskAgent { id: number; email: string; apiToken: string; oauthToken: string }
+/** Default credentials: set ZENDESK_EMAIL/ZENDESK_TOKEN (or ZENDESK_OAUTH_TOKEN) to these. */
+export const ZENDESK_AGENT: Readonly<ZendeskAgent> = Object.freeze({
+  id: 9001, email: 'agent@example.com', apiToken: 'zd-api-token-123', oauthToken: 'zd-oauth-token-456',
+});
+
+export interface ZendeskComment { id: number; type: 'Comment'; author_id: number; body: string; plain_body: string; public: boolean; created_at: string }
+
 export interface FakeState {
-  tickets: Map<string, { status: string; priority: string | null; tags: string[]; comments: { id: number; body: string; public: boolean }[] }>;
+  tickets: Map<string, { status: string; priority: string | null; tags: string[]; comments: ZendeskComment[] }>;
   issues: Map<string, { title: string; priority: number; stateId: string }>;
   issueComments: { id: string; issueId: string; body: string }[];
   contacts: Map<string, Record<string, string>>;
@@ -73,7 +93,11 @@ interface Answer { status: number; body: unknown; headers?: Record<string, strin
 /** A route's answer, and whether it changed something (a write that was applied). */
 interface Routed { answer: Answer; effect: boolean }
 
-export async function startFakeTools(): Promise<FakeTools> {
+/** Zendesk's answer to a request it cannot authenticate. */
+const ZENDESK_401: Answer = { status: 401, body: { error: "Couldn't authenticate you" }, headers: { 'www-authenticate': 'Basic realm="Web Password"' } };
+
+export async function startFakeTools(o: { zendesk?: ZendeskAgent } = {}): Promise<FakeTools> {
+  const agent = o.zendesk ?? ZENDESK_AGENT;
   const calls: RecordedCall[] = [];
   const effects: Effect[] = [];
   const faults: Fault[] = [];
@@ -96,14 +120,19 @@ export async function startFakeTools(): Promise<FakeTools> {
     }
     if (fault?.kind === 'hang') return;
     if (fault?.kind === 'conflict') return send(res, { status: 409, body: { error: 'DuplicateRequest', description: 'Idempotency-Key already used' } });
-    const isWrite = req.method !== 'GET';
-    const replay = key && isWrite ? replies.get(key) : undefined;
-    let answer = replay;
+    if (url.pathname.startsWith('/api/v2/') && !isZendeskAgent(agent, req.headers.authorization)) return send(res, ZENDESK_401);
+    // Only a ticket creation honours the key (see the header comment).
+    const isKeyed = key !== null && req.method === 'POST' && url.pathname === '/api/v2/tickets.json';
+    const replay = isKeyed ? replies.get(key) : undefined;
+    let answer: Answer | undefined = replay && { ...replay, headers: { ...replay.headers, 'x-idempotency-lookup': 'hit' } };
     if (!answer) {
-      const routed = route(state, req.method ?? 'GET', url, body);
+      const routed = route(state, agent, req.method ?? 'GET', url, body);
       answer = routed.answer;
       if (routed.effect) effects.push({ key, method: req.method ?? '', path: url.pathname, body });
-      if (key && isWrite && answer.status < 300) replies.set(key, answer);
+      if (isKeyed && answer.status < 300) {
+        answer = { ...answer, headers: { ...answer.headers, 'x-idempotency-lookup': 'miss' } };
+        replies.set(key, answer);
+      }
     }
     if (fault?.kind === 'drop-after-accept') return req.socket.destroy();
     send(res, answer);
@@ -135,14 +164,23 @@ export async function startFakeTools(): Promise<FakeTools> {
   };
 }
 
+/** Basic `{email}/token:{api_token}` or Bearer `{oauth_token}` of the agent. */
+function isZendeskAgent(agent: ZendeskAgent, header: string | undefined): boolean {
+  if (!header) return false;
+  const [scheme, value = ''] = header.split(' ', 2);
+  if (scheme?.toLowerCase() === 'bearer') return value === agent.oauthToken;
+  if (scheme?.toLowerCase() !== 'basic') return false;
+  return Buffer.from(value, 'base64').toString('utf8') === `${agent.email}/token:${agent.apiToken}`;
+}
+
 /** The routes. Each write mutates `state` and says so; reads and refusals do not. */
-function route(state: FakeState, method: string, url: URL, body: any): Routed {
+function route(state: FakeState, agent: ZendeskAgent, method: string, url: URL, body: any): Routed {
   const path = url.pathname;
   let m: RegExpMatchArray | null;
-  if (method === 'PUT' && (m = path.match(/^\/api\/v2\/tickets\/(\d+)\.json$/))) return updateTicket(state, m[1]!, body);
-  if (method === 'GET' && (m = path.match(/^\/api\/v2\/tickets\/(\d+)\/comments\.json$/))) {
-    return read({ comments: state.tickets.get(m[1]!)?.comments ?? [] });
-  }
+  if (method === 'PUT' && (m = path.match(/^\/api\/v2\/tickets\/(\d+)\.json$/))) return updateTicket(state, agent, m[1]!, body);
+  if (method === 'POST' && path === '/api/v2/tickets.json') return createTicket(state, agent, body);
+  if (method === 'GET' && (m = path.match(/^\/api\/v2\/tickets\/(\d+)\/comments\.json$/))) return listComments(state, m[1]!, url);
+  if (method === 'GET' && path === '/api/v2/users/me.json') return read({ user: { id: agent.id, email: agent.email, role: 'agent' } });
   if (method === 'POST' && path === '/graphql') return graphql(state, body);
   if ((m = path.match(/^\/crm\/v3\/objects\/contacts\/(\d+)$/))) {
     if (method === 'PATCH') return updateContact(state, m[1]!, body);
@@ -157,17 +195,52 @@ function route(state: FakeState, method: string, url: URL, body: any): Routed {
   return refuse(404, { error: 'InvalidEndpoint', description: `no route ${method} ${path}` });
 }
 
-function updateTicket(state: FakeState, id: string, body: any): Routed {
+/** A comment as Zendesk lists it; `plain_body` is the text without markup. */
+function addComment(ticket: { comments: ZendeskComment[] }, agent: ZendeskAgent, comment: any): ZendeskComment {
+  const added: ZendeskComment = {
+    id: 100_000 + ticket.comments.length + 1, type: 'Comment', author_id: agent.id, body: String(comment.body),
+    plain_body: String(comment.body), public: comment.public !== false, created_at: new Date().toISOString(),
+  };
+  ticket.comments.push(added);
+  return added;
+}
+
+function updateTicket(state: FakeState, agent: ZendeskAgent, id: string, body: any): Routed {
   const change = body?.ticket;
   if (!change || typeof change !== 'object') return refuse(400, { error: 'InvalidEndpoint', description: 'body must be { ticket: { … } }' });
   const ticket = state.tickets.get(id) ?? { status: 'open', priority: null, tags: [], comments: [] };
   state.tickets.set(id, ticket);
-  if (change.comment?.body) ticket.comments.push({ id: ticket.comments.length + 1, body: change.comment.body, public: change.comment.public !== false });
+  const events: unknown[] = [];
+  if (change.comment?.body) {
+    const { id: commentId, body: text, public: isPublic, author_id } = addComment(ticket, agent, change.comment);
+    events.push({ id: commentId, type: 'Comment', body: text, public: isPublic, author_id });
+  }
   if (change.status) ticket.status = change.status;
   if (change.priority) ticket.priority = change.priority;
   if (change.tags) ticket.tags = change.tags;
   const { comments: _comments, ...fields } = ticket;
-  return { answer: { status: 200, body: { ticket: { id: Number(id), ...fields }, audit: { id: Date.now() } } }, effect: true };
+  return { answer: { status: 200, body: { ticket: { id: Number(id), ...fields }, audit: { id: Date.now(), author_id: agent.id, events } } }, effect: true };
+}
+
+function createTicket(state: FakeState, agent: ZendeskAgent, body: any): Routed {
+  if (!body?.ticket?.comment?.body) return refuse(422, { error: 'RecordInvalid', description: 'Record validation errors', details: { description: [{ description: 'Description: cannot be blank' }] } });
+  const id = String(1_000 + state.tickets.size + 1);
+  const ticket = { status: 'new', priority: null, tags: [], comments: [] as ZendeskComment[] };
+  state.tickets.set(id, ticket);
+  addComment(ticket, agent, body.ticket.comment);
+  return { answer: { status: 201, body: { ticket: { id: Number(id), status: ticket.status, priority: null, tags: [], subject: body.ticket.subject ?? null } } }, effect: true };
+}
+
+/** Offset pagination as Zendesk's list endpoints do it: `per_page` (max 100) and `next_page`. */
+function listComments(state: FakeState, id: string, url: URL): Routed {
+  // Like updateTicket, every ticket id exists (untouched ones have no comments yet).
+  const ticket = state.tickets.get(id) ?? { comments: [] };
+  const perPage = Number(url.searchParams.get('per_page') ?? 100);
+  if (!Number.isInteger(perPage) || perPage < 1 || perPage > 100) {
+    return refuse(400, { error: 'InvalidPaginationParameter', description: 'per_page must be between 1 and 100' });
+  }
+  const sorted = url.searchParams.get('sort_order') === 'desc' ? [...ticket.comments].reverse() : ticket.comments;
+  return read({ comments: sorted.slice(0, perPage), next_page: sorted.length > perPage ? 'more' : null, previous_page: null, count: sorted.length });
 }
 
 function graphql(state: FakeState, body: any): Routed {

@@ -30,6 +30,8 @@ export const MODULES: readonly { name: string; path: string; floor: number }[] =
   // only main reads it, handing each module its slice.
   { name: 'config', path: 'src/config.ts', floor: 10 },
   { name: 'main', path: 'src/main.ts', floor: 11 },
+  // Command-line entry points (`npm run web:invite`, …): like main, they read config and compose modules.
+  { name: 'cli', path: 'src/cli/', floor: 11 },
 ];
 
 /** Rules on package imports and on where adapters may reach, beside the floors. */

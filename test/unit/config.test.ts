@@ -48,7 +48,7 @@ describe('readConfig', () => {
     const c = readConfig({
       OPENAI_BASE_URL: 'http://127.0.0.1:11434/v1/', MODEL_STRONG: 'llama3.1, llama3.2', RUN_BUDGET_USD: '0.5',
       MODEL_PRICES: '{"llama3.1":{"inputPerMTok":0,"outputPerMTok":0}}', REDACT_PATTERNS: '["ACME-[0-9]{6}"]',
-      ZENDESK_URL: 'https://acme.zendesk.com', ZENDESK_TOKEN: 'zd', LINEAR_TOKEN: 'lin',
+      ZENDESK_URL: 'https://acme.zendesk.com', ZENDESK_TOKEN: 'zd', ZENDESK_EMAIL: 'agent@acme.com', LINEAR_TOKEN: 'lin',
     });
     expect(c.model.baseUrl).toBe('http://127.0.0.1:11434/v1');
     expect(c.model.routes.strong).toEqual(['llama3.1', 'llama3.2']);
@@ -56,7 +56,7 @@ describe('readConfig', () => {
     expect(c.model.prices['gpt-4.1']).toBeDefined();
     expect(c.model.redactPatterns.at(-1)).toBe('ACME-[0-9]{6}');
     expect(c.tools.connectors).toEqual({
-      zendesk: { baseUrl: 'https://acme.zendesk.com', token: 'zd' }, linear: { baseUrl: 'https://api.linear.app', token: 'lin' },
+      zendesk: { baseUrl: 'https://acme.zendesk.com', token: 'zd', email: 'agent@acme.com' }, linear: { baseUrl: 'https://api.linear.app', token: 'lin' },
     });
     expect(c.runBudgetUsd).toBe(0.5);
   });
@@ -76,6 +76,21 @@ describe('readConfig', () => {
       expect(message).toContain(name);
     }
     expect(message).not.toContain('xoxb-1');
+  });
+
+  it('takes a Zendesk API token with its email, or an OAuth token alone', () => {
+    expect(readConfig({ ZENDESK_URL: 'https://acme.zendesk.com', ZENDESK_OAUTH_TOKEN: 'oauth' }).tools.connectors.zendesk)
+      .toEqual({ baseUrl: 'https://acme.zendesk.com', token: 'oauth', email: null });
+  });
+
+  it.each([
+    [{ ZENDESK_TOKEN: 'zd' }, /ZENDESK_TOKEN is an API token, which Zendesk accepts only with the agent's email: set ZENDESK_EMAIL/],
+    [{ ZENDESK_TOKEN: 'zd', ZENDESK_OAUTH_TOKEN: 'o', ZENDESK_EMAIL: 'a@b.c' }, /not both/],
+    [{ ZENDESK_EMAIL: 'a@b.c' }, /ZENDESK_EMAIL is set but ZENDESK_TOKEN/],
+    [{ ZENDESK_TOKEN: 'zd', ZENDESK_EMAIL: 'agent' }, /ZENDESK_EMAIL must be an email address/],
+    [{}, /ZENDESK_URL is set but no credentials: set ZENDESK_EMAIL and ZENDESK_TOKEN/],
+  ])('refuses Zendesk credentials Zendesk would refuse: %j', (env, words) => {
+    expect(() => readConfig({ ZENDESK_URL: 'https://acme.zendesk.com', ...env })).toThrow(words);
   });
 
   it('takes Slack in HTTP mode or Socket Mode', () => {

@@ -6,20 +6,20 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { answerOffline } from '../../src/steps/model/offline.ts';
-import { toStrictJsonSchema } from '../../src/steps/model/schema.ts';
+import { fullJsonSchema } from '../../src/steps/model/schema.ts';
 
 const Draft = z.object({ reply: z.string().min(1), tone: z.enum(['friendly', 'formal']) });
 const SYSTEM = 'You draft replies to support tickets.';
 const TICKET = 'Customer: Ada\nSubject: Printer on fire\n\nThe office printer is on fire again.';
 
 function reply(prompt: string): string {
-  const { text } = answerOffline({ system: SYSTEM, prompt, schema: toStrictJsonSchema(Draft) });
+  const { text } = answerOffline({ system: SYSTEM, prompt, schema: fullJsonSchema(Draft) });
   return Draft.parse(JSON.parse(text)).reply;
 }
 
 describe('offline model', () => {
   it('gives the same answer to the same prompt', () => {
-    const input = { system: SYSTEM, prompt: TICKET, schema: toStrictJsonSchema(Draft) };
+    const input = { system: SYSTEM, prompt: TICKET, schema: fullJsonSchema(Draft) };
     expect(answerOffline(input)).toEqual(answerOffline(input));
   });
 
@@ -37,7 +37,7 @@ describe('offline model', () => {
       note: z.string().optional(),
       ref: z.union([z.null(), z.literal('T-1')]),
     });
-    const { text } = answerOffline({ system: SYSTEM, prompt: TICKET, schema: toStrictJsonSchema(Triage) });
+    const { text } = answerOffline({ system: SYSTEM, prompt: TICKET, schema: fullJsonSchema(Triage) });
     const value = Triage.parse(JSON.parse(text));
     expect(value).toMatchObject({ category: 'billing', priority: 1, score: -2, urgent: false, tags: [], ref: 'T-1' });
     expect(value.steps).toHaveLength(2);
@@ -61,7 +61,7 @@ describe('offline model', () => {
   });
 
   it('reports usage at about four characters a token', () => {
-    const { text, usage } = answerOffline({ system: SYSTEM, prompt: TICKET, schema: toStrictJsonSchema(Draft) });
+    const { text, usage } = answerOffline({ system: SYSTEM, prompt: TICKET, schema: fullJsonSchema(Draft) });
     expect(usage).toEqual({ inputTokens: Math.ceil((SYSTEM.length + TICKET.length) / 4), outputTokens: Math.ceil(text.length / 4) });
   });
 });

@@ -33,9 +33,18 @@ describe('Pacer', () => {
     expect(await pacer.schedule('other', { weightPerMinute: 1_000 }, async () => 'd', 900)).toBe('d');
   });
 
-  it('runs unpaced when the spec sets no limit', async () => {
+  it('runs unpaced when the spec sets no limit: all 50 calls at once, none held back', async () => {
     pacer = new Pacer(100);
-    const results = await Promise.all(Array.from({ length: 50 }, (_v, i) => pacer.schedule('free', {}, async () => i)));
-    expect(results).toHaveLength(50);
+    let active = 0;
+    let mostAtOnce = 0;
+    const results = await Promise.all(Array.from({ length: 50 }, (_v, i) => pacer.schedule('free', {}, async () => {
+      active += 1;
+      mostAtOnce = Math.max(mostAtOnce, active);
+      await new Promise((r) => setImmediate(r)); // every call has started before any finishes, unless one was held
+      active -= 1;
+      return i;
+    })));
+    expect(results).toEqual(Array.from({ length: 50 }, (_v, i) => i));
+    expect(mostAtOnce).toBe(50);
   });
 });

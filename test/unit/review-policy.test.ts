@@ -212,6 +212,11 @@ describe('edits (56, 57)', () => {
     expect(judgeClick(policy, edited, click('A', { version: 2 })).kind).toBe('accepted');
   });
 
+  it('a version no card ever showed is named as such, not as an edit someone missed', () => {
+    expect(judgeClick(policy, pending(), click('A', { version: 99 })))
+      .toEqual(refused('stale_version', 'this card names version 99, which does not exist (the latest is 1); reload the card'));
+  });
+
   it('56: the editor cannot approve their own edit unless the policy allows it', () => {
     const edited = applyEdit(pending(), { editor: 'B', newContentSha256: contentSha256({ draft: 'v2' }) });
     expect(judgeClick(policy, edited, click('B', { version: 2 })).kind).toBe('refused');

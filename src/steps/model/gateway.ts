@@ -22,7 +22,7 @@ import { classifyFailure } from './classify.ts';
 import { answerOffline } from './offline.ts';
 import { createOpenAITransport, type ProviderCall, type Transport } from './openai.ts';
 import { redact, truncateForModel } from './prompt.ts';
-import { checkAnswer, toStrictJsonSchema, type CheckedAnswer, type RawAnswer } from './schema.ts';
+import { checkAnswer, fullJsonSchema, toStrictJsonSchema, type CheckedAnswer, type RawAnswer } from './schema.ts';
 import type { ModelGateway, ModelRequest, ModelResult, ModelScope, ModelSettings, ModelUsage } from './types.ts';
 
 export interface GatewayOptions {
@@ -103,11 +103,13 @@ class Gateway implements ModelGateway {
   /** What leaves the process: secrets redacted everywhere, the material cut to size. */
   private prepare<T>(req: ModelRequest<T>, scope: ModelScope): Omit<ProviderCall, 'model' | 'correction'> {
     const patterns = this.o.settings.redactPatterns;
+    // Made offline too, so a schema the API would refuse fails before a key is configured.
+    const strict = toStrictJsonSchema(req.schema, req.schemaName);
     return {
       system: redact(req.system, patterns),
       prompt: truncateForModel(redact(req.prompt, patterns), this.o.settings.maxPromptChars),
       schemaName: req.schemaName,
-      jsonSchema: toStrictJsonSchema(req.schema),
+      jsonSchema: this.isOffline ? fullJsonSchema(req.schema) : strict,
       maxOutputTokens: req.maxOutputTokens ?? DEFAULT_MAX_OUTPUT_TOKENS,
       signal: scope.signal,
     };

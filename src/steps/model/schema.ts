@@ -4,7 +4,9 @@
  * came back (RELIABILITY 70). Model output is untrusted input: it is parsed
  * and validated here before anything uses it.
  */
+import { zodResponseFormat } from 'openai/helpers/zod';
 import { z } from 'zod';
+import { SignoffError } from '../../errors.ts';
 
 export type JsonSchema = Record<string, unknown>;
 
@@ -22,29 +24,59 @@ export interface RawAnswer {
 export type CheckedAnswer<T> = { ok: true; value: T } | { ok: false; reason: string; raw: string };
 
 /**
- * `z.toJSONSchema` made strict-compatible: OpenAI's strict mode wants every
- * object closed (`additionalProperties: false`) and every property required.
- * An optional zod field becomes required here, which zod still accepts.
+ * Keywords OpenAI's strict mode permits
+ * (https://platform.openai.com/docs/guides/structured-outputs#supported-schemas):
+ * the structure, plus `pattern`/`format` for strings, the bounds of numbers and
+ * `minItems`/`maxItems`. Anything else (`minLength`, `maxLength`, `default`, …)
+ * is answered 400 "'minLength' is not permitted", so it is left out of what is
+ * sent; the zod schema still checks it on the answer (checkAnswer).
  */
-export function toStrictJsonSchema(schema: z.ZodType): JsonSchema {
-  const json = z.toJSONSchema(schema) as JsonSchema;
-  delete json.$schema;
-  return closeObjects(json) as JsonSchema;
+const PERMITTED = new Set([
+  'type', 'properties', 'required', 'additionalProperties', 'items', 'enum', 'const', 'anyOf', '$ref', '$defs',
+  'definitions', 'description', 'title', 'pattern', 'format', 'multipleOf', 'minimum', 'maximum',
+  'exclusiveMinimum', 'exclusiveMaximum', 'minItems', 'maxItems',
+]);
+/** The `format` values strict mode knows (same page); zod's others (e.g. `cidrv4`) are left to zod. */
+const FORMATS = new Set(['date-time', 'time', 'date', 'duration', 'email', 'hostname', 'ipv4', 'ipv6', 'uuid']);
+
+/**
+ * The JSON schema sent for a step's zod schema. The strict transform is the
+ * openai SDK's own (`zodResponseFormat` from openai/helpers/zod: every object
+ * closed, every property required, `.optional()` without `.nullable()`
+ * refused, as the API refuses it); then the keywords the API does not permit
+ * are dropped. A schema the API cannot take is a permanent step error naming it.
+ */
+export function toStrictJsonSchema(schema: z.ZodType, name: string): JsonSchema {
+  let json: JsonSchema;
+  try {
+    json = zodResponseFormat(schema, name).json_schema.schema as JsonSchema;
+  } catch (err) {
+    const why = err instanceof Error ? err.message : String(err);
+    throw new SignoffError('step_failed', `the "${name}" answer schema cannot be used for structured output: ${why}`,
+      { cause: err, details: { retryable: false } });
+  }
+  return permittedOnly(json) as JsonSchema;
 }
 
-function closeObjects(node: unknown): unknown {
-  if (Array.isArray(node)) return node.map(closeObjects);
+/**
+ * The whole zod schema as JSON schema, every keyword kept: what the built-in
+ * offline model fills in (it honours lengths the API schema cannot carry).
+ */
+export function fullJsonSchema(schema: z.ZodType): JsonSchema {
+  const { $schema: _dialect, ...json } = z.toJSONSchema(schema) as JsonSchema;
+  return json;
+}
+
+function permittedOnly(node: unknown): unknown {
+  if (Array.isArray(node)) return node.map(permittedOnly);
   if (!node || typeof node !== 'object') return node;
   const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(node)) {
+    if (!PERMITTED.has(key) || (key === 'format' && !FORMATS.has(String(value)))) continue;
     // Under these keys the values are names → schemas, not schemas themselves.
     out[key] = key === 'properties' || key === '$defs' || key === 'definitions'
-      ? Object.fromEntries(Object.entries(value as object).map(([k, v]) => [k, closeObjects(v)]))
-      : closeObjects(value);
-  }
-  if (out.properties && typeof out.properties === 'object') {
-    out.additionalProperties = false;
-    out.required = Object.keys(out.properties);
+      ? Object.fromEntries(Object.entries(value as object).map(([k, v]) => [k, permittedOnly(v)]))
+      : key === 'enum' || key === 'const' || key === 'required' ? value : permittedOnly(value);
   }
   return out;
 }

@@ -179,10 +179,12 @@ interface SendOptions {
 
 /** One request, no redirects. Rejects with TransportError for anything that went wrong in transit. */
 function send(url: URL, o: SendOptions): Promise<HttpResponse> {
-  const payload = o.body === undefined ? undefined : JSON.stringify(o.body);
+  // Stripe's v1 API takes form bodies only: a URLSearchParams body is sent form-encoded.
+  const isForm = o.body instanceof URLSearchParams;
+  const payload = o.body === undefined ? undefined : isForm ? String(o.body) : JSON.stringify(o.body);
   const headers: Record<string, string> = { accept: 'application/json', ...o.headers };
   if (payload !== undefined) {
-    headers['content-type'] = 'application/json';
+    headers['content-type'] = isForm ? 'application/x-www-form-urlencoded' : 'application/json';
     headers['content-length'] = String(Buffer.byteLength(payload));
   }
   const transport = url.protocol === 'https:' ? https : http;

@@ -2,9 +2,10 @@
  * The built-in tools, by name. Flows refer to tools by these names in their
  * `tools` list; the ToolBox refuses any name a flow does not list.
  */
-import { hubspotUpdateContact } from './connectors/hubspot.ts';
+import { hubspotGetContact, hubspotUpdateContact } from './connectors/hubspot.ts';
 import { httpGet, httpPostJson } from './connectors/http-json.ts';
 import { linearComment, linearUpdateIssue } from './connectors/linear.ts';
+import { stripeRefund } from './connectors/stripe.ts';
 import { zendeskReply, zendeskUpdate } from './connectors/zendesk.ts';
 import type { ToolDefinition } from './types.ts';
 
@@ -14,6 +15,8 @@ export const builtinTools: ToolDefinition[] = [
   linearUpdateIssue,
   linearComment,
   hubspotUpdateContact,
+  hubspotGetContact,
+  stripeRefund,
   httpGet,
   httpPostJson,
 ];

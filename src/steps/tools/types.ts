@@ -32,7 +32,16 @@ export interface ToolContext {
   settings: ConnectorSettings;
 }
 
-export interface ConnectorSettings { baseUrl: string; token: string | null }
+export interface ConnectorSettings {
+  baseUrl: string;
+  token: string | null;
+  /**
+   * Zendesk only: the agent's email when `token` is an API token, which Zendesk
+   * takes as Basic auth `{email}/token:{token}`; absent or null when `token` is an
+   * OAuth access token, sent as Bearer.
+   */
+  email?: string | null;
+}
 
 /** The tool box's slice of the config (src/config.ts fills it from the environment). */
 export interface ToolSettings {
@@ -107,7 +116,7 @@ export interface HttpRequest {
   method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
   url: string;
   headers?: Record<string, string>;
-  /** Sent as JSON. */
+  /** Sent as JSON; a URLSearchParams is sent form-encoded (Stripe's v1 API). */
   body?: unknown;
   timeoutMs?: number;
   signal?: AbortSignal;

@@ -5,6 +5,9 @@
  * as plain arrays for assertions: what was posted, updated, opened, answered.
  * Faults are scripted: 429 with Retry-After, drop-after-accept (the post is kept,
  * the response lost), failing group lookups, a per-channel pace like Slack's.
+ * Block Kit limits are enforced on every message, view and response_url post
+ * (./block-kit.ts): what Slack refuses with `invalid_blocks` /
+ * `invalid_arguments`, the fake refuses the same way.
  *
  *   const slack = await startFakeSlack({ channels: ['C1'] });
  *   new WebClient(slack.botToken, { slackApiUrl: slack.apiUrl });
@@ -12,15 +15,26 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { blockProblems, refusal, viewProblems } from './block-kit.ts';
 import { attachSocketMode, type FakeSocketMode } from './socket.ts';
 import { FakeFiles } from './files.ts';
+
+export { blockProblems, viewProblems } from './block-kit.ts';
 
 export interface FakeMessage {
   channel: string; ts: string; threadTs: string | null; text: string; blocks: any[];
   metadata: { event_type: string; event_payload: Record<string, unknown> } | null;
   isDeleted: boolean; updates: number;
 }
-export interface FakeEphemeral { channel: string; user: string; text: string; blocks: any[]; via: 'api' | 'response_url'; url?: string }
+/**
+ * A reply only one user sees, or (a response_url post with `response_type: in_channel`)
+ * one the whole channel sees; a response_url post without `response_type` is ephemeral
+ * (https://api.slack.com/interactivity/handling#message_responses).
+ */
+export interface FakeEphemeral {
+  channel: string; user: string; text: string; blocks: any[]; via: 'api' | 'response_url'; url?: string;
+  responseType: 'ephemeral' | 'in_channel';
+}
 export interface FakeCall { method: string; args: Record<string, any>; status: number; error?: string; atMs: number }
 
 export interface FakeSlackOptions { channels?: string[]; botToken?: string; appToken?: string; teamId?: string }
@@ -32,8 +46,8 @@ export interface FakeSlackFaults {
   dropAfterAccept: Map<string, number>;
   /** usergroups.* answer 500 (RELIABILITY 48). */
   failGroups: boolean;
-  /** When set, chat.postMessage to a channel within this many ms of the last one gets 429 (Slack's ~1/s). */
-  channelGapMs: number | null;
+  /** When set, chat.postMessage to a channel that had this many posts in the last second gets 429 (Slack's ~1/s with short bursts). */
+  channelBurst: number | null;
 }
 
 const BOT_USER = 'UBOT';
@@ -45,7 +59,7 @@ export class FakeSlack {
   readonly views: { triggerId: string; view: any; id: string }[] = [];
   readonly calls: FakeCall[] = [];
   readonly files = new FakeFiles(this);
-  readonly faults: FakeSlackFaults = { rateLimit: new Map(), dropAfterAccept: new Map(), failGroups: false, channelGapMs: null };
+  readonly faults: FakeSlackFaults = { rateLimit: new Map(), dropAfterAccept: new Map(), failGroups: false, channelBurst: null };
   readonly channels: Set<string>;
   readonly botToken: string;
   readonly appToken: string;
@@ -57,7 +71,7 @@ export class FakeSlack {
   private readonly groups = new Map<string, Set<string>>();
   private readonly triggers = new Map<string, { issuedMs: number; isUsed: boolean }>();
   private readonly responseUrls = new Map<string, { uses: number; isExpired: boolean }>();
-  private readonly lastPostMs = new Map<string, number>();
+  private readonly recentPostsMs = new Map<string, number[]>();
   private seq = 0;
 
   constructor(opts: FakeSlackOptions = {}) {
@@ -155,21 +169,35 @@ export class FakeSlack {
     send(200, result);
   }
 
+  /**
+   * Slack: chat.postMessage "will generally allow an app to post 1 message per
+   * second to a specific channel", with short bursts tolerated
+   * (https://api.slack.com/methods/chat.postMessage#rate_limiting). Modelled as
+   * at most `channelBurst` posts to one channel in any 1 s window.
+   */
   private isTooSoon(channel: string): boolean {
-    if (this.faults.channelGapMs === null) return false;
+    if (this.faults.channelBurst === null) return false;
     const nowMs = Date.now();
-    const last = this.lastPostMs.get(channel);
-    if (last !== undefined && nowMs - last < this.faults.channelGapMs) return true;
-    this.lastPostMs.set(channel, nowMs);
+    const recent = (this.recentPostsMs.get(channel) ?? []).filter((at) => nowMs - at < 1_000);
+    if (recent.length >= this.faults.channelBurst) return true;
+    this.recentPostsMs.set(channel, [...recent, nowMs]);
     return false;
   }
 
   private respondToUrl(id: string, raw: string, res: ServerResponse): void {
     const entry = this.responseUrls.get(id);
     if (!entry || entry.isExpired || entry.uses >= 5) return void res.writeHead(404).end(entry ? 'used_url' : 'expired_url');
-    entry.uses += 1;
     const body = JSON.parse(raw) as { text?: string; blocks?: any[]; response_type?: string };
-    this.ephemerals.push({ channel: '', user: '', text: body.text ?? '', blocks: body.blocks ?? [], via: 'response_url', url: `${this.baseUrl}/response/${id}` });
+    // Slack answers a response_url post it cannot show as chat.postMessage would: invalid_blocks.
+    const problems = blockProblems(body.blocks, 'message');
+    if (problems.length > 0) {
+      return void res.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify(refusal('invalid_blocks', problems)));
+    }
+    entry.uses += 1;
+    this.ephemerals.push({
+      channel: '', user: '', text: body.text ?? '', blocks: body.blocks ?? [], via: 'response_url', url: `${this.baseUrl}/response/${id}`,
+      responseType: body.response_type === 'in_channel' ? 'in_channel' : 'ephemeral',
+    });
     res.writeHead(200).end('ok');
   }
 
@@ -179,6 +207,9 @@ export class FakeSlack {
   }
 
   private run(method: string, a: Record<string, any>): Record<string, unknown> {
+    const problems = method.startsWith('views.') ? viewProblems(a.view)
+      : method.startsWith('chat.') ? blockProblems(a.blocks, 'message') : [];
+    if (problems.length > 0) return refusal(method.startsWith('views.') ? 'invalid_arguments' : 'invalid_blocks', problems);
     switch (method) {
       case 'auth.test': return { ok: true, user_id: BOT_USER, bot_id: 'BBOT', team_id: this.teamId, team: 'fake', url: this.baseUrl };
       case 'apps.connections.open': return { ok: true, url: this.socket.url() };
@@ -192,7 +223,7 @@ export class FakeSlack {
       }
       case 'chat.postEphemeral':
         if (!this.channelOf(String(a.channel))) return { ok: false, error: 'channel_not_found' };
-        this.ephemerals.push({ channel: a.channel, user: a.user, text: a.text ?? '', blocks: a.blocks ?? [], via: 'api' });
+        this.ephemerals.push({ channel: a.channel, user: a.user, text: a.text ?? '', blocks: a.blocks ?? [], via: 'api', responseType: 'ephemeral' });
         return { ok: true, message_ts: this.nextTs() };
       case 'conversations.open':
         this.channels.add(`D${a.users}`);

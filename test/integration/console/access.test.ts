@@ -135,7 +135,7 @@ describe('signed-in mode (WEB_CHAT_AUTH=invite)', () => {
   /** `npm run web:invite -- <args>` as an operator runs it; resolves with its printed link. */
   function webInvite(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
     const { DATABASE_URL: _url, ...env } = process.env;
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/ops/web-invite.ts', ...args], {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/web-invite.ts', ...args], {
       cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...env, DATABASE_URL: db.url, SIGNOFF_SCHEMA: db.schema, WEB_CHAT_AUTH: 'invite', WEB_CHAT_URL: publicUrl, HOST: '0.0.0.0' },
     });

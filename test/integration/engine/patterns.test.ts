@@ -63,7 +63,10 @@ describe('patterns on the engine', () => {
   it('fan-out: one step refused takes the failed path; the run ends there, with its reason', async () => {
     const { runId } = await engine.startRun('fan-out', { topic: 't', failRight: true });
     const done = await engine.waitFor(runId, ['done']);
-    expect([done.state, done.output]).toEqual(['failed', { left: '', right: '', error: 'the right-hand service refused the request (400)' }]);
+    const output = done.output as { left: string; right: string; error: string };
+    expect([done.state, output.right, output.error]).toEqual(['failed', '', 'the right-hand service refused the request (400)']);
+    // Left ran at the same time: its result counts if it committed before right's failure, else it is ignored.
+    expect(['', 'left:t']).toContain(output.left);
     const jobs = await stepJobs(db.sql, runId);
     expect(jobs.find((j) => j.name === 'right')?.status).toBe('failed');
     // The left job was left behind by the state change: cancelled if still open, else finished with its result ignored.

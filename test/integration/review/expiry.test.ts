@@ -31,7 +31,9 @@ it('reminds twice, escalates, then rejects by default, once each, across a resta
   // Restart in the middle: the second reminder falls due while nothing runs.
   await app.stop();
   app = null;
-  await new Promise((r) => setTimeout(r, 1_200));
+  // Down until (DB clock) the next reminder's job is due: the marker that it fell due while nothing ran.
+  await until('the next reminder falls due with the bot down', async () =>
+    (await db.sql`SELECT 1 FROM jobs WHERE run_id = ${runId} AND status = 'queued' AND due_at <= now()`).length > 0);
   app = await deploy(db, driver);
 
   const run = await app.engine.waitFor(runId, ['done'], { timeoutMs: 15_000 });

@@ -60,8 +60,8 @@ describe('slack egress', () => {
   });
 
   it('64: 20 messages to one channel in 1 s from 3 processes go out about 1/s, with no 429', async () => {
-    // Slack's ~1/s per channel, with room for timer jitter on a busy machine; our slots are 1 s apart.
-    fake.faults.channelGapMs = 800;
+    // Slack's ~1/s per channel, allowing a short burst of 2 (timer jitter on a busy machine); our slots are 1 s apart.
+    fake.faults.channelBurst = 2;
     const ports = [0, 1, 2].map(() => createSlackAdapter({
       settings: { botToken: fake.botToken, signingSecret: 'unused', appToken: null, apiUrl: fake.apiUrl }, store: slackStore(db.sql),
     }).port);
@@ -70,11 +70,11 @@ describe('slack egress', () => {
     const sent = fake.calls.filter((c) => c.method === 'chat.postMessage' && String(c.args.text).startsWith('pace '));
     expect(sent.filter((c) => c.status === 429)).toHaveLength(0);
     expect(new Set(sent.map((c) => c.args.text)).size).toBe(20);
+    // Paced, not bursted: 20 posts at ~1/s span at least 19 slots (the fake refused none).
     const times = sent.map((c) => c.atMs).sort((a, b) => a - b);
-    const gaps = times.slice(1).map((at, i) => at - times[i]!);
-    expect(Math.min(...gaps)).toBeGreaterThanOrEqual(800);
+    expect(times.at(-1)! - times[0]!).toBeGreaterThan(18_000);
     expect(Date.now() - startedMs).toBeGreaterThan(18_000);
-    fake.faults.channelGapMs = null;
+    fake.faults.channelBurst = null;
     await Promise.all(ports.map((p) => p.stop()));
   }, 60_000);
 
@@ -100,7 +100,7 @@ describe('slack egress', () => {
     const exchanged = fake.newTrigger();
     await fetch(`${fake.apiUrl}views.open`, {
       method: 'POST', headers: { authorization: `Bearer ${fake.botToken}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ trigger_id: exchanged, view: { type: 'modal' } }),
+      body: JSON.stringify({ trigger_id: exchanged, view: { type: 'modal', title: { type: 'plain_text', text: 'Other' }, blocks: [] } }),
     });
     for (const triggerId of [fake.newTrigger(4_000), exchanged]) {
       const responseUrl = fake.newResponseUrl();

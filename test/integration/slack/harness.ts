@@ -56,24 +56,42 @@ export async function startSlackBot(db: { sql: Sql; schema: string }, fake: Fake
 }
 
 /** A signed /signoff command; answers the HTTP response and what was sent. */
+/**
+ * Sends a slash command as Slack does: Slack waits 3000 ms for the answer, then
+ * shows the person "operation_timeout" and drops a late answer
+ * (https://api.slack.com/interactivity/slash-commands#responding_to_commands).
+ * So a late answer comes back as `isTimedOut`, status 0, like Slack sees it.
+ */
 export async function sendCommand(bot: SlackBot, fake: FakeSlack, user: string, text: string) {
   const responseUrl = fake.newResponseUrl();
   const body = slashCommandBody({ team: fake.teamId, channel: CHANNEL, user, text, triggerId: fake.newTrigger(), responseUrl });
-  const startedMs = Date.now();
-  const res = await postToBot(bot.url, signed(SECRET, body, FORM));
+  const request = signed(SECRET, body, FORM);
+  const res = await fetch(`${bot.url}/slack/events`, { method: 'POST', headers: request.headers, body: request.body, signal: AbortSignal.timeout(SLACK_WAIT_MS) })
+    .catch((err: unknown) => { if ((err as Error).name === 'TimeoutError') return null; throw err; });
+  if (!res) return { status: 0, isTimedOut: true, body: {} as Record<string, any>, responseUrl };
   const raw = await res.text();
-  return { status: res.status, elapsedMs: Date.now() - startedMs, body: raw ? JSON.parse(raw) as Record<string, any> : {}, responseUrl };
+  return { status: res.status, isTimedOut: false, body: raw ? JSON.parse(raw) as Record<string, any> : {}, responseUrl };
 }
+
+/** How long Slack waits for the answer to a slash command or an event. */
+const SLACK_WAIT_MS = 3_000;
 
 /** The Events API body of an app_mention. */
 export function mentionEvent(fake: FakeSlack, eventId: string, text: string, user = 'alice'): string {
   return JSON.stringify(eventCallback({ team: fake.teamId, eventId, event: appMention({ channel: CHANNEL, user, text }) }));
 }
 
-/** POSTs a signed Events API body, with retry headers when `retryNum` is given. */
+/**
+ * POSTs a signed Events API body, with retry headers when `retryNum` is given. Like
+ * Slack, it waits 3 s for the answer and counts a later one as failed (Slack then
+ * retries: https://api.slack.com/apis/events-api#failure): it throws a TimeoutError.
+ */
 export async function sendEvent(bot: SlackBot, body: string, retryNum?: number, reason = 'http_timeout'): Promise<Response> {
   const retry: Record<string, string> = retryNum === undefined ? {} : { 'x-slack-retry-num': String(retryNum), 'x-slack-retry-reason': reason };
-  return postToBot(bot.url, signed(SECRET, body, JSON_TYPE), retry);
+  const request = signed(SECRET, body, JSON_TYPE);
+  return fetch(`${bot.url}/slack/events`, {
+    method: 'POST', headers: { ...request.headers, ...retry }, body: request.body, signal: AbortSignal.timeout(SLACK_WAIT_MS),
+  });
 }
 
 export async function countRuns(sql: Sql, flow: string): Promise<number> {

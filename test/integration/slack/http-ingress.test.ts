@@ -26,19 +26,16 @@ describe('slack ingress over HTTP', () => {
 
   // Speed is the bench's to show (npm run bench); here the bound is Slack's own 3 s, past which it retries.
   it('1: a valid signed event is answered 200 within Slack\'s 3 s, its row committed before the 200', async () => {
-    const elapsed: number[] = [];
     for (let i = 0; i < 20; i++) {
-      const startedMs = Date.now();
+      // sendEvent gives up after Slack's 3 s, as Slack does, so a late answer fails here.
       const res = await sendEvent(bot, mentionEvent(fake, `Ev1-${i}`, 'help'));
-      elapsed.push(Date.now() - startedMs);
       expect(res.status).toBe(200);
       // Read straight after the answer: the row must already be there.
       expect(await hasEventRow(db.sql, `Ev1-${i}`)).toBe(true);
     }
-    expect(Math.max(...elapsed)).toBeLessThan(3_000);
     const command = await sendCommand(bot, fake, 'alice', 'run rv-anyone text="case one"');
     expect(command.status).toBe(200);
-    expect(command.elapsedMs).toBeLessThan(3_000);
+    expect(command.isTimedOut).toBe(false); // answered before Slack gave up waiting
     const runId = /run `([0-9a-f-]{36})`/.exec(command.body.text)![1]!;
     expect((await db.sql`SELECT 1 FROM runs WHERE id = ${runId}`).length).toBe(1);
   });

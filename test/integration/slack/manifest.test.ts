@@ -1,10 +1,12 @@
 /**
  * manifest.yml declares exactly what adapters/slack handles: the command, the
- * one request path, the events it listens to, and the scopes of the methods it
- * calls. Read with a small reader for the YAML subset the manifest uses (maps,
+ * one request path, the events it listens to, and the scopes of the Web API
+ * methods it really calls, found by reading the adapter's source for
+ * `.call('family.method'` / `.apiCall('family.method'` / `client.family.method(`.
+ * Read with a small reader for the YAML subset the manifest uses (maps,
  * lists of scalars, lists of maps), since the repo has no YAML dependency.
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { COMMAND } from '../../../adapters/slack/slack-inbound.ts';
@@ -56,8 +58,61 @@ describe('manifest.yml', () => {
     expect(['true', 'false']).toContain(manifest.settings.socket_mode_enabled);
   });
 
-  it('asks for exactly the scopes of the methods the adapter calls, the command and the event', () => {
-    const needed = new Set(['commands', 'app_mentions:read', ...Object.values(METHOD_SCOPES).flat()]);
-    expect([...manifest.oauth_config.scopes.bot].sort()).toEqual([...needed].sort());
+  it('asks for the scope of every method the adapter calls, and for no scope nothing uses', () => {
+    const called = calledMethods();
+    const unknown = called.filter((m) => !(m in SCOPES_OF));
+    expect(unknown, 'add the method\'s bot scopes from its page on api.slack.com/methods').toEqual([]);
+    const declared: string[] = manifest.oauth_config.scopes.bot;
+    const needed = new Set([...FEATURE_SCOPES, ...called.flatMap((m) => SCOPES_OF[m]!)]);
+    expect([...needed].filter((s) => !declared.includes(s)), 'scopes a called method needs but the manifest lacks').toEqual([]);
+    expect(declared.filter((s) => !needed.has(s)), 'scopes the manifest asks for but nothing uses').toEqual([]);
+  });
+
+  it('the adapter\'s own METHOD_SCOPES table says the same as the methods\' pages', () => {
+    const called = calledMethods();
+    expect(Object.keys(METHOD_SCOPES).sort()).toEqual(called.sort());
+    for (const m of called) expect([...METHOD_SCOPES[m]!].sort(), m).toEqual([...SCOPES_OF[m]!].sort());
+  });
+});
+
+/**
+ * Bot scopes per method, from each method's page on https://api.slack.com/methods
+ * ("Required scopes", bot token). History is read in public and private
+ * channels and DMs (the channels a card or DM can be in), so each needs its scope.
+ */
+const SCOPES_OF: Record<string, string[]> = {
+  'chat.postMessage': ['chat:write'], // https://api.slack.com/methods/chat.postMessage
+  'chat.update': ['chat:write'], // https://api.slack.com/methods/chat.update
+  'chat.postEphemeral': ['chat:write'], // https://api.slack.com/methods/chat.postEphemeral
+  'usergroups.list': ['usergroups:read'], // https://api.slack.com/methods/usergroups.list
+  'usergroups.users.list': ['usergroups:read'], // https://api.slack.com/methods/usergroups.users.list
+  'conversations.history': ['channels:history', 'groups:history', 'im:history'], // https://api.slack.com/methods/conversations.history
+  'conversations.replies': ['channels:history', 'groups:history', 'im:history'], // https://api.slack.com/methods/conversations.replies
+  'conversations.open': ['im:write'], // https://api.slack.com/methods/conversations.open
+  'views.open': [], // https://api.slack.com/methods/views.open: no scope
+  'auth.test': [], // https://api.slack.com/methods/auth.test: no scope
+};
+/** Scopes a feature needs rather than a method: the slash command and the app_mention event. */
+const FEATURE_SCOPES = ['commands', 'app_mentions:read'];
+/** Called by Bolt, not by our source: App.init() checks the token with auth.test. */
+const CALLED_BY_BOLT = ['auth.test'];
+
+/** Web API methods adapters/slack calls, read from its source. */
+function calledMethods(): string[] {
+  const dir = join(import.meta.dirname, '..', '..', '..', 'adapters', 'slack');
+  const found = new Set<string>(CALLED_BY_BOLT);
+  const patterns = [/\.(?:call|apiCall|postOnce)\(\s*'([a-z]+(?:\.[a-zA-Z]+)+)'/g, /\bclient\.([a-z]+)\.([a-zA-Z]+)\(/g];
+  for (const file of readdirSync(dir).filter((f) => f.endsWith('.ts'))) {
+    const source = readFileSync(join(dir, file), 'utf8');
+    for (const m of source.matchAll(patterns[0]!)) found.add(m[1]!);
+    for (const m of source.matchAll(patterns[1]!)) found.add(`${m[1]}.${m[2]}`);
+  }
+  return [...found];
+}
+
+describe('the scope check itself', () => {
+  it('finds the calls the adapter makes (so a new call cannot slip past)', () => {
+    const called = calledMethods();
+    for (const m of ['chat.postMessage', 'chat.update', 'conversations.open', 'usergroups.users.list', 'views.open']) expect(called).toContain(m);
   });
 });

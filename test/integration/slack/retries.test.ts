@@ -74,7 +74,7 @@ describe('slack redeliveries and a failing database', () => {
     proxy.setDown(true);
     const reply = await sendCommand(flaky, fake, 'alice', 'run rv-quorum text="db is down"').finally(() => proxy.setDown(false));
     expect(reply.status).toBe(200);
-    expect(reply.elapsedMs).toBeLessThan(3_000);
+    expect(reply.isTimedOut).toBe(false); // answered before Slack gave up waiting
     expect(reply.body.response_type).toBe('ephemeral');
     expect(reply.body.text).toMatch(/try again/i);
     expect(await countRuns(db.sql, 'rv-quorum')).toBe(0);
@@ -85,7 +85,7 @@ describe('slack redeliveries and a failing database', () => {
     await proxiedSql`SELECT 1`; // a warm connection, so the delay is the queries', not the login's
     proxy.setLatency(1_500);
     const reply = await sendCommand(flaky, fake, 'alice', 'run rv-short text="db is slow"').finally(() => proxy.setLatency(0));
-    expect(reply.elapsedMs).toBeLessThan(3_000);
+    expect(reply.isTimedOut).toBe(false); // answered before Slack gave up waiting
     expect(reply.body.response_type).toBe('ephemeral');
     expect(reply.body.text).toMatch(/try again/i);
     // It was not half-created: it either never started, or it started whole and the person is told so.

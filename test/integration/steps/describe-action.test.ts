@@ -12,7 +12,7 @@ import { createStepRuntime } from '../../../src/steps/runtime.ts';
 import { useTestDb } from '../../helpers/db.ts';
 
 const db = useTestDb();
-const configured = createStepRuntime({ config: readConfig({ ZENDESK_URL: 'https://acme.zendesk.com', ZENDESK_TOKEN: 'zd-secret' }), sql: db.sql, log: silentLogger });
+const configured = createStepRuntime({ config: readConfig({ ZENDESK_URL: 'https://acme.zendesk.com', ZENDESK_EMAIL: 'agent@acme.example', ZENDESK_TOKEN: 'zd-secret' }), sql: db.sql, log: silentLogger });
 const local = createStepRuntime({ config: readConfig({}), sql: db.sql, log: silentLogger });
 afterAll(async () => {
   await configured.stop();

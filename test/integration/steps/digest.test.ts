@@ -188,7 +188,7 @@ describe('the flow with a model: its summary at the top, its labels group the re
   let model: FakeOpenAI;
 
   beforeAll(async () => {
-    model = await startFakeOpenAI();
+    model = await startFakeOpenAI({ apiKey: 'sk-test-not-a-real-key-000000', models: ['test-cheap'] });
     driver = await makeConsoleDriver(db);
     const config = readConfig({ OPENAI_API_KEY: 'sk-test-not-a-real-key-000000', OPENAI_BASE_URL: model.url, MODEL_CHEAP: 'test-cheap', MODEL_RPM: '0', MODEL_TPM: '0' });
     steps = createStepRuntime({ config, sql: db.sql, log: silentLogger, ports: new Map([[driver.port.platform, driver.port]]) });

@@ -11,7 +11,7 @@ import { Engine } from '../../../src/engine/engine.ts';
 import { compileFlow as defineFlow } from '../../../src/engine/flow.ts';
 import { silentLogger } from '../../../src/ops/log.ts';
 import { createStepRuntime, type StepRuntime } from '../../../src/steps/runtime.ts';
-import { startFakeTools, type FakeTools } from '../../fakes/tool-servers.ts';
+import { startFakeTools, ZENDESK_AGENT, type FakeTools } from '../../fakes/tool-servers.ts';
 import { useTestDb } from '../../helpers/db.ts';
 
 const Input = z.object({ ticketId: z.string(), tool: z.string() });
@@ -45,7 +45,7 @@ let engine: Engine;
 
 beforeAll(async () => {
   fake = await startFakeTools();
-  const config = readConfig({ ZENDESK_URL: fake.baseUrl, ZENDESK_TOKEN: 'zd', TOOL_RPM: '0' });
+  const config = readConfig({ ZENDESK_URL: fake.baseUrl, ZENDESK_OAUTH_TOKEN: ZENDESK_AGENT.oauthToken, TOOL_RPM: '0' });
   steps = createStepRuntime({ config, sql: db.sql, log: silentLogger });
   engine = new Engine({ sql: db.sql, schema: db.schema, flows: [tagging], services: steps.services, pollMs: 100 });
   await engine.start();

@@ -41,7 +41,7 @@ const engines: Engine[] = [];
 const runtimes: StepRuntime[] = [];
 
 beforeAll(async () => {
-  fake = await startFakeOpenAI();
+  fake = await startFakeOpenAI({ apiKey: 'sk-test-not-a-real-key-000000', models: ['primary', 'fallback'] });
   fake.always({ kind: 'status', status: 503 });
   const config = readConfig({
     OPENAI_API_KEY: 'sk-test-not-a-real-key-000000', OPENAI_BASE_URL: fake.url, MODEL_STRONG: 'primary,fallback',

@@ -13,11 +13,13 @@ import { createStepRuntime, type StepRuntime } from '../../../src/steps/runtime.
 import ticketTriage from '../../../flows/ticket-triage.flow.ts';
 import { deploy, until, type Deployment, type PlatformDriver, type SeenCard } from '../../contract/chat-port.contract.ts';
 import { makeConsoleDriver } from '../../contract/console-driver.ts';
+import { makeSlackDriver } from '../../contract/slack-driver.ts';
 import { startFakeOpenAI, type FakeOpenAI } from '../../fakes/openai-server.ts';
-import { startFakeTools, type FakeTools, type RecordedCall } from '../../fakes/tool-servers.ts';
+import { startFakeTools, ZENDESK_AGENT, type FakeTools, type RecordedCall } from '../../fakes/tool-servers.ts';
 import { useTestDb } from '../../helpers/db.ts';
 
 const db = useTestDb({ max: 20 });
+const OPENAI_KEY = 'sk-test-not-a-real-key-000000';
 let model: FakeOpenAI;
 let helpdesk: FakeTools;
 let driver: PlatformDriver;
@@ -32,7 +34,7 @@ function answer(body: any): unknown {
 }
 
 beforeAll(async () => {
-  [model, helpdesk] = await Promise.all([startFakeOpenAI(), startFakeTools()]);
+  [model, helpdesk] = await Promise.all([startFakeOpenAI({ apiKey: OPENAI_KEY, models: ['test-cheap', 'test-strong'] }), startFakeTools()]);
   driver = await makeConsoleDriver(db);
 });
 afterEach(() => {
@@ -46,17 +48,18 @@ afterAll(async () => {
 /** The bot as main.ts builds it, with models and tools pointing at the fakes. */
 async function bot(env: Record<string, string> = {}, logLine?: (line: string) => void): Promise<{ app: Deployment; steps: StepRuntime; stop(): Promise<void> }> {
   const config = readConfig({
-    OPENAI_API_KEY: 'sk-test-not-a-real-key-000000', OPENAI_BASE_URL: model.url, MODEL_CHEAP: 'test-cheap', MODEL_STRONG: 'test-strong',
+    OPENAI_API_KEY: OPENAI_KEY, OPENAI_BASE_URL: model.url, MODEL_CHEAP: 'test-cheap', MODEL_STRONG: 'test-strong',
     MODEL_PRICES: JSON.stringify({ 'test-cheap': { inputPerMTok: 0.4, outputPerMTok: 1.6 }, 'test-strong': { inputPerMTok: 2, outputPerMTok: 8 } }),
-    MODEL_RPM: '0', MODEL_TPM: '0', TOOL_RPM: '0', ZENDESK_URL: helpdesk.baseUrl, ZENDESK_TOKEN: 'zd-token', ...env,
+    MODEL_RPM: '0', MODEL_TPM: '0', TOOL_RPM: '0', ZENDESK_URL: helpdesk.baseUrl,
+    ZENDESK_EMAIL: ZENDESK_AGENT.email, ZENDESK_TOKEN: ZENDESK_AGENT.apiToken, ...env,
   });
   const steps = createStepRuntime({ config, sql: db.sql, log: logLine ? createLogger('debug', logLine) : silentLogger });
   const app = await deploy(db, driver, { flows: [ticketTriage], services: steps.services, describeAction: steps.describeAction });
   return { app, steps, stop: async () => { await app.stop(); await steps.stop(); } };
 }
 
-async function startTriage(app: Deployment, subject: string): Promise<string> {
-  const { runId } = await app.engine.startRun('ticket-triage', { subject, body: 'I was charged twice for March.', customer: 'ACME', ticketId: '4242' }, {
+async function startTriage(app: Deployment, subject: string, ticketId = '4242'): Promise<string> {
+  const { runId } = await app.engine.startRun('ticket-triage', { subject, body: 'I was charged twice for March.', customer: 'ACME', ticketId }, {
     trigger: { source: driver.port.platform, actor: 'alice', channel: driver.channel, tenant: driver.tenant },
   });
   return runId;
@@ -94,9 +97,30 @@ describe('ticket-triage with a model and a helpdesk', () => {
       expect(await driver.click('bob', card, 'approve')).toMatchObject({ kind: 'ok' });
       const run = await app.engine.waitFor(runId, ['done'], { timeoutMs: 15_000 });
       expect(run.output).toMatchObject({ sent: { ticketId: '4242', delivery: 'zendesk', reply: 'Hello, we refunded the duplicate charge.' }, approvedBy: ['bob'] });
-      const [send] = await db.sql<{ key: string }[]>`SELECT key FROM jobs WHERE run_id = ${runId} AND name = 'send'`;
-      expect(helpdesk.effectsByKey(send!.key)).toHaveLength(1);
-      expect(helpdesk.effectsByKey(send!.key)[0]!.body).toEqual({ ticket: { comment: { body: 'Hello, we refunded the duplicate charge.', public: true } } });
+      const puts = helpdesk.calls.filter((c) => c.method === 'PUT' && c.path === '/api/v2/tickets/4242.json');
+      expect(puts.map((c) => c.body)).toEqual([{ ticket: { comment: { body: 'Hello, we refunded the duplicate charge.', public: true } } }]);
+      // The credentials Zendesk expects for an API token: Basic {email}/token:{token}.
+      expect(puts[0]!.headers.authorization).toBe(`Basic ${Buffer.from(`${ZENDESK_AGENT.email}/token:${ZENDESK_AGENT.apiToken}`).toString('base64')}`);
+      expect(helpdesk.state.tickets.get('4242')!.comments.filter((c) => c.public)).toHaveLength(1);
+    } finally {
+      await stop();
+    }
+  });
+
+  it('an approved reply whose first PUT was applied but whose answer was lost is on the ticket exactly once', async () => {
+    const { app, stop } = await bot();
+    try {
+      model.answer = answer;
+      const runId = await startTriage(app, 'Lost answer', '5151');
+      const card = await cardOf(runId);
+      helpdesk.next({ kind: 'drop-after-accept' }); // the next helpdesk call is the reply's PUT
+      expect(await driver.click('bob', card, 'approve')).toMatchObject({ kind: 'ok' });
+      const run = await app.engine.waitFor(runId, ['done'], { timeoutMs: 20_000 });
+      expect(run.output).toMatchObject({ sent: { ticketId: '5151', delivery: 'zendesk' } });
+      const [send] = await db.sql<{ attempts: number }[]>`SELECT attempts FROM jobs WHERE run_id = ${runId} AND name = 'send'`;
+      expect(send!.attempts).toBe(2); // the lost answer made the engine try again
+      expect(helpdesk.state.tickets.get('5151')!.comments).toMatchObject([{ body: 'Hello, we refunded the duplicate charge.', public: true }]);
+      expect(helpdesk.calls.filter((c) => c.method === 'PUT' && c.path === '/api/v2/tickets/5151.json')).toHaveLength(1);
     } finally {
       await stop();
     }
@@ -137,14 +161,15 @@ describe('ticket-triage with a model and a helpdesk', () => {
       helpdesk.next({ status: 401, body: (call: RecordedCall) => ({ error: "Couldn't authenticate you", description: `Authorization: ${String(call.headers.authorization)}` }) });
       expect(await driver.click('bob', card, 'approve')).toMatchObject({ kind: 'ok' });
       const run = await app.engine.waitFor(runId, ['failed'], { timeoutMs: 15_000 });
-      expect(helpdesk.calls.at(-1)!.headers.authorization).toBe(`Bearer ${token}`);
+      const sent = `Basic ${Buffer.from(`${ZENDESK_AGENT.email}/token:${token}`).toString('base64')}`;
+      expect(helpdesk.calls.at(-1)!.headers.authorization).toBe(sent);
       expect(run.reason).toContain("Couldn't authenticate you: Authorization: [redacted]");
       const rows = await db.sql`
         SELECT to_jsonb(r)::text AS row FROM runs r WHERE id = ${runId}
         UNION ALL SELECT to_jsonb(e)::text FROM run_events e WHERE run_id = ${runId}
         UNION ALL SELECT to_jsonb(j)::text FROM jobs j WHERE run_id = ${runId}`;
       expect(rows.length).toBeGreaterThan(2);
-      expect(rows.filter((r) => r.row.includes(token))).toEqual([]);
+      expect(rows.filter((r) => r.row.includes(token) || r.row.includes(sent.slice('Basic '.length)))).toEqual([]);
       const status = await driver.command('alice', driver.channel, `status ${runId}`);
       expect(JSON.stringify(status)).toContain('[redacted]');
       expect(JSON.stringify(status)).not.toContain(token);
@@ -162,8 +187,9 @@ describe('ticket-triage with a model and a helpdesk', () => {
       model.answer = answer;
       model.always({ kind: 'status', status: 503, message: 'upstream overloaded' });
       const runId = await startTriage(app, 'During the outage');
-      await until('a failed model call', async () => (await db.sql`SELECT 1 FROM model_calls WHERE run_id = ${runId} AND outcome = 'error'`).length > 0);
-      await new Promise((r) => setTimeout(r, 1_000));
+      // The marker that the outage was waited out rather than ended the run: a retry after backoff failed too.
+      await until('a retried model call that failed again', async () =>
+        (await db.sql`SELECT 1 FROM model_calls WHERE run_id = ${runId} AND outcome = 'error'`).length >= 2);
       expect((await app.engine.getRun(runId))!.status).toBe('running');
       model.always(null);
       const card = await cardOf(runId);
@@ -196,6 +222,24 @@ describe('ticket-triage with a model and a helpdesk', () => {
     }
   });
 
+  it('a run cancelled while its budget question is pending closes the question; the step stays stopped', async () => {
+    const { app, stop } = await bot({ RUN_BUDGET_USD: '0.001' });
+    try {
+      model.answer = answer;
+      model.always({ kind: 'usage', prompt: 1000, completion: 500 });
+      const runId = await startTriage(app, 'Over budget, then cancelled');
+      await cardOf(runId, (c) => c.status === 'pending' && c.allText.includes('Budget:'));
+      await app.engine.cancel(runId, { actor: 'alice' });
+      const [review] = await db.sql`SELECT status FROM reviews WHERE run_id = ${runId} AND name = '$budget'`;
+      expect(review!.status).toBe('cancelled');
+      const [job] = await db.sql`SELECT status FROM jobs WHERE run_id = ${runId} AND name = 'draft'`;
+      expect(job!.status).toBe('cancelled');
+      await cardOf(runId, (c) => c.status === 'cancelled' && c.allText.includes('Budget:'));
+    } finally {
+      await stop();
+    }
+  });
+
   it('70: a draft that stays schema-invalid after one retry goes to the reviewer, labelled, never to the helpdesk', async () => {
     const { app, stop } = await bot();
     try {
@@ -207,6 +251,39 @@ describe('ticket-triage with a model and a helpdesk', () => {
       expect(model.requests.filter((r) => r.body.response_format.json_schema.name.endsWith('draft'))).toHaveLength(2);
       expect(helpdesk.calls.filter((c) => c.path === '/api/v2/tickets/4242.json' && c.body?.ticket?.comment?.body?.includes('wrong shape'))).toHaveLength(0);
       await app.engine.cancel(runId, { actor: 'alice' });
+    } finally {
+      await stop();
+    }
+  });
+});
+
+describe('ticket-triage on Slack, with a key at OpenAI and Zendesk credentials (issue 11 acceptance)', () => {
+  let consoleDriver: PlatformDriver;
+  beforeAll(async () => {
+    consoleDriver = driver;
+    driver = await makeSlackDriver(db); // cards, clicks and modals through the Block-Kit-checking fake Slack
+  });
+  afterAll(async () => {
+    await driver.close();
+    driver = consoleDriver;
+  });
+
+  it('the approved reply is sent once, as the Zendesk agent, though the first send\'s answer was lost', async () => {
+    const { app, stop } = await bot();
+    const callsBefore = helpdesk.calls.length; // the fake is shared by this file's tests
+    try {
+      model.answer = answer;
+      const runId = await startTriage(app, 'Lost answer on Slack', '6161');
+      const card = await cardOf(runId);
+      expect(model.requests.every((r) => r.headers.authorization === `Bearer ${OPENAI_KEY}`)).toBe(true);
+      helpdesk.next({ kind: 'drop-after-accept' });
+      expect(await driver.click('bob', card, 'approve')).toMatchObject({ kind: 'ok' });
+      await app.engine.waitFor(runId, ['done'], { timeoutMs: 20_000 });
+      expect(helpdesk.state.tickets.get('6161')!.comments).toMatchObject([{ body: 'Hello, we refunded the duplicate charge.', public: true, author_id: ZENDESK_AGENT.id }]);
+      const basic = `Basic ${Buffer.from(`${ZENDESK_AGENT.email}/token:${ZENDESK_AGENT.apiToken}`).toString('base64')}`;
+      const calls = helpdesk.calls.slice(callsBefore).filter((c) => c.path.startsWith('/api/v2/'));
+      expect(calls.length).toBeGreaterThan(0);
+      expect(calls.filter((c) => c.headers.authorization !== basic)).toEqual([]);
     } finally {
       await stop();
     }

@@ -93,7 +93,7 @@ describe('model-proposed URLs', () => {
 });
 
 describe('trusted connector base URLs', () => {
-  const trusted = () => toolBox({ connectors: { zendesk: { baseUrl: fake.baseUrl, token: 't' } }, egressAllowlist: [`localhost:${fake.port}`] });
+  const trusted = () => toolBox({ connectors: { zendesk: { baseUrl: fake.baseUrl, token: 't', email: 'a@example.com' } }, egressAllowlist: [`localhost:${fake.port}`] });
 
   it('the configured base URL itself works, even on loopback', async () => {
     expect(await trusted().call('http.get', { url: `${fake.baseUrl}/echo?q=1` }, scope)).toEqual({ status: 200, body: { method: 'GET', query: { q: '1' } } });
@@ -133,7 +133,7 @@ describe('trusted connector base URLs', () => {
     const http = createGuardedHttp({ trustedBaseUrls: [`${fake.baseUrl}/api`], allowlist: [], log });
     await refusal(http.request({ method: 'GET', url: `${fake.baseUrl}/apiX/echo` }));
     await refusal(http.request({ method: 'GET', url: `${fake.baseUrl}/api/../echo` }));
-    expect((await http.request({ method: 'GET', url: `${fake.baseUrl}/api/v2/tickets/1/comments.json` })).status).toBe(200);
+    expect((await http.request({ method: 'GET', url: `${fake.baseUrl}/api/v2/tickets/1/comments.json` })).status).toBe(401); // reached the fake (which wants credentials)
     expect(fake.calls).toHaveLength(1);
   });
 });

@@ -76,6 +76,7 @@ const USAGE = [
   "/signoff repost <run>: post a run's review card again, e.g. after it was deleted (its requester or an admin)",
   "/signoff digest [preview]: this week's digest here now (preview: only to you)",
   '/signoff schedules: the schedules, their next slot and the last one fired',
+  '/signoff deadletters [replay <id>]: webhook deliveries a flow refused, and starting one again (admins)',
   '/signoff help: this help', 'flows:',
   'counted-approve: Draft, decide, apply (counted) (started by /signoff run counted-approve)',
   'draft-approve: Draft a reply and apply it after approval (started by /signoff run draft-approve)',
@@ -90,7 +91,7 @@ const KNOWN = 'counted-approve, draft-approve, flaky, guarded, hooked, one-step,
 /** A flow that declares triggers, but not a command. */
 const hooked = compileFlow({
   id: 'hooked', title: 'Started by its helpdesk and a schedule', input: z.object({ topic: z.string() }), steps: {},
-  triggers: [{ kind: 'webhook', provider: 'zendesk', event: 'ticket.created' }, { kind: 'schedule', cron: '0 9 * * 1', timezone: 'Europe/Paris' }],
+  triggers: [{ kind: 'webhook', source: 'zendesk', events: ['ticket.created'], input: (p: unknown) => p }, { kind: 'schedule', cron: '0 9 * * 1', timezone: 'Europe/Paris' }],
   machine: setup({}).createMachine({ id: 'hooked', initial: 'done', states: { done: { type: 'final' } } }),
 });
 

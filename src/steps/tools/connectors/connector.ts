@@ -16,6 +16,19 @@ export function bearer(settings: ConnectorSettings): Record<string, string> {
   return settings.token ? { authorization: `Bearer ${settings.token}` } : {};
 }
 
+/**
+ * Zendesk's two token schemes
+ * (https://support.zendesk.com/hc/en-us/articles/4408831452954-How-can-I-authenticate-API-requests):
+ * an API token goes with the agent's email as Basic `{email}/token:{api_token}`;
+ * an OAuth access token is sent as Bearer. A Bearer API token gets 401.
+ */
+export function zendeskAuth(settings: ConnectorSettings): Record<string, string> {
+  if (!settings.token) return {};
+  if (!settings.email) return bearer(settings);
+  const basic = Buffer.from(`${settings.email}/token:${settings.token}`, 'utf8').toString('base64');
+  return { authorization: `Basic ${basic}` };
+}
+
 /** The host a card shows; an unconfigured connector runs in local mode and sends nothing. */
 export function cardHost(settings: ConnectorSettings): string {
   return settings.baseUrl ? new URL(settings.baseUrl).host : 'not configured (local mode: nothing is sent)';

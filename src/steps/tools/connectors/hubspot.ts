@@ -61,3 +61,50 @@ export const hubspotUpdateContact: ToolDefinition<UpdateInput, ContactOutput> = 
     };
   },
 };
+
+const getInput = z.object({
+  contactId: z.string().regex(/^\d{1,20}$/, 'must be a HubSpot contact id (digits)'),
+});
+
+/** What lead qualification reads; HubSpot returns only the properties asked for. */
+export const CONTACT_PROPERTIES = ['email', 'firstname', 'lastname', 'company', 'jobtitle', 'lifecyclestage', 'hs_lead_status', 'numemployees', 'website'];
+
+const getOutput = contactOutput.extend({
+  /** False when the contact is gone (deleted or merged since the webhook was sent): HubSpot answers 404. */
+  exists: z.boolean(),
+  updatedAt: z.string().nullable(),
+});
+
+type GetInput = z.infer<typeof getInput>;
+type GetOutput = z.infer<typeof getOutput>;
+
+/**
+ * Reads a contact as it is now. Webhooks may arrive out of order and carry only
+ * ids (RELIABILITY 28), so a flow acts on this read, never on the event alone.
+ */
+export const hubspotGetContact: ToolDefinition<GetInput, GetOutput> = {
+  name: 'hubspot.get-contact',
+  connector: 'hubspot',
+  description: 'Read a HubSpot contact as it is now.',
+  input: getInput,
+  output: getOutput,
+  safety: 'idempotent',
+  isWrite: false,
+  async call(input, ctx) {
+    const query = new URLSearchParams({ properties: CONTACT_PROPERTIES.join(','), archived: 'false' });
+    const url = apiUrl(ctx.settings, `/crm/v3/objects/contacts/${encodeURIComponent(input.contactId)}?${query}`);
+    const res = await ctx.http.request({ method: 'GET', url, headers: bearer(ctx.settings) }).catch((err: unknown) => {
+      if ((err as { response?: { status?: number } }).response?.status === 404) return null;
+      throw err;
+    });
+    if (!res) return { contactId: input.contactId, properties: {}, exists: false, updatedAt: null };
+    const body = res.body as { id?: unknown; properties?: Record<string, string | null>; updatedAt?: string } | null;
+    return { contactId: String(body?.id ?? input.contactId), properties: body?.properties ?? {}, exists: true, updatedAt: body?.updatedAt ?? null };
+  },
+  local(input) {
+    return { contactId: input.contactId, properties: { email: `contact-${input.contactId}@example.com` }, exists: true, updatedAt: null, local: true };
+  },
+  describe(input, settings) {
+    return { tool: 'hubspot.get-contact', method: 'GET', host: cardHost(settings), fields: [field('contact', input.contactId)] };
+  },
+};

@@ -1,12 +1,23 @@
 /**
- * Zendesk Support tools (ZENDESK_URL, ZENDESK_TOKEN). Both write through
- * `PUT /api/v2/tickets/{id}.json`: a reply adds a comment (keyed: Zendesk
- * honours Idempotency-Key and replays the first answer), an update sets
- * fields (idempotent: setting a value twice is setting it once).
+ * Zendesk Support tools (ZENDESK_URL, with ZENDESK_EMAIL + ZENDESK_TOKEN or
+ * ZENDESK_OAUTH_TOKEN). Both write through `PUT /api/v2/tickets/{id}.json`:
+ *
+ * - a reply adds a comment. It is `reconcilable`, not `keyed`: Zendesk offers
+ *   Idempotency-Key only "to retry a ticket creation request"
+ *   (https://developer.zendesk.com/api-reference/ticketing/introduction/#idempotency),
+ *   so a repeated PUT adds a second comment. Before sending again, a retry lists
+ *   the ticket's newest comments (GET /api/v2/tickets/{id}/comments.json,
+ *   https://developer.zendesk.com/api-reference/ticketing/tickets/ticket_comments/#list-comments)
+ *   and looks for ours: same body, same visibility, written by the user our
+ *   credentials belong to (GET /api/v2/users/me.json). Not `safe_update` with
+ *   `updated_stamp`: that refuses a write after *any* change to the ticket, and
+ *   the stamp of the first attempt is not kept across attempts, so it cannot say
+ *   whether our comment landed. A marker in the text would show to the customer.
+ * - an update sets fields (idempotent: setting a value twice is setting it once).
  */
 import { z } from 'zod';
-import type { HttpResponse, ToolDefinition } from '../types.ts';
-import { apiUrl, bearer, cardHost, changedFields, field } from './connector.ts';
+import type { HttpResponse, ToolContext, ToolDefinition } from '../types.ts';
+import { apiUrl, cardHost, changedFields, field, zendeskAuth } from './connector.ts';
 
 /** A ticket number. Digits only, so a model-proposed id cannot walk the URL path. */
 const ticketId = z.union([z.number().int().positive(), z.string().regex(/^\d{1,20}$/, 'must be a ticket number')]);
@@ -39,8 +50,10 @@ const ticketOutput = z.object({
   tags: z.array(z.string()).optional(),
   /** True in local mode: nothing was sent. */
   local: z.boolean().optional(),
-  /** True when Zendesk said this key was used before (the earlier attempt happened). */
-  duplicate: z.boolean().optional(),
+  /** The reply's comment id, when Zendesk's answer (its audit) or the lookup names it. */
+  commentId: z.string().optional(),
+  /** True when a retry found the comment an earlier attempt added, and sent nothing. */
+  reconciled: z.boolean().optional(),
 });
 
 type ReplyInput = z.infer<typeof replyInput>;
@@ -49,6 +62,38 @@ type TicketOutput = z.infer<typeof ticketOutput>;
 
 function ticketPath(id: string | number): string {
   return `/api/v2/tickets/${encodeURIComponent(String(id))}.json`;
+}
+
+/** Newest comments a retry reads; a reply lost in transit is among the newest. Zendesk's page limit is 100. */
+const RECENT_COMMENTS = 100;
+
+interface ZendeskComment { id?: unknown; author_id?: unknown; body?: unknown; plain_body?: unknown; public?: unknown }
+
+/** Zendesk keeps a comment's text but may change line endings and trailing space. */
+function sameText(a: string, b: string): boolean {
+  const norm = (s: string) => s.replace(/\r\n?/g, '\n').replace(/[ \t]+$/gm, '').trim();
+  return norm(a) === norm(b);
+}
+
+/** The comment an earlier attempt of this reply added, if any. */
+async function findOurComment(input: ReplyInput, ctx: ToolContext): Promise<ZendeskComment | null> {
+  const headers = zendeskAuth(ctx.settings);
+  const me = await ctx.http.request({ method: 'GET', url: apiUrl(ctx.settings, '/api/v2/users/me.json'), headers });
+  const myId = (me.body as { user?: { id?: unknown } } | null)?.user?.id;
+  if (typeof myId !== 'number') return null;
+  const path = `/api/v2/tickets/${encodeURIComponent(String(input.ticketId))}/comments.json?sort_order=desc&per_page=${RECENT_COMMENTS}`;
+  const res = await ctx.http.request({ method: 'GET', url: apiUrl(ctx.settings, path), headers });
+  const comments = (res.body as { comments?: ZendeskComment[] } | null)?.comments ?? [];
+  const isPublic = input.public ?? true;
+  return comments.find((c) => c.author_id === myId && c.public === isPublic
+    && typeof c.body === 'string' && sameText(c.body, input.body)) ?? null;
+}
+
+/** The id of the Comment event in the audit Zendesk returns with an update. */
+function commentIdFrom(res: HttpResponse): string | undefined {
+  const events = (res.body as { audit?: { events?: { type?: unknown; id?: unknown }[] } } | null)?.audit?.events ?? [];
+  const id = events.find((e) => e.type === 'Comment')?.id;
+  return id === undefined ? undefined : String(id);
 }
 
 /** Zendesk answers `{ ticket: { id, status, priority, tags, … }, audit }`. */
@@ -68,19 +113,22 @@ export const zendeskReply: ToolDefinition<ReplyInput, TicketOutput> = {
   description: 'Add a public reply (or an internal note) to a Zendesk ticket.',
   input: replyInput,
   output: ticketOutput,
-  safety: 'keyed',
+  safety: 'reconcilable',
   isWrite: true,
   async call(input, ctx) {
     const res = await ctx.http.request({
       method: 'PUT',
       url: apiUrl(ctx.settings, ticketPath(input.ticketId)),
-      headers: bearer(ctx.settings),
+      headers: zendeskAuth(ctx.settings),
       body: { ticket: { comment: { body: input.body, public: input.public ?? true } } },
     });
-    return ticketFrom(input.ticketId, res);
+    const commentId = commentIdFrom(res);
+    return { ...ticketFrom(input.ticketId, res), ...(commentId ? { commentId } : {}) };
   },
-  fromConflict(input, res) {
-    return { ...ticketFrom(input.ticketId, res), duplicate: true };
+  async reconcile(input, ctx) {
+    const found = await findOurComment(input, ctx);
+    if (!found) return null;
+    return { ticketId: String(input.ticketId), ...(found.id !== undefined ? { commentId: String(found.id) } : {}), reconciled: true };
   },
   local(input) {
     return { ticketId: String(input.ticketId), local: true };
@@ -108,7 +156,7 @@ export const zendeskUpdate: ToolDefinition<UpdateInput, TicketOutput> = {
     const res = await ctx.http.request({
       method: 'PUT',
       url: apiUrl(ctx.settings, ticketPath(input.ticketId)),
-      headers: bearer(ctx.settings),
+      headers: zendeskAuth(ctx.settings),
       body: { ticket: { status, priority, tags } },
     });
     return ticketFrom(input.ticketId, res);

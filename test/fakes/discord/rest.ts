@@ -38,6 +38,8 @@ export interface FakeInteraction {
   callbacks: { type: number; data?: Body; status: number }[];
   /** The response message (type 4) or the one a deferral (5) became, once known. */
   original: FakeMessage | null;
+  /** Follow-up messages sent on its token (POST /webhooks/{app}/{token}). */
+  followUps: FakeMessage[];
 }
 
 /** A 429 the next matching request gets (topics/rate-limits.mdx). */
@@ -102,7 +104,7 @@ export class FakeDiscord {
 
   /** Registers an interaction so its token works, from now (tests deliver it over the gateway or HTTP). */
   track(payload: APIInteraction): FakeInteraction {
-    const entry: FakeInteraction = { payload, createdMs: Date.now(), callbacks: [], original: null };
+    const entry: FakeInteraction = { payload, createdMs: Date.now(), callbacks: [], original: null, followUps: [] };
     this.interactions.set(payload.id, entry);
     return entry;
   }
@@ -133,7 +135,8 @@ export class FakeDiscord {
     const body = raw ? JSON.parse(raw) as Body : null;
     const send = (status: number, json?: unknown, headers: Record<string, string> = {}) => {
       this.requests.push({ method: req.method ?? '', path, status, body });
-      res.writeHead(status, { 'content-type': 'application/json', ...this.rateHeaders(path), ...headers });
+      // A 204 has no body and no content type (discord.js parses any application/json body).
+      res.writeHead(status, { ...(json === undefined ? {} : { 'content-type': 'application/json' }), ...this.rateHeaders(path), ...headers });
       res.end(json === undefined ? undefined : JSON.stringify(json));
     };
     const isTokenRoute = path.startsWith('/interactions/') || path.startsWith('/webhooks/');
@@ -174,7 +177,7 @@ export class FakeDiscord {
     if (is('PUT', '/applications/:a/guilds/:g/commands')) return (this.commands.push({ scope: `guild:${p[3]}`, body: body as Body[] }), [200, body]);
     if (is('POST', '/interactions/:i/:t/callback')) return this.callback(p[1]!, p[2]!, body);
     if (is('PATCH', '/webhooks/:a/:t/messages/@original')) return this.webhook(p[2]!, (entry) => this.editOriginal(entry, body));
-    if (is('POST', '/webhooks/:a/:t')) return this.webhook(p[2]!, (entry) => this.createMessage(entry.payload.channel?.id ?? '', { ...body }, true));
+    if (is('POST', '/webhooks/:a/:t')) return this.webhook(p[2]!, (entry) => this.followUp(entry, body));
     return [404, { message: '404: Not Found', code: 0 }];
   }
 
@@ -241,6 +244,13 @@ export class FakeDiscord {
     if (!entry || Date.now() - entry.createdMs > TOKEN_LIFETIME_MS) return [401, { message: 'Invalid Webhook Token', code: 50027 }];
     if (!entry.callbacks.some((c) => c.status < 300)) return [404, { message: 'Unknown Webhook', code: 10015 }];
     return work(entry);
+  }
+
+  private followUp(entry: FakeInteraction, body: Body): [number, unknown] {
+    const [status, made] = this.createMessage(entry.payload.channel?.id ?? '', body, true);
+    const message = status === 200 ? this.messages.find((m) => m.id === (made as Body).id) : undefined;
+    if (message) entry.followUps.push(message);
+    return [status, made];
   }
 
   private editOriginal(entry: FakeInteraction, body: Body): [number, unknown] {

@@ -168,6 +168,7 @@ export class FakeDiscord {
     const p = path.split('/').filter(Boolean);
     const is = (m: string, pattern: string) => method === m && pattern.split('/').filter(Boolean).every((s, i) => s.startsWith(':') || s === p[i]) && pattern.split('/').filter(Boolean).length === p.length;
     if (is('GET', '/gateway/bot')) return [200, { url: this.gateway.url, shards: 1, session_start_limit: { total: 1_000, remaining: 1_000 - this.gateway.identifies, reset_after: 86_400_000, max_concurrency: 1 } }];
+    if (is('GET', '/applications/@me')) return [200, { id: this.applicationId, name: 'signoff', bot_public: false, flags: 0 }];
     if (is('POST', '/channels/:c/messages')) return this.createMessage(p[1]!, body, false);
     if (is('PATCH', '/channels/:c/messages/:m')) return this.editMessage(p[3]!, body);
     if (is('DELETE', '/channels/:c/messages/:m')) return (this.deleteMessage(p[3]!), [204, undefined]);

@@ -36,21 +36,22 @@ const CLICK_REPLAY_AFTER_MS = 10_000;
 
 /**
  * How long a login waits, from the logins of every process in the last minute and day
- * (RELIABILITY 18): free for the first three a minute, then doubling from 5 s to 10 min;
- * near Discord's 1000 a day (which resets the token) an hour.
+ * (RELIABILITY 18): free for the first `freePerMinute` (default 5: a deploy restarting a
+ * few processes), then doubling from 5 s to 10 min; near Discord's 1000 a day (which
+ * resets the token) an hour.
  */
-export function identifyDelayMs(lastMinute: number, lastDay: number): number {
+export function identifyDelayMs(lastMinute: number, lastDay: number, freePerMinute = 5): number {
   if (lastDay >= 900) return 60 * 60_000;
-  if (lastMinute <= 3) return 0;
-  return Math.min(5_000 * 2 ** (lastMinute - 4), 10 * 60_000);
+  if (lastMinute <= freePerMinute) return 0;
+  return Math.min(5_000 * 2 ** (lastMinute - freePerMinute - 1), 10 * 60_000);
 }
 
 /** The IDENTIFY guard plugged into discord.js's gateway (`ws.buildIdentifyThrottler`). */
-function identifyGuard(store: DiscordStore, log: Logger) {
+function identifyGuard(store: DiscordStore, log: Logger, freePerMinute: number) {
   return {
     async waitForIdentify(_shardId: number, signal: AbortSignal): Promise<void> {
       const { lastMinute, lastDay } = await store.recordIdentify();
-      const delayMs = identifyDelayMs(lastMinute, lastDay);
+      const delayMs = identifyDelayMs(lastMinute, lastDay, freePerMinute);
       if (delayMs === 0) return;
       log.error('discord: gateway logins are crash-looping; delaying this IDENTIFY', { lastMinute, lastDay, delayMs });
       await sleep(delayMs, undefined, { signal });
@@ -64,7 +65,7 @@ export function createDiscordAdapter(opts: DiscordAdapterOptions): DiscordAdapte
   const mode = publicKey ? 'http' : 'gateway';
   const client = mode === 'gateway' ? new Client({
     intents: [GatewayIntentBits.Guilds], rest: restOptions(apiUrl), waitGuildTimeout: opts.waitGuildTimeoutMs ?? 15_000,
-    ws: { buildIdentifyThrottler: async () => identifyGuard(opts.store, log) },
+    ws: { buildIdentifyThrottler: async () => identifyGuard(opts.store, log, opts.freeIdentifiesPerMinute ?? 5) },
   }) : null;
   const rawRest = client ? client.rest : new REST(restOptions(apiUrl));
   rawRest.setToken(token);
@@ -87,6 +88,8 @@ class DiscordPort implements ChatPort {
   private readonly decisions = new Bottleneck({ maxConcurrent: DECISIONS_AT_ONCE });
   private readonly dms = new Map<string, string>();
   private replayer: NodeJS.Timeout | null = null;
+  /** Resolves when stop() is called, so a start held back by the IDENTIFY guard ends too. */
+  private stopped: () => void = () => undefined;
 
   constructor(readonly rest: DiscordRest, private readonly store: DiscordStore, private readonly client: Client | null,
     private readonly token: string, private readonly log: Logger) {
@@ -108,8 +111,8 @@ class DiscordPort implements ChatPort {
     this.handlersNow = handlers;
     if (this.client && !this.client.isReady()) {
       const ready = new Promise<void>((resolve) => this.client!.once('clientReady', () => resolve()));
-      await this.client.login(this.token);
-      await ready;
+      const stopped = new Promise<void>((resolve) => (this.stopped = resolve));
+      await Promise.race([this.client.login(this.token).then(() => ready), stopped]);
     }
     this.replayer ??= setInterval(() => {
       this.store.replayClicks(CLICK_REPLAY_AFTER_MS, 50, (payload) => decideClick(this.ctx, payload as RecordedClick))
@@ -122,6 +125,7 @@ class DiscordPort implements ChatPort {
     if (this.replayer) clearInterval(this.replayer);
     this.replayer = null;
     this.handlersNow = null;
+    this.stopped();
     await this.client?.destroy();
   }
 

@@ -101,8 +101,10 @@ async function onCommand(ctx: InteractionContext, i: APIInteraction): Promise<vo
   // Slow: defer (type 5, "thinking"), then edit the original when the work ends (RELIABILITY 15).
   const isPublic = cmd.text.startsWith('run ');
   await answer(ctx, i, { type: InteractionResponseType.DeferredChannelMessageWithSource, data: isPublic ? {} : { flags: MessageFlags.Ephemeral } });
-  const reply = await outcome.late.catch(() => ({ visibility: 'ephemeral' as const, notice: { text: `${NOT_RECORDED} Nothing was started.` } }));
-  await ctx.rest.followUp(i, noticeBody(reply.notice), { edit: true, key: `discord:command:${i.id}` });
+  // The initial response is out: the rest goes on after this returns (an HTTP delivery gets its 202 now).
+  void outcome.late.catch(() => ({ visibility: 'ephemeral' as const, notice: { text: `${NOT_RECORDED} Nothing was started.` } }))
+    .then((reply) => ctx.rest.followUp(i, noticeBody(reply.notice), { edit: true, key: `discord:command:${i.id}` }))
+    .catch((err: unknown) => ctx.log.warn('a slow discord command ended without an answer', { interaction: i.id, error: (err as Error).message }));
 }
 
 /** Approve: record, acknowledge (deferred update), then decide; a refusal is told privately, the card shows the rest. */

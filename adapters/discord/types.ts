@@ -47,6 +47,8 @@ export interface DiscordAdapterOptions {
   invalidWarnAt?: number;
   /** Gateway mode: how long discord.js waits for GUILD_CREATEs after READY. Default 15 000 ms. */
   waitGuildTimeoutMs?: number;
+  /** Gateway logins (all processes) a minute before the IDENTIFY guard delays them. Default 5. */
+  freeIdentifiesPerMinute?: number;
   /** Largest body accepted on POST /discord/interactions. Default 1 MiB. */
   maxBodyBytes?: number;
 }

@@ -74,7 +74,7 @@ export async function makeDiscordDriver({ sql }: { sql: Sql }, mode: 'gateway' |
   const signer = makeSigner();
   const adapter = createDiscordAdapter({
     settings: { token: fake.botToken, apiUrl: fake.apiUrl, applicationId: null, guildId: null, publicKey: mode === 'http' ? signer.publicKeyHex : null },
-    store: discordStore(sql), roleCacheMs: 0, waitGuildTimeoutMs: 200,
+    store: discordStore(sql), roleCacheMs: 0, waitGuildTimeoutMs: 200, freeIdentifiesPerMinute: 1_000,
   });
   const http = await startHttpServer({ port: 0, host: '127.0.0.1', sql, routes: adapter.routes });
   const botUrl = `http://127.0.0.1:${http.port}/discord/interactions`;

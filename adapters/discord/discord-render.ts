@@ -24,6 +24,8 @@ const MAX_CONTENT = 2_000;
 const MAX_DESCRIPTION = 4_096;
 const MAX_FIELD_VALUE = 1_024;
 const MAX_EMBED_TOTAL = 6_000;
+/** What fields may take of the 6000, so the draft keeps at least about 1000. */
+const MAX_FIELDS_TOTAL = 4_500;
 /** A modal: 1-5 components, text input values up to 4000 (interactions/receiving-and-responding.mdx, components/reference.mdx). */
 const MODAL_INPUTS = 5;
 const INPUT_CHARS = 4_000;
@@ -83,7 +85,19 @@ function cardFields(card: ReviewCard): Body[] {
     for (const f of a.fields.slice(0, 12)) fields.push(field(f.name, f.old !== undefined ? `${f.old} → ${f.new}` : f.new));
   }
   fields.push(field('Cost so far', card.costLabel || '-'), field('Status', card.status.text, true));
-  return fields.slice(0, 25);
+  // 25 fields at most (resources/message.mdx); cost and status always stay.
+  return shrinkToFit([...fields.slice(0, -2).slice(0, 23), ...fields.slice(-2)], MAX_FIELDS_TOTAL);
+}
+
+/** All fields within `max` characters (the 6000 of an embed, less room for the draft): the longest are halved first, marked. */
+function shrinkToFit(fields: Body[], max: number): Body[] {
+  const size = () => fields.reduce((n, f) => n + f.name.length + f.value.length, 0);
+  while (size() > max) {
+    const longest = fields.reduce((a, f) => (f.value.length > a.value.length ? f : a));
+    if (longest.value.length <= 40) break;
+    longest.value = longest.value.slice(0, Math.floor(longest.value.length / 2)).replace(/\\$/, '') + TRUNCATION_MARKER;
+  }
+  return fields;
 }
 
 /** The card as a message body: one embed, one row of buttons (none once decided). */

@@ -219,8 +219,9 @@ export class FakeDiscord {
   private callback(id: string, token: string, body: Body): [number, unknown] {
     const entry = this.interactions.get(id);
     // The 3 s deadline passed, or no such interaction: 10062 Unknown interaction (topics/opcodes-and-status-codes.mdx).
-    if (!entry || entry.payload.token !== token || Date.now() - entry.createdMs > INITIAL_RESPONSE_MS) return [404, { message: 'Unknown interaction', code: 10062 }];
+    if (!entry || entry.payload.token !== token) return [404, { message: 'Unknown interaction', code: 10062 }];
     const record = (status: number) => entry.callbacks.push({ type: body.type, data: body.data, status });
+    if (Date.now() - entry.createdMs > INITIAL_RESPONSE_MS) return (record(404), [404, { message: 'Unknown interaction', code: 10062 }]);
     // topics/opcodes-and-status-codes.mdx: 40060 Interaction has already been acknowledged.
     if (entry.callbacks.some((c) => c.status < 300)) return (record(400), [400, { message: 'Interaction has already been acknowledged.', code: 40060 }]);
     const problems = body.type === InteractionResponseType.Modal ? modalProblems(body.data)

@@ -58,6 +58,20 @@ describe('discord HTTP interactions', () => {
     expect((await post(body, driver.signer.headers(body, now - 200))).status).toBe(200);
   });
 
+  it('an answer past Discord\'s 3 s gets 10062: logged, nothing recorded as answered, the review unchanged', async () => {
+    const { runId } = await app.engine.startRun('rv-leads', { text: 'too late' }, {
+      trigger: { source: 'discord', actor: 'alice', channel: driver.channel, tenant: driver.tenant },
+    });
+    const card = await until('the card', async () => (await driver.cards(driver.channel)).find((c) => c.runId === runId));
+    const message = driver.fake.messages.find((m) => card.messageRef.endsWith(m.id))!;
+    const click = buttonInteraction(driver.fake, { user: 'bob', channel: driver.channel }, driver.fake.toApi(message), buttonId('reject', card.version, card.reviewRef));
+    driver.fake.track(click);
+    driver.fake.age(click.id, 3_500);
+    const entry = await driver.deliver(click);
+    expect(entry.callbacks).toEqual([expect.objectContaining({ type: 9, status: 404 })]);
+    expect((await db.sql`SELECT status, version FROM reviews WHERE run_id = ${runId}`)[0]).toMatchObject({ status: 'pending', version: 1 });
+  });
+
   it('54: a re-sent Approve interaction is deduplicated by id: one decision, one acknowledgement', async () => {
     const { runId } = await app.engine.startRun('rv-quorum', { text: 'dedupe me' }, {
       trigger: { source: 'discord', actor: 'alice', channel: driver.channel, tenant: driver.tenant },

@@ -7,7 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDiscordAdapter } from '../../../adapters/discord/discord-adapter.ts';
-import { buttonId } from '../../../adapters/discord/discord-inbound.ts';
+import { buttonId, toInboundAction } from '../../../adapters/discord/discord-inbound.ts';
 import { renderModal } from '../../../adapters/discord/discord-render.ts';
 import type { ReviewCard } from '../../../src/chat/messages.ts';
 import { messageProblems, modalProblems } from '../../fakes/discord/limits.ts';
@@ -124,6 +124,19 @@ describe('discord egress and display', () => {
     expect(res.status).toBe(200);
     expect(driver.fake.messages.at(-1)!.pinged).toEqual(expect.arrayContaining(['everyone', 'user:123456789012345678', 'role:234567890123456789']));
   });
+
+  it('a click recorded and acknowledged by a process that died before deciding it is decided by the replayer, once', async () => {
+    const { runId, card, message } = await request('decide me after a crash');
+    const click = buttonInteraction(driver.fake, { user: 'bob', channel: driver.channel }, driver.fake.toApi(message), buttonId('approve', card.version, card.reviewRef));
+    const action = toInboundAction(click)!;
+    // What onDecision records before its ack; received 20 s ago, never finished.
+    await db.sql`INSERT INTO inbox (source, key, payload, received_at)
+      VALUES ('discord:click', ${click.id}, ${db.sql.json({ action, roleIds: driver.fake.memberRoles.get('bob')!, interaction: click } as never)}, now() - interval '20 seconds')`;
+    await until('the replayed decision', async () => (await db.sql`SELECT 1 FROM inbox WHERE key = ${click.id} AND done_at IS NOT NULL`).length === 1, 15_000);
+    await app.engine.waitFor(runId, ['done']);
+    const audit = await db.sql`SELECT a.actor, a.outcome FROM review_audit a JOIN reviews r ON r.id = a.review_id WHERE r.run_id = ${runId} AND a.action = 'approve'`;
+    expect(audit).toEqual([{ actor: 'bob', outcome: 'accepted' }]);
+  }, 30_000);
 
   it('a DM click reads user.id and has no roles: a group approval is refused, not lost', async () => {
     // A run started in alice's DM with the bot: its card is there, and bob (a support lead in the guild) clicks it in a DM.

@@ -26,6 +26,8 @@ export interface BenchResult {
   restart: RestartResult | null;
   /** Issue 5's click-ack phase; null with --skip-slack. */
   slack: SlackClickResult | null;
+  /** Issue 12's click-ack phase over Discord HTTP interactions; null with --skip-discord. */
+  discord: SlackClickResult | null;
   /** Issue 10's interactive phase (what a person waits for); null with --skip-interactive. */
   interactive: InteractiveResult | null;
   /** Issue 13's webhook phase; null with --skip-webhooks. */
@@ -62,6 +64,8 @@ export function formatTable(r: BenchResult): string {
   else rows.push(['restart trial', 'skipped', '--skip-restart']);
   if (r.slack) rows.push(...slackRows(r.slack));
   else rows.push(['slack click acks', 'skipped', '--skip-slack']);
+  if (r.discord) rows.push(...slackRows(r.discord, 'discord'));
+  else rows.push(['discord click acks', 'skipped', '--skip-discord']);
   if (r.interactive) rows.push(...interactiveRows(r.interactive));
   else rows.push(['web chat waits', 'skipped', '--skip-interactive']);
   if (r.webhooks) rows.push(...webhookRows(r.webhooks));
@@ -75,7 +79,7 @@ export function formatTable(r: BenchResult): string {
     `machine: ${m.cores} cores, ${m.cpu}; node ${m.node}; Postgres ${m.postgres}`,
     `database: ${m.database}`,
   ];
-  const problems = [...t.check.problems, ...(r.restart?.problems ?? []), ...(r.slack?.problems ?? []), ...(r.interactive?.problems ?? []), ...(r.webhooks?.problems ?? [])].map((p) => `  problem: ${p}`);
+  const problems = [...t.check.problems, ...(r.restart?.problems ?? []), ...(r.slack?.problems ?? []), ...(r.discord?.problems ?? []), ...(r.interactive?.problems ?? []), ...(r.webhooks?.problems ?? [])].map((p) => `  problem: ${p}`);
   return [...header, '', table(rows), ...problems, '', r.ok ? 'result: PASS' : 'result: FAIL'].join('\n');
 }
 
@@ -92,9 +96,9 @@ function restartRows(rs: RestartResult): [string, string, string][] {
   ];
 }
 
-function slackRows(s: SlackClickResult): [string, string, string][] {
+function slackRows(s: SlackClickResult, platform = 'slack'): [string, string, string][] {
   return [
-    [`slack: ${s.clicks} concurrent clicks, ack p50 / p99 (ms)`, `${f1(s.ack.p50)} / ${f1(s.ack.p99)}`,
+    [`${platform}: ${s.clicks} concurrent clicks, ack p50 / p99 (ms)`, `${f1(s.ack.p50)} / ${f1(s.ack.p99)}`,
       `p99 <= ${s.targetP99Ms} ${s.isP99Met ? 'PASS' : 'FAIL'}`],
     ['  ack max / mean (ms)', `${f1(s.ack.max)} / ${f1(s.ack.mean)}`, `bot pool ${s.botPoolSize}, cards in ${s.channels} channels`],
     ['  committed before ack', `${s.committed}/${s.clicks}`, `${s.acked} acked; ${s.seenAtAck} seen by a snapshot taken after the ack ${mark(s.ok)}`],
@@ -122,9 +126,9 @@ export function formatInteractiveOnly(w: InteractiveResult, cpus: { model: strin
 }
 
 /** `--only-slack`: the click-ack rows alone. */
-export function formatSlackOnly(s: SlackClickResult, cpus: { model: string }[], postgres: string): string {
-  const header = `signoff Slack click-ack phase; machine: ${cpus.length} cores, ${cpus[0]?.model.trim() ?? 'unknown'}; node ${process.version}; Postgres ${postgres}`;
-  return [header, '', table(slackRows(s)), ...s.problems.map((p) => `  problem: ${p}`), '', s.ok ? 'result: PASS' : 'result: FAIL'].join('\n');
+export function formatSlackOnly(s: SlackClickResult, cpus: { model: string }[], postgres: string, platform = 'slack'): string {
+  const header = `signoff ${platform} click-ack phase; machine: ${cpus.length} cores, ${cpus[0]?.model.trim() ?? 'unknown'}; node ${process.version}; Postgres ${postgres}`;
+  return [header, '', table(slackRows(s, platform)), ...s.problems.map((p) => `  problem: ${p}`), '', s.ok ? 'result: PASS' : 'result: FAIL'].join('\n');
 }
 
 function rssTarget(n: number, mb: number): string {

@@ -8,7 +8,7 @@
  * (bench/interactive.ts), then the table (or `--json`). Exits 1 when a check fails.
  *
  *   npm run bench -- [--n 2000] [--c 32] [--l1 200] [--json] [--skip-restart] [--skip-pgbench]
- *                    [--skip-slack | --only-slack] [--skip-interactive | --only-interactive]
+ *                    [--skip-slack | --only-slack] [--skip-discord | --only-discord] [--skip-interactive | --only-interactive]
  *                    [--skip-digest | --only-digest] [--digest-runs 100000]
  *                    [--skip-webhooks | --only-webhooks]
  *
@@ -25,6 +25,7 @@ import { formatInteractiveOnly, formatSlackOnly, formatTable, webhookRows, type 
 import { childMain, restartTrial } from './restart.ts';
 import { slackClickTrial } from './slack-clicks.ts';
 import { webhookTrial } from './webhooks.ts';
+import { discordClickTrial } from './discord-clicks.ts';
 import { runTrial, type Params } from './trial.ts';
 import { assertTicketSize } from './workload.ts';
 
@@ -48,6 +49,8 @@ function parse() {
       'skip-pgbench': { type: 'boolean', default: false },
       'skip-slack': { type: 'boolean', default: false },
       'only-slack': { type: 'boolean', default: false },
+      'skip-discord': { type: 'boolean', default: false },
+      'only-discord': { type: 'boolean', default: false },
       'skip-interactive': { type: 'boolean', default: false },
       'only-interactive': { type: 'boolean', default: false },
       'skip-digest': { type: 'boolean', default: false },
@@ -66,6 +69,7 @@ function parse() {
   return {
     params, child, json: values.json, skipRestart: values['skip-restart'], skipPgbench: values['skip-pgbench'],
     skipSlack: values['skip-slack'], onlySlack: values['only-slack'],
+    skipDiscord: values['skip-discord'], onlyDiscord: values['only-discord'],
     skipInteractive: values['skip-interactive'], onlyInteractive: values['only-interactive'],
     skipDigest: values['skip-digest'], onlyDigest: values['only-digest'], digestRuns: positive(values['digest-runs'], 'digest-runs'),
     skipWebhooks: values['skip-webhooks'], onlyWebhooks: values['only-webhooks'],
@@ -114,6 +118,11 @@ async function main(): Promise<number> {
       process.stdout.write(args.json ? `${JSON.stringify({ ok: digest.ok, digest })}\n` : `${formatDigestBench(digest)}\n`);
       return digest.ok ? 0 : 1;
     }
+    if (args.onlyDiscord) {
+      const discord = await discordClickTrial(server.url, SLACK_CLICKS, progress);
+      process.stdout.write(args.json ? `${JSON.stringify({ ok: discord.ok, discord })}\n` : `${formatSlackOnly(discord, os.cpus(), server.version, 'discord')}\n`);
+      return discord.ok ? 0 : 1;
+    }
     if (args.onlyInteractive) {
       const waits = await interactiveTrial(server.url, INTERACTIVE_SAMPLES, progress);
       process.stdout.write(args.json ? `${JSON.stringify({ ok: waits.ok, interactive: waits })}\n` : `${formatInteractiveOnly(waits, os.cpus(), server.version)}\n`);
@@ -142,6 +151,11 @@ async function main(): Promise<number> {
       progress(`slack click-ack phase: ${SLACK_CLICKS} concurrent clicks against the bot`);
       slack = await slackClickTrial(server.url, SLACK_CLICKS, progress);
     }
+    let discord = null;
+    if (!args.skipDiscord) {
+      progress(`discord click-ack phase: ${SLACK_CLICKS} concurrent signed clicks over HTTP interactions`);
+      discord = await discordClickTrial(server.url, SLACK_CLICKS, progress);
+    }
     let interactive = null;
     if (!args.skipInteractive) {
       progress(`web chat waits: ${INTERACTIVE_SAMPLES} commands and edits against the bot`);
@@ -156,7 +170,7 @@ async function main(): Promise<number> {
     }
     const cpus = os.cpus();
     const result: BenchResult = {
-      ok: trial.check.ok && (restart?.ok ?? true) && (slack?.ok ?? true) && (interactive?.ok ?? true) && (digest?.ok ?? true) && (webhooks?.ok ?? true),
+      ok: trial.check.ok && (restart?.ok ?? true) && (slack?.ok ?? true) && (discord?.ok ?? true) && (interactive?.ok ?? true) && (digest?.ok ?? true) && (webhooks?.ok ?? true),
       workload: 'hitl-v1',
       system: 'signoff',
       params: args.params,
@@ -169,6 +183,7 @@ async function main(): Promise<number> {
       trial,
       restart,
       slack,
+      discord,
       interactive,
       webhooks,
     };

@@ -13,6 +13,7 @@ import type { ConnectorSettings, ToolSettings } from './steps/tools/types.ts';
 import type { SlackSettings } from '../adapters/slack/types.ts';
 import { readWebhookSettings } from './triggers/webhooks/settings.ts';
 import type { WebhookSettings } from './triggers/webhooks/types.ts';
+import type { DiscordSettings } from '../adapters/discord/types.ts';
 
 export interface Config {
   /** Postgres to use; when absent signoff runs an embedded server in `dataDir/pg`. */
@@ -55,6 +56,8 @@ export interface Config {
   slack: SlackSettings | null;
   /** Webhook sources (WEBHOOK_<SOURCE>_*) and the public URL they are posted to (docs/webhooks.md). */
   webhooks: WebhookSettings;
+  /** Discord, when DISCORD_TOKEN is set; null means no Discord. */
+  discord: DiscordSettings | null;
 }
 
 export interface WebChatSettings {
@@ -157,7 +160,9 @@ export function readConfig(env: Env = process.env): Readonly<Config> {
     },
     slack: readSlack(env, problems),
     webhooks: readWebhookSettings(env, problems, readUrl(env, 'SIGNOFF_PUBLIC_URL', problems)),
+    discord: readDiscord(env, problems),
   };
+  if (config.slack && config.discord) problems.push('both Slack and Discord are configured; set the variables of one chat platform only');
   config.webChat = readWebChat(env, config, problems);
   if (problems.length > 0) {
     throw new SignoffError('config_invalid', `signoff cannot start; fix these settings (see .env.example):\n- ${problems.join('\n- ')}`);
@@ -296,6 +301,24 @@ function readSlack(env: Env, problems: string[]): SlackSettings | null {
   return { botToken, signingSecret, appToken, apiUrl: apiUrl ? `${apiUrl}/` : 'https://slack.com/api/' };
 }
 
+/** DISCORD_*: the gateway with a bot token; HTTP interactions when DISCORD_PUBLIC_KEY is set too. */
+function readDiscord(env: Env, problems: string[]): DiscordSettings | null {
+  const token = env.DISCORD_TOKEN || null;
+  const publicKey = env.DISCORD_PUBLIC_KEY || null;
+  if (!token) {
+    if (publicKey || env.DISCORD_APPLICATION_ID) problems.push('DISCORD_TOKEN (the bot token) is required when other DISCORD_* variables are set');
+    return null;
+  }
+  if (publicKey && !/^[0-9a-f]{64}$/i.test(publicKey)) problems.push('DISCORD_PUBLIC_KEY must be the 64 hex characters of "Public Key" in the Developer Portal');
+  const id = (name: string) => {
+    const raw = env[name] || null;
+    if (raw && !/^\d{5,25}$/.test(raw)) problems.push(`${name} must be a Discord id (digits only, got "${raw.slice(0, 30)}")`);
+    return raw;
+  };
+  const apiUrl = readUrl(env, 'DISCORD_API_URL', problems) ?? 'https://discord.com/api';
+  return { token, publicKey, applicationId: id('DISCORD_APPLICATION_ID'), guildId: id('DISCORD_GUILD_ID'), apiUrl };
+}
+
 /** Names that reach only this machine: the web chat's demo mode may listen on nothing else. */
 export function isLoopbackHost(host: string): boolean {
   const bare = host.toLowerCase().replace(/^\[|\]$/g, '');
@@ -313,7 +336,7 @@ function readWebChat(env: Env, config: Config, problems: string[]): WebChatSetti
   if (auth === 'invite' && !publicUrl) {
     problems.push('WEB_CHAT_AUTH=invite needs WEB_CHAT_URL, the address people open (e.g. https://chat.example.com)');
   }
-  if (auth !== 'invite' && !config.slack && !isLoopbackHost(config.host)) {
+  if (auth !== 'invite' && !config.slack && !config.discord && !isLoopbackHost(config.host)) {
     problems.push(`HOST=${config.host} would put the web chat on the network with no sign-in (anyone could act as anyone): `
       + 'set WEB_CHAT_AUTH=invite and WEB_CHAT_URL (see docs/security.md), or keep HOST=127.0.0.1');
   }

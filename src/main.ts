@@ -7,6 +7,8 @@
  */
 import { join } from 'node:path';
 import { createConsoleAdapter } from '../adapters/console/console-adapter.ts';
+import { createDiscordAdapter } from '../adapters/discord/discord-adapter.ts';
+import { registerCommands } from '../adapters/discord/discord-register.ts';
 import { createSlackAdapter } from '../adapters/slack/slack-adapter.ts';
 import { readConfig, redactUrl, type Config } from './config.ts';
 import { Engine } from './engine/engine.ts';
@@ -17,6 +19,7 @@ import { createLogger, type Logger } from './ops/log.ts';
 import { ReviewDesk } from './review/desk.ts';
 import { connect } from './store/client.ts';
 import { consoleStore } from './store/console.ts';
+import { discordStore } from './store/discord.ts';
 import { slackStore } from './store/slack.ts';
 import { startEmbeddedPostgres, type EmbeddedPostgres, type SupervisionEvent } from './store/embedded.ts';
 import { migrate } from './store/migrate.ts';
@@ -55,6 +58,12 @@ function webChatAccess(config: Config) {
 
 async function main(): Promise<void> {
   const config = readConfig();
+  // `npm run discord:register`: register the slash command and exit; nothing else starts.
+  if (process.argv[2] === 'discord:register') {
+    if (!config.discord) throw new Error('set DISCORD_TOKEN (and DISCORD_GUILD_ID for one guild) to register commands');
+    await registerCommands(config.discord, (line) => process.stdout.write(`${line}\n`));
+    process.exit(0);
+  }
   const log = createLogger(config.logLevel);
   const db = await openDatabase(config, log);
   const sql = connect({ url: db.url, schema: config.schema, max: config.poolSize });
@@ -63,13 +72,16 @@ async function main(): Promise<void> {
   const flows = await loadFlows(config.flowsDir);
   const inputKeys = new Map(flows.map((f) => [f.id, inputKeysOf(f.input)]));
   // Slack when its variables are set (HTTP: POST /slack/events on our server; or Socket Mode),
+  // Discord when DISCORD_TOKEN is set (gateway, or POST /discord/interactions with DISCORD_PUBLIC_KEY),
   // else the local web chat. Either way `chat.routes` mounts on the HTTP server below.
   const chat = config.slack
     ? createSlackAdapter({ settings: config.slack, store: slackStore(sql), log })
-    : createConsoleAdapter({ store: consoleStore(sql), log, access: webChatAccess(config) });
+    : config.discord
+      ? createDiscordAdapter({ settings: config.discord, store: discordStore(sql), log })
+      : createConsoleAdapter({ store: consoleStore(sql), log, access: webChatAccess(config) });
   const ports = new Map([[chat.port.platform, chat.port]]);
   // The web chat serves one tenant, `local`; a Slack bot token serves one workspace (its reviews' tenant).
-  const steps = createStepRuntime({ config, sql, log, ports, ...(config.slack ? {} : { tenants: new Map([['console', 'local']]) }) });
+  const steps = createStepRuntime({ config, sql, log, ports, ...(config.slack || config.discord ? {} : { tenants: new Map([['console', 'local']]) }) });
   // A card's "On approval" is described by the tool a review names (its method, host and fields).
   const desk = new ReviewDesk({
     sql, flows, ports, defaultPlatform: chat.port.platform,
@@ -101,7 +113,9 @@ async function main(): Promise<void> {
   const url = `http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${http.port}`;
   const where = chat.port.platform === 'console'
     ? { webChat: 'open the url in a browser', url }
-    : { chat: chat.port.platform, url, slackEvents: config.slack?.appToken ? 'Socket Mode' : `${url}/slack/events` };
+    : config.discord
+      ? { chat: 'discord', url, discordMode: config.discord.publicKey ? `HTTP interactions at ${url}/discord/interactions` : 'gateway' }
+      : { chat: chat.port.platform, url, slackEvents: config.slack?.appToken ? 'Socket Mode' : `${url}/slack/events` };
   log.info('signoff is running', { ...where, flows: flows.map((f) => f.id), webhooks: Object.keys(config.webhooks.sources).map((name) => `${url}/webhooks/${name}`) });
 
   let isStopping = false;

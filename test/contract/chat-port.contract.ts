@@ -340,7 +340,9 @@ export function chatPortContract(name: string, makeDriver: MakeDriver): void {
       const { runId, card } = await request('rv-leads');
       const delegate = await driver.click('bob', card, 'delegate') as Extract<ActionReply, { kind: 'open_editor' }>;
       const reply = await driver.submit('bob', delegate.form, { user: 'alice' });
-      expect(reply).toMatchObject({ kind: 'errors', errors: { user: expect.stringMatching(/alice requested this run/) } });
+      // Where the platform shows it (beside the field, or above the form) is the platform's.
+      expect(reply.kind).toBe('errors');
+      expect(Object.values((reply as Extract<typeof reply, { kind: 'errors' }>).errors).join(' ')).toMatch(/alice requested this run/);
       expect((await reviewRow(runId)).delegates).toEqual([]);
     });
 

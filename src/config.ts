@@ -36,7 +36,7 @@ export interface Config {
   workerPollMs: number;
   /** How long SIGTERM waits for in-flight steps before handing them back. Default 10 000 ms. */
   shutdownGraceMs: number;
-  /** Named engine crash points (tests only). */
+  /** Named crash points (tests only; src/ops/crashpoint.ts lists them). */
   crashpoints: ReadonlySet<string>;
   /** Users who may cancel, retry and re-post any run of their own tenant (SIGNOFF_ADMINS, user ids). Default: nobody. */
   admins: ReadonlySet<string>;

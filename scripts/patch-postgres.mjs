@@ -1,3 +1,4 @@
+/* global console, URL */
 /**
  * postinstall: mends a defect of postgres.js 3.4.9 that takes the whole bot
  * down when Postgres restarts or a connection is cut (RELIABILITY 35; found by

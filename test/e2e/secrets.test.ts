@@ -63,7 +63,10 @@ beforeAll(async () => {
   [slack, openai, tools] = await Promise.all([
     startFakeSlack({ channels: [CHANNEL], botToken: SECRETS.SLACK_BOT_TOKEN, appToken: SECRETS.SLACK_APP_TOKEN }),
     startFakeOpenAI({ apiKey: SECRETS.OPENAI_API_KEY }),
-    startFakeTools({ zendesk: { id: 9001, email: EMAIL, apiToken: SECRETS.ZENDESK_TOKEN, oauthToken: 'unused-oauth-token' } }),
+    startFakeTools({
+      zendesk: { id: 9001, email: EMAIL, apiToken: SECRETS.ZENDESK_TOKEN, oauthToken: 'unused-oauth-token' },
+      linear: { apiKey: SECRETS.LINEAR_TOKEN, oauthToken: 'unused-linear-oauth' }, hubspotToken: SECRETS.HUBSPOT_TOKEN,
+    }),
   ]);
   slack.setGroups(BOB, ['support-leads']);
   flowsDir = flowsFolder();

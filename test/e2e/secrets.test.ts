@@ -36,6 +36,8 @@ const SECRETS = {
   SLACK_SIGNING_SECRET: 's3cretSigningXv7d6d1f',
   OPENAI_API_KEY: 'sk-proj-s3cretOpenAIWu6c99a2',
   ZENDESK_TOKEN: 'zdS3cretApiTokenVt5b7c3e',
+  /** The other Zendesk scheme (not allowed together with ZENDESK_TOKEN): the second test's bot uses it. */
+  ZENDESK_OAUTH_TOKEN: 'zdS3cretOAuthTokenRp1x4a6b',
   LINEAR_TOKEN: 'lin_api_s3cretLinearUs4a1b2c',
   HUBSPOT_TOKEN: 'pat-na1-s3cretHubSpotTr3z0f9e',
   DATABASE_PASSWORD: 'pgS3cretPasswordSq2y8e7d',
@@ -64,26 +66,32 @@ beforeAll(async () => {
     startFakeSlack({ channels: [CHANNEL], botToken: SECRETS.SLACK_BOT_TOKEN, appToken: SECRETS.SLACK_APP_TOKEN }),
     startFakeOpenAI({ apiKey: SECRETS.OPENAI_API_KEY }),
     startFakeTools({
-      zendesk: { id: 9001, email: EMAIL, apiToken: SECRETS.ZENDESK_TOKEN, oauthToken: 'unused-oauth-token' },
+      zendesk: { id: 9001, email: EMAIL, apiToken: SECRETS.ZENDESK_TOKEN, oauthToken: SECRETS.ZENDESK_OAUTH_TOKEN },
       linear: { apiKey: SECRETS.LINEAR_TOKEN, oauthToken: 'unused-linear-oauth' }, hubspotToken: SECRETS.HUBSPOT_TOKEN,
     }),
   ]);
   slack.setGroups(BOB, ['support-leads']);
   flowsDir = flowsFolder();
+  bot = await startSecretBot({ ZENDESK_EMAIL: EMAIL, ZENDESK_TOKEN: SECRETS.ZENDESK_TOKEN });
+}, 60_000);
+
+/** The bot with every credential set (Zendesk's as given), at debug level, connected over Socket Mode. */
+async function startSecretBot(zendesk: Record<string, string>): Promise<BotProcess> {
   const url = new URL(db.url);
   url.password = SECRETS.DATABASE_PASSWORD; // trust auth ignores it; the bot must still never show it
-  bot = await startBot({
+  const connected = slack.socket.connections().length;
+  const started = await startBot({
     databaseUrl: url.toString(), schema: db.schema,
     env: {
       LOG_LEVEL: 'debug', SIGNOFF_FLOWS_DIR: flowsDir, WORKER_POLL_MS: '200',
       SLACK_BOT_TOKEN: SECRETS.SLACK_BOT_TOKEN, SLACK_APP_TOKEN: SECRETS.SLACK_APP_TOKEN, SLACK_SIGNING_SECRET: SECRETS.SLACK_SIGNING_SECRET,
-      SLACK_API_URL: slack.apiUrl, OPENAI_API_KEY: SECRETS.OPENAI_API_KEY, OPENAI_BASE_URL: openai.url,
-      ZENDESK_URL: tools.baseUrl, ZENDESK_EMAIL: EMAIL, ZENDESK_TOKEN: SECRETS.ZENDESK_TOKEN,
+      SLACK_API_URL: slack.apiUrl, OPENAI_API_KEY: SECRETS.OPENAI_API_KEY, OPENAI_BASE_URL: openai.url, ZENDESK_URL: tools.baseUrl, ...zendesk,
       LINEAR_URL: tools.baseUrl, LINEAR_TOKEN: SECRETS.LINEAR_TOKEN, HUBSPOT_URL: tools.baseUrl, HUBSPOT_TOKEN: SECRETS.HUBSPOT_TOKEN,
     },
   });
-  await slack.socket.waitForConnections(1, 20_000);
-}, 60_000);
+  await slack.socket.waitForConnections(connected + 1, 20_000);
+  return started;
+}
 afterAll(async () => {
   await stopBot(bot);
   await Promise.all([slack?.close(), openai?.close(), tools?.close()]);
@@ -114,6 +122,36 @@ async function runOf(flow: string, text: string, status: string[]): Promise<{ id
       SELECT id, status FROM runs WHERE flow = ${flow} AND input::text LIKE ${'%' + text + '%'}`;
     return run && status.includes(run.status) ? run : undefined;
   }, 60_000);
+}
+
+/** Every secret, its header forms and "Authorization:" in the bot's log and in every row of every table: none. */
+async function expectNoSecrets(b: BotProcess): Promise<void> {
+  const forms = Object.entries(SECRETS).flatMap(([name, value]) => [
+    [name, value], [`${name} as Bearer`, `Bearer ${value}`],
+  ]);
+  forms.push(['Zendesk Basic', Buffer.from(`${EMAIL}/token:${SECRETS.ZENDESK_TOKEN}`).toString('base64')]);
+  const hits = (where: string, text: string) => [
+    ...forms.filter(([, value]) => text.includes(value!)).map(([name]) => `${where}: ${name}`),
+    ...(/authorization:/i.test(text) ? [`${where}: "Authorization:"`] : []),
+  ];
+
+  const log = b.log();
+  expect(log).toMatch(/"level":"debug"/); // it really ran at debug level
+  const found = hits('log', log);
+  const tables = await db.sql<{ name: string }[]>`
+    SELECT table_name AS name FROM information_schema.tables WHERE table_schema = ${db.schema} AND table_type = 'BASE TABLE'`;
+  expect(tables.map((t) => t.name)).toEqual(expect.arrayContaining(['runs', 'jobs', 'review_audit', 'tool_calls', 'model_calls', 'inbox']));
+  const stored: string[] = [];
+  for (const { name } of tables) {
+    const rows = await db.sql<{ row: string }[]>`SELECT to_jsonb(t)::text AS row FROM ${db.sql(`${db.schema}.${name}`)} t`;
+    stored.push(...rows.map((r) => r.row));
+    found.push(...hits(`table ${name}`, rows.map((r) => r.row).join('\n')));
+  }
+  expect(found).toEqual([]);
+  // The scan would see a leak: the echoing tool errors were stored, with the secret taken out.
+  const all = stored.join('\n');
+  expect(all).toContain('bad credentials: [redacted]');
+  expect(all).toContain('refused the API key (401)'); // the model's 401 was recorded, in our words
 }
 
 /** A 401 whose body echoes the credentials the bot sent, as some providers' errors do. */
@@ -151,30 +189,20 @@ it('ticket-triage and the tools through their error paths at debug level: no sec
   expect(auth((c) => c.path === '/graphql')).toContain(SECRETS.LINEAR_TOKEN);
   expect(auth((c) => c.path.startsWith('/crm/'))).toContain(`Bearer ${SECRETS.HUBSPOT_TOKEN}`);
 
-  const forms = Object.entries(SECRETS).flatMap(([name, value]) => [
-    [name, value], [`${name} as Bearer`, `Bearer ${value}`],
-  ]);
-  forms.push(['Zendesk Basic', Buffer.from(`${EMAIL}/token:${SECRETS.ZENDESK_TOKEN}`).toString('base64')]);
-  const hits = (where: string, text: string) => [
-    ...forms.filter(([, value]) => text.includes(value!)).map(([name]) => `${where}: ${name}`),
-    ...(/authorization:/i.test(text) ? [`${where}: "Authorization:"`] : []),
-  ];
-
-  const log = bot.log();
-  expect(log).toMatch(/"level":"debug"/); // it really ran at debug level
-  const found = hits('log', log);
-  const tables = await db.sql<{ name: string }[]>`
-    SELECT table_name AS name FROM information_schema.tables WHERE table_schema = ${db.schema} AND table_type = 'BASE TABLE'`;
-  expect(tables.map((t) => t.name)).toEqual(expect.arrayContaining(['runs', 'jobs', 'review_audit', 'tool_calls', 'model_calls', 'inbox']));
-  const stored: string[] = [];
-  for (const { name } of tables) {
-    const rows = await db.sql<{ row: string }[]>`SELECT to_jsonb(t)::text AS row FROM ${db.sql(`${db.schema}.${name}`)} t`;
-    stored.push(...rows.map((r) => r.row));
-    found.push(...hits(`table ${name}`, rows.map((r) => r.row).join('\n')));
-  }
-  expect(found).toEqual([]);
-  // The scan would see a leak: the echoing tool errors were stored, with the secret taken out.
-  const all = stored.join('\n');
-  expect(all).toContain('bad credentials: [redacted]');
-  expect(all).toContain('refused the API key (401)'); // the model's 401 was recorded, in our words
+  await expectNoSecrets(bot);
 }, 180_000);
+
+it('the same with a Zendesk OAuth token (ZENDESK_OAUTH_TOKEN, sent as Bearer): refused once with an echo, then sent', async () => {
+  await stopBot(bot);
+  bot = await startSecretBot({ ZENDESK_OAUTH_TOKEN: SECRETS.ZENDESK_OAUTH_TOKEN });
+  expect(await slash('run ticket-triage subject="OAuth" body="Second desk" ticketId=78')).toMatch(/started/);
+  const card = await until('the card', async () => slack.inChannel(CHANNEL).map(toSeenCard).find((c) => c?.status === 'pending'), 60_000);
+  tools.next(echo401);
+  await approve(card!);
+  const failed = await runOf('ticket-triage', 'Second desk', ['failed', 'parked', 'done']);
+  if (failed.status !== 'done') expect(await slash(`retry ${failed.id}`)).toMatch(/retried/);
+  await runOf('ticket-triage', 'Second desk', ['done']);
+  expect(tools.calls.filter((c) => c.path.includes('/tickets/78')).map((c) => c.headers.authorization))
+    .toContain(`Bearer ${SECRETS.ZENDESK_OAUTH_TOKEN}`);
+  await expectNoSecrets(bot);
+}, 120_000);

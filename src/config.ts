@@ -41,7 +41,7 @@ export interface Config {
   shutdownGraceMs: number;
   /** Schedules (src/triggers/schedules.ts): how often due slots are looked for, and how late a missed one may still fire. */
   schedules: { tickMs: number; catchupHours: number };
-  /** Named engine crash points (tests only). */
+  /** Named crash points (tests only; src/ops/crashpoint.ts lists them). */
   crashpoints: ReadonlySet<string>;
   /** Users who may cancel, retry and re-post any run of their own tenant (SIGNOFF_ADMINS, user ids). Default: nobody. */
   admins: ReadonlySet<string>;

@@ -14,6 +14,7 @@ import { readConfig, redactUrl, type Config } from './config.ts';
 import { Engine } from './engine/engine.ts';
 import { loadFlows } from './engine/registry.ts';
 import { describeError } from './errors.ts';
+import { crashpointsFrom } from './ops/crashpoint.ts';
 import { startHttpServer } from './ops/http.ts';
 import { createLogger, type Logger } from './ops/log.ts';
 import { ReviewDesk } from './review/desk.ts';
@@ -71,11 +72,12 @@ async function main(): Promise<void> {
   if (applied.length > 0) log.info('applied migrations', { applied });
   const flows = await loadFlows(config.flowsDir);
   const inputKeys = new Map(flows.map((f) => [f.id, inputKeysOf(f.input)]));
+  const crashpoint = crashpointsFrom(config.crashpoints);
   // Slack when its variables are set (HTTP: POST /slack/events on our server; or Socket Mode),
   // Discord when DISCORD_TOKEN is set (gateway, or POST /discord/interactions with DISCORD_PUBLIC_KEY),
   // else the local web chat. Either way `chat.routes` mounts on the HTTP server below.
   const chat = config.slack
-    ? createSlackAdapter({ settings: config.slack, store: slackStore(sql), log })
+    ? createSlackAdapter({ settings: config.slack, store: slackStore(sql), log, crashpoint })
     : config.discord
       ? createDiscordAdapter({ settings: config.discord, store: discordStore(sql), log })
       : createConsoleAdapter({ store: consoleStore(sql), log, access: webChatAccess(config) });
@@ -85,7 +87,7 @@ async function main(): Promise<void> {
   // A card's "On approval" is described by the tool a review names (its method, host and fields).
   const desk = new ReviewDesk({
     sql, flows, ports, defaultPlatform: chat.port.platform,
-    defaultChannel: config.defaultChannel, log, describeAction: steps.describeAction,
+    defaultChannel: config.defaultChannel, log, describeAction: steps.describeAction, crashpoint,
   });
   if (steps.isOffline) log.info('model steps use the built-in offline model (set OPENAI_API_KEY or OPENAI_BASE_URL for a real one)');
   const engine = new Engine({

@@ -42,7 +42,9 @@ export function createSlackAdapter(opts: SlackAdapterOptions): SlackAdapter {
   // deferInitialization: `new App` would otherwise call auth.test at once and crash on an unreachable API.
   const app = new App({ token: botToken, receiver, clientOptions: { ...options }, logger: options.logger!, deferInitialization: true });
   let handlers: ChatHandlers | null = null;
-  const clicks = registerListeners(app, { handlers: () => handlers, web, store: opts.store, log });
+  const clicks = registerListeners(app, {
+    handlers: () => handlers, web, store: opts.store, log, crashpoint: opts.crashpoint ?? (() => undefined),
+  });
   const port = new SlackPort(app, web, new GroupDirectory(web, opts.groupCacheMs ?? 30_000), (next) => void (handlers = next), clicks, log);
   return {
     port,

@@ -32,6 +32,8 @@ export interface ListenerContext {
   web: SlackWeb;
   store: SlackStore;
   log: Logger;
+  /** A named crash point (tests only; see SlackAdapterOptions.crashpoint). */
+  crashpoint(name: string): void;
 }
 
 type Settled<T> = { kind: 'value'; value: T } | { kind: 'error'; error: unknown } | { kind: 'slow'; late: Promise<T> };
@@ -129,7 +131,10 @@ export function registerListeners(app: App, ctx: ListenerContext): ClickDecider 
   };
   app.command(COMMAND, ({ body, ack }) => onCommand(ctx, replies, body, ack as Ack));
   app.action(new RegExp(`^${ACTION_PREFIX}approve$`), ({ body, ack }) => onDecision(ctx, replies, body, ack as Ack, (click) => {
-    void decisions.schedule(() => decide(click))
+    void decisions.schedule(() => {
+      ctx.crashpoint('slack-click-acked'); // recorded and acknowledged: the replay must decide it
+      return decide(click);
+    })
       .then(() => ctx.store.finishClick(click.action.deliveryId))
       .catch((err: unknown) => ctx.log.error('a recorded slack click could not be decided yet; it will be replayed', {
         deliveryId: click.action.deliveryId, error: (err as Error).message,
@@ -170,6 +175,7 @@ async function onCommand(ctx: ListenerContext, replies: ResponseUrls, body: Body
   const handlers = ctx.handlers();
   if (!cmd || !handlers) return ack(commandResponse(ephemeral(NOT_RECORDED)));
   const outcome = await within(handlers.command(cmd), ANSWER_BUDGET_MS);
+  if (outcome.kind === 'value') ctx.crashpoint('slack-command-started'); // the run committed, no answer yet
   if (outcome.kind === 'value') return ack(commandResponse(outcome.value));
   if (outcome.kind === 'error') {
     ctx.log.error('slack command failed', { deliveryId: cmd.deliveryId, error: (outcome.error as Error).message });
@@ -255,6 +261,7 @@ async function onMention(ctx: ListenerContext, body: Body): Promise<void> {
   if (!cmd) return;
   if (!handlers) throw new Error('not started yet');
   await ctx.store.onceEvent(cmd.deliveryId, async () => {
+    ctx.crashpoint('slack-event-recorded'); // the inbox row is written, the command not run: Slack retries
     const reply = await handlers.command(cmd);
     const threadTs = String(event.thread_ts ?? event.ts);
     if (reply.visibility === 'ephemeral') {

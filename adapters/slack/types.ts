@@ -76,4 +76,9 @@ export interface SlackAdapterOptions {
   callTimeoutMs?: number;
   /** Largest request body accepted on POST /slack/events. Default 1 MiB (RELIABILITY 11). */
   maxBodyBytes?: number;
+  /**
+   * Named crash points (src/ops/crashpoint.ts; tests only): called with a point's
+   * name where a crash must lose nothing (RELIABILITY 29). Default: none.
+   */
+  crashpoint?: (name: string) => void;
 }

@@ -131,12 +131,20 @@ export class Engine implements RunGateway {
           return isResumed;
         },
       };
-      return fn(rt);
+      const value = await fn(rt);
+      // Test hook (RELIABILITY 29): everything is written and nothing committed; none of it may survive.
+      if (after.length > 0) this.crashpoint('before-deliver-commit');
+      return value;
     });
     // Test hook (RELIABILITY 29): the decision and the transition are committed, nothing after them has run.
-    if (after.length > 0 && this.crashpoints.has('after-deliver-commit')) process.kill(process.pid, 'SIGKILL');
+    if (after.length > 0) this.crashpoint('after-deliver-commit');
     for (const start of after) start();
     return result as T;
+  }
+
+  /** A named crash point (src/ops/crashpoint.ts): SIGKILL when armed. */
+  private crashpoint(name: string): void {
+    if (this.crashpoints.has(name)) process.kill(process.pid, 'SIGKILL');
   }
 
   /** Starts claiming due jobs and timers (recovery after a restart is just this). */

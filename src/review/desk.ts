@@ -19,6 +19,7 @@ import type { ChatHandlers, ChatPort, CommandReply, Notice } from '../chat/port.
 import type { ReviewHost, RunGateway, RunTx } from '../engine/engine.ts';
 import { permanentError, type Flow, type StepDefinition } from '../engine/flow.ts';
 import { SignoffError } from '../errors.ts';
+import { noCrashpoint, type Crashpoint } from '../ops/crashpoint.ts';
 import { silentLogger, type Logger } from '../ops/log.ts';
 import type { Db, Sql } from '../store/client.ts';
 import { enqueueJobs, type ClaimedJob } from '../store/jobs.ts';
@@ -52,6 +53,8 @@ export interface DeskOptions {
    */
   describeAction?: (tool: string, input: unknown) => Promise<Omit<DescribedAction, 'input'>>;
   log?: Logger;
+  /** Named crash points (src/ops/crashpoint.ts), tests only. Default: none. */
+  crashpoint?: Crashpoint;
 }
 
 export class ReviewDesk implements ReviewHost {
@@ -268,6 +271,7 @@ export class ReviewDesk implements ReviewHost {
     const review = await this.mustRead(reviewId);
     const port = this.portOf(review.platform);
     const key = repost > 0 ? `review:${review.id}:card:${repost}` : `review:${review.id}:card`;
+    (this.o.crashpoint ?? noCrashpoint)('before-card-post');
     const ref = await port.postCard(review.channel, buildCard(review, review.policy, await runCost(this.o.sql, review.run_id)), { idempotencyKey: key });
     // A decision may have landed while we posted: show it if so.
     if (await setCardRef(this.o.sql, review.id, ref) !== review.seq) await this.updateCard(review.id);

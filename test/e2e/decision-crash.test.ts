@@ -72,4 +72,11 @@ it('kill -9 right after the click commits: the run is already past the review, n
   const [approved] = await db.sql<{ content_sha256: string }[]>`SELECT content_sha256 FROM reviews WHERE id = ${review!.id}`;
   expect(done!.output.sent.contentSha256).toBe(approved!.content_sha256);
   expect(await db.sql`SELECT 1 FROM run_events WHERE run_id = ${review!.run_id} AND type = 'review.approved'`).toHaveLength(1);
+  // The card update the dead bot never ran is done by the second: the one card shows the approval.
+  const shown = await until('the card to show the approval', async () => {
+    const state = (await (await fetch(`${second.url}/api/state`)).json()) as { messages: Card[] };
+    const cards = state.messages.filter((m) => m.kind === 'card' && m.card.reviewRef === card.card.reviewRef);
+    return cards.length === 1 && cards[0]!.card.status.kind === 'approved' ? cards : undefined;
+  }, 30_000);
+  expect(shown[0]!.ref).toBe(card.ref);
 }, 150_000);

@@ -9,7 +9,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
-import { startFakeTools, ZENDESK_AGENT, type FakeTools } from '../fakes/tool-servers.ts';
+import { LINEAR_KEYS, startFakeTools, ZENDESK_AGENT, type FakeTools } from '../fakes/tool-servers.ts';
 import { startBot, stopBot, type BotProcess } from '../helpers/browser.ts';
 import { useTestDb } from '../helpers/db.ts';
 
@@ -86,7 +86,7 @@ it('kill -9 between the tool\'s 2xx and the commit: one reply on the ticket', as
 }, 60_000);
 
 it('kill -9 after an unsafe tool\'s 2xx: the next attempt takes the recorded answer, no second call', async () => {
-  const env = { SIGNOFF_FLOWS_DIR: 'test/fixtures/flows', LINEAR_URL: fake.baseUrl, LINEAR_TOKEN: 'lin-test-token', WORKER_POLL_MS: '200' };
+  const env = { SIGNOFF_FLOWS_DIR: 'test/fixtures/flows', LINEAR_URL: fake.baseUrl, LINEAR_TOKEN: LINEAR_KEYS.apiKey, WORKER_POLL_MS: '200' };
   const first = await startBot({ databaseUrl: db.url, schema: db.schema, env: { ...env, SIGNOFF_CRASHPOINTS: 'after-step:comment' } });
   bots.push(first);
   const died = new Promise<NodeJS.Signals | null>((resolve) => first.child.once('exit', (_code, signal) => resolve(signal)));
@@ -102,7 +102,7 @@ it('kill -9 after an unsafe tool\'s 2xx: the next attempt takes the recorded ans
 }, 60_000);
 
 it('kill -9 during an unsafe tool\'s call: the next attempt asks a person instead of calling again', async () => {
-  const env = { SIGNOFF_FLOWS_DIR: 'test/fixtures/flows', LINEAR_URL: fake.baseUrl, LINEAR_TOKEN: 'lin-test-token', WORKER_POLL_MS: '200' };
+  const env = { SIGNOFF_FLOWS_DIR: 'test/fixtures/flows', LINEAR_URL: fake.baseUrl, LINEAR_TOKEN: LINEAR_KEYS.apiKey, WORKER_POLL_MS: '200' };
   const first = await startBot({ databaseUrl: db.url, schema: db.schema, env });
   bots.push(first);
   fake.next({ kind: 'hang' });

@@ -24,16 +24,25 @@
  *   `per_page` at most 100, and GET /api/v2/users/me.json names the agent
  *   (https://developer.zendesk.com/api-reference/ticketing/tickets/ticket_comments/#list-comments,
  *   https://developer.zendesk.com/api-reference/ticketing/users/users/#show-the-currently-authenticated-user).
+ *
+ * Linear and HubSpot: ./linear-hubspot.ts says what they refuse. The generic
+ * /echo and /redirect routes stand for any URL a flow names (http.get,
+ * http.post-json): as src/steps/tools/connectors/http-json.ts documents, those
+ * calls carry no credentials and no Idempotency-Key, and /echo refuses a request
+ * that carries either.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { hubspotContact, HUBSPOT_TOKEN, LINEAR_KEYS, linearGraphql, type LinearKeys } from './linear-hubspot.ts';
+
+export { HUBSPOT_TOKEN, hubspotRateLimited, LINEAR_KEYS, linearRateLimited } from './linear-hubspot.ts';
 
 export type Fault =
   /**
    * Answers this status (no effect); retryAfter in seconds goes in Retry-After. `body` may be
    * built from the request: some providers echo request headers (the Authorization too) in errors.
    */
-  | { status: number; body?: unknown | ((call: RecordedCall) => unknown); retryAfter?: number }
+  | { status: number; body?: unknown | ((call: RecordedCall) => unknown); retryAfter?: number; headers?: Record<string, string> }
   /** Reads the request and never answers; fake.close() destroys the socket. */
   | { kind: 'hang' }
   /** Applies the effect, then destroys the socket without answering. */
@@ -96,8 +105,12 @@ interface Routed { answer: Answer; effect: boolean }
 /** Zendesk's answer to a request it cannot authenticate. */
 const ZENDESK_401: Answer = { status: 401, body: { error: "Couldn't authenticate you" }, headers: { 'www-authenticate': 'Basic realm="Web Password"' } };
 
-export async function startFakeTools(o: { zendesk?: ZendeskAgent } = {}): Promise<FakeTools> {
+/** Whose credentials the fake accepts; each defaults to the exported constants. */
+export interface FakeToolsOptions { zendesk?: ZendeskAgent; linear?: LinearKeys; hubspotToken?: string }
+
+export async function startFakeTools(o: FakeToolsOptions = {}): Promise<FakeTools> {
   const agent = o.zendesk ?? ZENDESK_AGENT;
+  const accounts = { agent, linear: o.linear ?? LINEAR_KEYS, hubspotToken: o.hubspotToken ?? HUBSPOT_TOKEN };
   const calls: RecordedCall[] = [];
   const effects: Effect[] = [];
   const faults: Fault[] = [];
@@ -114,7 +127,7 @@ export async function startFakeTools(o: { zendesk?: ZendeskAgent } = {}): Promis
     if (Date.now() < downUntil) return send(res, { status: 503, body: { error: 'ServiceUnavailable', description: 'fake is down' } });
     const fault = faults.shift();
     if (fault && 'status' in fault) {
-      const headers = fault.retryAfter === undefined ? undefined : { 'retry-after': String(fault.retryAfter) };
+      const headers = { ...(fault.retryAfter === undefined ? {} : { 'retry-after': String(fault.retryAfter) }), ...fault.headers };
       const answer = typeof fault.body === 'function' ? (fault.body as (call: RecordedCall) => unknown)(calls.at(-1)!) : fault.body;
       return send(res, { status: fault.status, body: answer ?? { error: 'Injected', description: `injected ${fault.status}` }, headers });
     }
@@ -126,7 +139,7 @@ export async function startFakeTools(o: { zendesk?: ZendeskAgent } = {}): Promis
     const replay = isKeyed ? replies.get(key) : undefined;
     let answer: Answer | undefined = replay && { ...replay, headers: { ...replay.headers, 'x-idempotency-lookup': 'hit' } };
     if (!answer) {
-      const routed = route(state, agent, req.method ?? 'GET', url, body);
+      const routed = route(state, accounts, req, url, body);
       answer = routed.answer;
       if (routed.effect) effects.push({ key, method: req.method ?? '', path: url.pathname, body });
       if (isKeyed && answer.status < 300) {
@@ -173,19 +186,25 @@ function isZendeskAgent(agent: ZendeskAgent, header: string | undefined): boolea
   return Buffer.from(value, 'base64').toString('utf8') === `${agent.email}/token:${agent.apiToken}`;
 }
 
+interface Accounts { agent: ZendeskAgent; linear: LinearKeys; hubspotToken: string }
+
 /** The routes. Each write mutates `state` and says so; reads and refusals do not. */
-function route(state: FakeState, agent: ZendeskAgent, method: string, url: URL, body: any): Routed {
+function route(state: FakeState, accounts: Accounts, req: IncomingMessage, url: URL, body: any): Routed {
+  const { agent } = accounts;
+  const method = req.method ?? 'GET';
   const path = url.pathname;
+  const { authorization } = req.headers;
   let m: RegExpMatchArray | null;
   if (method === 'PUT' && (m = path.match(/^\/api\/v2\/tickets\/(\d+)\.json$/))) return updateTicket(state, agent, m[1]!, body);
   if (method === 'POST' && path === '/api/v2/tickets.json') return createTicket(state, agent, body);
   if (method === 'GET' && (m = path.match(/^\/api\/v2\/tickets\/(\d+)\/comments\.json$/))) return listComments(state, m[1]!, url);
   if (method === 'GET' && path === '/api/v2/users/me.json') return read({ user: { id: agent.id, email: agent.email, role: 'agent' } });
-  if (method === 'POST' && path === '/graphql') return graphql(state, body);
-  if ((m = path.match(/^\/crm\/v3\/objects\/contacts\/(\d+)$/))) {
-    if (method === 'PATCH') return updateContact(state, m[1]!, body);
-    const contact = state.contacts.get(m[1]!);
-    if (method === 'GET') return contact ? read({ id: m[1], properties: contact }) : refuse(404, { status: 'error', message: 'resource not found', category: 'OBJECT_NOT_FOUND' });
+  if (method === 'POST' && path === '/graphql') return linearGraphql(state, accounts.linear, authorization, body);
+  m = path.match(/^\/crm\/v3\/objects\/contacts\/(\d+)$/);
+  const contact = m ? hubspotContact(state, accounts.hubspotToken, authorization, method, m[1]!, body) : null;
+  if (contact) return contact;
+  if (path === '/echo' && (authorization || req.headers['idempotency-key'])) {
+    return refuse(400, { error: 'UnexpectedCredentials', description: 'a generic http.* call must carry no Authorization and no Idempotency-Key' });
   }
   if (path === '/echo' && method === 'GET') return read({ method, query: Object.fromEntries(url.searchParams) });
   if (path === '/echo' && method === 'POST') return { answer: { status: 200, body: { method, body } }, effect: true };
@@ -241,37 +260,6 @@ function listComments(state: FakeState, id: string, url: URL): Routed {
   }
   const sorted = url.searchParams.get('sort_order') === 'desc' ? [...ticket.comments].reverse() : ticket.comments;
   return read({ comments: sorted.slice(0, perPage), next_page: sorted.length > perPage ? 'more' : null, previous_page: null, count: sorted.length });
-}
-
-function graphql(state: FakeState, body: any): Routed {
-  const query = String(body?.query ?? '');
-  const vars = body?.variables ?? {};
-  if (query.includes('issueUpdate')) {
-    const issue = state.issues.get(vars.id) ?? { title: `Issue ${vars.id}`, priority: 0, stateId: 'state-todo' };
-    const input = vars.input ?? {};
-    if (input.title !== undefined) issue.title = input.title;
-    if (input.priority !== undefined) issue.priority = input.priority;
-    if (input.stateId !== undefined) issue.stateId = input.stateId;
-    state.issues.set(vars.id, issue);
-    const shown = { id: vars.id, title: issue.title, priority: issue.priority, state: { id: issue.stateId } };
-    return { answer: { status: 200, body: { data: { issueUpdate: { success: true, issue: shown } } } }, effect: true };
-  }
-  if (query.includes('commentCreate')) {
-    const comment = { id: `comment-${state.issueComments.length + 1}`, issueId: vars.input?.issueId, body: vars.input?.body };
-    state.issueComments.push(comment);
-    return { answer: { status: 200, body: { data: { commentCreate: { success: true, comment: { id: comment.id } } } } }, effect: true };
-  }
-  return refuse(400, { errors: [{ message: 'Unknown operation', extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } }] });
-}
-
-function updateContact(state: FakeState, id: string, body: any): Routed {
-  const properties = body?.properties;
-  if (!properties || typeof properties !== 'object') {
-    return refuse(400, { status: 'error', message: 'Invalid input JSON: properties is required', category: 'VALIDATION_ERROR' });
-  }
-  const contact = { ...(state.contacts.get(id) ?? { email: `contact${id}@example.com` }), ...properties };
-  state.contacts.set(id, contact);
-  return { answer: { status: 200, body: { id, properties: { ...contact, hs_object_id: id }, updatedAt: new Date().toISOString(), archived: false } }, effect: true };
 }
 
 function read(body: unknown): Routed {

@@ -196,6 +196,7 @@ export class ToolBox implements ToolCaller {
           const res = await this.o.pacer.schedule(`tool:${host}`, { perMinute: this.o.settings.perHostPerMinute }, () =>
             this.http.request({ ...req, headers, timeoutMs: req.timeoutMs ?? this.o.settings.callTimeoutMs, signal: req.signal ?? scope.signal }));
           outcome = res.status >= 500 || res.status === 429 ? 'failure' : 'success';
+          this.o.log.debug('tool http call', { runId: scope.runId, tool: tool.name, method: req.method, host, status: res.status });
           if (res.status >= 400) throw new HttpStatusError(host, res);
           return res;
         } catch (err) {

@@ -232,7 +232,7 @@ it('HttpStatusError is what a tool sees for a status of 400 and up (a reconcile 
       return { status: 404, body: null };
     },
   };
-  await toolBox({ tools: [probe] }).call('http.get', { url: `${fake.baseUrl}/crm/v3/objects/contacts/404` }, scope());
+  await toolBox({ tools: [probe] }).call('http.get', { url: `${fake.baseUrl}/no-such-page` }, scope());
   expect(seen[0]).toBeInstanceOf(HttpStatusError);
   expect((seen[0] as HttpStatusError).response.status).toBe(404);
 });

@@ -1,9 +1,13 @@
 /**
- * HubSpot CRM tools (HUBSPOT_TOKEN, a private-app token; HUBSPOT_URL defaults
- * to https://api.hubapi.com). Updating a contact's properties is a PATCH of
- * values: idempotent, so a retry after an unknown outcome is harmless.
+ * HubSpot CRM tools (HUBSPOT_TOKEN, a private-app token sent as Bearer;
+ * HUBSPOT_URL defaults to https://api.hubapi.com). Updating a contact's
+ * properties is a PATCH of values: HubSpot offers no idempotency key for it,
+ * and needs none, since a repeat sets the same values (`idempotent`: a retry
+ * after an unknown outcome is harmless).
  */
 import { z } from 'zod';
+import { retryLater } from '../../../errors.ts';
+import { HttpStatusError } from '../http.ts';
 import type { ToolDefinition } from '../types.ts';
 import { apiUrl, bearer, cardHost, changedFields, field } from './connector.ts';
 
@@ -27,6 +31,18 @@ const contactOutput = z.object({
   local: z.boolean().optional(),
 });
 
+/**
+ * HubSpot's 429 carries no Retry-After; its window is named by
+ * X-HubSpot-RateLimit-Interval-Milliseconds (https://developers.hubspot.com/docs/api/usage-details),
+ * so that is how long to wait instead of the generic default.
+ */
+function rateLimited(err: unknown): unknown {
+  if (!(err instanceof HttpStatusError) || err.response.status !== 429) return err;
+  const intervalMs = Number(err.response.headers['x-hubspot-ratelimit-interval-milliseconds']);
+  if (!Number.isFinite(intervalMs) || intervalMs <= 0) return err;
+  return retryLater(`HubSpot is rate limiting; trying again in ${Math.ceil(intervalMs / 1000)} s`, Math.max(1_000, intervalMs), err);
+}
+
 type UpdateInput = z.infer<typeof updateInput>;
 type ContactOutput = z.infer<typeof contactOutput>;
 
@@ -44,6 +60,8 @@ export const hubspotUpdateContact: ToolDefinition<UpdateInput, ContactOutput> = 
       url: apiUrl(ctx.settings, `/crm/v3/objects/contacts/${encodeURIComponent(input.contactId)}`),
       headers: bearer(ctx.settings),
       body: { properties: input.properties },
+    }).catch((err: unknown) => {
+      throw rateLimited(err);
     });
     // HubSpot answers `{ id, properties, createdAt, updatedAt, archived }`.
     const body = res.body as { id?: unknown; properties?: Record<string, string | null> } | null;

@@ -13,7 +13,10 @@ export default tseslint.config(
     rules: {
       // `any` is used deliberately at JSON and SDK seams; each is reviewed, not banned.
       '@typescript-eslint/no-explicit-any': 'off',
-      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', destructuredArrayIgnorePattern: '^_' }],
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_', destructuredArrayIgnorePattern: '^_' },
+      ],
       'no-constant-condition': ['error', { checkLoops: false }],
       // `{}` is XState's own default for "no actors / no actions" in setup()'s type parameters.
       '@typescript-eslint/no-empty-object-type': ['error', { allowObjectTypes: 'always' }],

@@ -29,9 +29,12 @@ export default defineConfig({
               test: {
                 name: 'embedded',
                 include: [
-                  'test/integration/store/**/*.test.ts', 'test/integration/engine/**/*.test.ts',
-                  'test/integration/slack/click-inbox.test.ts', 'test/integration/console/port.test.ts',
-                  'test/integration/steps/model-gateway.test.ts', 'test/integration/review/**/*.test.ts',
+                  'test/integration/store/**/*.test.ts',
+                  'test/integration/engine/**/*.test.ts',
+                  'test/integration/slack/click-inbox.test.ts',
+                  'test/integration/console/port.test.ts',
+                  'test/integration/steps/model-gateway.test.ts',
+                  'test/integration/review/**/*.test.ts',
                 ],
                 // It starts its own servers whatever the project; once in `main` is enough.
                 exclude: ['test/integration/store/embedded.test.ts'],

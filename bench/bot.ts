@@ -11,21 +11,41 @@ import { fileURLToPath } from 'node:url';
 const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
 const READY_MS = 30_000;
 
-export interface Bot { child: ChildProcess; url: string; poolSize: number; log: () => string }
+export interface Bot {
+  child: ChildProcess;
+  url: string;
+  poolSize: number;
+  log: () => string;
+}
 
 export async function startBot(dbUrl: string, schema: string, env: Record<string, string> = {}): Promise<Bot> {
   const port = await freePort();
-  const inherited = Object.entries(process.env).filter(([k]) => !/^(SIGNOFF_|SLACK_|DISCORD_|OPENAI_)|^DATABASE_URL$/.test(k));
+  const inherited = Object.entries(process.env).filter(
+    ([k]) => !/^(SIGNOFF_|SLACK_|DISCORD_|OPENAI_)|^DATABASE_URL$/.test(k),
+  );
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-    cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'pipe'],
+    cwd: REPO_ROOT,
+    stdio: ['ignore', 'ignore', 'pipe'],
     env: {
-      ...Object.fromEntries(inherited), DATABASE_URL: dbUrl, SIGNOFF_SCHEMA: schema, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn',
+      ...Object.fromEntries(inherited),
+      DATABASE_URL: dbUrl,
+      SIGNOFF_SCHEMA: schema,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'warn',
       ...env,
     },
   });
   let stderr = '';
-  child.stderr!.setEncoding('utf8').on('data', (s: string) => { stderr += s; });
-  const bot = { child, url: `http://127.0.0.1:${port}`, poolSize: Number(process.env.DB_POOL_SIZE || 10), log: () => stderr };
+  child.stderr!.setEncoding('utf8').on('data', (s: string) => {
+    stderr += s;
+  });
+  const bot = {
+    child,
+    url: `http://127.0.0.1:${port}`,
+    poolSize: Number(process.env.DB_POOL_SIZE || 10),
+    log: () => stderr,
+  };
   const deadline = Date.now() + READY_MS;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`bot exited with ${child.exitCode}:\n${stderr}`);
@@ -47,9 +67,11 @@ export async function stopBot(bot: Bot | null): Promise<void> {
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
-    const s = createServer().once('error', reject).listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
+    const s = createServer()
+      .once('error', reject)
+      .listen(0, '127.0.0.1', () => {
+        const port = (s.address() as { port: number }).port;
+        s.close(() => resolve(port));
+      });
   });
 }

@@ -31,7 +31,9 @@ export async function openServer(): Promise<Server> {
   try {
     const pg = await startEmbeddedPostgres({ dataDir: path.join(root, 'pg'), durable: true });
     return {
-      url: pg.url, label: `embedded Postgres (durable, ${root})`, version: await serverVersion(pg.url),
+      url: pg.url,
+      label: `embedded Postgres (durable, ${root})`,
+      version: await serverVersion(pg.url),
       stop: async () => {
         await pg.stop();
         await rm(root, { recursive: true, force: true });
@@ -111,8 +113,20 @@ export async function pgbenchInsertProbe(serverUrl: string, clients: number, sec
     const u = new URL(url);
     const env = { ...process.env, PGPASSWORD: decodeURIComponent(u.password) };
     u.password = '';
-    const args = ['-n', '-M', 'simple', '-c', String(clients), '-j', String(clients > 1 ? 2 : 1),
-      '-T', String(seconds), '-f', script, u.toString()];
+    const args = [
+      '-n',
+      '-M',
+      'simple',
+      '-c',
+      String(clients),
+      '-j',
+      String(clients > 1 ? 2 : 1),
+      '-T',
+      String(seconds),
+      '-f',
+      script,
+      u.toString(),
+    ];
     const out = await runCapture('pgbench', args, env);
     const m = /tps = ([\d.]+)/.exec(out);
     return m ? Number(m[1]) : null;

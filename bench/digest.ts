@@ -30,7 +30,11 @@ export interface DigestBenchResult {
   plans: { query: string; indexes: string[]; seqScans: string[]; ms: number }[];
 }
 
-export async function digestTrial(serverUrl: string, runs: number, progress: (msg: string) => void): Promise<DigestBenchResult> {
+export async function digestTrial(
+  serverUrl: string,
+  runs: number,
+  progress: (msg: string) => void,
+): Promise<DigestBenchResult> {
   const url = await freshDatabase(serverUrl, DATABASE);
   const sql = connect({ url, schema: SCHEMA, statementTimeoutMs: 600_000 });
   try {
@@ -62,15 +66,23 @@ export async function digestTrial(serverUrl: string, runs: number, progress: (ms
 async function explainAll(url: string, scope: Parameters<typeof readDigest>[1]): Promise<DigestBenchResult['plans']> {
   const seen: { query: string; params: unknown[] }[] = [];
   const traced = postgres(url, {
-    max: 1, onnotice: () => {}, connection: { search_path: SCHEMA }, types: { bigint: postgres.BigInt },
+    max: 1,
+    onnotice: () => {},
+    connection: { search_path: SCHEMA },
+    types: { bigint: postgres.BigInt },
     debug: (_conn, query, params) => void seen.push({ query, params }),
   });
   try {
     await readDigest(traced, scope);
     const plans = [];
     // postgres.js's own type lookup (pg_catalog) is not ours.
-    for (const { query, params } of seen.filter((s) => /^\s*(WITH|SELECT)/i.test(s.query) && !s.query.includes('pg_catalog'))) {
-      const [row] = await traced.unsafe(`EXPLAIN (ANALYZE, FORMAT JSON) ${query}`, params as postgres.ParameterOrJSON<never>[]);
+    for (const { query, params } of seen.filter(
+      (s) => /^\s*(WITH|SELECT)/i.test(s.query) && !s.query.includes('pg_catalog'),
+    )) {
+      const [row] = await traced.unsafe(
+        `EXPLAIN (ANALYZE, FORMAT JSON) ${query}`,
+        params as postgres.ParameterOrJSON<never>[],
+      );
       const plan = (row as Record<string, any>)['QUERY PLAN'][0];
       const nodes = flatten(plan.Plan);
       plans.push({
@@ -139,7 +151,10 @@ async function seed(sql: postgres.Sql, runs: number): Promise<void> {
 export function formatDigestBench(r: DigestBenchResult): string {
   const lines = [
     `weekly digest over ${r.runs.toLocaleString('en-US')} runs: built in ${r.buildMs.toFixed(0)} ms (target < ${TARGET_MS} ms), chart ${r.chartMs.toFixed(0)} ms — ${r.ok ? 'ok' : 'FAILED'}`,
-    ...r.plans.map((p) => `  ${p.ms.toFixed(1).padStart(7)} ms  ${p.indexes.join(', ') || '(no index)'}${p.seqScans.length ? `  SEQ SCAN ${p.seqScans.join(', ')}` : ''}  · ${p.query}`),
+    ...r.plans.map(
+      (p) =>
+        `  ${p.ms.toFixed(1).padStart(7)} ms  ${p.indexes.join(', ') || '(no index)'}${p.seqScans.length ? `  SEQ SCAN ${p.seqScans.join(', ')}` : ''}  · ${p.query}`,
+    ),
   ];
   return lines.join('\n');
 }

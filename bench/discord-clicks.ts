@@ -29,7 +29,11 @@ const TARGET_P99_MS = 100;
 /** The same figures as the Slack phase. */
 export type DiscordClickResult = SlackClickResult;
 
-export async function discordClickTrial(serverUrl: string, clicks: number, progress: (m: string) => void): Promise<DiscordClickResult> {
+export async function discordClickTrial(
+  serverUrl: string,
+  clicks: number,
+  progress: (m: string) => void,
+): Promise<DiscordClickResult> {
   const fake = await startFakeDiscord();
   const signer = makeSigner();
   const clickers = Array.from({ length: clicks + 1 }, (_, i) => `7000000000000${String(i).padStart(5, '0')}`);
@@ -38,7 +42,11 @@ export async function discordClickTrial(serverUrl: string, clicks: number, progr
   const sql = connect({ url: dbUrl, schema: SCHEMA, max: 2 });
   let bot: Bot | null = null;
   try {
-    bot = await startBot(dbUrl, SCHEMA, { DISCORD_TOKEN: fake.botToken, DISCORD_PUBLIC_KEY: signer.publicKeyHex, DISCORD_API_URL: fake.apiUrl });
+    bot = await startBot(dbUrl, SCHEMA, {
+      DISCORD_TOKEN: fake.botToken,
+      DISCORD_PUBLIC_KEY: signer.publicKeyHex,
+      DISCORD_API_URL: fake.apiUrl,
+    });
     const endpoint = `${bot.url}/discord/interactions`;
     const send = async (payload: APIInteraction) => {
       const body = JSON.stringify(payload);
@@ -48,18 +56,26 @@ export async function discordClickTrial(serverUrl: string, clicks: number, progr
     const t0 = performance.now();
     progress(`discord: starting ${clicks + 1} ticket-triage runs over signed /signoff commands`);
     await pool(clicks + 1, 8, async (i) => {
-      const cmd = commandInteraction(fake, { user: REQUESTER, channel: CHANNELS[i % CHANNELS.length]! }, 'run',
-        `ticket-triage subject="Bench ticket ${i}" body="Order ${i} arrived damaged; please advise." customer="c${i}@example.com"`);
+      const cmd = commandInteraction(
+        fake,
+        { user: REQUESTER, channel: CHANNELS[i % CHANNELS.length]! },
+        'run',
+        `ticket-triage subject="Bench ticket ${i}" body="Order ${i} arrived damaged; please advise." customer="c${i}@example.com"`,
+      );
       fake.track(cmd);
       const res = await send(cmd);
       if (res.status !== 202) throw new Error(`/signoff run answered ${res.status}: ${res.text}`);
     });
     const cards = await waitForCards(sql, fake, clicks + 1, bot);
     const cardsReadyMs = performance.now() - t0;
-    progress(`discord: ${cards.length} cards posted in ${(cardsReadyMs / 1000).toFixed(1)} s; warm-up click, then ${clicks} clicks at once`);
+    progress(
+      `discord: ${cards.length} cards posted in ${(cardsReadyMs / 1000).toFixed(1)} s; warm-up click, then ${clicks} clicks at once`,
+    );
     const build = (card: Card, user: string) => {
       const message = fake.toApi(fake.messages.find((m) => m.id === card.messageId)!);
-      const approve = (message.components[0]?.components ?? []).find((b: { custom_id: string }) => b.custom_id.startsWith('so:approve:'));
+      const approve = (message.components[0]?.components ?? []).find((b: { custom_id: string }) =>
+        b.custom_id.startsWith('so:approve:'),
+      );
       const payload = buttonInteraction(fake, { user, channel: card.channel }, message, approve.custom_id);
       return { card, user, payload, body: JSON.stringify(payload) };
     };
@@ -69,24 +85,36 @@ export async function discordClickTrial(serverUrl: string, clicks: number, progr
     await new Promise((r) => setTimeout(r, 1_000));
     await Promise.all(Array.from({ length: clicks }, async () => (await fetch(`${bot!.url}/healthz`)).text()));
     // Signed before the clock starts: signing is Discord's work, not the bot's.
-    const burst = cards.slice(0, clicks).map((card, i) => ({ ...build(card, clickers[i]!), headers: {} as Record<string, string> }));
+    const burst = cards
+      .slice(0, clicks)
+      .map((card, i) => ({ ...build(card, clickers[i]!), headers: {} as Record<string, string> }));
     for (const c of burst) c.headers = signer.headers(c.body);
     for (const c of burst) fake.track(c.payload);
     const probe = connect({ url: dbUrl, schema: SCHEMA, max: 1 });
     const probes: Promise<boolean>[] = [];
-    const results = await Promise.all(burst.map(async (c) => {
-      const start = performance.now();
-      const res = await fetch(endpoint, { method: 'POST', headers: c.headers, body: c.body });
-      const text = await res.text();
-      const ms = performance.now() - start;
-      probes.push(probe<{ n: number }[]>`SELECT count(*)::int AS n FROM inbox WHERE source = 'discord:click' AND key = ${c.payload.id}`.then((r) => r[0]!.n === 1));
-      return { ...c, status: res.status, text, ms };
-    }));
+    const results = await Promise.all(
+      burst.map(async (c) => {
+        const start = performance.now();
+        const res = await fetch(endpoint, { method: 'POST', headers: c.headers, body: c.body });
+        const text = await res.text();
+        const ms = performance.now() - start;
+        probes.push(
+          probe<
+            { n: number }[]
+          >`SELECT count(*)::int AS n FROM inbox WHERE source = 'discord:click' AND key = ${c.payload.id}`.then(
+            (r) => r[0]!.n === 1,
+          ),
+        );
+        return { ...c, status: res.status, text, ms };
+      }),
+    );
     const seenAtAck = (await Promise.all(probes)).filter(Boolean).length;
     await probe.end({ timeout: 5 });
     const decidedBy = performance.now() + 60_000;
     while (performance.now() < decidedBy) {
-      const [open] = await sql<{ n: number }[]>`SELECT count(*)::int AS n FROM inbox WHERE source = 'discord:click' AND done_at IS NULL`;
+      const [open] = await sql<
+        { n: number }[]
+      >`SELECT count(*)::int AS n FROM inbox WHERE source = 'discord:click' AND done_at IS NULL`;
       if (open!.n === 0) break;
       await new Promise((r) => setTimeout(r, 100));
     }
@@ -94,21 +122,35 @@ export async function discordClickTrial(serverUrl: string, clicks: number, progr
       SELECT a.review_id, a.actor, a.delivery_id, r.status FROM review_audit a JOIN reviews r ON r.id = a.review_id
       WHERE a.review_id = ANY(${burst.map((c) => c.card.reviewId)}) AND a.action = 'approve' AND a.outcome = 'accepted'`;
     const byReview = new Map(rows.map((r) => [r.review_id, r]));
-    const acked = results.filter((r) => r.status === 202 && fake.interactions.get(r.payload.id)?.callbacks[0]?.status === 204);
+    const acked = results.filter(
+      (r) => r.status === 202 && fake.interactions.get(r.payload.id)?.callbacks[0]?.status === 204,
+    );
     const committed = acked.filter((r) => {
       const row = byReview.get(r.card.reviewId);
       return row?.actor === r.user && row.delivery_id === r.payload.id && row.status === 'approved';
     }).length;
     const problems: string[] = [];
-    if (acked.length < clicks) problems.push(`discord: ${clicks - acked.length} clicks not acknowledged in time (202 and a deferred update)`);
+    if (acked.length < clicks)
+      problems.push(`discord: ${clicks - acked.length} clicks not acknowledged in time (202 and a deferred update)`);
     if (committed < clicks) problems.push(`discord: ${clicks - committed} acked clicks have no committed decision`);
-    if (seenAtAck < clicks) problems.push(`discord: ${clicks - seenAtAck} clicks were not recorded when they were acked`);
+    if (seenAtAck < clicks)
+      problems.push(`discord: ${clicks - seenAtAck} clicks were not recorded when they were acked`);
     const told = burst.filter((c) => (fake.interactions.get(c.payload.id)?.followUps.length ?? 0) > 0);
     if (told.length > 0) problems.push(`discord: ${told.length} clicks got a follow-up (refused or slow)`);
     const ack = latency(results.map((r) => r.ms));
     return {
-      clicks, acked: acked.length, committed, seenAtAck, ack, targetP99Ms: TARGET_P99_MS, isP99Met: ack.p99 <= TARGET_P99_MS,
-      channels: CHANNELS.length, cardsReadyMs, botPoolSize: bot.poolSize, ok: problems.length === 0, problems,
+      clicks,
+      acked: acked.length,
+      committed,
+      seenAtAck,
+      ack,
+      targetP99Ms: TARGET_P99_MS,
+      isP99Met: ack.p99 <= TARGET_P99_MS,
+      channels: CHANNELS.length,
+      cardsReadyMs,
+      botPoolSize: bot.poolSize,
+      ok: problems.length === 0,
+      problems,
     };
   } finally {
     await stopBot(bot);
@@ -118,7 +160,11 @@ export async function discordClickTrial(serverUrl: string, clicks: number, progr
   }
 }
 
-interface Card { reviewId: string; channel: string; messageId: string }
+interface Card {
+  reviewId: string;
+  channel: string;
+  messageId: string;
+}
 
 async function waitForCards(sql: Sql, fake: FakeDiscord, n: number, bot: Bot): Promise<Card[]> {
   const deadline = Date.now() + 180_000;
@@ -132,7 +178,8 @@ async function waitForCards(sql: Sql, fake: FakeDiscord, n: number, bot: Bot): P
     });
     if (cards.length >= n) return cards.slice(0, n);
     if (bot.child.exitCode !== null) throw new Error(`the bot exited:\n${bot.log()}`);
-    if (Date.now() > deadline) throw new Error(`only ${cards.length} of ${n} cards were posted in 180 s:\n${bot.log().slice(-2_000)}`);
+    if (Date.now() > deadline)
+      throw new Error(`only ${cards.length} of ${n} cards were posted in 180 s:\n${bot.log().slice(-2_000)}`);
     await new Promise((r) => setTimeout(r, 250));
   }
 }

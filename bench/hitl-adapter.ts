@@ -52,7 +52,10 @@ export function hitlFlow(opts: Pick<AdapterOptions, 'draft' | 'apply'>): Flow<an
     },
     actors: {
       draft: step((ticket: Ticket) => opts.draft(ticket), STEP_OPTIONS),
-      apply: step(({ draft, decision }: { draft: Draft; decision: Decision }, ctx) => opts.apply(ctx.runId, draft, decision), STEP_OPTIONS),
+      apply: step(
+        ({ draft, decision }: { draft: Draft; decision: Decision }, ctx) => opts.apply(ctx.runId, draft, decision),
+        STEP_OPTIONS,
+      ),
     },
   }).createMachine({
     id: FLOW_ID,
@@ -61,21 +64,28 @@ export function hitlFlow(opts: Pick<AdapterOptions, 'draft' | 'apply'>): Flow<an
     states: {
       drafting: {
         invoke: {
-          src: 'draft', input: ({ context }) => context.ticket!,
-          onDone: { target: 'awaitingReview', actions: assign({ ticket: undefined, draft: ({ event }) => event.output }) },
+          src: 'draft',
+          input: ({ context }) => context.ticket!,
+          onDone: {
+            target: 'awaitingReview',
+            actions: assign({ ticket: undefined, draft: ({ event }) => event.output }),
+          },
         },
       },
       awaitingReview: {
         on: {
           [EVENT]: {
             target: 'applying',
-            actions: assign({ decision: ({ event }) => ({ decision: event.decision, editedText: event.editedText, by: event.by }) }),
+            actions: assign({
+              decision: ({ event }) => ({ decision: event.decision, editedText: event.editedText, by: event.by }),
+            }),
           },
         },
       },
       applying: {
         invoke: {
-          src: 'apply', input: ({ context }) => ({ draft: context.draft!, decision: context.decision! }),
+          src: 'apply',
+          input: ({ context }) => ({ draft: context.draft!, decision: context.decision! }),
           onDone: { target: 'done', actions: assign({ result: ({ event }) => event.output }) },
         },
       },

@@ -34,9 +34,18 @@ export interface InteractiveResult {
   problems: string[];
 }
 
-interface CardEvent { reviewRef: string; version: number; title: string; status: string }
+interface CardEvent {
+  reviewRef: string;
+  version: number;
+  title: string;
+  status: string;
+}
 
-export async function interactiveTrial(serverUrl: string, samples: number, progress: (m: string) => void): Promise<InteractiveResult> {
+export async function interactiveTrial(
+  serverUrl: string,
+  samples: number,
+  progress: (m: string) => void,
+): Promise<InteractiveResult> {
   const dbUrl = await freshDatabase(serverUrl, DATABASE);
   let bot: Bot | null = null;
   const stream = new AbortController();
@@ -51,13 +60,28 @@ export async function interactiveTrial(serverUrl: string, samples: number, progr
       const title = `Reply to "Interactive ${i} ${randomUUID().slice(0, 8)}"`;
       const subject = title.slice('Reply to "'.length, -1);
       const t0 = performance.now();
-      await call(bot, '/api/command', { user: 'alice', channel: CHANNEL, text: `run ticket-triage subject="${subject}" body="The parcel arrived damaged."` });
+      await call(bot, '/api/command', {
+        user: 'alice',
+        channel: CHANNEL,
+        text: `run ticket-triage subject="${subject}" body="The parcel arrived damaged."`,
+      });
       const card = await cards.next((c) => c.title === title && c.status === 'pending');
       const t1 = performance.now();
-      await call(bot, '/api/action', { user: 'bob', channel: CHANNEL, messageRef: card.ref, reviewRef: card.reviewRef, action: 'edit', version: card.version });
+      await call(bot, '/api/action', {
+        user: 'bob',
+        channel: CHANNEL,
+        messageRef: card.ref,
+        reviewRef: card.reviewRef,
+        action: 'edit',
+        version: card.version,
+      });
       const t2 = performance.now();
       await call(bot, '/api/submission', {
-        user: 'bob', purpose: 'edit', reviewRef: card.reviewRef, version: card.version, fields: { reply: `Edited reply ${i}: we are sending a new one.` },
+        user: 'bob',
+        purpose: 'edit',
+        reviewRef: card.reviewRef,
+        version: card.version,
+        fields: { reply: `Edited reply ${i}: we are sending a new one.` },
       });
       await cards.next((c) => c.reviewRef === card.reviewRef && c.version === card.version + 1);
       const t3 = performance.now();
@@ -79,7 +103,9 @@ export async function interactiveTrial(serverUrl: string, samples: number, progr
 
 async function call(bot: Bot, path: string, body: Record<string, unknown>): Promise<void> {
   const res = await fetch(`${bot.url}${path}`, {
-    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ...body, deliveryId: randomUUID() }),
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ ...body, deliveryId: randomUUID() }),
   });
   const text = await res.text();
   if (res.status !== 200) throw new Error(`${path} answered ${res.status}: ${text.slice(0, 300)}`);
@@ -107,7 +133,13 @@ async function openLiveStream(url: string, signal: AbortSignal) {
           const { message } = JSON.parse(data.slice(6)) as { message: { kind: string; ref: string; card?: any } };
           if (message.kind !== 'card') continue;
           const c = message.card;
-          seen.push({ ref: message.ref, reviewRef: c.reviewRef, version: c.version, title: c.title, status: c.status.kind });
+          seen.push({
+            ref: message.ref,
+            reviewRef: c.reviewRef,
+            version: c.version,
+            title: c.title,
+            status: c.status.kind,
+          });
           notify?.();
         }
       }

@@ -9,14 +9,27 @@ import type { HitlAdapter } from './hitl-adapter.ts';
 import { makeDecision, makeTicket, runId } from './workload.ts';
 
 export interface Throughput {
-  n: number; c: number; ms: number; perSec: number;
+  n: number;
+  c: number;
+  ms: number;
+  perSec: number;
   /** This process's CPU time (user + system) during the phase, per item: where a 2-core box runs out. */
   cpuMsPerItem: number;
 }
-export interface Latency { samples: number; p50: number; p99: number; max: number; mean: number }
+export interface Latency {
+  samples: number;
+  p50: number;
+  p99: number;
+  max: number;
+  mean: number;
+}
 
 /** Runs `task(0..n-1)` with at most `c` in flight; returns the wall and CPU time in ms. */
-export async function pool(n: number, c: number, task: (i: number) => Promise<void>): Promise<{ ms: number; cpuMs: number }> {
+export async function pool(
+  n: number,
+  c: number,
+  task: (i: number) => Promise<void>,
+): Promise<{ ms: number; cpuMs: number }> {
   let next = 0;
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
@@ -39,10 +52,19 @@ export function percentile(sorted: number[], p: number): number {
 export function latency(samples: number[]): Latency {
   const sorted = [...samples].sort((a, b) => a - b);
   const mean = sorted.reduce((s, x) => s + x, 0) / Math.max(1, sorted.length);
-  return { samples: sorted.length, p50: percentile(sorted, 50), p99: percentile(sorted, 99), max: sorted.at(-1) ?? NaN, mean };
+  return {
+    samples: sorted.length,
+    p50: percentile(sorted, 50),
+    p99: percentile(sorted, 99),
+    max: sorted.at(-1) ?? NaN,
+    mean,
+  };
 }
 
-export interface Memory { rssMb: number; heapUsedMb: number }
+export interface Memory {
+  rssMb: number;
+  heapUsedMb: number;
+}
 
 /** RSS (and V8 heap in use) in MB after two full collections (node runs with --expose-gc). */
 export function memory(): Memory {
@@ -65,7 +87,12 @@ export async function phaseA(adapter: HitlAdapter, tag: string, n: number, c: nu
 }
 
 /** Phase B: deliver N decisions to the Phase-A runs, at most C in flight; per-delivery latency too. */
-export async function phaseB(adapter: HitlAdapter, tag: string, n: number, c: number): Promise<{ throughput: Throughput; latency: Latency }> {
+export async function phaseB(
+  adapter: HitlAdapter,
+  tag: string,
+  n: number,
+  c: number,
+): Promise<{ throughput: Throughput; latency: Latency }> {
   const samples = new Array<number>(n);
   const t = await pool(n, c, async (i) => {
     const t0 = performance.now();
@@ -76,7 +103,11 @@ export async function phaseB(adapter: HitlAdapter, tag: string, n: number, c: nu
 }
 
 /** C=1: L1 runs (`<tag>-l-…`) started one at a time, then decided one at a time. */
-export async function latencyC1(adapter: HitlAdapter, tag: string, l1: number): Promise<{ start: Latency; decide: Latency }> {
+export async function latencyC1(
+  adapter: HitlAdapter,
+  tag: string,
+  l1: number,
+): Promise<{ start: Latency; decide: Latency }> {
   const starts: number[] = [];
   const decides: number[] = [];
   for (let i = 0; i < l1; i++) {

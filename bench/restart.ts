@@ -24,10 +24,22 @@ const REPORT = '@@bench ';
 const CHILD_DB_ENV = 'BENCH_CHILD_DATABASE_URL';
 const CHILD_TIMEOUT_MS = 15 * 60_000;
 
-interface Process1Report { memInit: Memory; memWaiting: Memory; phaseA: Throughput; draftCalls: number }
+interface Process1Report {
+  memInit: Memory;
+  memWaiting: Memory;
+  phaseA: Throughput;
+  draftCalls: number;
+}
 interface Process2Report {
-  initMs: number; initDoneAt: number; statusAfterInit: Record<string, number>; phaseB: Throughput; latency: Latency;
-  draftCalls: number; applyCalls: number; status: Record<string, number>; applyLog: ApplyLogCheck;
+  initMs: number;
+  initDoneAt: number;
+  statusAfterInit: Record<string, number>;
+  phaseB: Throughput;
+  latency: Latency;
+  draftCalls: number;
+  applyCalls: number;
+  status: Record<string, number>;
+  applyLog: ApplyLogCheck;
 }
 
 export interface RestartResult {
@@ -59,10 +71,17 @@ export async function restartTrial(serverUrl: string, p: Params): Promise<Restar
 }
 
 /** Spawns `run.ts --child-<kind>`; waits for its report line, then SIGKILLs it (process 1) or lets it exit. */
-async function runChild<R>(kind: string, dbUrl: string, p: Params, kill: boolean): Promise<{ report: R; exit: string }> {
+async function runChild<R>(
+  kind: string,
+  dbUrl: string,
+  p: Params,
+  kill: boolean,
+): Promise<{ report: R; exit: string }> {
   const args = ['--expose-gc', '--import', 'tsx', RUN_TS, `--child-${kind}`, '--n', String(p.n), '--c', String(p.c)];
   const child = spawn(process.execPath, args, {
-    cwd: REPO_ROOT, env: { ...process.env, [CHILD_DB_ENV]: dbUrl }, stdio: ['ignore', 'pipe', 'inherit'],
+    cwd: REPO_ROOT,
+    env: { ...process.env, [CHILD_DB_ENV]: dbUrl },
+    stdio: ['ignore', 'pipe', 'inherit'],
   });
   const exited = once(child, 'exit').then(([code, signal]) => (signal ? `signal ${signal}` : `code ${code}`));
   const timer = setTimeout(() => child.kill('SIGKILL'), CHILD_TIMEOUT_MS);
@@ -118,9 +137,15 @@ async function process2(dbUrl: string, p: Params): Promise<void> {
   const statusAfterInit = await adapter.verify(`${TAG}-a-`);
   const b = await phaseB(adapter, TAG, p.n, p.c);
   const report: Process2Report = {
-    initMs, initDoneAt, statusAfterInit, phaseB: b.throughput, latency: b.latency,
-    draftCalls: steps.draftCalls(), applyCalls: steps.applyCalls(),
-    status: await adapter.verify(`${TAG}-a-`), applyLog: await checkApplyLog(dbUrl, `${TAG}-a-`, p.n),
+    initMs,
+    initDoneAt,
+    statusAfterInit,
+    phaseB: b.throughput,
+    latency: b.latency,
+    draftCalls: steps.draftCalls(),
+    applyCalls: steps.applyCalls(),
+    status: await adapter.verify(`${TAG}-a-`),
+    applyLog: await checkApplyLog(dbUrl, `${TAG}-a-`, p.n),
   };
   await adapter.close();
   await steps.close();

@@ -67,12 +67,22 @@ function parse() {
   const child = values['child-phase-a'] ? 'phase-a' : values['child-phase-b'] ? 'phase-b' : null;
   if (values['skip-slack'] && values['only-slack']) throw new Error('--skip-slack and --only-slack exclude each other');
   return {
-    params, child, json: values.json, skipRestart: values['skip-restart'], skipPgbench: values['skip-pgbench'],
-    skipSlack: values['skip-slack'], onlySlack: values['only-slack'],
-    skipDiscord: values['skip-discord'], onlyDiscord: values['only-discord'],
-    skipInteractive: values['skip-interactive'], onlyInteractive: values['only-interactive'],
-    skipDigest: values['skip-digest'], onlyDigest: values['only-digest'], digestRuns: positive(values['digest-runs'], 'digest-runs'),
-    skipWebhooks: values['skip-webhooks'], onlyWebhooks: values['only-webhooks'],
+    params,
+    child,
+    json: values.json,
+    skipRestart: values['skip-restart'],
+    skipPgbench: values['skip-pgbench'],
+    skipSlack: values['skip-slack'],
+    onlySlack: values['only-slack'],
+    skipDiscord: values['skip-discord'],
+    onlyDiscord: values['only-discord'],
+    skipInteractive: values['skip-interactive'],
+    onlyInteractive: values['only-interactive'],
+    skipDigest: values['skip-digest'],
+    onlyDigest: values['only-digest'],
+    digestRuns: positive(values['digest-runs'], 'digest-runs'),
+    skipWebhooks: values['skip-webhooks'],
+    onlyWebhooks: values['only-webhooks'],
   };
 }
 
@@ -85,8 +95,11 @@ function positive(text: string, name: string): number {
 /** RSS of an idle `node --expose-gc --import tsx` (tsx's loader thread alone is ~30 MB): what signoff adds is the rest. */
 function runtimeBaselineRssMb(): number | null {
   try {
-    const out = execFileSync(process.execPath, ['--expose-gc', '--import', 'tsx', '-e',
-      'gc(); gc(); process.stdout.write(String(process.memoryUsage().rss))'], { encoding: 'utf8', timeout: 30_000 });
+    const out = execFileSync(
+      process.execPath,
+      ['--expose-gc', '--import', 'tsx', '-e', 'gc(); gc(); process.stdout.write(String(process.memoryUsage().rss))'],
+      { encoding: 'utf8', timeout: 30_000 },
+    );
     return Number(out) / 2 ** 20;
   } catch {
     return null;
@@ -109,29 +122,53 @@ async function main(): Promise<number> {
   try {
     if (args.onlySlack) {
       const slack = await slackClickTrial(server.url, SLACK_CLICKS, progress);
-      const machine = { cores: os.cpus().length, cpu: os.cpus()[0]?.model.trim() ?? 'unknown', node: process.version, postgres: server.version };
-      process.stdout.write(args.json ? `${JSON.stringify({ ok: slack.ok, machine, slack })}\n` : `${formatSlackOnly(slack, os.cpus(), server.version)}\n`);
+      const machine = {
+        cores: os.cpus().length,
+        cpu: os.cpus()[0]?.model.trim() ?? 'unknown',
+        node: process.version,
+        postgres: server.version,
+      };
+      process.stdout.write(
+        args.json
+          ? `${JSON.stringify({ ok: slack.ok, machine, slack })}\n`
+          : `${formatSlackOnly(slack, os.cpus(), server.version)}\n`,
+      );
       return slack.ok ? 0 : 1;
     }
     if (args.onlyDigest) {
       const digest = await digestTrial(server.url, args.digestRuns, progress);
-      process.stdout.write(args.json ? `${JSON.stringify({ ok: digest.ok, digest })}\n` : `${formatDigestBench(digest)}\n`);
+      process.stdout.write(
+        args.json ? `${JSON.stringify({ ok: digest.ok, digest })}\n` : `${formatDigestBench(digest)}\n`,
+      );
       return digest.ok ? 0 : 1;
     }
     if (args.onlyDiscord) {
       const discord = await discordClickTrial(server.url, SLACK_CLICKS, progress);
-      process.stdout.write(args.json ? `${JSON.stringify({ ok: discord.ok, discord })}\n` : `${formatSlackOnly(discord, os.cpus(), server.version, 'discord')}\n`);
+      process.stdout.write(
+        args.json
+          ? `${JSON.stringify({ ok: discord.ok, discord })}\n`
+          : `${formatSlackOnly(discord, os.cpus(), server.version, 'discord')}\n`,
+      );
       return discord.ok ? 0 : 1;
     }
     if (args.onlyInteractive) {
       const waits = await interactiveTrial(server.url, INTERACTIVE_SAMPLES, progress);
-      process.stdout.write(args.json ? `${JSON.stringify({ ok: waits.ok, interactive: waits })}\n` : `${formatInteractiveOnly(waits, os.cpus(), server.version)}\n`);
+      process.stdout.write(
+        args.json
+          ? `${JSON.stringify({ ok: waits.ok, interactive: waits })}\n`
+          : `${formatInteractiveOnly(waits, os.cpus(), server.version)}\n`,
+      );
       return waits.ok ? 0 : 1;
     }
     if (args.onlyWebhooks) {
       const webhooks = await webhookTrial(server.url, WEBHOOKS, progress);
-      process.stdout.write(args.json ? `${JSON.stringify({ ok: webhooks.ok, webhooks })}\n`
-        : `${webhookRows(webhooks).map((r) => r.join('  ')).join('\n')}\n${webhooks.problems.join('\n')}\n${webhooks.ok ? 'result: PASS' : 'result: FAIL'}\n`);
+      process.stdout.write(
+        args.json
+          ? `${JSON.stringify({ ok: webhooks.ok, webhooks })}\n`
+          : `${webhookRows(webhooks)
+              .map((r) => r.join('  '))
+              .join('\n')}\n${webhooks.problems.join('\n')}\n${webhooks.ok ? 'result: PASS' : 'result: FAIL'}\n`,
+      );
       return webhooks.ok ? 0 : 1;
     }
     let pgbenchInsertTps: number | null = null;
@@ -162,7 +199,9 @@ async function main(): Promise<number> {
       interactive = await interactiveTrial(server.url, INTERACTIVE_SAMPLES, progress);
     }
     // Issue 14: one weekly digest over 100,000 runs.
-    const digest = args.skipDigest ? null : (progress('weekly digest at scale'), await digestTrial(server.url, args.digestRuns, progress));
+    const digest = args.skipDigest
+      ? null
+      : (progress('weekly digest at scale'), await digestTrial(server.url, args.digestRuns, progress));
     let webhooks = null;
     if (!args.skipWebhooks) {
       progress(`webhooks: ${WEBHOOKS} signed deliveries against the bot`);
@@ -170,13 +209,24 @@ async function main(): Promise<number> {
     }
     const cpus = os.cpus();
     const result: BenchResult = {
-      ok: trial.check.ok && (restart?.ok ?? true) && (slack?.ok ?? true) && (discord?.ok ?? true) && (interactive?.ok ?? true) && (digest?.ok ?? true) && (webhooks?.ok ?? true),
+      ok:
+        trial.check.ok &&
+        (restart?.ok ?? true) &&
+        (slack?.ok ?? true) &&
+        (discord?.ok ?? true) &&
+        (interactive?.ok ?? true) &&
+        (digest?.ok ?? true) &&
+        (webhooks?.ok ?? true),
       workload: 'hitl-v1',
       system: 'signoff',
       params: args.params,
       machine: {
-        cores: cpus.length, cpu: cpus[0]?.model.trim() ?? 'unknown', node: process.version,
-        postgres: server.version, database: server.label, poolSize: Number(process.env.POOL_SIZE ?? 10),
+        cores: cpus.length,
+        cpu: cpus[0]?.model.trim() ?? 'unknown',
+        node: process.version,
+        postgres: server.version,
+        database: server.label,
+        poolSize: Number(process.env.POOL_SIZE ?? 10),
         runtimeBaselineRssMb: runtimeBaselineRssMb(),
       },
       pgbenchInsertTps,
@@ -188,7 +238,9 @@ async function main(): Promise<number> {
       webhooks,
     };
     const digestText = digest ? `\n${formatDigestBench(digest)}` : '';
-    process.stdout.write(args.json ? `${JSON.stringify({ ...result, digest })}\n` : `${formatTable(result)}${digestText}\n`);
+    process.stdout.write(
+      args.json ? `${JSON.stringify({ ...result, digest })}\n` : `${formatTable(result)}${digestText}\n`,
+    );
     return result.ok ? 0 : 1;
   } finally {
     await server.stop();

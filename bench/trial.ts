@@ -10,7 +10,11 @@ import { checkApplyLog, createApplyLog, makeDecision, makeSteps, runId, type App
 
 export const TAG = 'hitl';
 
-export interface Params { n: number; c: number; l1: number }
+export interface Params {
+  n: number;
+  c: number;
+  l1: number;
+}
 
 export interface TrialResult {
   initMs: number;
@@ -57,7 +61,13 @@ export async function runTrial(dbUrl: string, p: Params): Promise<TrialResult> {
     const problems = checkProblems(p.n, status, applyLog, 'Phase-A runs');
     problems.push(...checkProblems(p.l1, await adapter.verify(`${TAG}-l-`), applyLogC1, 'C=1 runs'));
     return {
-      initMs, memInit, memWaiting, phaseA: a, c1, phaseB: b.throughput, latencyC: b.latency,
+      initMs,
+      memInit,
+      memWaiting,
+      phaseA: a,
+      c1,
+      phaseB: b.throughput,
+      latencyC: b.latency,
       check: { ok: problems.length === 0, status, applyLog, applyLogC1, redelivered, problems },
     };
   } finally {

@@ -16,14 +16,32 @@ export interface Ticket {
   tags: string[];
   priority: string;
 }
-export interface Draft { ticketId: string; text: string }
-export interface Decision { decision: 'approve'; editedText: string; by: string }
-export interface ApplyResult { ticketId: string; status: 'replied'; approvedBy: string; replyLength: number }
+export interface Draft {
+  ticketId: string;
+  text: string;
+}
+export interface Decision {
+  decision: 'approve';
+  editedText: string;
+  by: string;
+}
+export interface ApplyResult {
+  ticketId: string;
+  status: 'replied';
+  approvedBy: string;
+  replyLength: number;
+}
 
 const SENTENCE = 'Customer reports that invoices exported as PDF are missing the VAT line since the last release. ';
 const BODY = SENTENCE.repeat(10).slice(0, 832);
-const DRAFT_TEXT = fill('Thanks for reporting the missing VAT line on PDF invoices. We have reproduced it and a fix is on its way. ', 500);
-const EDITED_TEXT = fill('Thanks for the report: the VAT line is back on PDF invoices as of today, and past invoices can be re-exported. ', 500);
+const DRAFT_TEXT = fill(
+  'Thanks for reporting the missing VAT line on PDF invoices. We have reproduced it and a fix is on its way. ',
+  500,
+);
+const EDITED_TEXT = fill(
+  'Thanks for the report: the VAT line is back on PDF invoices as of today, and past invoices can be re-exported. ',
+  500,
+);
 
 function fill(sentence: string, length: number): string {
   return sentence.repeat(Math.ceil(length / sentence.length)).slice(0, length);
@@ -47,7 +65,8 @@ export function assertTicketSize(): void {
     const bytes = Buffer.byteLength(JSON.stringify(makeTicket(i)));
     if (bytes !== 1024) throw new Error(`makeTicket(${i}) is ${bytes} bytes of JSON; the workload says 1024`);
   }
-  if (DRAFT_TEXT.length !== 500 || EDITED_TEXT.length !== 500) throw new Error('draft and edited texts must be 500 characters');
+  if (DRAFT_TEXT.length !== 500 || EDITED_TEXT.length !== 500)
+    throw new Error('draft and edited texts must be 500 characters');
 }
 
 export function makeDecision(_i: number): Decision {
@@ -81,7 +100,12 @@ export function makeSteps(databaseUrl: string): Steps {
     apply: async (id, draft, decision) => {
       applies++;
       await pool`INSERT INTO hitl_apply_log (run_id, decision, pid) VALUES (${id}, ${decision.decision}, ${process.pid})`;
-      return { ticketId: draft.ticketId, status: 'replied', approvedBy: decision.by, replyLength: decision.editedText.length };
+      return {
+        ticketId: draft.ticketId,
+        status: 'replied',
+        approvedBy: decision.by,
+        replyLength: decision.editedText.length,
+      };
     },
     draftCalls: () => drafts,
     applyCalls: () => applies,
@@ -100,7 +124,12 @@ export async function createApplyLog(databaseUrl: string): Promise<void> {
   }
 }
 
-export interface ApplyLogCheck { rows: number; runs: number; duplicates: number; ok: boolean }
+export interface ApplyLogCheck {
+  rows: number;
+  runs: number;
+  duplicates: number;
+  ok: boolean;
+}
 
 /** Exactly one apply row per run for runs whose id starts with `prefix`. */
 export async function checkApplyLog(databaseUrl: string, prefix: string, expected: number): Promise<ApplyLogCheck> {

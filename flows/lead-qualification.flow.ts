@@ -9,7 +9,15 @@
  * `hubspot.update-contact`, showing old → new on the card.
  */
 import { z } from 'zod';
-import { assign, defineFlow, modelStep, review, setup, toolStep, type ModelStepOutput } from '../src/authoring/index.ts';
+import {
+  assign,
+  defineFlow,
+  modelStep,
+  review,
+  setup,
+  toolStep,
+  type ModelStepOutput,
+} from '../src/authoring/index.ts';
 
 const Lead = z.object({
   contactId: z.string().regex(/^\d{1,20}$/, 'contactId must be the HubSpot contact id'),
@@ -18,22 +26,42 @@ const Lead = z.object({
 });
 type Lead = z.infer<typeof Lead>;
 
-interface Contact { contactId: string; properties: Record<string, string | null>; exists: boolean; updatedAt: string | null }
+interface Contact {
+  contactId: string;
+  properties: Record<string, string | null>;
+  exists: boolean;
+  updatedAt: string | null;
+}
 
 const Score = z.object({ score: z.number().int().min(0).max(100), summary: z.string().min(1).max(1_000) });
 type Score = z.infer<typeof Score>;
 
 /** HubSpot's `hs_lead_status` values a reviewer may pick (HubSpot's default options). */
-const STATUSES = ['NEW', 'OPEN', 'IN_PROGRESS', 'OPEN_DEAL', 'UNQUALIFIED', 'ATTEMPTED_TO_CONTACT', 'CONNECTED', 'BAD_TIMING'];
+const STATUSES = [
+  'NEW',
+  'OPEN',
+  'IN_PROGRESS',
+  'OPEN_DEAL',
+  'UNQUALIFIED',
+  'ATTEMPTED_TO_CONTACT',
+  'CONNECTED',
+  'BAD_TIMING',
+];
 /** Scores from here up are proposed as sales-qualified. */
 const QUALIFIED_SCORE = 60;
 
 /** HubSpot's contact.creation event (developers.hubspot.com webhooks: one element of the batch). */
-interface ContactCreation { objectId: number | string; occurredAt: number }
+interface ContactCreation {
+  objectId: number | string;
+  occurredAt: number;
+}
 
 /** The write an approval allows: what the card shows and exactly what `update` sends. */
 function updateCall(contact: Contact, status: string) {
-  const properties = { hs_lead_status: status, ...(status === 'UNQUALIFIED' ? {} : { lifecyclestage: 'salesqualifiedlead' }) };
+  const properties = {
+    hs_lead_status: status,
+    ...(status === 'UNQUALIFIED' ? {} : { lifecyclestage: 'salesqualifiedlead' }),
+  };
   const previous = Object.fromEntries(Object.keys(properties).map((k) => [k, contact.properties[k] ?? '']));
   return { tool: 'hubspot.update-contact', input: { contactId: contact.contactId, properties, previous } };
 }
@@ -41,48 +69,90 @@ function updateCall(contact: Contact, status: string) {
 const fetchContact = toolStep<Lead, Contact>('hubspot.get-contact', (lead) => ({ contactId: lead.contactId }));
 
 const scoreLead = modelStep({
-  route: 'cheap', prompt: new URL('./prompts/lead-qualification.score.md', import.meta.url), output: Score, maxOutputTokens: 300,
+  route: 'cheap',
+  prompt: new URL('./prompts/lead-qualification.score.md', import.meta.url),
+  output: Score,
+  maxOutputTokens: 300,
   vars: ({ properties: p }: Contact) => ({
-    name: [p.firstname, p.lastname].filter(Boolean).join(' ') || 'unknown', email: p.email ?? 'unknown', company: p.company ?? 'unknown',
-    jobtitle: p.jobtitle ?? 'unknown', employees: p.numemployees ?? 'unknown', website: p.website ?? 'unknown', lifecyclestage: p.lifecyclestage ?? 'unknown',
+    name: [p.firstname, p.lastname].filter(Boolean).join(' ') || 'unknown',
+    email: p.email ?? 'unknown',
+    company: p.company ?? 'unknown',
+    jobtitle: p.jobtitle ?? 'unknown',
+    employees: p.numemployees ?? 'unknown',
+    website: p.website ?? 'unknown',
+    lifecyclestage: p.lifecyclestage ?? 'unknown',
   }),
 });
 
 const leadReview = review<{ summary: string; status: string }>({
-  approvers: { groups: ['sales-leads'] }, allowEdit: true, expiresInMs: 3 * 24 * 60 * 60_000, remindAtMs: [24 * 60 * 60_000],
+  approvers: { groups: ['sales-leads'] },
+  allowEdit: true,
+  expiresInMs: 3 * 24 * 60 * 60_000,
+  remindAtMs: [24 * 60 * 60_000],
 });
 
-const update = toolStep<{ contact: Contact; status: string }>('hubspot.update-contact', ({ contact, status }) => updateCall(contact, status).input);
+const update = toolStep<{ contact: Contact; status: string }>(
+  'hubspot.update-contact',
+  ({ contact, status }) => updateCall(contact, status).input,
+);
 
 function scoreFields(score: ModelStepOutput<Score>): { label: string; value: string }[] {
-  if (!score.value) return [{ label: 'Model problem', value: `The model's answer was not usable (${score.invalid?.reason ?? 'no answer'}). Write the summary yourself.` }];
-  return [{ label: 'Score', value: `${score.value.score} / 100 (${score.offline ? 'offline stand-in model' : score.model})` }];
+  if (!score.value)
+    return [
+      {
+        label: 'Model problem',
+        value: `The model's answer was not usable (${score.invalid?.reason ?? 'no answer'}). Write the summary yourself.`,
+      },
+    ];
+  return [
+    { label: 'Score', value: `${score.value.score} / 100 (${score.offline ? 'offline stand-in model' : score.model})` },
+  ];
 }
 
 const machine = setup({
   types: {} as {
     input: Lead;
-    context: { lead: Lead; contact: Contact; summary: string; status: string; scoreInfo: { label: string; value: string }[]; approvedBy: string[] };
+    context: {
+      lead: Lead;
+      contact: Contact;
+      summary: string;
+      status: string;
+      scoreInfo: { label: string; value: string }[];
+      approvedBy: string[];
+    };
   },
   actors: { fetchContact, scoreLead, leadReview, update },
   guards: {
     isGone: ({ event }) => !(event as unknown as { output: Contact }).output.exists,
-    isValidStatus: ({ event }) => STATUSES.includes((event as unknown as { content: { status: string } }).content.status.trim().toUpperCase()),
+    isValidStatus: ({ event }) =>
+      STATUSES.includes((event as unknown as { content: { status: string } }).content.status.trim().toUpperCase()),
   },
 }).createMachine({
   id: 'lead-qualification',
-  context: ({ input }) => ({ lead: input, contact: { contactId: input.contactId, properties: {}, exists: false, updatedAt: null }, summary: '', status: 'NEW', scoreInfo: [], approvedBy: [] }),
+  context: ({ input }) => ({
+    lead: input,
+    contact: { contactId: input.contactId, properties: {}, exists: false, updatedAt: null },
+    summary: '',
+    status: 'NEW',
+    scoreInfo: [],
+    approvedBy: [],
+  }),
   initial: 'fetching',
   states: {
     fetching: {
       invoke: {
-        src: 'fetchContact', input: ({ context }) => context.lead,
-        onDone: [{ guard: 'isGone', target: 'gone' }, { target: 'scoring', actions: assign({ contact: ({ event }) => event.output }) }],
+        src: 'fetchContact',
+        input: ({ context }) => context.lead,
+        onDone: [
+          { guard: 'isGone', target: 'gone' },
+          { target: 'scoring', actions: assign({ contact: ({ event }) => event.output }) },
+        ],
       },
     },
     scoring: {
       invoke: {
-        src: 'scoreLead', input: ({ context }) => context.contact,
+        src: 'scoreLead',
+        input: ({ context }) => context.contact,
         onDone: {
           target: 'awaitingReview',
           actions: assign({
@@ -111,8 +181,13 @@ const machine = setup({
       on: {
         'review.approved': [
           {
-            guard: 'isValidStatus', target: 'updating',
-            actions: assign({ status: ({ event }) => event.content.status.trim().toUpperCase(), summary: ({ event }) => event.content.summary, approvedBy: ({ event }) => event.by }),
+            guard: 'isValidStatus',
+            target: 'updating',
+            actions: assign({
+              status: ({ event }) => event.content.status.trim().toUpperCase(),
+              summary: ({ event }) => event.content.summary,
+              approvedBy: ({ event }) => event.by,
+            }),
           },
           { target: 'invalidStatus' },
         ],
@@ -121,7 +196,11 @@ const machine = setup({
       },
     },
     updating: {
-      invoke: { src: 'update', input: ({ context }) => ({ contact: context.contact, status: context.status }), onDone: 'updated' },
+      invoke: {
+        src: 'update',
+        input: ({ context }) => ({ contact: context.contact, status: context.status }),
+        onDone: 'updated',
+      },
     },
     updated: { type: 'final' },
     gone: { type: 'final' },
@@ -129,7 +208,11 @@ const machine = setup({
     rejected: { type: 'final' },
     expired: { type: 'final' },
   },
-  output: ({ context }) => ({ contactId: context.lead.contactId, status: context.status, approvedBy: context.approvedBy }),
+  output: ({ context }) => ({
+    contactId: context.lead.contactId,
+    status: context.status,
+    approvedBy: context.approvedBy,
+  }),
 });
 
 export default defineFlow({
@@ -138,7 +221,12 @@ export default defineFlow({
   input: Lead,
   triggers: [
     { kind: 'command' },
-    { kind: 'webhook', source: 'hubspot', events: ['contact.creation'], input: (e: ContactCreation) => ({ contactId: String(e.objectId), occurredAt: e.occurredAt }) },
+    {
+      kind: 'webhook',
+      source: 'hubspot',
+      events: ['contact.creation'],
+      input: (e: ContactCreation) => ({ contactId: String(e.objectId), occurredAt: e.occurredAt }),
+    },
   ],
   tools: ['hubspot.get-contact', 'hubspot.update-contact'],
   machine,

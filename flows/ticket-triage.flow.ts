@@ -17,7 +17,10 @@ const Ticket = z.object({
   body: z.string().min(1).max(10_000),
   customer: z.string().min(1).max(200).optional(),
   /** The helpdesk ticket to reply on; without it the approved reply is recorded, not sent. */
-  ticketId: z.string().regex(/^\d{1,20}$/, 'ticketId must be the helpdesk ticket number').optional(),
+  ticketId: z
+    .string()
+    .regex(/^\d{1,20}$/, 'ticketId must be the helpdesk ticket number')
+    .optional(),
 });
 type Ticket = z.infer<typeof Ticket>;
 
@@ -31,10 +34,26 @@ const Draft = z.object({ reply: z.string().min(1).max(5_000) });
 type Draft = z.infer<typeof Draft>;
 type CardField = { label: string; value: string };
 
-interface DraftInput { ticket: Ticket; triage: Triage | null; feedback: string | null; previousDraft: string }
-interface SendInput { ticket: Ticket; reply: string; contentSha256: string }
+interface DraftInput {
+  ticket: Ticket;
+  triage: Triage | null;
+  feedback: string | null;
+  previousDraft: string;
+}
+interface SendInput {
+  ticket: Ticket;
+  reply: string;
+  contentSha256: string;
+}
 /** What happened to the approved reply: the hash the approval covered, and where it went. */
-interface Sent { reply: string; contentSha256: string; to: string; ticketId: string | null; delivery: 'zendesk' | 'local' | 'none'; idempotencyKey: string }
+interface Sent {
+  reply: string;
+  contentSha256: string;
+  to: string;
+  ticketId: string | null;
+  delivery: 'zendesk' | 'local' | 'none';
+  idempotencyKey: string;
+}
 
 /** Drafts after a rejection, at most; then the run ends rejected. */
 const MAX_REDRAFTS = 2;
@@ -53,42 +72,77 @@ function draftFields(draft: ModelStepOutput<Draft>): CardField[] {
   return [
     { label: 'Drafted by', value: by },
     { label: 'Draft cost', value: `${tokens.toLocaleString('en-US')} tokens, $${draft.costUsd.toFixed(4)}` },
-    ...(draft.invalid ? [{ label: 'Model problem', value: `The model's answer was not usable (${draft.invalid.reason}). Edit the reply before approving.` }] : []),
+    ...(draft.invalid
+      ? [
+          {
+            label: 'Model problem',
+            value: `The model's answer was not usable (${draft.invalid.reason}). Edit the reply before approving.`,
+          },
+        ]
+      : []),
   ];
 }
 
 const classify = modelStep({
-  route: 'cheap', prompt: new URL('./prompts/ticket-triage.classify.md', import.meta.url), output: Triage, maxOutputTokens: 100,
+  route: 'cheap',
+  prompt: new URL('./prompts/ticket-triage.classify.md', import.meta.url),
+  output: Triage,
+  maxOutputTokens: 100,
   vars: (t: Ticket) => ({ subject: t.subject, body: t.body, customer: t.customer ?? 'unknown' }),
 });
 
 const draft = modelStep({
-  route: 'strong', prompt: new URL('./prompts/ticket-triage.draft.md', import.meta.url), output: Draft, maxOutputTokens: 800,
+  route: 'strong',
+  prompt: new URL('./prompts/ticket-triage.draft.md', import.meta.url),
+  output: Draft,
+  maxOutputTokens: 800,
   vars: ({ ticket, triage, feedback, previousDraft }: DraftInput) => ({
-    subject: ticket.subject, body: ticket.body, customer: ticket.customer ?? 'unknown',
-    category: triage?.category ?? 'unknown', urgency: triage?.urgency ?? 'unknown',
-    feedback: feedback ?? undefined, previousDraft: feedback ? previousDraft : undefined,
+    subject: ticket.subject,
+    body: ticket.body,
+    customer: ticket.customer ?? 'unknown',
+    category: triage?.category ?? 'unknown',
+    urgency: triage?.urgency ?? 'unknown',
+    feedback: feedback ?? undefined,
+    previousDraft: feedback ? previousDraft : undefined,
   }),
 });
 
 const replyReview = review<{ reply: string }>({
-  approvers: { groups: ['support-leads'] }, allowEdit: true, expiresInMs: 24 * 60 * 60_000, remindAtMs: [2 * 60 * 60_000],
+  approvers: { groups: ['support-leads'] },
+  allowEdit: true,
+  expiresInMs: 24 * 60 * 60_000,
+  remindAtMs: [2 * 60 * 60_000],
 });
 
-const send = step(async ({ ticket, reply, contentSha256 }: SendInput, ctx): Promise<Sent> => {
-  const base = { reply, contentSha256, to: ticket.customer ?? 'the ticket requester', idempotencyKey: ctx.idempotencyKey };
-  if (!ticket.ticketId) return { ...base, ticketId: null, delivery: 'none' };
-  const call = replyCall(ticket.ticketId, reply);
-  const result = (await ctx.services.callTool(call.tool, call.input)) as { local?: boolean };
-  return { ...base, ticketId: ticket.ticketId, delivery: result.local ? 'local' : 'zendesk' };
-}, { maxAttempts: 5, backoffMs: 2_000 });
+const send = step(
+  async ({ ticket, reply, contentSha256 }: SendInput, ctx): Promise<Sent> => {
+    const base = {
+      reply,
+      contentSha256,
+      to: ticket.customer ?? 'the ticket requester',
+      idempotencyKey: ctx.idempotencyKey,
+    };
+    if (!ticket.ticketId) return { ...base, ticketId: null, delivery: 'none' };
+    const call = replyCall(ticket.ticketId, reply);
+    const result = (await ctx.services.callTool(call.tool, call.input)) as { local?: boolean };
+    return { ...base, ticketId: ticket.ticketId, delivery: result.local ? 'local' : 'zendesk' };
+  },
+  { maxAttempts: 5, backoffMs: 2_000 },
+);
 
 const machine = setup({
   types: {} as {
     input: Ticket;
     context: {
-      ticket: Ticket; triage: Triage | null; draftInfo: CardField[]; reply: string; feedback: string | null; redrafts: number;
-      approvedBy: string[]; approvedSha256: string; sent: Sent | null;
+      ticket: Ticket;
+      triage: Triage | null;
+      draftInfo: CardField[];
+      reply: string;
+      feedback: string | null;
+      redrafts: number;
+      approvedBy: string[];
+      approvedSha256: string;
+      sent: Sent | null;
     };
   },
   actors: { classify, draft, replyReview, send },
@@ -96,7 +150,15 @@ const machine = setup({
 }).createMachine({
   id: 'ticket-triage',
   context: ({ input }) => ({
-    ticket: input, triage: null, draftInfo: [], reply: '', feedback: null, redrafts: 0, approvedBy: [], approvedSha256: '', sent: null,
+    ticket: input,
+    triage: null,
+    draftInfo: [],
+    reply: '',
+    feedback: null,
+    redrafts: 0,
+    approvedBy: [],
+    approvedSha256: '',
+    sent: null,
   }),
   initial: 'classifying',
   states: {
@@ -110,7 +172,12 @@ const machine = setup({
     drafting: {
       invoke: {
         src: 'draft',
-        input: ({ context }) => ({ ticket: context.ticket, triage: context.triage, feedback: context.feedback, previousDraft: context.reply }),
+        input: ({ context }) => ({
+          ticket: context.ticket,
+          triage: context.triage,
+          feedback: context.feedback,
+          previousDraft: context.reply,
+        }),
         onDone: {
           target: 'awaitingReview',
           actions: assign({
@@ -128,8 +195,12 @@ const machine = setup({
           fields: [
             { label: 'Customer', value: context.ticket.customer ?? 'unknown' },
             { label: 'Ticket', value: context.ticket.body.slice(0, 2_000) },
-            ...(context.triage ? [{ label: 'Triage', value: `${context.triage.category}, ${context.triage.urgency} urgency` }] : []),
-            ...(context.ticket.ticketId ? [] : [{ label: 'Helpdesk', value: 'No ticketId given: the approved reply is recorded, not sent' }]),
+            ...(context.triage
+              ? [{ label: 'Triage', value: `${context.triage.category}, ${context.triage.urgency} urgency` }]
+              : []),
+            ...(context.ticket.ticketId
+              ? []
+              : [{ label: 'Helpdesk', value: 'No ticketId given: the approved reply is recorded, not sent' }]),
             ...context.draftInfo,
           ],
           content: { reply: context.reply },
@@ -139,12 +210,20 @@ const machine = setup({
       on: {
         'review.approved': {
           target: 'sending',
-          actions: assign({ reply: ({ event }) => event.content.reply, approvedBy: ({ event }) => event.by, approvedSha256: ({ event }) => event.contentSha256 }),
+          actions: assign({
+            reply: ({ event }) => event.content.reply,
+            approvedBy: ({ event }) => event.by,
+            approvedSha256: ({ event }) => event.contentSha256,
+          }),
         },
         'review.rejected': [
           {
-            guard: 'mayRedraft', target: 'drafting',
-            actions: assign({ feedback: ({ event }) => event.reason ?? 'rejected without a reason', redrafts: ({ context }) => context.redrafts + 1 }),
+            guard: 'mayRedraft',
+            target: 'drafting',
+            actions: assign({
+              feedback: ({ event }) => event.reason ?? 'rejected without a reason',
+              redrafts: ({ context }) => context.redrafts + 1,
+            }),
           },
           { target: 'rejected' },
         ],
@@ -154,7 +233,11 @@ const machine = setup({
     sending: {
       invoke: {
         src: 'send',
-        input: ({ context }) => ({ ticket: context.ticket, reply: context.reply, contentSha256: context.approvedSha256 }),
+        input: ({ context }) => ({
+          ticket: context.ticket,
+          reply: context.reply,
+          contentSha256: context.approvedSha256,
+        }),
         onDone: { target: 'sent', actions: assign({ sent: ({ event }) => event.output }) },
       },
     },
@@ -173,16 +256,28 @@ export default defineFlow({
     { kind: 'command' },
     // Zendesk's ticket-created event (developer.zendesk.com ticket events): the ticket is in `detail`.
     {
-      kind: 'webhook', source: 'zendesk', events: ['ticket.created'],
-      input: ({ detail: t }: { detail: { id: string | number; subject: string; description: string; requester_id?: string | number } }) => ({
-        subject: t.subject, body: t.description, ticketId: String(t.id), customer: t.requester_id === undefined ? undefined : `Zendesk user ${t.requester_id}`,
+      kind: 'webhook',
+      source: 'zendesk',
+      events: ['ticket.created'],
+      input: ({
+        detail: t,
+      }: {
+        detail: { id: string | number; subject: string; description: string; requester_id?: string | number };
+      }) => ({
+        subject: t.subject,
+        body: t.description,
+        ticketId: String(t.id),
+        customer: t.requester_id === undefined ? undefined : `Zendesk user ${t.requester_id}`,
       }),
     },
     // Linear's Issue create event: the issue is in `data`; there is no helpdesk ticket to reply on, so the reply is recorded.
     {
-      kind: 'webhook', source: 'linear', events: ['issue.create'],
+      kind: 'webhook',
+      source: 'linear',
+      events: ['issue.create'],
       input: ({ data: i }: { data: { identifier: string; title: string; description?: string | null } }) => ({
-        subject: `${i.identifier}: ${i.title}`.slice(0, 200), body: i.description || i.title,
+        subject: `${i.identifier}: ${i.title}`.slice(0, 200),
+        body: i.description || i.title,
       }),
     },
   ],

@@ -13,7 +13,16 @@
  * arrives in the input, so it reads no clock.
  */
 import { z } from 'zod';
-import { assign, defineFlow, modelStep, setup, step, type Digest, type DigestTarget, type ModelStepOutput } from '../src/authoring/index.ts';
+import {
+  assign,
+  defineFlow,
+  modelStep,
+  setup,
+  step,
+  type Digest,
+  type DigestTarget,
+  type ModelStepOutput,
+} from '../src/authoring/index.ts';
 
 const Input = z.object({
   /** End of "this week" (exclusive), ISO: the schedule's slot, or now for a command. */
@@ -33,34 +42,68 @@ const Words = z.object({
 });
 type Words = z.infer<typeof Words>;
 
-interface TargetInput { target: DigestTarget; endAt: string; timezone: string }
-interface PostInput { digest: Digest; words: ModelStepOutput<Words>; previewFor: string | undefined }
+interface TargetInput {
+  target: DigestTarget;
+  endAt: string;
+  timezone: string;
+}
+interface PostInput {
+  digest: Digest;
+  words: ModelStepOutput<Words>;
+  previewFor: string | undefined;
+}
 
-const targets = step(async (input: Input, ctx) => input.target ? [input.target] : ctx.services.reports.digestTargets(input.endAt));
+const targets = step(async (input: Input, ctx) =>
+  input.target ? [input.target] : ctx.services.reports.digestTargets(input.endAt),
+);
 
-const collect = step(async ({ target, endAt, timezone }: TargetInput, ctx) => ctx.services.reports.digest(target, endAt, timezone));
+const collect = step(async ({ target, endAt, timezone }: TargetInput, ctx) =>
+  ctx.services.reports.digest(target, endAt, timezone),
+);
 
 const summarize = modelStep({
-  route: 'cheap', prompt: new URL('./prompts/weekly-digest.summary.md', import.meta.url), output: Words, maxOutputTokens: 600,
+  route: 'cheap',
+  prompt: new URL('./prompts/weekly-digest.summary.md', import.meta.url),
+  output: Words,
+  maxOutputTokens: 600,
   vars: (d: Digest) => ({
     channel: d.scope.channel,
     figures: JSON.stringify({ ...d, rejectionReasons: undefined, days: undefined, scope: undefined }),
-    reasons: [...d.rejectionReasons.this, ...d.rejectionReasons.prev].map((r, i) => `${i + 1}. ${r}`).join('\n') || '(none)',
+    reasons:
+      [...d.rejectionReasons.this, ...d.rejectionReasons.prev].map((r, i) => `${i + 1}. ${r}`).join('\n') || '(none)',
   }),
 });
 
-const post = step(async ({ digest, words, previewFor }: PostInput, ctx) => {
-  const isOffline = words.offline || words.value === null;
-  await ctx.services.reports.postDigest(digest, {
-    summary: words.value?.summary ?? [], reasonLabels: words.value?.reasonLabels ?? [], isOffline, model: words.model,
-  }, previewFor ? { previewFor } : {}, { idempotencyKey: ctx.idempotencyKey });
-  return { channel: digest.scope.channel, posted: true };
-}, { maxAttempts: 5, backoffMs: 2_000 });
+const post = step(
+  async ({ digest, words, previewFor }: PostInput, ctx) => {
+    const isOffline = words.offline || words.value === null;
+    await ctx.services.reports.postDigest(
+      digest,
+      {
+        summary: words.value?.summary ?? [],
+        reasonLabels: words.value?.reasonLabels ?? [],
+        isOffline,
+        model: words.model,
+      },
+      previewFor ? { previewFor } : {},
+      { idempotencyKey: ctx.idempotencyKey },
+    );
+    return { channel: digest.scope.channel, posted: true };
+  },
+  { maxAttempts: 5, backoffMs: 2_000 },
+);
 
 const machine = setup({
   types: {} as {
     input: Input;
-    context: { input: Input; targets: DigestTarget[]; index: number; digest: Digest | null; words: ModelStepOutput<Words> | null; posted: string[] };
+    context: {
+      input: Input;
+      targets: DigestTarget[];
+      index: number;
+      digest: Digest | null;
+      words: ModelStepOutput<Words> | null;
+      posted: string[];
+    };
   },
   actors: { targets, collect, summarize, post },
   guards: { hasMore: ({ context }) => context.index + 1 < context.targets.length },
@@ -71,7 +114,8 @@ const machine = setup({
   states: {
     findingChannels: {
       invoke: {
-        src: 'targets', input: ({ context }) => context.input,
+        src: 'targets',
+        input: ({ context }) => context.input,
         onDone: [
           { guard: ({ event }) => event.output.length === 0, target: 'done' },
           { target: 'collecting', actions: assign({ targets: ({ event }) => event.output }) },
@@ -81,22 +125,42 @@ const machine = setup({
     collecting: {
       invoke: {
         src: 'collect',
-        input: ({ context }) => ({ target: context.targets[context.index]!, endAt: context.input.endAt, timezone: context.input.timezone }),
+        input: ({ context }) => ({
+          target: context.targets[context.index]!,
+          endAt: context.input.endAt,
+          timezone: context.input.timezone,
+        }),
         onDone: { target: 'summarizing', actions: assign({ digest: ({ event }) => event.output }) },
       },
     },
     summarizing: {
       invoke: {
-        src: 'summarize', input: ({ context }) => context.digest!,
+        src: 'summarize',
+        input: ({ context }) => context.digest!,
         onDone: { target: 'posting', actions: assign({ words: ({ event }) => event.output }) },
       },
     },
     posting: {
       invoke: {
-        src: 'post', input: ({ context }) => ({ digest: context.digest!, words: context.words!, previewFor: context.input.previewFor }),
+        src: 'post',
+        input: ({ context }) => ({
+          digest: context.digest!,
+          words: context.words!,
+          previewFor: context.input.previewFor,
+        }),
         onDone: [
-          { guard: 'hasMore', target: 'collecting', actions: assign({ index: ({ context }) => context.index + 1, posted: ({ context, event }) => [...context.posted, event.output.channel] }) },
-          { target: 'done', actions: assign({ posted: ({ context, event }) => [...context.posted, event.output.channel] }) },
+          {
+            guard: 'hasMore',
+            target: 'collecting',
+            actions: assign({
+              index: ({ context }) => context.index + 1,
+              posted: ({ context, event }) => [...context.posted, event.output.channel],
+            }),
+          },
+          {
+            target: 'done',
+            actions: assign({ posted: ({ context, event }) => [...context.posted, event.output.channel] }),
+          },
         ],
       },
     },
@@ -110,7 +174,13 @@ export default defineFlow({
   title: 'What the team decided last week, with a chart, in every channel that reviews',
   input: Input,
   triggers: [
-    { kind: 'schedule', name: 'weekly-digest', cron: '0 9 * * MON', timezone: 'Europe/Berlin', input: (slot) => ({ endAt: slot.slotAt, timezone: 'Europe/Berlin' }) },
+    {
+      kind: 'schedule',
+      name: 'weekly-digest',
+      cron: '0 9 * * MON',
+      timezone: 'Europe/Berlin',
+      input: (slot) => ({ endAt: slot.slotAt, timezone: 'Europe/Berlin' }),
+    },
   ],
   machine,
 });

@@ -132,8 +132,16 @@ export function readConfig(env: Env = process.env): Readonly<Config> {
     workerConcurrency: int('WORKER_CONCURRENCY', 100, 1, 10_000),
     workerPollMs: int('WORKER_POLL_MS', 5_000, 50, 600_000),
     shutdownGraceMs: int('SHUTDOWN_GRACE_MS', 10_000, 0, 600_000),
-    schedules: { tickMs: int('SCHEDULE_TICK_MS', 30_000, 50, 600_000), catchupHours: int('SCHEDULE_CATCHUP_HOURS', 6, 0, 720) },
-    crashpoints: new Set((env.SIGNOFF_CRASHPOINTS ?? '').split(',').map((s) => s.trim()).filter(Boolean)),
+    schedules: {
+      tickMs: int('SCHEDULE_TICK_MS', 30_000, 50, 600_000),
+      catchupHours: int('SCHEDULE_CATCHUP_HOURS', 6, 0, 720),
+    },
+    crashpoints: new Set(
+      (env.SIGNOFF_CRASHPOINTS ?? '')
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
+    ),
     admins: readAdmins(env, problems),
     defaultChannel: env.SIGNOFF_DEFAULT_CHANNEL || 'general',
     model: {
@@ -145,7 +153,10 @@ export function readConfig(env: Env = process.env): Readonly<Config> {
       },
       callTimeoutMs: int('MODEL_TIMEOUT_MS', 30_000, 100, 600_000),
       maxCallsPerStep: int('MODEL_MAX_CALLS_PER_STEP', 16, 1, 100),
-      prices: { ...DEFAULT_PRICES, ...readJson<Record<string, ModelPrice>>(env, 'MODEL_PRICES', problems, isPriceTable) },
+      prices: {
+        ...DEFAULT_PRICES,
+        ...readJson<Record<string, ModelPrice>>(env, 'MODEL_PRICES', problems, isPriceTable),
+      },
       redactPatterns: [...DEFAULT_REDACT_PATTERNS, ...readPatterns(env, problems)],
       maxPromptChars: int('MODEL_MAX_PROMPT_CHARS', 24_000, 500, 1_000_000),
       requestsPerMinute: int('MODEL_RPM', 500, 0, 1_000_000),
@@ -162,10 +173,14 @@ export function readConfig(env: Env = process.env): Readonly<Config> {
     webhooks: readWebhookSettings(env, problems, readUrl(env, 'SIGNOFF_PUBLIC_URL', problems)),
     discord: readDiscord(env, problems),
   };
-  if (config.slack && config.discord) problems.push('both Slack and Discord are configured; set the variables of one chat platform only');
+  if (config.slack && config.discord)
+    problems.push('both Slack and Discord are configured; set the variables of one chat platform only');
   config.webChat = readWebChat(env, config, problems);
   if (problems.length > 0) {
-    throw new SignoffError('config_invalid', `signoff cannot start; fix these settings (see .env.example):\n- ${problems.join('\n- ')}`);
+    throw new SignoffError(
+      'config_invalid',
+      `signoff cannot start; fix these settings (see .env.example):\n- ${problems.join('\n- ')}`,
+    );
   }
   return Object.freeze(config);
 }
@@ -180,7 +195,10 @@ function readDatabaseUrl(env: Env, problems: string[]): string | null {
 }
 
 function list(raw: string | undefined, fallback: string[]): string[] {
-  const items = (raw ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  const items = (raw ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   return items.length > 0 ? items : fallback;
 }
 
@@ -190,7 +208,10 @@ const USER_ID = /^[A-Za-z0-9._-]{1,64}$/;
 function readAdmins(env: Env, problems: string[]): ReadonlySet<string> {
   const ids = list(env.SIGNOFF_ADMINS, []);
   const bad = ids.find((id) => !USER_ID.test(id));
-  if (bad !== undefined) problems.push(`SIGNOFF_ADMINS must be comma-separated user ids, e.g. U012AB3CD,U045EF6GH (got "${bad.slice(0, 70)}")`);
+  if (bad !== undefined)
+    problems.push(
+      `SIGNOFF_ADMINS must be comma-separated user ids, e.g. U012AB3CD,U045EF6GH (got "${bad.slice(0, 70)}")`,
+    );
   return new Set(ids.filter((id) => USER_ID.test(id)));
 }
 
@@ -218,7 +239,12 @@ function readNumber(env: Env, name: string, fallback: number, min: number, max: 
   return n;
 }
 
-function readJson<T extends object>(env: Env, name: string, problems: string[], isValid: (v: unknown) => boolean): T | null {
+function readJson<T extends object>(
+  env: Env,
+  name: string,
+  problems: string[],
+  isValid: (v: unknown) => boolean,
+): T | null {
   const raw = env[name];
   if (!raw) return null;
   try {
@@ -232,14 +258,30 @@ function readJson<T extends object>(env: Env, name: string, problems: string[], 
 }
 
 function isPriceTable(v: unknown): boolean {
-  return !!v && typeof v === 'object' && !Array.isArray(v) && Object.values(v).every((p) =>
-    !!p && typeof p === 'object' && typeof (p as ModelPrice).inputPerMTok === 'number' && typeof (p as ModelPrice).outputPerMTok === 'number'
-    && (p as ModelPrice).inputPerMTok >= 0 && (p as ModelPrice).outputPerMTok >= 0);
+  return (
+    !!v &&
+    typeof v === 'object' &&
+    !Array.isArray(v) &&
+    Object.values(v).every(
+      (p) =>
+        !!p &&
+        typeof p === 'object' &&
+        typeof (p as ModelPrice).inputPerMTok === 'number' &&
+        typeof (p as ModelPrice).outputPerMTok === 'number' &&
+        (p as ModelPrice).inputPerMTok >= 0 &&
+        (p as ModelPrice).outputPerMTok >= 0,
+    )
+  );
 }
 
 /** REDACT_PATTERNS: a JSON array of regular expressions. */
 function readPatterns(env: Env, problems: string[]): string[] {
-  const patterns = readJson<string[]>(env, 'REDACT_PATTERNS', problems, (v) => Array.isArray(v) && v.every((p) => typeof p === 'string'));
+  const patterns = readJson<string[]>(
+    env,
+    'REDACT_PATTERNS',
+    problems,
+    (v) => Array.isArray(v) && v.every((p) => typeof p === 'string'),
+  );
   const valid = patterns ?? [];
   for (const p of valid) {
     try {
@@ -257,10 +299,20 @@ function readConnectors(env: Env, problems: string[]): Record<string, ConnectorS
     const token = name === 'zendesk' ? readZendeskToken(env, problems) : env[d.token] || null;
     const url = readUrl(env, `${name.toUpperCase()}_URL`, problems) ?? (token ? d.url : null);
     if (url && name === 'zendesk' && !token && env.ZENDESK_URL) {
-      problems.push('ZENDESK_URL is set but no credentials: set ZENDESK_EMAIL and ZENDESK_TOKEN (an API token), or ZENDESK_OAUTH_TOKEN');
+      problems.push(
+        'ZENDESK_URL is set but no credentials: set ZENDESK_EMAIL and ZENDESK_TOKEN (an API token), or ZENDESK_OAUTH_TOKEN',
+      );
     }
-    if (url) connectors[name] = { baseUrl: url, token, ...(name === 'zendesk' ? { email: token ? env.ZENDESK_EMAIL || null : null } : {}) };
-    else if (token) problems.push(`${name === 'zendesk' ? 'a Zendesk token' : d.token} is set but ${name.toUpperCase()}_URL is not (e.g. https://yourcompany.zendesk.com)`);
+    if (url)
+      connectors[name] = {
+        baseUrl: url,
+        token,
+        ...(name === 'zendesk' ? { email: token ? env.ZENDESK_EMAIL || null : null } : {}),
+      };
+    else if (token)
+      problems.push(
+        `${name === 'zendesk' ? 'a Zendesk token' : d.token} is set but ${name.toUpperCase()}_URL is not (e.g. https://yourcompany.zendesk.com)`,
+      );
   }
   return connectors;
 }
@@ -275,12 +327,18 @@ function readZendeskToken(env: Env, problems: string[]): string | null {
   const apiToken = env.ZENDESK_TOKEN || null;
   const oauthToken = env.ZENDESK_OAUTH_TOKEN || null;
   const email = env.ZENDESK_EMAIL || null;
-  if (apiToken && oauthToken) problems.push('set ZENDESK_TOKEN (an API token, with ZENDESK_EMAIL) or ZENDESK_OAUTH_TOKEN (an OAuth access token), not both');
+  if (apiToken && oauthToken)
+    problems.push(
+      'set ZENDESK_TOKEN (an API token, with ZENDESK_EMAIL) or ZENDESK_OAUTH_TOKEN (an OAuth access token), not both',
+    );
   if (apiToken && !email) {
-    problems.push('ZENDESK_TOKEN is an API token, which Zendesk accepts only with the agent\'s email: set ZENDESK_EMAIL '
-      + '(the address of the Zendesk user the token belongs to), or use ZENDESK_OAUTH_TOKEN for an OAuth access token');
+    problems.push(
+      "ZENDESK_TOKEN is an API token, which Zendesk accepts only with the agent's email: set ZENDESK_EMAIL " +
+        '(the address of the Zendesk user the token belongs to), or use ZENDESK_OAUTH_TOKEN for an OAuth access token',
+    );
   }
-  if (email && !/^[^\s@]+@[^\s@]+$/.test(email)) problems.push(`ZENDESK_EMAIL must be an email address (got "${email.slice(0, 100)}")`);
+  if (email && !/^[^\s@]+@[^\s@]+$/.test(email))
+    problems.push(`ZENDESK_EMAIL must be an email address (got "${email.slice(0, 100)}")`);
   if (email && !apiToken) problems.push('ZENDESK_EMAIL is set but ZENDESK_TOKEN (the API token) is not');
   return oauthToken && !apiToken ? oauthToken : apiToken;
 }
@@ -290,13 +348,17 @@ function readSlack(env: Env, problems: string[]): SlackSettings | null {
   const appToken = env.SLACK_APP_TOKEN || null;
   const signingSecret = env.SLACK_SIGNING_SECRET || null;
   if (!botToken) {
-    if (appToken || signingSecret) problems.push('SLACK_BOT_TOKEN is required when SLACK_APP_TOKEN or SLACK_SIGNING_SECRET is set');
+    if (appToken || signingSecret)
+      problems.push('SLACK_BOT_TOKEN is required when SLACK_APP_TOKEN or SLACK_SIGNING_SECRET is set');
     return null;
   }
   if (!appToken && !signingSecret) {
-    problems.push('Slack needs SLACK_SIGNING_SECRET (HTTP mode) or SLACK_APP_TOKEN (Socket Mode) besides SLACK_BOT_TOKEN; an empty signing secret is refused');
+    problems.push(
+      'Slack needs SLACK_SIGNING_SECRET (HTTP mode) or SLACK_APP_TOKEN (Socket Mode) besides SLACK_BOT_TOKEN; an empty signing secret is refused',
+    );
   }
-  if (appToken && !appToken.startsWith('xapp-')) problems.push('SLACK_APP_TOKEN must be an app-level token starting with xapp-');
+  if (appToken && !appToken.startsWith('xapp-'))
+    problems.push('SLACK_APP_TOKEN must be an app-level token starting with xapp-');
   const apiUrl = readUrl(env, 'SLACK_API_URL', problems);
   return { botToken, signingSecret, appToken, apiUrl: apiUrl ? `${apiUrl}/` : 'https://slack.com/api/' };
 }
@@ -306,13 +368,16 @@ function readDiscord(env: Env, problems: string[]): DiscordSettings | null {
   const token = env.DISCORD_TOKEN || null;
   const publicKey = env.DISCORD_PUBLIC_KEY || null;
   if (!token) {
-    if (publicKey || env.DISCORD_APPLICATION_ID) problems.push('DISCORD_TOKEN (the bot token) is required when other DISCORD_* variables are set');
+    if (publicKey || env.DISCORD_APPLICATION_ID)
+      problems.push('DISCORD_TOKEN (the bot token) is required when other DISCORD_* variables are set');
     return null;
   }
-  if (publicKey && !/^[0-9a-f]{64}$/i.test(publicKey)) problems.push('DISCORD_PUBLIC_KEY must be the 64 hex characters of "Public Key" in the Developer Portal');
+  if (publicKey && !/^[0-9a-f]{64}$/i.test(publicKey))
+    problems.push('DISCORD_PUBLIC_KEY must be the 64 hex characters of "Public Key" in the Developer Portal');
   const id = (name: string) => {
     const raw = env[name] || null;
-    if (raw && !/^\d{5,25}$/.test(raw)) problems.push(`${name} must be a Discord id (digits only, got "${raw.slice(0, 30)}")`);
+    if (raw && !/^\d{5,25}$/.test(raw))
+      problems.push(`${name} must be a Discord id (digits only, got "${raw.slice(0, 30)}")`);
     return raw;
   };
   const apiUrl = readUrl(env, 'DISCORD_API_URL', problems) ?? 'https://discord.com/api';
@@ -337,8 +402,10 @@ function readWebChat(env: Env, config: Config, problems: string[]): WebChatSetti
     problems.push('WEB_CHAT_AUTH=invite needs WEB_CHAT_URL, the address people open (e.g. https://chat.example.com)');
   }
   if (auth !== 'invite' && !config.slack && !config.discord && !isLoopbackHost(config.host)) {
-    problems.push(`HOST=${config.host} would put the web chat on the network with no sign-in (anyone could act as anyone): `
-      + 'set WEB_CHAT_AUTH=invite and WEB_CHAT_URL (see docs/security.md), or keep HOST=127.0.0.1');
+    problems.push(
+      `HOST=${config.host} would put the web chat on the network with no sign-in (anyone could act as anyone): ` +
+        'set WEB_CHAT_AUTH=invite and WEB_CHAT_URL (see docs/security.md), or keep HOST=127.0.0.1',
+    );
   }
   return { auth: auth === 'invite' ? 'invite' : 'none', publicUrl };
 }
@@ -353,7 +420,8 @@ function readSchema(env: Env, problems: string[]): string {
 
 function readLogLevel(env: Env, problems: string[]): LogLevel {
   const level = (env.LOG_LEVEL || 'info') as LogLevel;
-  if (!LOG_LEVELS.includes(level)) problems.push(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')} (got "${env.LOG_LEVEL}")`);
+  if (!LOG_LEVELS.includes(level))
+    problems.push(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')} (got "${env.LOG_LEVEL}")`);
   return LOG_LEVELS.includes(level) ? level : 'info';
 }
 

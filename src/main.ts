@@ -46,8 +46,14 @@ async function openDatabase(config: Config, log: Logger): Promise<{ url: string;
     log.info('using Postgres from DATABASE_URL', { url: redactUrl(config.databaseUrl) });
     return { url: config.databaseUrl, embedded: null };
   }
-  const embedded = await startEmbeddedPostgres({ dataDir: join(config.dataDir, 'pg'), onSupervision: (event) => onEmbeddedEvent(event, log) });
-  log.info('started embedded Postgres (set DATABASE_URL to use your own server)', { dataDir: embedded.dataDir, port: embedded.port });
+  const embedded = await startEmbeddedPostgres({
+    dataDir: join(config.dataDir, 'pg'),
+    onSupervision: (event) => onEmbeddedEvent(event, log),
+  });
+  log.info('started embedded Postgres (set DATABASE_URL to use your own server)', {
+    dataDir: embedded.dataDir,
+    port: embedded.port,
+  });
   return { url: embedded.url, embedded };
 }
 
@@ -83,42 +89,90 @@ async function main(): Promise<void> {
       : createConsoleAdapter({ store: consoleStore(sql), log, access: webChatAccess(config) });
   const ports = new Map([[chat.port.platform, chat.port]]);
   // The web chat serves one tenant, `local`; a Slack bot token serves one workspace (its reviews' tenant).
-  const steps = createStepRuntime({ config, sql, log, ports, ...(config.slack || config.discord ? {} : { tenants: new Map([['console', 'local']]) }) });
+  const steps = createStepRuntime({
+    config,
+    sql,
+    log,
+    ports,
+    ...(config.slack || config.discord ? {} : { tenants: new Map([['console', 'local']]) }),
+  });
   // A card's "On approval" is described by the tool a review names (its method, host and fields).
   const desk = new ReviewDesk({
-    sql, flows, ports, defaultPlatform: chat.port.platform,
-    defaultChannel: config.defaultChannel, log, describeAction: steps.describeAction, crashpoint,
+    sql,
+    flows,
+    ports,
+    defaultPlatform: chat.port.platform,
+    defaultChannel: config.defaultChannel,
+    log,
+    describeAction: steps.describeAction,
+    crashpoint,
   });
-  if (steps.isOffline) log.info('model steps use the built-in offline model (set OPENAI_API_KEY or OPENAI_BASE_URL for a real one)');
+  if (steps.isOffline)
+    log.info('model steps use the built-in offline model (set OPENAI_API_KEY or OPENAI_BASE_URL for a real one)');
   const engine = new Engine({
-    sql, schema: config.schema, flows, log, concurrency: config.workerConcurrency,
-    pollMs: config.workerPollMs, crashpoints: config.crashpoints, reviews: desk, services: steps.services,
+    sql,
+    schema: config.schema,
+    flows,
+    log,
+    concurrency: config.workerConcurrency,
+    pollMs: config.workerPollMs,
+    crashpoints: config.crashpoints,
+    reviews: desk,
+    services: steps.services,
   });
   // Started after the engine (below): a slot's run starts working as soon as its claim commits.
   const scheduler = new Scheduler({
-    transaction: (fn) => engine.transaction(fn), sql, flows, log, tickMs: config.schedules.tickMs,
-    catchupHours: config.schedules.catchupHours, defaults: { channel: config.defaultChannel, ...(config.slack ? {} : { tenant: 'local' }) },
+    transaction: (fn) => engine.transaction(fn),
+    sql,
+    flows,
+    log,
+    tickMs: config.schedules.tickMs,
+    catchupHours: config.schedules.catchupHours,
+    defaults: { channel: config.defaultChannel, ...(config.slack ? {} : { tenant: 'local' }) },
   });
   const parked = await engine.parkOrphanedRuns();
   if (parked.length > 0) log.warn('parked runs whose state a flow change removed', { runs: parked });
   // Bind before claiming: a start that fails here (port taken, chat unreachable) exits holding no work.
   const webhooks = webhookRoute({ settings: config.webhooks, engine, channel: config.defaultChannel, log });
   const http = await startHttpServer({ port: config.port, host: config.host, sql, routes: [...chat.routes, webhooks] });
-  await chat.port.start(desk.handlers((cmd) => handleCommand(cmd, makeCommandDeps(engine, {
-    log, admins: config.admins, repostCards: (runId, opts) => desk.repostCards(runId, opts), inputKeys: (id) => inputKeys.get(id) ?? null,
-    schedules: () => scheduler.list(),
-    deadLetters: deadLetterControl(engine, config.webhooks, config.defaultChannel),
-  }))));
+  await chat.port.start(
+    desk.handlers((cmd) =>
+      handleCommand(
+        cmd,
+        makeCommandDeps(engine, {
+          log,
+          admins: config.admins,
+          repostCards: (runId, opts) => desk.repostCards(runId, opts),
+          inputKeys: (id) => inputKeys.get(id) ?? null,
+          schedules: () => scheduler.list(),
+          deadLetters: deadLetterControl(engine, config.webhooks, config.defaultChannel),
+        }),
+      ),
+    ),
+  );
   await engine.start();
   desk.start();
   scheduler.start();
   const url = `http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${http.port}`;
-  const where = chat.port.platform === 'console'
-    ? { webChat: 'open the url in a browser', url }
-    : config.discord
-      ? { chat: 'discord', url, discordMode: config.discord.publicKey ? `HTTP interactions at ${url}/discord/interactions` : 'gateway' }
-      : { chat: chat.port.platform, url, slackEvents: config.slack?.appToken ? 'Socket Mode' : `${url}/slack/events` };
-  log.info('signoff is running', { ...where, flows: flows.map((f) => f.id), webhooks: Object.keys(config.webhooks.sources).map((name) => `${url}/webhooks/${name}`) });
+  const where =
+    chat.port.platform === 'console'
+      ? { webChat: 'open the url in a browser', url }
+      : config.discord
+        ? {
+            chat: 'discord',
+            url,
+            discordMode: config.discord.publicKey ? `HTTP interactions at ${url}/discord/interactions` : 'gateway',
+          }
+        : {
+            chat: chat.port.platform,
+            url,
+            slackEvents: config.slack?.appToken ? 'Socket Mode' : `${url}/slack/events`,
+          };
+  log.info('signoff is running', {
+    ...where,
+    flows: flows.map((f) => f.id),
+    webhooks: Object.keys(config.webhooks.sources).map((name) => `${url}/webhooks/${name}`),
+  });
 
   let isStopping = false;
   const shutdown = async (signal: string) => {

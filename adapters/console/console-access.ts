@@ -60,8 +60,10 @@ export function originRefusal(req: IncomingMessage, access: ConsoleAccess): stri
   const isLoopback = host !== null && isLoopbackHost(host, req);
   const isPublic = host !== null && host === publicHost(access);
   if (!isLoopback && !isPublic) {
-    return `this web chat answers only at ${access.mode === 'invite' ? access.publicUrl : 'http://localhost'}; `
-      + `Host "${String(req.headers.host ?? '').slice(0, 100)}" is not it (a page on another site cannot use it)`;
+    return (
+      `this web chat answers only at ${access.mode === 'invite' ? access.publicUrl : 'http://localhost'}; ` +
+      `Host "${String(req.headers.host ?? '').slice(0, 100)}" is not it (a page on another site cannot use it)`
+    );
   }
   const origin = req.headers.origin;
   if (origin === undefined) return null;

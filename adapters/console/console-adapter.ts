@@ -95,14 +95,17 @@ function createContext(opts: ConsoleAdapterOptions): AdapterContext {
   const live = createLiveHub();
   let handlers: ChatHandlers | null = null;
   let seeding: Promise<void> | null = null;
-  const ready = () => (seeding ??= opts.store.seed(tenant, world).catch((err: unknown) => {
-    seeding = null;
-    throw err;
-  }));
+  const ready = () =>
+    (seeding ??= opts.store.seed(tenant, world).catch((err: unknown) => {
+      seeding = null;
+      throw err;
+    }));
   // Best effort: a page that missed an event reloads its state when it reconnects.
-  const publish = (message: ConsoleMessage) => opts.store.listPeople(tenant)
-    .then((people) => live.publish('message', { message: renderMessage(message, namesOf(people)) }, message.channel))
-    .catch((err: unknown) => log.warn('console could not push a message to open pages', { error: String(err) }));
+  const publish = (message: ConsoleMessage) =>
+    opts.store
+      .listPeople(tenant)
+      .then((people) => live.publish('message', { message: renderMessage(message, namesOf(people)) }, message.channel))
+      .catch((err: unknown) => log.warn('console could not push a message to open pages', { error: String(err) }));
   const post = async (message: NewConsoleMessage) => {
     await ready();
     const outcome = await opts.store.insertMessage(tenant, message);
@@ -111,7 +114,14 @@ function createContext(opts: ConsoleAdapterOptions): AdapterContext {
     return outcome.message;
   };
   return {
-    tenant, access, store: opts.store, log, live, ready, post, publish,
+    tenant,
+    access,
+    store: opts.store,
+    log,
+    live,
+    ready,
+    post,
+    publish,
     handlers: () => handlers,
     setHandlers: (next) => void (handlers = next),
   };
@@ -128,7 +138,10 @@ export function createConsoleAdapter(opts: ConsoleAdapterOptions): ConsoleAdapte
 class ConsolePort implements ChatPort {
   readonly platform = 'console';
 
-  constructor(private readonly ctx: AdapterContext, private readonly faults: ConsoleFaults) {}
+  constructor(
+    private readonly ctx: AdapterContext,
+    private readonly faults: ConsoleFaults,
+  ) {}
 
   async start(handlers: ChatHandlers): Promise<void> {
     await this.ctx.ready();
@@ -141,7 +154,14 @@ class ConsolePort implements ChatPort {
   }
 
   async postCard(channel: string, card: ReviewCard, opts: SendOptions): Promise<MessageRef> {
-    const message: NewConsoleMessage = { channel, parentId: null, author: BOT_AUTHOR, kind: 'card', card, idempotencyKey: opts.idempotencyKey };
+    const message: NewConsoleMessage = {
+      channel,
+      parentId: null,
+      author: BOT_AUTHOR,
+      kind: 'card',
+      card,
+      idempotencyKey: opts.idempotencyKey,
+    };
     return refOf(await this.ctx.post(message));
   }
 

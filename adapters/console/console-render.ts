@@ -10,7 +10,13 @@
  * `Refund \u202Egnp.exe` cannot read as "Refund exe.png".
  */
 import type { Notice } from '../../src/chat/port.ts';
-import { makeMessageRef, truncateForDisplay, type ReviewAction, type ReviewCard, type ReviewCardStatus } from '../../src/chat/messages.ts';
+import {
+  makeMessageRef,
+  truncateForDisplay,
+  type ReviewAction,
+  type ReviewCard,
+  type ReviewCardStatus,
+} from '../../src/chat/messages.ts';
 import { neutraliseBidi as shown } from '../../src/chat/text.ts';
 import { BOT_AUTHOR, type ConsoleMessage } from './types.ts';
 
@@ -31,7 +37,9 @@ export interface CardView {
   body: { label: string; text: string };
   diff: { before: string; after: string } | null;
   proposedAction: {
-    tool: string; method: string; host: string;
+    tool: string;
+    method: string;
+    host: string;
     fields: { name: string; old: string | null; new: string; isTruncated: boolean }[];
   } | null;
   costLabel: string | null;
@@ -63,8 +71,7 @@ interface MessageViewBase {
 }
 
 export type MessageView =
-  | (MessageViewBase & { kind: 'card'; card: CardView })
-  | (MessageViewBase & { kind: 'text'; notice: NoticeView });
+  (MessageViewBase & { kind: 'card'; card: CardView }) | (MessageViewBase & { kind: 'text'; notice: NoticeView });
 
 /** Display name of a person id, when known. */
 export type NameOf = (userId: string) => string | undefined;
@@ -75,7 +82,12 @@ export const DRAFT_LABEL = 'Draft (written by the model)';
 // A 10 kB tool argument is cut for display (RELIABILITY 61); the review keeps the full, hashed payload.
 const MAX_VALUE_CHARS = 2_000;
 
-const ACTION_LABELS: Record<ReviewAction, string> = { approve: 'Approve', reject: 'Reject', edit: 'Edit', delegate: 'Delegate' };
+const ACTION_LABELS: Record<ReviewAction, string> = {
+  approve: 'Approve',
+  reject: 'Reject',
+  edit: 'Edit',
+  delegate: 'Delegate',
+};
 
 // Ids as people and the review desk write them; anything else stays literal text.
 const MENTION_TOKEN = /<@([A-Za-z0-9._-]{1,64})>/g;
@@ -99,14 +111,22 @@ function mentionSegments(text: string, nameOf: NameOf): Segment[] {
 
 /** Splits our own sentence into text and mentions; the quote stays verbatim. */
 export function renderNotice(notice: Notice, nameOf: NameOf, messageId?: string): NoticeView {
-  const view: NoticeView = { parts: mentionSegments(notice.text, nameOf), quote: notice.quote ? shown(notice.quote) : null };
-  if (notice.image && messageId) view.image = { url: `/api/image?id=${encodeURIComponent(messageId)}`, alt: shown(notice.image.alt) };
+  const view: NoticeView = {
+    parts: mentionSegments(notice.text, nameOf),
+    quote: notice.quote ? shown(notice.quote) : null,
+  };
+  if (notice.image && messageId)
+    view.image = { url: `/api/image?id=${encodeURIComponent(messageId)}`, alt: shown(notice.image.alt) };
   return view;
 }
 
 // Said when a producer left the status line empty.
 const STATUS_WORDS: Record<ReviewCardStatus['kind'], string> = {
-  pending: 'Waiting for review', approved: 'Approved', rejected: 'Rejected', expired: 'Expired', cancelled: 'Cancelled',
+  pending: 'Waiting for review',
+  approved: 'Approved',
+  rejected: 'Rejected',
+  expired: 'Expired',
+  cancelled: 'Cancelled',
 };
 
 function renderStatus(status: ReviewCardStatus, nameOf: NameOf): CardView['status'] {
@@ -128,9 +148,19 @@ function renderProposedAction(action: ReviewCard['proposedAction']): CardView['p
   const fields = action.fields.map((field) => {
     const after = cutValue(field.new);
     const before = field.old === undefined ? null : cutValue(field.old);
-    return { name: field.name, old: before?.text ?? null, new: after.text, isTruncated: after.isTruncated || Boolean(before?.isTruncated) };
+    return {
+      name: field.name,
+      old: before?.text ?? null,
+      new: after.text,
+      isTruncated: after.isTruncated || Boolean(before?.isTruncated),
+    };
   });
-  return { tool: action.tool, method: action.method, host: shown(action.host), fields: fields.map((f) => ({ ...f, name: shown(f.name) })) };
+  return {
+    tool: action.tool,
+    method: action.method,
+    host: shown(action.host),
+    fields: fields.map((f) => ({ ...f, name: shown(f.name) })),
+  };
 }
 
 export function renderCard(card: ReviewCard, nameOf: NameOf): CardView {
@@ -157,7 +187,7 @@ export function renderMessage(message: ConsoleMessage, nameOf: NameOf): MessageV
     ref: makeMessageRef('console', message.channel, message.id),
     channel: message.channel,
     parentId: message.parentId,
-    author: { id: message.author, name: isBot ? 'signoff' : nameOf(message.author) ?? message.author, isBot },
+    author: { id: message.author, name: isBot ? 'signoff' : (nameOf(message.author) ?? message.author), isBot },
     createdAt: message.createdAt.toISOString(),
     updatedAt: message.updatedAt.toISOString(),
   };

@@ -18,11 +18,28 @@ import { describeError } from '../../src/errors.ts';
 import { readBody, sendJson, type Route } from '../../src/ops/http.ts';
 import type { Logger } from '../../src/ops/log.ts';
 import {
-  actionBody, commandBody, consoleRefParts, parseRequest, personBody, submissionBody, toInboundAction,
-  toInboundCommand, toInboundSubmission, type ActionBody, type CommandBody, type PersonBody, type SubmissionBody,
+  actionBody,
+  commandBody,
+  consoleRefParts,
+  parseRequest,
+  personBody,
+  submissionBody,
+  toInboundAction,
+  toInboundCommand,
+  toInboundSubmission,
+  type ActionBody,
+  type CommandBody,
+  type PersonBody,
+  type SubmissionBody,
 } from './console-inbound.ts';
 import {
-  hashToken, newToken, originRefusal, sessionCookie, sessionToken, SESSION_TTL_MS, type ConsoleAccess,
+  hashToken,
+  newToken,
+  originRefusal,
+  sessionCookie,
+  sessionToken,
+  SESSION_TTL_MS,
+  type ConsoleAccess,
 } from './console-access.ts';
 import type { LiveHub } from './console-live.ts';
 import { renderMessage, renderNotice, type NameOf } from './console-render.ts';
@@ -48,13 +65,19 @@ export interface ConsoleContext {
   post(message: NewConsoleMessage): Promise<ConsoleMessage>;
 }
 
-export interface Outcome { status: number; body: unknown }
+export interface Outcome {
+  status: number;
+  body: unknown;
+}
 
 const NOT_READY: Outcome = { status: 503, body: { error: 'signoff is not ready yet; please try again in a moment' } };
 const COULD_NOT_RECORD = 'could not record that; please try again';
 /** A write not answered by then is told so (the database may be stalled); chat platforms allow 3 s. */
 export const ANSWER_BUDGET_MS = 2_500;
-const SLOW: Outcome = { status: 503, body: { error: 'signoff is slow to record that right now; if nothing shows up in a moment, please try again' } };
+const SLOW: Outcome = {
+  status: 503,
+  body: { error: 'signoff is slow to record that right now; if nothing shows up in a moment, please try again' },
+};
 
 /** The endpoint's answer, or SLOW once the budget is spent (the work goes on; a retry is deduplicated by its delivery id). */
 function withinBudget(work: Promise<Outcome | null>, isWrite: boolean): Promise<Outcome | null> {
@@ -69,7 +92,9 @@ const refuse = (error: string): Outcome => ({ status: 400, body: { error } });
 const forbid = (error: string): Outcome => ({ status: 403, body: { error } });
 
 /** Who is asking: the session's person beyond loopback; null in local demo mode, where the body says. */
-export interface Caller { viewer: string | null }
+export interface Caller {
+  viewer: string | null;
+}
 
 /** The acting person: the session's, and a body that names someone else is refused (never trusted). */
 function actingUser(caller: Caller, claimed: string | undefined): { user: string } | { outcome: Outcome } {
@@ -92,7 +117,8 @@ async function checkSpeaker(ctx: ConsoleContext, user: string, channel: string |
   if (channel === null) return null;
   const found = channels.find((c) => c.id === channel);
   if (!found) return refuse('unknown channel');
-  if (found.dmOf !== null && found.dmOf !== user) return refuse('only the owner of a direct-message channel can use it');
+  if (found.dmOf !== null && found.dmOf !== user)
+    return refuse('only the owner of a direct-message channel can use it');
   return null;
 }
 
@@ -102,7 +128,11 @@ async function runCommand(ctx: ConsoleContext, handlers: ChatHandlers, b: Comman
   const reply = await handlers.command(toInboundCommand(ctx.tenant, b, user));
   if (reply.visibility === 'channel') {
     await ctx.post({
-      channel: b.channel, parentId: null, author: BOT_AUTHOR, kind: 'text', notice: reply.notice,
+      channel: b.channel,
+      parentId: null,
+      author: BOT_AUTHOR,
+      kind: 'text',
+      notice: reply.notice,
       idempotencyKey: `command-reply:${b.deliveryId}`,
     });
   }
@@ -116,14 +146,20 @@ async function runAction(ctx: ConsoleContext, handlers: ChatHandlers, b: ActionB
   // A platform only delivers clicks on a card that is there; the reviewRef stays a claim for the handler to check.
   const ref = consoleRefParts(b.messageRef);
   const card = ref && ref.channel === b.channel ? await ctx.store.getMessage(ctx.tenant, ref.id) : null;
-  if (!card || card.kind !== 'card' || card.channel !== b.channel) return refuse('messageRef does not name a card in this channel');
+  if (!card || card.kind !== 'card' || card.channel !== b.channel)
+    return refuse('messageRef does not name a card in this channel');
   const reply = await handlers.action(toInboundAction(ctx.tenant, b, user));
   const notice = reply.kind !== 'open_editor' && reply.notice ? reply.notice : null;
   const nameOf = namesOf(await ctx.store.listPeople(ctx.tenant));
   return { status: 200, body: { reply, notice: notice && renderNotice(notice, nameOf) } };
 }
 
-async function runSubmission(ctx: ConsoleContext, handlers: ChatHandlers, b: SubmissionBody, user: string): Promise<Outcome> {
+async function runSubmission(
+  ctx: ConsoleContext,
+  handlers: ChatHandlers,
+  b: SubmissionBody,
+  user: string,
+): Promise<Outcome> {
   const refusal = await checkSpeaker(ctx, user, null);
   if (refusal) return refusal;
   const reply = await handlers.submission(toInboundSubmission(ctx.tenant, b, user));
@@ -140,9 +176,11 @@ async function savePerson(ctx: ConsoleContext, b: PersonBody): Promise<Outcome> 
   return { status: 200, body: { person: b } };
 }
 
-
 async function readJson(req: IncomingMessage): Promise<{ ok: true; value: unknown } | { ok: false; outcome: Outcome }> {
-  const tooLarge = { ok: false as const, outcome: { status: 413, body: { error: 'request body is larger than 64 KiB' } } };
+  const tooLarge = {
+    ok: false as const,
+    outcome: { status: 413, body: { error: 'request body is larger than 64 KiB' } },
+  };
   if (!/^application\/json\s*(;|$)/i.test(req.headers['content-type'] ?? '')) {
     return { ok: false, outcome: { status: 415, body: { error: 'send JSON with content-type: application/json' } } };
   }
@@ -157,8 +195,10 @@ async function readJson(req: IncomingMessage): Promise<{ ok: true; value: unknow
 }
 
 /** Body → schema → acting user → handlers → endpoint, each step able to answer early. */
-function act<T extends { user?: string | undefined }>(schema: ZodType<T>,
-  run: (ctx: ConsoleContext, handlers: ChatHandlers, body: T, user: string) => Promise<Outcome>): Endpoint {
+function act<T extends { user?: string | undefined }>(
+  schema: ZodType<T>,
+  run: (ctx: ConsoleContext, handlers: ChatHandlers, body: T, user: string) => Promise<Outcome>,
+): Endpoint {
   return async (ctx, req, _res, caller) => {
     const json = await readJson(req);
     if (!json.ok) return json.outcome;
@@ -187,7 +227,9 @@ const addPerson: Endpoint = async (ctx, req) => {
 async function getState(ctx: ConsoleContext, caller: Caller): Promise<Outcome> {
   await ctx.ready();
   const [people, allChannels, messages] = await Promise.all([
-    ctx.store.listPeople(ctx.tenant), ctx.store.listChannels(ctx.tenant), ctx.store.recentMessages(ctx.tenant, RECENT_MESSAGES),
+    ctx.store.listPeople(ctx.tenant),
+    ctx.store.listChannels(ctx.tenant),
+    ctx.store.recentMessages(ctx.tenant, RECENT_MESSAGES),
   ]);
   const channels = allChannels.filter((c) => caller.viewer === null || c.dmOf === null || c.dmOf === caller.viewer);
   const visible = new Set(channels.map((c) => c.id));
@@ -195,7 +237,11 @@ async function getState(ctx: ConsoleContext, caller: Caller): Promise<Outcome> {
   return {
     status: 200,
     body: {
-      tenant: ctx.tenant, mode: ctx.access.mode, me: caller.viewer, people, channels,
+      tenant: ctx.tenant,
+      mode: ctx.access.mode,
+      me: caller.viewer,
+      people,
+      channels,
       messages: messages.filter((m) => visible.has(m.channel)).map((m) => renderMessage(m, nameOf)),
     },
   };
@@ -205,10 +251,18 @@ async function getState(ctx: ConsoleContext, caller: Caller): Promise<Outcome> {
 async function signIn(ctx: ConsoleContext, req: IncomingMessage, res: ServerResponse): Promise<Outcome | null> {
   const token = new URL(req.url ?? '/', 'http://console.invalid').searchParams.get('token') ?? '';
   const session = newToken();
-  const person = token ? await ctx.store.redeemInvite(ctx.tenant, hashToken(token), hashToken(session), SESSION_TTL_MS) : null;
-  if (!person) return forbid('this sign-in link is unknown, used or expired; ask for a new one (npm run web:invite -- <you>)');
+  const person = token
+    ? await ctx.store.redeemInvite(ctx.tenant, hashToken(token), hashToken(session), SESSION_TTL_MS)
+    : null;
+  if (!person)
+    return forbid('this sign-in link is unknown, used or expired; ask for a new one (npm run web:invite -- <you>)');
   ctx.log.info('web chat sign-in', { person });
-  res.writeHead(303, { location: '/', 'set-cookie': sessionCookie(session, ctx.access), 'cache-control': 'no-store', 'referrer-policy': 'no-referrer' });
+  res.writeHead(303, {
+    location: '/',
+    'set-cookie': sessionCookie(session, ctx.access),
+    'cache-control': 'no-store',
+    'referrer-policy': 'no-referrer',
+  });
   res.end();
   return null;
 }
@@ -221,8 +275,9 @@ async function sendPage(res: ServerResponse): Promise<void> {
   const html = await renderPage(nonce);
   res.writeHead(200, {
     'content-type': 'text/html; charset=utf-8',
-    'content-security-policy': `default-src 'none'; script-src 'nonce-${nonce}'; style-src 'nonce-${nonce}'; `
-      + `connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'`,
+    'content-security-policy':
+      `default-src 'none'; script-src 'nonce-${nonce}'; style-src 'nonce-${nonce}'; ` +
+      `connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'`,
     'x-content-type-options': 'nosniff',
     'referrer-policy': 'no-referrer',
     'cache-control': 'no-store',
@@ -230,7 +285,12 @@ async function sendPage(res: ServerResponse): Promise<void> {
   res.end(html);
 }
 
-type Endpoint = (ctx: ConsoleContext, req: IncomingMessage, res: ServerResponse, caller: Caller) => Promise<Outcome | null>;
+type Endpoint = (
+  ctx: ConsoleContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+  caller: Caller,
+) => Promise<Outcome | null>;
 
 /** Served whoever asks (they carry nothing private); everything else beyond loopback needs a session. */
 const PUBLIC = new Set(['GET /', 'GET /favicon.ico', 'GET /signin']);
@@ -241,7 +301,8 @@ const ENDPOINTS: Record<string, Endpoint> = {
   'GET /favicon.ico': async (_ctx, _req, res) => (res.writeHead(204).end(), null),
   'GET /api/state': (ctx, _req, _res, caller) => getState(ctx, caller),
   'GET /api/image': (ctx, req, res, caller) => sendImage(ctx, req, res, caller),
-  'GET /api/events': async (ctx, req, res, caller) => (ctx.handlers() ? (ctx.live.attach(req, res, caller.viewer), null) : NOT_READY),
+  'GET /api/events': async (ctx, req, res, caller) =>
+    ctx.handlers() ? (ctx.live.attach(req, res, caller.viewer), null) : NOT_READY,
   'POST /api/command': act(commandBody, runCommand),
   'POST /api/action': act(actionBody, runAction),
   'POST /api/submission': act(submissionBody, runSubmission),
@@ -259,7 +320,9 @@ async function callerOf(ctx: ConsoleContext, req: IncomingMessage, key: string):
   if (ctx.access.mode === 'local' || PUBLIC.has(key)) return { viewer: null };
   const token = sessionToken(req);
   const viewer = token ? await ctx.store.sessionPerson(ctx.tenant, hashToken(token)) : null;
-  return viewer ? { viewer } : { status: 401, body: { error: 'sign in first, with the link from `npm run web:invite -- <your id>`' } };
+  return viewer
+    ? { viewer }
+    : { status: 401, body: { error: 'sign in first, with the link from `npm run web:invite -- <your id>`' } };
 }
 
 /** One route for the whole web chat; anything else falls through to the next route. */
@@ -287,7 +350,8 @@ export function createConsoleRoutes(ctx: ConsoleContext): Route {
       // The user sees only this id; the log line it names has the cause (RELIABILITY 78).
       const correlationId = randomBytes(4).toString('hex');
       ctx.log.error('console request failed', { correlationId, method: req.method, path, error: describeError(err) });
-      if (!res.headersSent) sendJson(res, 503, { error: req.method === 'GET' ? COULD_NOT_LOAD : COULD_NOT_RECORD, correlationId });
+      if (!res.headersSent)
+        sendJson(res, 503, { error: req.method === 'GET' ? COULD_NOT_LOAD : COULD_NOT_RECORD, correlationId });
     }
     return true;
   };

@@ -7,7 +7,11 @@
  */
 import { readFile } from 'node:fs/promises';
 
-interface PageAssets { html: string; css: string; js: string }
+interface PageAssets {
+  html: string;
+  css: string;
+  js: string;
+}
 
 let assets: Promise<PageAssets> | null = null;
 
@@ -16,7 +20,9 @@ function asset(name: string): Promise<string> {
 }
 
 async function loadAssets(): Promise<PageAssets> {
-  const [html, css, cards, app] = await Promise.all(['page.html', 'page.css', 'page-cards.js', 'page-app.js'].map(asset));
+  const [html, css, cards, app] = await Promise.all(
+    ['page.html', 'page.css', 'page-cards.js', 'page-app.js'].map(asset),
+  );
   return { html: html!, css: css!, js: `${cards}\n${app}` };
 }
 
@@ -28,5 +34,8 @@ export async function renderPage(nonce: string): Promise<string> {
   });
   const { html, css, js } = await assets;
   // Function replacers: `$&` and friends in the CSS or JS must stay literal.
-  return html.replaceAll('{{nonce}}', () => nonce).replace('{{style}}', () => css).replace('{{script}}', () => js);
+  return html
+    .replaceAll('{{nonce}}', () => nonce)
+    .replace('{{style}}', () => css)
+    .replace('{{script}}', () => js);
 }

@@ -42,21 +42,18 @@ interface MessageBase {
 
 /** A stored message: a review card or a notice, verbatim as the port was given it. */
 export type ConsoleMessage =
-  | (MessageBase & { kind: 'card'; card: ReviewCard })
-  | (MessageBase & { kind: 'text'; notice: Notice });
+  (MessageBase & { kind: 'card'; card: ReviewCard }) | (MessageBase & { kind: 'text'; notice: Notice });
 
 /** A message to store; `idempotencyKey` is unique per tenant. */
-export type NewConsoleMessage =
-  & { channel: string; parentId: string | null; author: string; idempotencyKey: string }
-  & ({ kind: 'card'; card: ReviewCard } | { kind: 'text'; notice: Notice });
+export type NewConsoleMessage = { channel: string; parentId: string | null; author: string; idempotencyKey: string } & (
+  { kind: 'card'; card: ReviewCard } | { kind: 'text'; notice: Notice }
+);
 
 /**
  * `inserted`/`existing`: the message with that key (existing: posted before).
  * `no_target`: the channel, or the parent of a reply, does not exist.
  */
-export type InsertOutcome =
-  | { status: 'inserted' | 'existing'; message: ConsoleMessage }
-  | { status: 'no_target' };
+export type InsertOutcome = { status: 'inserted' | 'existing'; message: ConsoleMessage } | { status: 'no_target' };
 
 /** Storage of the console's world. Every call is scoped by tenant. */
 export interface ConsoleStore {

@@ -18,7 +18,13 @@ import type { Route } from '../../src/ops/http.ts';
 import { silentLogger, type Logger } from '../../src/ops/log.ts';
 import { discordRef, discordRefParts, DM_TENANT } from './discord-inbound.ts';
 import { interactionsRoute, publicKeyOf } from './discord-http.ts';
-import { decideClick, handleInteraction, Members, type InteractionContext, type RecordedClick } from './discord-interactions.ts';
+import {
+  decideClick,
+  handleInteraction,
+  Members,
+  type InteractionContext,
+  type RecordedClick,
+} from './discord-interactions.ts';
 import { noticeBody, renderCard } from './discord-render.ts';
 import { DiscordRest, restOptions } from './discord-rest.ts';
 import type { DiscordAdapterOptions, DiscordStore } from './types.ts';
@@ -63,21 +69,39 @@ export function createDiscordAdapter(opts: DiscordAdapterOptions): DiscordAdapte
   const log = opts.log ?? silentLogger;
   const { token, publicKey, apiUrl } = opts.settings;
   const mode = publicKey ? 'http' : 'gateway';
-  const client = mode === 'gateway' ? new Client({
-    intents: [GatewayIntentBits.Guilds], rest: restOptions(apiUrl), waitGuildTimeout: opts.waitGuildTimeoutMs ?? 15_000,
-    ws: { buildIdentifyThrottler: async () => identifyGuard(opts.store, log, opts.freeIdentifiesPerMinute ?? 5) },
-  }) : null;
+  const client =
+    mode === 'gateway'
+      ? new Client({
+          intents: [GatewayIntentBits.Guilds],
+          rest: restOptions(apiUrl),
+          waitGuildTimeout: opts.waitGuildTimeoutMs ?? 15_000,
+          ws: { buildIdentifyThrottler: async () => identifyGuard(opts.store, log, opts.freeIdentifiesPerMinute ?? 5) },
+        })
+      : null;
   const rawRest = client ? client.rest : new REST(restOptions(apiUrl));
   rawRest.setToken(token);
-  const rest = new DiscordRest(rawRest, opts.store, log, { invalidWarnAt: opts.invalidWarnAt ?? 1_000, roleCacheMs: opts.roleCacheMs ?? 30_000 });
+  const rest = new DiscordRest(rawRest, opts.store, log, {
+    invalidWarnAt: opts.invalidWarnAt ?? 1_000,
+    roleCacheMs: opts.roleCacheMs ?? 30_000,
+  });
   const port = new DiscordPort(rest, opts.store, client, token, log);
-  const routes = publicKey ? [interactionsRoute({ key: publicKeyOf(publicKey), maxBodyBytes: opts.maxBodyBytes ?? 1024 * 1024, log, handle: (i) => port.handle(i) })] : [];
+  const routes = publicKey
+    ? [
+        interactionsRoute({
+          key: publicKeyOf(publicKey),
+          maxBodyBytes: opts.maxBodyBytes ?? 1024 * 1024,
+          log,
+          handle: (i) => port.handle(i),
+        }),
+      ]
+    : [];
   return { port, routes, mode };
 }
 
 function mustParse(ref: MessageRef) {
   const parts = discordRefParts(ref);
-  if (!parts) throw new SignoffError('input_invalid', 'not a Discord message reference', { details: { retryable: false } });
+  if (!parts)
+    throw new SignoffError('input_invalid', 'not a Discord message reference', { details: { retryable: false } });
   return parts;
 }
 
@@ -91,8 +115,13 @@ class DiscordPort implements ChatPort {
   /** Resolves when stop() is called, so a start held back by the IDENTIFY guard ends too. */
   private stopped: () => void = () => undefined;
 
-  constructor(readonly rest: DiscordRest, private readonly store: DiscordStore, private readonly client: Client | null,
-    private readonly token: string, private readonly log: Logger) {
+  constructor(
+    readonly rest: DiscordRest,
+    private readonly store: DiscordStore,
+    private readonly client: Client | null,
+    private readonly token: string,
+    private readonly log: Logger,
+  ) {
     this.ctx = { handlers: () => this.handlersNow, rest, store, members: new Members(), log };
     client?.ws.on(GatewayDispatchEvents.InteractionCreate as never, (data: APIInteraction) => void this.handle(data));
   }
@@ -102,9 +131,15 @@ class DiscordPort implements ChatPort {
   }
 
   private decideLater(click: RecordedClick): void {
-    void this.decisions.schedule(() => decideClick(this.ctx, click))
+    void this.decisions
+      .schedule(() => decideClick(this.ctx, click))
       .then(() => this.store.finishClick(click.interaction.id))
-      .catch((err: unknown) => this.log.error('a recorded discord click could not be decided yet; it will be replayed', { interaction: click.interaction.id, error: (err as Error).message }));
+      .catch((err: unknown) =>
+        this.log.error('a recorded discord click could not be decided yet; it will be replayed', {
+          interaction: click.interaction.id,
+          error: (err as Error).message,
+        }),
+      );
   }
 
   async start(handlers: ChatHandlers): Promise<void> {
@@ -115,8 +150,11 @@ class DiscordPort implements ChatPort {
       await Promise.race([this.client.login(this.token).then(() => ready), stopped]);
     }
     this.replayer ??= setInterval(() => {
-      this.store.replayClicks(CLICK_REPLAY_AFTER_MS, 50, (payload) => decideClick(this.ctx, payload as RecordedClick))
-        .catch((err: unknown) => this.log.warn('replaying recorded discord clicks failed; will retry', { error: (err as Error).message }));
+      this.store
+        .replayClicks(CLICK_REPLAY_AFTER_MS, 50, (payload) => decideClick(this.ctx, payload as RecordedClick))
+        .catch((err: unknown) =>
+          this.log.warn('replaying recorded discord clicks failed; will retry', { error: (err as Error).message }),
+        );
     }, 5_000);
     this.replayer.unref();
   }

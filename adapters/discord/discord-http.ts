@@ -23,28 +23,43 @@ const ED25519_SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
 /** The hex public key from the Developer Portal as a key object; throws when it is not 32 hex bytes. */
 export function publicKeyOf(hex: string): KeyObject {
   if (!/^[0-9a-f]{64}$/i.test(hex)) throw new Error('DISCORD_PUBLIC_KEY must be 64 hex characters');
-  return createPublicKey({ key: Buffer.concat([ED25519_SPKI_PREFIX, Buffer.from(hex, 'hex')]), format: 'der', type: 'spki' });
+  return createPublicKey({
+    key: Buffer.concat([ED25519_SPKI_PREFIX, Buffer.from(hex, 'hex')]),
+    format: 'der',
+    type: 'spki',
+  });
 }
 
 /** Why a request is refused, or null when its signature and timestamp hold. */
-export function verifyInteraction(raw: Buffer, headers: IncomingMessage['headers'], key: KeyObject, nowSeconds: number): string | null {
+export function verifyInteraction(
+  raw: Buffer,
+  headers: IncomingMessage['headers'],
+  key: KeyObject,
+  nowSeconds: number,
+): string | null {
   const ts = headers['x-signature-timestamp'];
   const signature = headers['x-signature-ed25519'];
   if (typeof ts !== 'string' || !/^\d{1,12}$/.test(ts)) return 'missing or non-numeric timestamp';
   if (Math.abs(nowSeconds - Number(ts)) > MAX_SKEW_SECONDS) return 'timestamp outside the 300 s window';
   if (typeof signature !== 'string' || !/^[0-9a-f]{128}$/i.test(signature)) return 'missing or malformed signature';
   try {
-    return verify(null, Buffer.concat([Buffer.from(ts), raw]), key, Buffer.from(signature, 'hex')) ? null : 'signature mismatch';
+    return verify(null, Buffer.concat([Buffer.from(ts), raw]), key, Buffer.from(signature, 'hex'))
+      ? null
+      : 'signature mismatch';
   } catch {
     return 'signature unreadable';
   }
 }
 
 export function interactionsRoute(o: {
-  key: KeyObject; maxBodyBytes: number; log: Logger; handle: (i: APIInteraction) => Promise<void>;
+  key: KeyObject;
+  maxBodyBytes: number;
+  log: Logger;
+  handle: (i: APIInteraction) => Promise<void>;
 }): Route {
   return async (req, res) => {
-    if (req.method !== 'POST' || new URL(req.url ?? '/', 'http://discord.invalid').pathname !== INTERACTIONS_PATH) return false;
+    if (req.method !== 'POST' || new URL(req.url ?? '/', 'http://discord.invalid').pathname !== INTERACTIONS_PATH)
+      return false;
     const isTooLarge = Number(req.headers['content-length'] ?? 0) > o.maxBodyBytes;
     const raw = isTooLarge ? (req.resume(), null) : await readBody(req, o.maxBodyBytes);
     if (raw === null) return (sendJson(res, 413, { error: 'request body too large' }), true);
@@ -59,7 +74,8 @@ export function interactionsRoute(o: {
     } catch {
       return (sendJson(res, 400, { error: 'unreadable body' }), true);
     }
-    if (interaction.type === InteractionType.Ping) return (sendJson(res, 200, { type: InteractionResponseType.Pong }), true);
+    if (interaction.type === InteractionType.Ping)
+      return (sendJson(res, 200, { type: InteractionResponseType.Pong }), true);
     await o.handle(interaction);
     res.writeHead(202).end();
     return true;

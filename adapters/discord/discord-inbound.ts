@@ -5,9 +5,20 @@
  * ids come from `member.roles`, a DM has none.
  */
 import {
-  ComponentType, InteractionType, type APIInteraction, type APIModalSubmitInteraction,
+  ComponentType,
+  InteractionType,
+  type APIInteraction,
+  type APIModalSubmitInteraction,
 } from 'discord-api-types/v10';
-import { makeMessageRef, parseMessageRef, type InboundAction, type InboundCommand, type InboundSubmission, type MessageRef, type ReviewAction } from '../../src/chat/messages.ts';
+import {
+  makeMessageRef,
+  parseMessageRef,
+  type InboundAction,
+  type InboundCommand,
+  type InboundSubmission,
+  type MessageRef,
+  type ReviewAction,
+} from '../../src/chat/messages.ts';
 
 /** The tenant of a DM: no guild, no roles. */
 export const DM_TENANT = '@me';
@@ -43,7 +54,9 @@ export function discordRefParts(ref: string): { channel: string; messageId: stri
 }
 
 /** Who acted, where, and the role ids the payload shows (null in a DM: no roles there). */
-export function actorOf(i: APIInteraction): { tenant: string; user: string; channel: string; roleIds: string[] | null } | null {
+export function actorOf(
+  i: APIInteraction,
+): { tenant: string; user: string; channel: string; roleIds: string[] | null } | null {
   const user = i.member?.user?.id ?? i.user?.id;
   const channel = i.channel?.id ?? i.channel_id;
   if (!user || !channel) return null;
@@ -67,8 +80,15 @@ export function toInboundAction(i: APIInteraction): InboundAction | null {
   const id = parseId('so', i.data.custom_id);
   if (!id || !ACTIONS.includes(id.name as ReviewAction)) return null;
   return {
-    platform: 'discord', tenant: who.tenant, channel: who.channel, user: who.user, reviewRef: id.reviewRef,
-    action: id.name as ReviewAction, messageRef: discordRef(who.channel, i.message.id), version: id.version, deliveryId: i.id,
+    platform: 'discord',
+    tenant: who.tenant,
+    channel: who.channel,
+    user: who.user,
+    reviewRef: id.reviewRef,
+    action: id.name as ReviewAction,
+    messageRef: discordRef(who.channel, i.message.id),
+    version: id.version,
+    deliveryId: i.id,
   };
 }
 
@@ -80,7 +100,8 @@ export function toInboundSubmission(i: APIInteraction): InboundSubmission | null
   if (!id || !['edit', 'reject', 'delegate'].includes(id.name)) return null;
   const parts: { name: string; index: number; value: string }[] = [];
   for (const c of (i as APIModalSubmitInteraction).data.components) {
-    const inputs = c.type === ComponentType.Label ? [c.component] : c.type === ComponentType.ActionRow ? c.components : [];
+    const inputs =
+      c.type === ComponentType.Label ? [c.component] : c.type === ComponentType.ActionRow ? c.components : [];
     for (const input of inputs) {
       if (input.type !== ComponentType.TextInput) continue;
       const [name = '', index = '0'] = input.custom_id.split('#');
@@ -90,7 +111,13 @@ export function toInboundSubmission(i: APIInteraction): InboundSubmission | null
   const fields: Record<string, string> = {};
   for (const p of parts.sort((a, b) => a.index - b.index)) fields[p.name] = (fields[p.name] ?? '') + p.value;
   return {
-    platform: 'discord', tenant: who.tenant, user: who.user, purpose: id.name as InboundSubmission['purpose'],
-    reviewRef: id.reviewRef, version: id.version, fields, deliveryId: i.id,
+    platform: 'discord',
+    tenant: who.tenant,
+    user: who.user,
+    purpose: id.name as InboundSubmission['purpose'],
+    reviewRef: id.reviewRef,
+    version: id.version,
+    fields,
+    deliveryId: i.id,
   };
 }

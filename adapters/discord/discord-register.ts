@@ -5,7 +5,11 @@
  * (interactions/application-commands.mdx "Bulk Overwrite"). Prints what it did.
  */
 import { REST } from 'discord.js';
-import { ApplicationCommandOptionType, ApplicationCommandType, type RESTPutAPIApplicationCommandsJSONBody } from 'discord-api-types/v10';
+import {
+  ApplicationCommandOptionType,
+  ApplicationCommandType,
+  type RESTPutAPIApplicationCommandsJSONBody,
+} from 'discord-api-types/v10';
 import { restOptions } from './discord-rest.ts';
 import type { DiscordSettings } from './types.ts';
 
@@ -22,10 +26,24 @@ const SUBCOMMANDS: readonly [name: string, description: string, text: string | n
 
 export function signoffCommand(): RESTPutAPIApplicationCommandsJSONBody[number] {
   return {
-    name: 'signoff', description: 'Human review for flows', type: ApplicationCommandType.ChatInput,
+    name: 'signoff',
+    description: 'Human review for flows',
+    type: ApplicationCommandType.ChatInput,
     options: SUBCOMMANDS.map(([name, description, text]) => ({
-      type: ApplicationCommandOptionType.Subcommand, name, description,
-      options: text ? [{ type: ApplicationCommandOptionType.String, name: 'text', description: text, required: true, max_length: 6_000 }] : [],
+      type: ApplicationCommandOptionType.Subcommand,
+      name,
+      description,
+      options: text
+        ? [
+            {
+              type: ApplicationCommandOptionType.String,
+              name: 'text',
+              description: text,
+              required: true,
+              max_length: 6_000,
+            },
+          ]
+        : [],
     })),
   };
 }
@@ -33,8 +51,14 @@ export function signoffCommand(): RESTPutAPIApplicationCommandsJSONBody[number] 
 export async function registerCommands(settings: DiscordSettings, print: (line: string) => void): Promise<void> {
   const rest = new REST(restOptions(settings.apiUrl)).setToken(settings.token);
   const appId = settings.applicationId ?? String(((await rest.get('/applications/@me')) as { id: string }).id);
-  const route = settings.guildId ? `/applications/${appId}/guilds/${settings.guildId}/commands` as const : `/applications/${appId}/commands` as const;
-  const saved = await rest.put(route, { body: [signoffCommand()] }) as { name: string }[];
-  const where = settings.guildId ? `guild ${settings.guildId} (shown at once)` : 'every guild (global commands can take up to an hour to show)';
-  print(`registered /${saved.map((c) => c.name).join(', /')} with ${SUBCOMMANDS.length} subcommands (${SUBCOMMANDS.map((s) => s[0]).join(', ')}) for application ${appId} in ${where}`);
+  const route = settings.guildId
+    ? (`/applications/${appId}/guilds/${settings.guildId}/commands` as const)
+    : (`/applications/${appId}/commands` as const);
+  const saved = (await rest.put(route, { body: [signoffCommand()] })) as { name: string }[];
+  const where = settings.guildId
+    ? `guild ${settings.guildId} (shown at once)`
+    : 'every guild (global commands can take up to an hour to show)';
+  print(
+    `registered /${saved.map((c) => c.name).join(', /')} with ${SUBCOMMANDS.length} subcommands (${SUBCOMMANDS.map((s) => s[0]).join(', ')}) for application ${appId} in ${where}`,
+  );
 }

@@ -31,7 +31,10 @@ const MODAL_INPUTS = 5;
 const INPUT_CHARS = 4_000;
 const MENTION_TOKEN = /<@([A-Za-z0-9._-]+)>/g;
 const LABELS: Record<ReviewAction, [string, ButtonStyle]> = {
-  approve: ['Approve', ButtonStyle.Success], reject: ['Reject', ButtonStyle.Danger], edit: ['Edit', ButtonStyle.Secondary], delegate: ['Delegate', ButtonStyle.Secondary],
+  approve: ['Approve', ButtonStyle.Success],
+  reject: ['Reject', ButtonStyle.Danger],
+  edit: ['Edit', ButtonStyle.Secondary],
+  delegate: ['Delegate', ButtonStyle.Secondary],
 };
 
 /** Markdown-escaped, so text shows as typed: `\<@1>`, `\@everyone`, `\*`. */
@@ -68,12 +71,16 @@ export function noticeBody(notice: Notice): Body {
   const quote = notice.quote ? `\n> ${fitEscaped(notice.quote, 1_500).replaceAll('\n', '\n> ')}` : '';
   let main = mentionText(notice.text);
   // Past 2000 characters, cut with a marker (RELIABILITY 81), never through an escape.
-  if (main.length + quote.length > MAX_CONTENT) main = main.slice(0, MAX_CONTENT - quote.length - TRUNCATION_MARKER.length).replace(/\\$/, '') + TRUNCATION_MARKER;
+  if (main.length + quote.length > MAX_CONTENT)
+    main = main.slice(0, MAX_CONTENT - quote.length - TRUNCATION_MARKER.length).replace(/\\$/, '') + TRUNCATION_MARKER;
   return { content: main + quote, allowed_mentions: allowedMentions() };
 }
 
 function field(name: string, value: string, isOurs = false): Body {
-  return { name: fitEscaped(name, 256), value: (isOurs ? mentionText(value) : fitEscaped(value, MAX_FIELD_VALUE)).slice(0, MAX_FIELD_VALUE) || '-' };
+  return {
+    name: fitEscaped(name, 256),
+    value: (isOurs ? mentionText(value) : fitEscaped(value, MAX_FIELD_VALUE)).slice(0, MAX_FIELD_VALUE) || '-',
+  };
 }
 
 function cardFields(card: ReviewCard): Body[] {
@@ -82,7 +89,8 @@ function cardFields(card: ReviewCard): Body[] {
   const a = card.proposedAction;
   if (a) {
     fields.push(field('On approval', `${a.method} ${a.host} (${a.tool})`));
-    for (const f of a.fields.slice(0, 12)) fields.push(field(f.name, f.old !== undefined ? `${f.old} → ${f.new}` : f.new));
+    for (const f of a.fields.slice(0, 12))
+      fields.push(field(f.name, f.old !== undefined ? `${f.old} → ${f.new}` : f.new));
   }
   fields.push(field('Cost so far', card.costLabel || '-'), field('Status', card.status.text, true));
   // 25 fields at most (resources/message.mdx); cost and status always stay.
@@ -107,12 +115,20 @@ export function renderCard(card: ReviewCard): Body {
   const footer = `run ${card.runId} · version ${card.version} · ${card.status.kind}`;
   const used = title.length + footer.length + fields.reduce((n, f) => n + f.name.length + f.value.length, 0);
   const pointer = ` The full draft is stored with run ${card.runId}; Edit shows all of it.`;
-  const description = fitEscaped(card.body, Math.max(200, Math.min(MAX_DESCRIPTION, MAX_EMBED_TOTAL - used - 50)), pointer);
+  const description = fitEscaped(
+    card.body,
+    Math.max(200, Math.min(MAX_DESCRIPTION, MAX_EMBED_TOTAL - used - 50)),
+    pointer,
+  );
   const buttons = card.actions.map((action) => ({
-    type: ComponentType.Button, style: LABELS[action][1], label: LABELS[action][0], custom_id: buttonId(action, card.version, card.reviewRef),
+    type: ComponentType.Button,
+    style: LABELS[action][1],
+    label: LABELS[action][0],
+    custom_id: buttonId(action, card.version, card.reviewRef),
   }));
   return {
-    content: '', allowed_mentions: allowedMentions(),
+    content: '',
+    allowed_mentions: allowedMentions(),
     embeds: [{ title, description: description || '-', fields, footer: { text: footer } }],
     components: buttons.length > 0 ? [{ type: ComponentType.ActionRow, components: buttons }] : [],
   };
@@ -126,15 +142,24 @@ export function renderModal(form: EditorForm): Body {
     for (let i = 0; i < parts && components.length < MODAL_INPUTS; i++) {
       const value = f.value.slice(i * INPUT_CHARS, (i + 1) * INPUT_CHARS);
       components.push({
-        type: ComponentType.Label, label: truncateForDisplay(parts > 1 ? `${f.label} (${i + 1}/${parts})` : f.label, 45).text,
+        type: ComponentType.Label,
+        label: truncateForDisplay(parts > 1 ? `${f.label} (${i + 1}/${parts})` : f.label, 45).text,
         component: {
-          type: ComponentType.TextInput, custom_id: `${f.name}#${i}`, style: f.isMultiline ? TextInputStyle.Paragraph : TextInputStyle.Short,
-          max_length: Math.min(INPUT_CHARS, f.maxChars), required: form.purpose !== 'reject' && i === 0, ...(value ? { value } : {}),
+          type: ComponentType.TextInput,
+          custom_id: `${f.name}#${i}`,
+          style: f.isMultiline ? TextInputStyle.Paragraph : TextInputStyle.Short,
+          max_length: Math.min(INPUT_CHARS, f.maxChars),
+          required: form.purpose !== 'reject' && i === 0,
+          ...(value ? { value } : {}),
         },
       });
     }
   }
-  return { custom_id: modalId(form.purpose, form.version, form.reviewRef), title: truncateForDisplay(form.title, 45).text, components };
+  return {
+    custom_id: modalId(form.purpose, form.version, form.reviewRef),
+    title: truncateForDisplay(form.title, 45).text,
+    components,
+  };
 }
 
 /** Escaped markdown back to the text it shows (the inverse of escapeText, for a card read back). */
@@ -151,7 +176,18 @@ export function editorFromMessage(message: Body, version: number, reviewRef: str
   const shown = unescapeText(String(message.embeds?.[0]?.description ?? ''));
   const cut = shown.indexOf(TRUNCATION_MARKER);
   return {
-    purpose: 'edit', title: 'Edit the draft', reviewRef, version,
-    fields: [{ name: 'text', label: cut >= 0 ? 'Draft (shown cut; the stored text is longer)' : 'Draft', value: cut >= 0 ? shown.slice(0, cut) : shown, isMultiline: true, maxChars: 20_000 }],
+    purpose: 'edit',
+    title: 'Edit the draft',
+    reviewRef,
+    version,
+    fields: [
+      {
+        name: 'text',
+        label: cut >= 0 ? 'Draft (shown cut; the stored text is longer)' : 'Draft',
+        value: cut >= 0 ? shown.slice(0, cut) : shown,
+        isMultiline: true,
+        maxChars: 20_000,
+      },
+    ],
   };
 }

@@ -27,8 +27,12 @@ const INVALID_WINDOW_MS = 10 * 60_000;
 /** REST options shared by both modes. `api` is the base without version (the fake's or discord.com/api). */
 export function restOptions(api: string) {
   return {
-    api, version: '10', timeout: 10_000, retries: 1,
-    rejectOnRateLimit: (d: { route: string }) => !d.route.startsWith('/interactions') && !d.route.startsWith('/webhooks'),
+    api,
+    version: '10',
+    timeout: 10_000,
+    retries: 1,
+    rejectOnRateLimit: (d: { route: string }) =>
+      !d.route.startsWith('/interactions') && !d.route.startsWith('/webhooks'),
   };
 }
 
@@ -41,13 +45,19 @@ export class DiscordRest {
   private invalid: { count: number; sinceMs: number } = { count: 0, sinceMs: Date.now() };
   private readonly roleCache = new Map<string, { atMs: number; roles: { id: string; name: string }[] }>();
 
-  constructor(readonly rest: REST, private readonly store: DiscordStore, private readonly log: Logger,
-    private readonly o: { invalidWarnAt: number; roleCacheMs: number }) {
+  constructor(
+    readonly rest: REST,
+    private readonly store: DiscordStore,
+    private readonly log: Logger,
+    private readonly o: { invalidWarnAt: number; roleCacheMs: number },
+  ) {
     rest.on(RESTEvents.Response, (_req, res) => this.count(res.status, res.headers.get('x-ratelimit-scope')));
   }
 
   /** Invalid requests in the current 10-minute window. */
-  get invalidRequests(): number { return this.invalid.count; }
+  get invalidRequests(): number {
+    return this.invalid.count;
+  }
 
   private count(status: number, scope: string | null): void {
     if (status !== 401 && status !== 403 && status !== 429) return;
@@ -55,19 +65,33 @@ export class DiscordRest {
     if (Date.now() - this.invalid.sinceMs > INVALID_WINDOW_MS) this.invalid = { count: 0, sinceMs: Date.now() };
     this.invalid.count += 1;
     if (this.invalid.count % this.o.invalidWarnAt === 0) {
-      this.log.warn('discord: many invalid requests (401/403/429) in 10 minutes; Cloudflare bans an IP at 10,000', { count: this.invalid.count });
+      this.log.warn('discord: many invalid requests (401/403/429) in 10 minutes; Cloudflare bans an IP at 10,000', {
+        count: this.invalid.count,
+      });
     }
   }
 
-  async call(method: 'get' | 'post' | 'patch' | 'put' | 'delete', route: RouteLike, body?: unknown, opts: Partial<RequestData> = {}): Promise<any> {
+  async call(
+    method: 'get' | 'post' | 'patch' | 'put' | 'delete',
+    route: RouteLike,
+    body?: unknown,
+    opts: Partial<RequestData> = {},
+  ): Promise<any> {
     try {
       return await this.rest[method](route, { ...(body === undefined ? {} : { body }), ...opts });
     } catch (err) {
       if (err instanceof RateLimitError) {
-        throw retryLater(`Discord rate limit (${err.scope}${err.global ? ', global' : ''}) on ${err.route}`, Math.max(err.retryAfter, 1), err);
+        throw retryLater(
+          `Discord rate limit (${err.scope}${err.global ? ', global' : ''}) on ${err.route}`,
+          Math.max(err.retryAfter, 1),
+          err,
+        );
       }
       if (err instanceof DiscordAPIError && GONE.has(Number(err.code))) {
-        throw new SignoffError('input_invalid', `Discord refused: ${err.message}`, { cause: err, details: { retryable: false, code: err.code } });
+        throw new SignoffError('input_invalid', `Discord refused: ${err.message}`, {
+          cause: err,
+          details: { retryable: false, code: err.code },
+        });
       }
       throw err;
     }
@@ -78,7 +102,11 @@ export class DiscordRest {
     const known = await this.store.readPost(key);
     if (known?.messageId) return { channel: known.channel, id: known.messageId };
     await this.store.beginPost(key, channel);
-    const posted = await this.call('post', `/channels/${channel}/messages`, { ...body, nonce: nonceOf(key), enforce_nonce: true });
+    const posted = await this.call('post', `/channels/${channel}/messages`, {
+      ...body,
+      nonce: nonceOf(key),
+      enforce_nonce: true,
+    });
     await this.store.finishPost(key, channel, String(posted.id));
     return { channel, id: String(posted.id) };
   }
@@ -102,7 +130,9 @@ export class DiscordRest {
    * enforce_nonce so a retry still shows exactly one (RELIABILITY 68).
    */
   async followUp(i: APIInteraction, body: Body, opts: { edit: boolean; key: string }): Promise<void> {
-    const route = opts.edit ? `/webhooks/${i.application_id}/${i.token}/messages/@original` as const : `/webhooks/${i.application_id}/${i.token}` as const;
+    const route = opts.edit
+      ? (`/webhooks/${i.application_id}/${i.token}/messages/@original` as const)
+      : (`/webhooks/${i.application_id}/${i.token}` as const);
     try {
       await this.rest[opts.edit ? 'patch' : 'post'](route, { body, auth: false });
     } catch (err) {
@@ -121,7 +151,10 @@ export class DiscordRest {
   async roles(guild: string): Promise<{ id: string; name: string }[]> {
     const cached = this.roleCache.get(guild);
     if (cached && Date.now() - cached.atMs < this.o.roleCacheMs) return cached.roles;
-    const roles = (await this.call('get', `/guilds/${guild}/roles`) as { id: string; name: string }[]).map((r) => ({ id: r.id, name: r.name }));
+    const roles = ((await this.call('get', `/guilds/${guild}/roles`)) as { id: string; name: string }[]).map((r) => ({
+      id: r.id,
+      name: r.name,
+    }));
     this.roleCache.set(guild, { atMs: Date.now(), roles });
     return roles;
   }

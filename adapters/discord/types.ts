@@ -19,7 +19,10 @@ export interface DiscordSettings {
 }
 
 /** A post the ledger knows: `messageId` once it is known to have landed. */
-export interface DiscordPostRecord { channel: string; messageId: string | null }
+export interface DiscordPostRecord {
+  channel: string;
+  messageId: string | null;
+}
 
 export interface DiscordStore {
   /** Records an interaction id in `inbox` (committed when it resolves); false when any process had it already. */

@@ -33,19 +33,48 @@ export function createSlackAdapter(opts: SlackAdapterOptions): SlackAdapter {
   const log = opts.log ?? silentLogger;
   const { botToken, signingSecret, appToken, apiUrl } = opts.settings;
   const options = clientOptions(apiUrl, opts.callTimeoutMs ?? 10_000, boltLogger(log));
-  const web = new SlackWeb(botToken, options, opts.store, opts.channelIntervalMs ?? 1_000, opts.isTierPaced ?? true, log);
+  const web = new SlackWeb(
+    botToken,
+    options,
+    opts.store,
+    opts.channelIntervalMs ?? 1_000,
+    opts.isTierPaced ?? true,
+    log,
+  );
   let receiver: SlackHttpReceiver | SlackSocketReceiver;
   if (appToken) receiver = new SlackSocketReceiver(appToken, options, log);
-  else if (signingSecret) receiver = new SlackHttpReceiver({ signingSecret, maxBodyBytes: opts.maxBodyBytes ?? 1024 * 1024, log });
+  else if (signingSecret)
+    receiver = new SlackHttpReceiver({ signingSecret, maxBodyBytes: opts.maxBodyBytes ?? 1024 * 1024, log });
   // config.ts refuses this combination already; an empty secret must never mean "unsigned".
-  else throw new SignoffError('config_invalid', 'Slack needs SLACK_SIGNING_SECRET (HTTP) or SLACK_APP_TOKEN (Socket Mode)');
+  else
+    throw new SignoffError(
+      'config_invalid',
+      'Slack needs SLACK_SIGNING_SECRET (HTTP) or SLACK_APP_TOKEN (Socket Mode)',
+    );
   // deferInitialization: `new App` would otherwise call auth.test at once and crash on an unreachable API.
-  const app = new App({ token: botToken, receiver, clientOptions: { ...options }, logger: options.logger!, deferInitialization: true });
+  const app = new App({
+    token: botToken,
+    receiver,
+    clientOptions: { ...options },
+    logger: options.logger!,
+    deferInitialization: true,
+  });
   let handlers: ChatHandlers | null = null;
   const clicks = registerListeners(app, {
-    handlers: () => handlers, web, store: opts.store, log, crashpoint: opts.crashpoint ?? (() => undefined),
+    handlers: () => handlers,
+    web,
+    store: opts.store,
+    log,
+    crashpoint: opts.crashpoint ?? (() => undefined),
   });
-  const port = new SlackPort(app, web, new GroupDirectory(web, opts.groupCacheMs ?? 30_000), (next) => void (handlers = next), clicks, log);
+  const port = new SlackPort(
+    app,
+    web,
+    new GroupDirectory(web, opts.groupCacheMs ?? 30_000),
+    (next) => void (handlers = next),
+    clicks,
+    log,
+  );
   return {
     port,
     routes: receiver instanceof SlackHttpReceiver ? [receiver.route] : [],
@@ -55,7 +84,8 @@ export function createSlackAdapter(opts: SlackAdapterOptions): SlackAdapter {
 
 function mustParse(ref: MessageRef): { channel: string; ts: string; threadTs: string } {
   const parts = slackRefParts(ref);
-  if (!parts) throw new SignoffError('input_invalid', 'not a Slack message reference', { details: { retryable: false } });
+  if (!parts)
+    throw new SignoffError('input_invalid', 'not a Slack message reference', { details: { retryable: false } });
   return parts;
 }
 
@@ -71,8 +101,14 @@ class SlackPort implements ChatPort {
 
   private replayer: NodeJS.Timeout | null = null;
 
-  constructor(private readonly app: App, private readonly web: SlackWeb, private readonly groups: GroupDirectory,
-    private readonly setHandlers: (next: ChatHandlers | null) => void, private readonly clicks: ClickDecider, private readonly log: Logger) {}
+  constructor(
+    private readonly app: App,
+    private readonly web: SlackWeb,
+    private readonly groups: GroupDirectory,
+    private readonly setHandlers: (next: ChatHandlers | null) => void,
+    private readonly clicks: ClickDecider,
+    private readonly log: Logger,
+  ) {}
 
   async start(handlers: ChatHandlers): Promise<void> {
     if (!this.isInitialized) await this.app.init();
@@ -81,8 +117,11 @@ class SlackPort implements ChatPort {
     await this.app.start();
     // Clicks acknowledged by a process that died before deciding them.
     this.replayer ??= setInterval(() => {
-      this.clicks.replay(CLICK_REPLAY_AFTER_MS)
-        .catch((err: unknown) => this.log.warn('replaying recorded slack clicks failed; will retry', { error: (err as Error).message }));
+      this.clicks
+        .replay(CLICK_REPLAY_AFTER_MS)
+        .catch((err: unknown) =>
+          this.log.warn('replaying recorded slack clicks failed; will retry', { error: (err as Error).message }),
+        );
     }, CLICK_REPLAY_EVERY_MS);
     this.replayer.unref();
   }
@@ -108,7 +147,11 @@ class SlackPort implements ChatPort {
   async replyInThread(ref: MessageRef, notice: Notice, opts: SendOptions): Promise<MessageRef> {
     // Threads are one level deep: a reply to a reply joins its thread.
     const { channel, threadTs } = mustParse(ref);
-    const posted = await this.web.postOnce(channel, { thread_ts: threadTs, ...noticeMessage(notice) }, opts.idempotencyKey);
+    const posted = await this.web.postOnce(
+      channel,
+      { thread_ts: threadTs, ...noticeMessage(notice) },
+      opts.idempotencyKey,
+    );
     return slackRef(posted.channel, posted.ts, threadTs);
   }
 

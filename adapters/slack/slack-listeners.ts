@@ -10,8 +10,22 @@ import Bottleneck from 'bottleneck';
 import type { InboundAction } from '../../src/chat/messages.ts';
 import type { ActionReply, ChatHandlers, CommandReply, Notice, SubmissionReply } from '../../src/chat/port.ts';
 import type { Logger } from '../../src/ops/log.ts';
-import { COMMAND, mentionToCommand, toInboundAction, toInboundCommand, toInboundSubmission, unstorableFields } from './slack-inbound.ts';
-import { ACTION_PREFIX, EDITOR_CALLBACK, editorErrors, noticeMessage, plainNotice, renderEditor } from './slack-render.ts';
+import {
+  COMMAND,
+  mentionToCommand,
+  toInboundAction,
+  toInboundCommand,
+  toInboundSubmission,
+  unstorableFields,
+} from './slack-inbound.ts';
+import {
+  ACTION_PREFIX,
+  EDITOR_CALLBACK,
+  editorErrors,
+  noticeMessage,
+  plainNotice,
+  renderEditor,
+} from './slack-render.ts';
 import { slackErrorCode, type SlackWeb } from './slack-web.ts';
 import type { SlackStore } from './types.ts';
 
@@ -41,8 +55,13 @@ type Settled<T> = { kind: 'value'; value: T } | { kind: 'error'; error: unknown 
 /** The handler's outcome, or `slow` once the budget is spent (the handler keeps going). */
 async function within<T>(work: Promise<T>, budgetMs: number): Promise<Settled<T>> {
   let timer: NodeJS.Timeout | undefined;
-  const slow = new Promise<Settled<T>>((resolve) => { timer = setTimeout(() => resolve({ kind: 'slow', late: work }), budgetMs); });
-  const settled = work.then((value): Settled<T> => ({ kind: 'value', value }), (error: unknown): Settled<T> => ({ kind: 'error', error }));
+  const slow = new Promise<Settled<T>>((resolve) => {
+    timer = setTimeout(() => resolve({ kind: 'slow', late: work }), budgetMs);
+  });
+  const settled = work.then(
+    (value): Settled<T> => ({ kind: 'value', value }),
+    (error: unknown): Settled<T> => ({ kind: 'error', error }),
+  );
   try {
     return await Promise.race([settled, slow]);
   } finally {
@@ -66,12 +85,17 @@ function commandResponse(reply: CommandReply): Record<string, unknown> {
 export class ResponseUrls {
   private readonly uses = new Map<string, { count: number; firstMs: number }>();
 
-  constructor(private readonly web: SlackWeb, private readonly log: Logger) {}
+  constructor(
+    private readonly web: SlackWeb,
+    private readonly log: Logger,
+  ) {}
 
   async send(url: string | undefined, to: { channel: string; user: string }, reply: CommandReply): Promise<void> {
     if (url && this.take(url)) {
       const res = await fetch(url, {
-        method: 'POST', headers: { 'content-type': 'application/json' }, signal: AbortSignal.timeout(5_000),
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        signal: AbortSignal.timeout(5_000),
         body: JSON.stringify({ ...commandResponse(reply), replace_original: false }),
       }).catch(() => null);
       if (res?.ok) return;
@@ -110,8 +134,16 @@ const MENTIONS_AT_ONCE = 4;
 const DECISIONS_AT_ONCE = 4;
 
 /** What a recorded click carries: the click, and where to answer it. */
-interface RecordedClick { action: InboundAction; replyTo: ReplyTo }
-interface ReplyTo { response_url?: string; trigger_id?: string; channel: { id: string }; user: { id: string } }
+interface RecordedClick {
+  action: InboundAction;
+  replyTo: ReplyTo;
+}
+interface ReplyTo {
+  response_url?: string;
+  trigger_id?: string;
+  channel: { id: string };
+  user: { id: string };
+}
 
 /** Decides recorded clicks and answers them; `replay` picks up those a dead process left. */
 export interface ClickDecider {
@@ -126,24 +158,35 @@ export function registerListeners(app: App, ctx: ListenerContext): ClickDecider 
     const handlers = ctx.handlers();
     if (!handlers) throw new Error('not started');
     const reply = await handlers.action(click.action);
-    await showActionReply(ctx, replies, click.replyTo, reply)
-      .catch((err: unknown) => ctx.log.warn('could not show a slack click reply', { error: (err as Error).message }));
+    await showActionReply(ctx, replies, click.replyTo, reply).catch((err: unknown) =>
+      ctx.log.warn('could not show a slack click reply', { error: (err as Error).message }),
+    );
   };
   app.command(COMMAND, ({ body, ack }) => onCommand(ctx, replies, body, ack as Ack));
-  app.action(new RegExp(`^${ACTION_PREFIX}approve$`), ({ body, ack }) => onDecision(ctx, replies, body, ack as Ack, (click) => {
-    void decisions.schedule(() => {
-      ctx.crashpoint('slack-click-acked'); // recorded and acknowledged: the replay must decide it
-      return decide(click);
-    })
-      .then(() => ctx.store.finishClick(click.action.deliveryId))
-      .catch((err: unknown) => ctx.log.error('a recorded slack click could not be decided yet; it will be replayed', {
-        deliveryId: click.action.deliveryId, error: (err as Error).message,
-      }));
-  }));
-  app.action(new RegExp(`^${ACTION_PREFIX}(reject|edit|delegate)$`), ({ body, ack }) => onAction(ctx, replies, body, ack as Ack));
+  app.action(new RegExp(`^${ACTION_PREFIX}approve$`), ({ body, ack }) =>
+    onDecision(ctx, replies, body, ack as Ack, (click) => {
+      void decisions
+        .schedule(() => {
+          ctx.crashpoint('slack-click-acked'); // recorded and acknowledged: the replay must decide it
+          return decide(click);
+        })
+        .then(() => ctx.store.finishClick(click.action.deliveryId))
+        .catch((err: unknown) =>
+          ctx.log.error('a recorded slack click could not be decided yet; it will be replayed', {
+            deliveryId: click.action.deliveryId,
+            error: (err as Error).message,
+          }),
+        );
+    }),
+  );
+  app.action(new RegExp(`^${ACTION_PREFIX}(reject|edit|delegate)$`), ({ body, ack }) =>
+    onAction(ctx, replies, body, ack as Ack),
+  );
   app.view(EDITOR_CALLBACK, ({ body, ack }) => onSubmission(ctx, body, ack as Ack));
   app.event(BOT_EVENTS[0], ({ body }) => mentions.schedule(() => onMention(ctx, body)));
-  return { replay: (olderThanMs) => ctx.store.replayClicks(olderThanMs, 50, (payload) => decide(payload as RecordedClick)) };
+  return {
+    replay: (olderThanMs) => ctx.store.replayClicks(olderThanMs, 50, (payload) => decide(payload as RecordedClick)),
+  };
 }
 
 /**
@@ -154,17 +197,38 @@ export function registerListeners(app: App, ctx: ListenerContext): ClickDecider 
  * whose process dies in between is decided by `replay`, once (the desk dedupes
  * by delivery id).
  */
-async function onDecision(ctx: ListenerContext, replies: ResponseUrls, body: Body, ack: Ack, decideLater: (click: RecordedClick) => void): Promise<void> {
+async function onDecision(
+  ctx: ListenerContext,
+  replies: ResponseUrls,
+  body: Body,
+  ack: Ack,
+  decideLater: (click: RecordedClick) => void,
+): Promise<void> {
   const action = toInboundAction(body);
   if (!action || !ctx.handlers()) return ack();
-  const replyTo: ReplyTo = { channel: { id: String(body.channel?.id) }, user: { id: String(body.user?.id) }, ...(body.response_url ? { response_url: String(body.response_url) } : {}) };
+  const replyTo: ReplyTo = {
+    channel: { id: String(body.channel?.id) },
+    user: { id: String(body.user?.id) },
+    ...(body.response_url ? { response_url: String(body.response_url) } : {}),
+  };
   const click: RecordedClick = { action, replyTo };
   const outcome = await within(ctx.store.recordClick(action.deliveryId, click), ANSWER_BUDGET_MS);
   if (outcome.kind !== 'value') {
-    if (outcome.kind === 'error') ctx.log.error('slack click not recorded', { deliveryId: action.deliveryId, error: (outcome.error as Error).message });
+    if (outcome.kind === 'error')
+      ctx.log.error('slack click not recorded', {
+        deliveryId: action.deliveryId,
+        error: (outcome.error as Error).message,
+      });
     await ack();
-    return replies.send(replyTo.response_url, { channel: replyTo.channel.id, user: replyTo.user.id }, ephemeral(outcome.kind === 'slow' ? SLOW : NOT_RECORDED))
-      .catch((err: unknown) => ctx.log.warn('could not tell a person their click was not recorded', { error: (err as Error).message }));
+    return replies
+      .send(
+        replyTo.response_url,
+        { channel: replyTo.channel.id, user: replyTo.user.id },
+        ephemeral(outcome.kind === 'slow' ? SLOW : NOT_RECORDED),
+      )
+      .catch((err: unknown) =>
+        ctx.log.warn('could not tell a person their click was not recorded', { error: (err as Error).message }),
+      );
   }
   await ack();
   if (outcome.value) decideLater(click); // a redelivered click was recorded (and is being decided) already
@@ -183,8 +247,14 @@ async function onCommand(ctx: ListenerContext, replies: ResponseUrls, body: Body
   }
   await ack(commandResponse(ephemeral(SLOW)));
   // It did finish after all (a run, once, by its trigger key): say so, where they typed it.
-  outcome.late.then((reply) => replies.send(cmd.responseRef, cmd, reply))
-    .catch((err: unknown) => ctx.log.warn('a slow slack command ended without an answer', { deliveryId: cmd.deliveryId, error: (err as Error).message }));
+  outcome.late
+    .then((reply) => replies.send(cmd.responseRef, cmd, reply))
+    .catch((err: unknown) =>
+      ctx.log.warn('a slow slack command ended without an answer', {
+        deliveryId: cmd.deliveryId,
+        error: (err as Error).message,
+      }),
+    );
 }
 
 async function onAction(ctx: ListenerContext, replies: ResponseUrls, body: Body, ack: Ack): Promise<void> {
@@ -193,28 +263,39 @@ async function onAction(ctx: ListenerContext, replies: ResponseUrls, body: Body,
   const handlers = ctx.handlers();
   if (!action || !handlers) return ack();
   const outcome = await within(handlers.action(action), ANSWER_BUDGET_MS);
-  const reply: ActionReply = outcome.kind === 'value' ? outcome.value
-    : { kind: 'ephemeral', notice: { text: outcome.kind === 'slow' ? SLOW : NOT_RECORDED } };
-  if (outcome.kind === 'error') ctx.log.error('slack click failed', { deliveryId: action.deliveryId, error: (outcome.error as Error).message });
-  const followUp = showActionReply(ctx, replies, body, reply)
-    .catch((err: unknown) => ctx.log.warn('could not show a slack click reply', { error: (err as Error).message }));
+  const reply: ActionReply =
+    outcome.kind === 'value'
+      ? outcome.value
+      : { kind: 'ephemeral', notice: { text: outcome.kind === 'slow' ? SLOW : NOT_RECORDED } };
+  if (outcome.kind === 'error')
+    ctx.log.error('slack click failed', { deliveryId: action.deliveryId, error: (outcome.error as Error).message });
+  const followUp = showActionReply(ctx, replies, body, reply).catch((err: unknown) =>
+    ctx.log.warn('could not show a slack click reply', { error: (err as Error).message }),
+  );
   // Shown before the ack when it is quick; the ack never waits past the budget.
   await within(followUp, Math.max(0, ANSWER_BUDGET_MS - (Date.now() - startedMs)));
   await ack();
 }
 
-async function showActionReply(ctx: ListenerContext, replies: ResponseUrls, body: Body | ReplyTo, reply: ActionReply): Promise<void> {
+async function showActionReply(
+  ctx: ListenerContext,
+  replies: ResponseUrls,
+  body: Body | ReplyTo,
+  reply: ActionReply,
+): Promise<void> {
   const to = { channel: String(body.channel?.id), user: String(body.user?.id) };
-  if (reply.kind === 'ephemeral') return replies.send(body.response_url, to, { visibility: 'ephemeral', notice: reply.notice });
+  if (reply.kind === 'ephemeral')
+    return replies.send(body.response_url, to, { visibility: 'ephemeral', notice: reply.notice });
   if (reply.kind !== 'open_editor') return; // the card update shows what happened
   try {
     await ctx.web.call('views.open', { trigger_id: body.trigger_id, view: renderEditor(reply.form, to.channel) });
   } catch (err) {
     const code = slackErrorCode(err);
     // The trigger lives 3 s and opens one view (RELIABILITY 66): nothing changed, click again.
-    const text = code === 'expired_trigger_id' || code === 'exchanged_trigger_id'
-      ? 'That took too long to open. Please click the button again.'
-      : 'Could not open the form; please try again.';
+    const text =
+      code === 'expired_trigger_id' || code === 'exchanged_trigger_id'
+        ? 'That took too long to open. Please click the button again.'
+        : 'Could not open the form; please try again.';
     if (!code) ctx.log.warn('slack views.open failed', { error: (err as Error).message });
     await replies.send(body.response_url, to, ephemeral(text));
   }
@@ -223,10 +304,13 @@ async function showActionReply(ctx: ListenerContext, replies: ResponseUrls, body
 async function onSubmission(ctx: ListenerContext, body: Body, ack: Ack): Promise<void> {
   const parsed = toInboundSubmission(body);
   const handlers = ctx.handlers();
-  const fail = (text: string, blockIds: string[]) => ack({ response_action: 'errors', errors: editorErrors({ _: text }, blockIds) });
-  if (!parsed || !handlers) return fail('This form could not be read; please open it again.', Object.keys(body.view?.state?.values ?? {}));
+  const fail = (text: string, blockIds: string[]) =>
+    ack({ response_action: 'errors', errors: editorErrors({ _: text }, blockIds) });
+  if (!parsed || !handlers)
+    return fail('This form could not be read; please open it again.', Object.keys(body.view?.state?.values ?? {}));
   const unstorable = unstorableFields(parsed.submission.fields);
-  if (Object.keys(unstorable).length > 0) return ack({ response_action: 'errors', errors: editorErrors(unstorable, parsed.blockIds) });
+  if (Object.keys(unstorable).length > 0)
+    return ack({ response_action: 'errors', errors: editorErrors(unstorable, parsed.blockIds) });
   const outcome = await within(handlers.submission(parsed.submission), ANSWER_BUDGET_MS);
   if (outcome.kind !== 'value') {
     if (outcome.kind === 'error') ctx.log.error('slack dialog failed', { error: (outcome.error as Error).message });
@@ -243,7 +327,8 @@ async function onSubmission(ctx: ListenerContext, body: Body, ack: Ack): Promise
 }
 
 async function tell(ctx: ListenerContext, channel: string, user: string, notice: Notice): Promise<void> {
-  await ctx.web.call('chat.postEphemeral', { channel, user, ...noticeMessage(notice) })
+  await ctx.web
+    .call('chat.postEphemeral', { channel, user, ...noticeMessage(notice) })
     .catch((err: unknown) => ctx.log.warn('could not confirm a slack dialog', { error: (err as Error).message }));
 }
 
@@ -265,9 +350,18 @@ async function onMention(ctx: ListenerContext, body: Body): Promise<void> {
     const reply = await handlers.command(cmd);
     const threadTs = String(event.thread_ts ?? event.ts);
     if (reply.visibility === 'ephemeral') {
-      await ctx.web.call('chat.postEphemeral', { channel: cmd.channel, user: cmd.user, thread_ts: threadTs, ...noticeMessage(reply.notice) });
+      await ctx.web.call('chat.postEphemeral', {
+        channel: cmd.channel,
+        user: cmd.user,
+        thread_ts: threadTs,
+        ...noticeMessage(reply.notice),
+      });
     } else {
-      await ctx.web.postOnce(cmd.channel, { thread_ts: threadTs, ...noticeMessage(reply.notice) }, `mention:${cmd.deliveryId}`);
+      await ctx.web.postOnce(
+        cmd.channel,
+        { thread_ts: threadTs, ...noticeMessage(reply.notice) },
+        `mention:${cmd.deliveryId}`,
+      );
     }
   });
 }

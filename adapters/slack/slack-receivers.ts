@@ -43,25 +43,40 @@ export async function deliver(app: App, body: Body, ack: Ack, retry: { num?: num
     await ack(response);
   };
   await app.processEvent({
-    body, ack: isEvent ? async () => undefined : once,
-    ...(retry.num !== undefined ? { retryNum: retry.num } : {}), ...(retry.reason ? { retryReason: retry.reason } : {}),
+    body,
+    ack: isEvent ? async () => undefined : once,
+    ...(retry.num !== undefined ? { retryNum: retry.num } : {}),
+    ...(retry.reason ? { retryReason: retry.reason } : {}),
   });
   await once();
 }
 
 /** Bolt's and the socket client's logger, onto ours: warnings and errors only, never payloads. */
 export function boltLogger(log: Logger): BoltLogger {
-  const line = (msg: unknown[]) => ({ detail: msg.map((m) => (m instanceof Error ? m.message : String(m))).join(' ').slice(0, 300) });
+  const line = (msg: unknown[]) => ({
+    detail: msg
+      .map((m) => (m instanceof Error ? m.message : String(m)))
+      .join(' ')
+      .slice(0, 300),
+  });
   return {
-    debug: () => undefined, info: () => undefined,
+    debug: () => undefined,
+    info: () => undefined,
     warn: (...msg: unknown[]) => log.warn('slack sdk', line(msg)),
     error: (...msg: unknown[]) => log.error('slack sdk', line(msg)),
-    setLevel: () => undefined, getLevel: () => LogLevel.INFO, setName: () => undefined,
+    setLevel: () => undefined,
+    getLevel: () => LogLevel.INFO,
+    setName: () => undefined,
   };
 }
 
 /** Why a request is refused, or null when its signature and timestamp hold. */
-export function verifySignature(raw: Buffer, headers: IncomingMessage['headers'], secret: string, nowSeconds: number): string | null {
+export function verifySignature(
+  raw: Buffer,
+  headers: IncomingMessage['headers'],
+  secret: string,
+  nowSeconds: number,
+): string | null {
   const ts = headers['x-slack-request-timestamp'];
   const signature = headers['x-slack-signature'];
   if (typeof ts !== 'string' || !/^\d{1,12}$/.test(ts)) return 'missing or non-numeric timestamp';
@@ -71,10 +86,10 @@ export function verifySignature(raw: Buffer, headers: IncomingMessage['headers']
   return timingSafeEqual(expected, Buffer.from(signature.slice(3), 'hex')) ? null : 'signature mismatch';
 }
 
-
 function reply(res: ServerResponse, status: number, response?: unknown): void {
   if (response === undefined || response === '') return void res.writeHead(status).end();
-  if (typeof response === 'string') return void res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8' }).end(response);
+  if (typeof response === 'string')
+    return void res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8' }).end(response);
   sendJson(res, status, response);
 }
 
@@ -121,12 +136,18 @@ export class SlackHttpReceiver implements Receiver {
   private async dispatch(req: IncomingMessage, res: ServerResponse, body: Body): Promise<void> {
     if (!this.app) return void sendJson(res, 503, { error: 'not ready' });
     const retryNum = Number(req.headers['x-slack-retry-num']);
-    const retry = { ...(Number.isInteger(retryNum) ? { num: retryNum } : {}), reason: String(req.headers['x-slack-retry-reason'] ?? '') };
+    const retry = {
+      ...(Number.isInteger(retryNum) ? { num: retryNum } : {}),
+      reason: String(req.headers['x-slack-retry-reason'] ?? ''),
+    };
     try {
       await deliver(this.app, body, async (response) => reply(res, 200, response), retry);
     } catch (err) {
       // No X-Slack-No-Retry: the Events API will deliver it again (RELIABILITY 7).
-      this.o.log.warn('slack delivery failed; answering 500 so Slack retries', { type: body.type, error: (err as Error).message });
+      this.o.log.warn('slack delivery failed; answering 500 so Slack retries', {
+        type: body.type,
+        error: (err as Error).message,
+      });
       if (!res.headersSent) sendJson(res, 500, { error: 'could not record that; please retry' });
     }
   }
@@ -136,14 +157,20 @@ export class SlackSocketReceiver implements Receiver {
   private readonly client: SocketModeClient;
   private app: App | null = null;
 
-  constructor(appToken: string, options: WebClientOptions, private readonly log: Logger) {
+  constructor(
+    appToken: string,
+    options: WebClientOptions,
+    private readonly log: Logger,
+  ) {
     // A copy: the socket client writes into the options it is given.
     this.client = new SocketModeClient({ appToken, clientOptions: { ...options }, logger: boltLogger(log) });
     this.client.on('slack_event', (e: { ack: Ack; body: Body; retry_num?: number; retry_reason?: string }) => {
       if (!this.app) return;
       deliver(this.app, e.body, e.ack, { num: e.retry_num, reason: e.retry_reason }).catch((err: unknown) => {
         // Not acknowledged: Slack delivers the envelope again (RELIABILITY 7, 12).
-        this.log.warn('slack socket delivery failed; left unacknowledged so Slack retries', { error: (err as Error).message });
+        this.log.warn('slack socket delivery failed; left unacknowledged so Slack retries', {
+          error: (err as Error).message,
+        });
       });
     });
   }

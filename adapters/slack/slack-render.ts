@@ -51,7 +51,12 @@ const COST_CHARS = 200;
 /** Said at the end of a notice cut to fit. */
 const NOTICE_POINTER = '_The full text is kept with the run; `/signoff status` shows it._';
 const MENTION_TOKEN = /<@([A-Za-z0-9._-]{1,64})>/g;
-const LABELS: Record<ReviewAction, string> = { approve: 'Approve', reject: 'Reject', edit: 'Edit', delegate: 'Delegate' };
+const LABELS: Record<ReviewAction, string> = {
+  approve: 'Approve',
+  reject: 'Reject',
+  edit: 'Edit',
+  delegate: 'Delegate',
+};
 
 /** Escapes the three characters Slack treats as markup, and shows bidi controls as markers (src/chat/text.ts). */
 export function escapeText(text: string): string {
@@ -71,7 +76,13 @@ export function mentionText(text: string): string {
 
 /** A notice as mrkdwn: our sentence, then someone's words as an escaped quote. */
 export function noticeText(notice: Notice): string {
-  const quote = notice.quote ? '\n' + notice.quote.split('\n').map((line) => `>${escapeText(line)}`).join('\n') : '';
+  const quote = notice.quote
+    ? '\n' +
+      notice.quote
+        .split('\n')
+        .map((line) => `>${escapeText(line)}`)
+        .join('\n')
+    : '';
   return mentionText(notice.text) + quote;
 }
 
@@ -111,7 +122,9 @@ function cutEscaped(escaped: string, maxChars: number): string {
 
 /** Escaped text cut to fit `maxChars` with the truncation marker. */
 function fitEscaped(escaped: string, maxChars: number): string {
-  return escaped.length <= maxChars ? escaped : cutEscaped(escaped, maxChars - TRUNCATION_MARKER.length) + TRUNCATION_MARKER;
+  return escaped.length <= maxChars
+    ? escaped
+    : cutEscaped(escaped, maxChars - TRUNCATION_MARKER.length) + TRUNCATION_MARKER;
 }
 
 /** Escaped text in chunks of at most `size`, at most `max` chunks; the last says how much was left out. */
@@ -138,8 +151,10 @@ function chunkEscaped(escaped: string, size: number, max: number, pointer: strin
  */
 function fieldSections(all: [string, string][], blockPrefix: string, maxSections: number, pointer: string): Block[] {
   const room = maxSections * FIELDS_PER_SECTION;
-  const pairs: [string, string][] = all.length <= room ? all
-    : [...all.slice(0, room - 1), ['…', `${all.length - room + 1} more fields not shown. ${pointer}`]];
+  const pairs: [string, string][] =
+    all.length <= room
+      ? all
+      : [...all.slice(0, room - 1), ['…', `${all.length - room + 1} more fields not shown. ${pointer}`]];
   const blocks: Block[] = [];
   for (let i = 0; i < pairs.length; i += FIELDS_PER_SECTION) {
     const fields = pairs.slice(i, i + FIELDS_PER_SECTION).map(([label, value]) => {
@@ -153,8 +168,17 @@ function fieldSections(all: [string, string][], blockPrefix: string, maxSections
 }
 
 function proposedBlocks(action: NonNullable<ReviewCard['proposedAction']>, pointer: string): Block[] {
-  const head = section(fitEscaped(`*On approval:* ${escapeText(action.method)} ${escapeText(action.host)} (${escapeText(action.tool)})`, SECTION_CHARS), 'proposed');
-  const pairs = action.fields.map((f): [string, string] => [f.name, f.old === undefined ? f.new : `${f.old} → ${f.new}`]);
+  const head = section(
+    fitEscaped(
+      `*On approval:* ${escapeText(action.method)} ${escapeText(action.host)} (${escapeText(action.tool)})`,
+      SECTION_CHARS,
+    ),
+    'proposed',
+  );
+  const pairs = action.fields.map((f): [string, string] => [
+    f.name,
+    f.old === undefined ? f.new : `${f.old} → ${f.new}`,
+  ]);
   return [head, ...fieldSections(pairs, 'proposed_fields', PROPOSED_SECTIONS, pointer)];
 }
 
@@ -169,7 +193,9 @@ function diffBlock(diff: NonNullable<ReviewCard['diff']>): Block {
 function buttons(card: ReviewCard): Block[] {
   if (card.status.kind !== 'pending' || card.actions.length === 0) return [];
   const elements = card.actions.map((action) => ({
-    type: 'button', action_id: `${ACTION_PREFIX}${action}`, text: { type: 'plain_text', text: LABELS[action] },
+    type: 'button',
+    action_id: `${ACTION_PREFIX}${action}`,
+    text: { type: 'plain_text', text: LABELS[action] },
     // The button names the review and nothing else; who may act is decided at click time.
     value: card.reviewRef,
     ...(action === 'approve' ? { style: 'primary' } : action === 'reject' ? { style: 'danger' } : {}),
@@ -185,15 +211,29 @@ export function renderCard(card: ReviewCard): { text: string; blocks: Block[] } 
   const fieldRoom = MESSAGE_BLOCKS - FIXED_CARD_BLOCKS - Math.max(0, proposed.length - 1);
   const cost = fitEscaped(escapeText(card.costLabel ?? '-'), COST_CHARS);
   const blocks: Block[] = [
-    { type: 'header', block_id: 'title', text: { type: 'plain_text', text: truncateForDisplay(neutraliseBidi(card.title), HEADER_CHARS).text } },
-    ...fieldSections(card.fields.map((f) => [f.label, f.value]), 'fields', fieldRoom, fieldsPointer),
+    {
+      type: 'header',
+      block_id: 'title',
+      text: { type: 'plain_text', text: truncateForDisplay(neutraliseBidi(card.title), HEADER_CHARS).text },
+    },
+    ...fieldSections(
+      card.fields.map((f) => [f.label, f.value]),
+      'fields',
+      fieldRoom,
+      fieldsPointer,
+    ),
     { type: 'context', block_id: 'draft_label', elements: [mrkdwn(`*${DRAFT_LABEL}*`)] },
-    ...splitEscaped(card.body, SECTION_CHARS, MAX_BODY_SECTIONS, pointer).map((chunk, i) => section(chunk, `body:${i}`)),
+    ...splitEscaped(card.body, SECTION_CHARS, MAX_BODY_SECTIONS, pointer).map((chunk, i) =>
+      section(chunk, `body:${i}`),
+    ),
     ...(card.diff ? [diffBlock(card.diff)] : []),
     ...proposed,
     section(fitEscaped(mentionText(card.status.text), SECTION_CHARS), `status:${card.status.kind}`),
-    { type: 'context', block_id: 'meta', elements: [mrkdwn(
-      `Cost so far: ${cost} · run \`${escapeText(card.runId)}\` · version ${card.version}`)] },
+    {
+      type: 'context',
+      block_id: 'meta',
+      elements: [mrkdwn(`Cost so far: ${cost} · run \`${escapeText(card.runId)}\` · version ${card.version}`)],
+    },
     ...buttons(card),
   ];
   return { text: `Review: ${escapeText(truncateForDisplay(card.title, HEADER_CHARS).text)}`, blocks };
@@ -216,11 +256,19 @@ function inputBlocks(form: EditorForm): Block[] {
       // Slack refuses an initial value longer than max_length, so a value already over the field's limit widens it.
       const maxLength = Math.min(INPUT_CHARS, Math.max(field.maxChars, value.length));
       return {
-        type: 'input', block_id: `${field.name}#${i}`, optional: form.purpose === 'reject',
-        label: { type: 'plain_text', text: truncateForDisplay(parts > 1 ? `${field.label} (part ${i + 1} of ${parts})` : field.label, 2_000).text },
+        type: 'input',
+        block_id: `${field.name}#${i}`,
+        optional: form.purpose === 'reject',
+        label: {
+          type: 'plain_text',
+          text: truncateForDisplay(parts > 1 ? `${field.label} (part ${i + 1} of ${parts})` : field.label, 2_000).text,
+        },
         element: {
-          type: 'plain_text_input', action_id: 'value', multiline: field.isMultiline,
-          max_length: maxLength, ...(value ? { initial_value: value } : {}),
+          type: 'plain_text_input',
+          action_id: 'value',
+          multiline: field.isMultiline,
+          max_length: maxLength,
+          ...(value ? { initial_value: value } : {}),
         },
       };
     });
@@ -234,10 +282,16 @@ export function renderEditor(form: EditorForm, channel: string): Record<string, 
   // A text needing more inputs than a modal holds cannot be edited here without losing its end: say so, offer no Save.
   const fits = inputs.length <= MODAL_BLOCKS;
   const chars = form.fields.reduce((n, f) => n + f.value.length, 0).toLocaleString('en-US');
-  const tooLong = section(escapeText(`This is too long to edit in Slack (${chars} characters; a Slack dialog holds `
-    + `${(MODAL_BLOCKS * INPUT_CHARS).toLocaleString('en-US')}). Edit it in the web chat, or reject it with a reason.`));
+  const tooLong = section(
+    escapeText(
+      `This is too long to edit in Slack (${chars} characters; a Slack dialog holds ` +
+        `${(MODAL_BLOCKS * INPUT_CHARS).toLocaleString('en-US')}). Edit it in the web chat, or reject it with a reason.`,
+    ),
+  );
   return {
-    type: 'modal', callback_id: EDITOR_CALLBACK, private_metadata: JSON.stringify(meta),
+    type: 'modal',
+    callback_id: EDITOR_CALLBACK,
+    private_metadata: JSON.stringify(meta),
     title: { type: 'plain_text', text: truncateForDisplay(form.title, MODAL_TITLE_CHARS).text },
     ...(fits ? { submit: { type: 'plain_text', text: form.purpose === 'edit' ? 'Save' : 'Submit' } } : {}),
     close: { type: 'plain_text', text: 'Cancel' },

@@ -11,7 +11,13 @@
  *   attempt may have landed (its response lost), the channel is searched for
  *   that key before posting again (RELIABILITY 63).
  */
-import { WebAPIPlatformError, WebAPIRateLimitedError, WebClient, type Logger as SlackLogger, type WebClientOptions } from '@slack/web-api';
+import {
+  WebAPIPlatformError,
+  WebAPIRateLimitedError,
+  WebClient,
+  type Logger as SlackLogger,
+  type WebClientOptions,
+} from '@slack/web-api';
 import { retryLater, SignoffError } from '../../src/errors.ts';
 import type { Logger } from '../../src/ops/log.ts';
 import { Pacer, type PaceSpec } from '../../src/ops/pacing.ts';
@@ -20,14 +26,35 @@ import type { SlackStore } from './types.ts';
 
 /** Requests per minute per method, from Slack's tiers (2: 20+, 3: 50+, 4: 100+). chat.postMessage is paced per channel. */
 const TIER_PER_MINUTE: Record<string, number> = {
-  'chat.update': 50, 'chat.postEphemeral': 100, 'views.open': 100, 'usergroups.list': 20, 'usergroups.users.list': 20,
-  'conversations.history': 50, 'conversations.replies': 50, 'conversations.open': 50,
+  'chat.update': 50,
+  'chat.postEphemeral': 100,
+  'views.open': 100,
+  'usergroups.list': 20,
+  'usergroups.users.list': 20,
+  'conversations.history': 50,
+  'conversations.replies': 50,
+  'conversations.open': 50,
 };
 /** Slack errors that mean the target is gone or the call is wrong: retrying will not help. */
 const PERMANENT = new Set([
-  'channel_not_found', 'not_in_channel', 'is_archived', 'message_not_found', 'cant_update_message', 'msg_too_long',
-  'no_text', 'invalid_blocks', 'invalid_arguments', 'user_not_found', 'cannot_dm_bot', 'restricted_action',
-  'invalid_auth', 'not_authed', 'account_inactive', 'token_revoked', 'missing_scope', 'invalid_metadata_format',
+  'channel_not_found',
+  'not_in_channel',
+  'is_archived',
+  'message_not_found',
+  'cant_update_message',
+  'msg_too_long',
+  'no_text',
+  'invalid_blocks',
+  'invalid_arguments',
+  'user_not_found',
+  'cannot_dm_bot',
+  'restricted_action',
+  'invalid_auth',
+  'not_authed',
+  'account_inactive',
+  'token_revoked',
+  'missing_scope',
+  'invalid_metadata_format',
 ]);
 /**
  * The OAuth scope each Web API method we call needs (manifest.yml declares
@@ -35,16 +62,28 @@ const PERMANENT = new Set([
  * History is read only to find a post whose response was lost (RELIABILITY 63).
  */
 export const METHOD_SCOPES: Readonly<Record<string, readonly string[]>> = {
-  'chat.postMessage': ['chat:write'], 'chat.update': ['chat:write'], 'chat.postEphemeral': ['chat:write'],
-  'usergroups.list': ['usergroups:read'], 'usergroups.users.list': ['usergroups:read'],
+  'chat.postMessage': ['chat:write'],
+  'chat.update': ['chat:write'],
+  'chat.postEphemeral': ['chat:write'],
+  'usergroups.list': ['usergroups:read'],
+  'usergroups.users.list': ['usergroups:read'],
   'conversations.history': ['channels:history', 'groups:history', 'im:history'],
   'conversations.replies': ['channels:history', 'groups:history', 'im:history'],
-  'conversations.open': ['im:write'], 'views.open': [], 'auth.test': [],
+  'conversations.open': ['im:write'],
+  'views.open': [],
+  'auth.test': [],
   // files.uploadV2 (the digest's chart): both steps of the upload need files:write.
-  'files.getUploadURLExternal': ['files:write'], 'files.completeUploadExternal': ['files:write'],
+  'files.getUploadURLExternal': ['files:write'],
+  'files.completeUploadExternal': ['files:write'],
 };
 /** Upload refusals that mean this workspace takes no picture from us: the text fallback goes instead. */
-const NO_UPLOADS = new Set(['file_uploads_disabled', 'file_uploads_except_images_disabled', 'file_type_not_allowed', 'file_upload_size_restricted', 'missing_scope']);
+const NO_UPLOADS = new Set([
+  'file_uploads_disabled',
+  'file_uploads_except_images_disabled',
+  'file_type_not_allowed',
+  'file_upload_size_restricted',
+  'missing_scope',
+]);
 /** The metadata event type our posts carry, with `{ key }` as its payload. */
 export const POST_EVENT_TYPE = 'signoff_post';
 /** A queue for one channel longer than this is rescheduled rather than waited out in memory. */
@@ -66,7 +105,11 @@ export function portError(err: unknown, method: string): Error {
   }
   if (err instanceof WebAPIPlatformError) {
     const code = String(err.data.error);
-    if (PERMANENT.has(code)) return new SignoffError('input_invalid', `Slack refused ${method}: ${code}`, { cause: err, details: { retryable: false, slackError: code } });
+    if (PERMANENT.has(code))
+      return new SignoffError('input_invalid', `Slack refused ${method}: ${code}`, {
+        cause: err,
+        details: { retryable: false, slackError: code },
+      });
     return new Error(`Slack ${method} failed: ${code}`, { cause: err });
   }
   return new Error(`Slack ${method} did not answer: ${(err as Error).message}`, { cause: err });
@@ -82,16 +125,22 @@ export class SlackWeb {
   readonly client: WebClient;
   private readonly pacer = new Pacer();
 
-  constructor(token: string, options: WebClientOptions, private readonly store: SlackStore,
-    private readonly channelIntervalMs: number, private readonly isTierPaced: boolean, private readonly log: Logger) {
+  constructor(
+    token: string,
+    options: WebClientOptions,
+    private readonly store: SlackStore,
+    private readonly channelIntervalMs: number,
+    private readonly isTierPaced: boolean,
+    private readonly log: Logger,
+  ) {
     this.client = new WebClient(token, options);
   }
 
   /** One paced Web API call; failures come back as `portError`s. */
   async call(method: string, args: Args): Promise<Result> {
-    const spec: PaceSpec = { perMinute: this.isTierPaced ? TIER_PER_MINUTE[method] ?? 0 : 0 };
+    const spec: PaceSpec = { perMinute: this.isTierPaced ? (TIER_PER_MINUTE[method] ?? 0) : 0 };
     try {
-      return await this.pacer.schedule(`slack:${method}`, spec, () => this.client.apiCall(method, args)) as Result;
+      return (await this.pacer.schedule(`slack:${method}`, spec, () => this.client.apiCall(method, args))) as Result;
     } catch (err) {
       throw err instanceof SignoffError ? err : portError(err, method);
     }
@@ -116,7 +165,10 @@ export class SlackWeb {
     await this.paceChannel(channel);
     await this.store.beginPost(key, channel);
     const res = await this.call('chat.postMessage', {
-      ...message, channel, unfurl_links: false, unfurl_media: false,
+      ...message,
+      channel,
+      unfurl_links: false,
+      unfurl_media: false,
       metadata: { event_type: POST_EVENT_TYPE, event_payload: { key } },
     });
     await this.store.finishPost(key, String(res.channel ?? channel), String(res.ts));
@@ -135,9 +187,15 @@ export class SlackWeb {
     if ((await this.store.readPost(ledgerKey))?.ts) return;
     await this.store.beginPost(ledgerKey, channel);
     try {
-      const res = await this.pacer.schedule('slack:files.uploadV2', { perMinute: this.isTierPaced ? 20 : 0 }, () => this.client.filesUploadV2({
-        channel_id: channel, file: Buffer.from(image.pngBase64, 'base64'), filename: image.filename ?? 'chart.png', alt_text: image.alt, title: image.alt,
-      })) as { files?: { files?: { id?: string }[] }[] };
+      const res = (await this.pacer.schedule('slack:files.uploadV2', { perMinute: this.isTierPaced ? 20 : 0 }, () =>
+        this.client.filesUploadV2({
+          channel_id: channel,
+          file: Buffer.from(image.pngBase64, 'base64'),
+          filename: image.filename ?? 'chart.png',
+          alt_text: image.alt,
+          title: image.alt,
+        }),
+      )) as { files?: { files?: { id?: string }[] }[] };
       await this.store.finishPost(ledgerKey, channel, String(res.files?.[0]?.files?.[0]?.id ?? 'uploaded'));
     } catch (err) {
       const code = err instanceof WebAPIPlatformError ? String(err.data.error) : null;
@@ -151,7 +209,8 @@ export class SlackWeb {
   /** Waits for this channel's next send slot (shared across processes), or reschedules when the queue is long. */
   private async paceChannel(channel: string): Promise<void> {
     const waitMs = await this.store.reserveSend(channel, this.channelIntervalMs, MAX_CHANNEL_WAIT_MS);
-    if (waitMs === null) throw retryLater(`channel ${channel} has a queue of posts; trying again shortly`, MAX_CHANNEL_WAIT_MS);
+    if (waitMs === null)
+      throw retryLater(`channel ${channel} has a queue of posts; trying again shortly`, MAX_CHANNEL_WAIT_MS);
     if (waitMs > 0) await new Promise((resolve) => setTimeout(resolve, waitMs));
   }
 
@@ -159,10 +218,18 @@ export class SlackWeb {
   private async findPost(channel: string, key: string, since: Date, threadTs?: string): Promise<string | null> {
     const oldest = String(Math.floor(since.getTime() / 1_000) - 60);
     const res = threadTs
-      ? await this.call('conversations.replies', { channel, ts: threadTs, oldest, include_all_metadata: true, limit: 200 })
+      ? await this.call('conversations.replies', {
+          channel,
+          ts: threadTs,
+          oldest,
+          include_all_metadata: true,
+          limit: 200,
+        })
       : await this.call('conversations.history', { channel, oldest, include_all_metadata: true, limit: 200 });
     const messages = (res.messages ?? []) as Result[];
-    const hit = messages.find((m) => m.metadata?.event_type === POST_EVENT_TYPE && m.metadata?.event_payload?.key === key);
+    const hit = messages.find(
+      (m) => m.metadata?.event_type === POST_EVENT_TYPE && m.metadata?.event_payload?.key === key,
+    );
     return hit ? String(hit.ts) : null;
   }
 
@@ -179,14 +246,19 @@ export class SlackWeb {
 export class GroupDirectory {
   private cached: { atMs: number; groupsByUser: Promise<Map<string, string[]>> } | null = null;
 
-  constructor(private readonly web: SlackWeb, private readonly ttlMs: number) {}
+  constructor(
+    private readonly web: SlackWeb,
+    private readonly ttlMs: number,
+  ) {}
 
   async groupsOf(user: string): Promise<string[]> {
     const now = Date.now();
     if (!this.cached || now - this.cached.atMs >= this.ttlMs) {
       const groupsByUser = this.load();
       this.cached = { atMs: now, groupsByUser };
-      groupsByUser.catch(() => { if (this.cached?.groupsByUser === groupsByUser) this.cached = null; });
+      groupsByUser.catch(() => {
+        if (this.cached?.groupsByUser === groupsByUser) this.cached = null;
+      });
     }
     return (await this.cached.groupsByUser).get(user) ?? [];
   }
@@ -196,7 +268,8 @@ export class GroupDirectory {
     const byUser = new Map<string, string[]>();
     for (const group of (list.usergroups ?? []) as Result[]) {
       const members = await this.web.call('usergroups.users.list', { usergroup: group.id });
-      for (const user of (members.users ?? []) as string[]) byUser.set(user, [...(byUser.get(user) ?? []), String(group.handle)]);
+      for (const user of (members.users ?? []) as string[])
+        byUser.set(user, [...(byUser.get(user) ?? []), String(group.handle)]);
     }
     return byUser;
   }

@@ -41,7 +41,10 @@ const effects = new WeakMap<object, StepOptions>();
  * A named action of the machine that does I/O: XState sees a no-op, and the
  * engine runs `run` as an at-least-once job after the transition commits.
  */
-export function effect<P = unknown>(run: (params: P, ctx: StepContext) => Promise<unknown>, limits: StepLimits = {}): () => void {
+export function effect<P = unknown>(
+  run: (params: P, ctx: StepContext) => Promise<unknown>,
+  limits: StepLimits = {},
+): () => void {
   const action = () => {};
   effects.set(action, { ...limits, run: run as StepOptions['run'] });
   return action;
@@ -56,7 +59,11 @@ export function defineFlow<I>(def: FlowDefinition<I>): Flow<I> {
     const policy = reviewPolicy(logic);
     if (impl) steps[name] = impl;
     else if (policy) reviews[name] = policy;
-    else throw invalid(def.id, `actor "${name}" is not a step or a review; make it with step(), modelStep(), toolStep() or review()`);
+    else
+      throw invalid(
+        def.id,
+        `actor "${name}" is not a step or a review; make it with step(), modelStep(), toolStep() or review()`,
+      );
   }
   const named: Record<string, StepOptions> = {};
   for (const [name, action] of Object.entries(def.machine.implementations.actions)) {

@@ -59,12 +59,15 @@ export interface ReviewOutcome<C extends ReviewContent = ReviewContent> {
 export type ReviewApproved<C extends ReviewContent = ReviewContent> = { type: 'review.approved' } & ReviewOutcome<C>;
 export type ReviewRejected<C extends ReviewContent = ReviewContent> = { type: 'review.rejected' } & ReviewOutcome<C>;
 export type ReviewExpired<C extends ReviewContent = ReviewContent> = { type: 'review.expired' } & ReviewOutcome<C>;
-export type ReviewEvent<C extends ReviewContent = ReviewContent> = ReviewApproved<C> | ReviewRejected<C> | ReviewExpired<C>;
+export type ReviewEvent<C extends ReviewContent = ReviewContent> =
+  ReviewApproved<C> | ReviewRejected<C> | ReviewExpired<C>;
 
 declare const reviewContent: unique symbol;
 
 /** A review: actor logic for `setup({ actors })` that carries its policy; `C` types its events. */
-export type Review<C extends ReviewContent> = PromiseActorLogic<never, ReviewRequest<C>> & { readonly [reviewContent]?: C };
+export type Review<C extends ReviewContent> = PromiseActorLogic<never, ReviewRequest<C>> & {
+  readonly [reviewContent]?: C;
+};
 
 const policies = new WeakMap<AnyActorLogic, ReviewPolicy>();
 

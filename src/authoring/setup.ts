@@ -5,8 +5,15 @@
  * without declaring any event type. Everything else is XState's own `setup`.
  */
 import {
-  setup as xstateSetup, type AnyEventObject, type EventObject, type MachineContext, type MetaObject,
-  type NonReducibleUnknown, type ParameterizedObject, type SetupReturn, type UnknownActorLogic,
+  setup as xstateSetup,
+  type AnyEventObject,
+  type EventObject,
+  type MachineContext,
+  type MetaObject,
+  type NonReducibleUnknown,
+  type ParameterizedObject,
+  type SetupReturn,
+  type UnknownActorLogic,
 } from 'xstate';
 import type { Review, ReviewContent, ReviewEvent } from './review.ts';
 
@@ -16,8 +23,9 @@ export type ReviewEventsOf<TActors> = {
 }[keyof TActors];
 
 /** The machine's events; with none declared and no reviews, any event (as XState's own `setup`). */
-type MachineEvents<TEvent extends AnyEventObject, TActors> =
-  [TEvent | ReviewEventsOf<TActors>] extends [never] ? AnyEventObject : TEvent | ReviewEventsOf<TActors>;
+type MachineEvents<TEvent extends AnyEventObject, TActors> = [TEvent | ReviewEventsOf<TActors>] extends [never]
+  ? AnyEventObject
+  : TEvent | ReviewEventsOf<TActors>;
 
 type Params = Record<string, ParameterizedObject['params'] | undefined>;
 
@@ -35,11 +43,35 @@ export function setup<
   TEmitted extends EventObject = EventObject,
   TStateMeta extends MetaObject = MetaObject,
 >(
-  config: Parameters<typeof xstateSetup<
-    TContext, TEvent | ReviewEventsOf<TActors>, TActors, TChildrenMap, TActions, TGuards, TDelay, TTag, TInput, TOutput, TEmitted, TStateMeta
-  >>[0],
+  config: Parameters<
+    typeof xstateSetup<
+      TContext,
+      TEvent | ReviewEventsOf<TActors>,
+      TActors,
+      TChildrenMap,
+      TActions,
+      TGuards,
+      TDelay,
+      TTag,
+      TInput,
+      TOutput,
+      TEmitted,
+      TStateMeta
+    >
+  >[0],
 ): SetupReturn<
-  TContext, MachineEvents<TEvent, TActors>, TActors, TChildrenMap, TActions, TGuards, TDelay, TTag, TInput, TOutput, TEmitted, TStateMeta
+  TContext,
+  MachineEvents<TEvent, TActors>,
+  TActors,
+  TChildrenMap,
+  TActions,
+  TGuards,
+  TDelay,
+  TTag,
+  TInput,
+  TOutput,
+  TEmitted,
+  TStateMeta
 > {
   return xstateSetup(config as never) as never;
 }

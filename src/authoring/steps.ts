@@ -78,18 +78,36 @@ export type ModelStepOutput<T> = ModelResult<T>;
 /** A step that asks a model for a structured answer, from a prompt file beside the flow. */
 export function modelStep<I, T>(o: ModelStepOptions<I, T>): Step<I, ModelStepOutput<T>> {
   const path = fileURLToPath(o.prompt);
-  const schemaName = path.replace(/^.*\//, '').replace(/\.md$/, '').replace(/[^a-zA-Z0-9_-]/g, '_').slice(0, 64);
-  return step<I, ModelStepOutput<T>>(async (input, ctx) => {
-    const { system, prompt } = renderPrompt(await loadPrompt(path), o.vars(input));
-    return ctx.services.generate({
-      route: o.route, system, prompt, schema: o.output, schemaName, ...(o.maxOutputTokens ? { maxOutputTokens: o.maxOutputTokens } : {}),
-    });
-  }, { timeoutMs: o.timeoutMs ?? 90_000, maxAttempts: o.maxAttempts ?? 8, backoffMs: o.backoffMs ?? 2_000 });
+  const schemaName = path
+    .replace(/^.*\//, '')
+    .replace(/\.md$/, '')
+    .replace(/[^a-zA-Z0-9_-]/g, '_')
+    .slice(0, 64);
+  return step<I, ModelStepOutput<T>>(
+    async (input, ctx) => {
+      const { system, prompt } = renderPrompt(await loadPrompt(path), o.vars(input));
+      return ctx.services.generate({
+        route: o.route,
+        system,
+        prompt,
+        schema: o.output,
+        schemaName,
+        ...(o.maxOutputTokens ? { maxOutputTokens: o.maxOutputTokens } : {}),
+      });
+    },
+    { timeoutMs: o.timeoutMs ?? 90_000, maxAttempts: o.maxAttempts ?? 8, backoffMs: o.backoffMs ?? 2_000 },
+  );
 }
 
 /** A step that calls one tool (which the flow must list in `tools`) with arguments built from its input. */
-export function toolStep<I, O = unknown>(tool: string, args: (input: I) => unknown, limits: StepLimits = {}): Step<I, O> {
+export function toolStep<I, O = unknown>(
+  tool: string,
+  args: (input: I) => unknown,
+  limits: StepLimits = {},
+): Step<I, O> {
   return step<I, O>(async (input, ctx) => (await ctx.services.callTool(tool, args(input))) as O, {
-    timeoutMs: limits.timeoutMs ?? 60_000, maxAttempts: limits.maxAttempts ?? 5, backoffMs: limits.backoffMs ?? 2_000,
+    timeoutMs: limits.timeoutMs ?? 60_000,
+    maxAttempts: limits.maxAttempts ?? 5,
+    backoffMs: limits.backoffMs ?? 2_000,
   });
 }

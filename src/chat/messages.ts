@@ -34,7 +34,8 @@ export type MessageRef = string & { readonly __brand: 'MessageRef' };
  * part is percent-encoded so any part round-trips through `parseMessageRef`.
  */
 export function makeMessageRef(platform: ChatPlatform, ...parts: string[]): MessageRef {
-  if (!isChatPlatform(platform)) throw new SignoffError('event_invalid', 'a platform name is lower-case letters and digits');
+  if (!isChatPlatform(platform))
+    throw new SignoffError('event_invalid', 'a platform name is lower-case letters and digits');
   if (parts.length === 0 || parts.some((part) => part === '')) {
     throw new SignoffError('event_invalid', 'a message reference needs at least one non-empty part');
   }

@@ -14,7 +14,13 @@
  *   Text a person or a model wrote goes in `quote`, shown verbatim and escaped.
  */
 import type {
-  ChatImage, ChatPlatform, InboundAction, InboundCommand, InboundSubmission, MessageRef, ReviewCard,
+  ChatImage,
+  ChatPlatform,
+  InboundAction,
+  InboundCommand,
+  InboundSubmission,
+  MessageRef,
+  ReviewCard,
 } from './messages.ts';
 
 /** Our own sentence (with `<@id>` mention tokens) plus, optionally, someone's words shown verbatim. */

@@ -32,8 +32,14 @@ const BOT_NAME = 'signoff';
 
 /** How a name reads to a person: case, width, spacing, a leading @ and invisible characters do not count. */
 export function nameKey(name: string): string {
-  return name.normalize('NFKC').replace(BIDI_CONTROLS, '').replace(/[\u200B-\u200D\u2060\uFEFF]/g, '')
-    .replace(/^@+/, '').replace(/\s+/g, ' ').trim().toLowerCase();
+  return name
+    .normalize('NFKC')
+    .replace(BIDI_CONTROLS, '')
+    .replace(/[\u200B-\u200D\u2060\uFEFF]/g, '')
+    .replace(/^@+/, '')
+    .replace(/\s+/g, ' ')
+    .trim()
+    .toLowerCase();
 }
 
 /**
@@ -41,7 +47,8 @@ export function nameKey(name: string): string {
  * person's id or display name (or the bot's) would let its approval read as theirs.
  */
 export function impersonationRefusal(
-  person: { id: string; displayName: string }, others: readonly { id: string; displayName: string }[],
+  person: { id: string; displayName: string },
+  others: readonly { id: string; displayName: string }[],
 ): string | null {
   const wanted = nameKey(person.displayName);
   if (wanted === BOT_NAME) return `display name "${person.displayName}" is the bot's name`;
@@ -50,7 +57,8 @@ export function impersonationRefusal(
     if (wanted === nameKey(other.id) || wanted === nameKey(other.displayName)) {
       return `display name "${person.displayName}" reads like @${other.id}'s; pick a name of your own`;
     }
-    if (nameKey(person.id) === nameKey(other.displayName)) return `id "${person.id}" reads like the name of @${other.id}`;
+    if (nameKey(person.id) === nameKey(other.displayName))
+      return `id "${person.id}" reads like the name of @${other.id}`;
   }
   return null;
 }

@@ -50,11 +50,22 @@ async function openDatabase(config: Config): Promise<{ url: string; embedded: Em
 }
 
 async function invite(sql: Sql, config: Config, argv: string[]): Promise<string> {
-  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { name: { type: 'string' }, groups: { type: 'string' } } });
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: { name: { type: 'string' }, groups: { type: 'string' } },
+  });
   const id = positionals[0] ?? '';
-  if (!PERSON_ID.test(id)) throw new SignoffError('input_invalid', 'usage: npm run web:invite -- <person id> [--name "Display Name"] [--groups a,b]');
+  if (!PERSON_ID.test(id))
+    throw new SignoffError(
+      'input_invalid',
+      'usage: npm run web:invite -- <person id> [--name "Display Name"] [--groups a,b]',
+    );
   if (values.name !== undefined) {
-    const groups = (values.groups ?? '').split(',').map((g) => g.trim()).filter(Boolean);
+    const groups = (values.groups ?? '')
+      .split(',')
+      .map((g) => g.trim())
+      .filter(Boolean);
     const refusal = impersonationRefusal({ id, displayName: values.name }, await listConsolePeople(sql, TENANT));
     if (refusal) throw new SignoffError('input_invalid', refusal);
     await upsertConsolePerson(sql, TENANT, { id, displayName: values.name, groups });
@@ -62,7 +73,10 @@ async function invite(sql: Sql, config: Config, argv: string[]): Promise<string>
   const token = randomBytes(32).toString('base64url');
   const hash = createHash('sha256').update(token, 'utf8').digest('hex');
   if (!(await createConsoleInvite(sql, TENANT, id, hash, INVITE_TTL_MS))) {
-    throw new SignoffError('input_invalid', `there is no person "${id}" in the web chat yet; add them with --name "Their Name"`);
+    throw new SignoffError(
+      'input_invalid',
+      `there is no person "${id}" in the web chat yet; add them with --name "Their Name"`,
+    );
   }
   const base = config.webChat.publicUrl ?? `http://localhost:${config.port}`;
   return `${base}/signin?token=${token}`;
@@ -71,7 +85,9 @@ async function invite(sql: Sql, config: Config, argv: string[]): Promise<string>
 async function main(): Promise<void> {
   const config = readConfig();
   if (config.webChat.auth !== 'invite') {
-    process.stderr.write('note: WEB_CHAT_AUTH is not "invite", so the web chat does not ask for sign-in and this link does nothing yet\n');
+    process.stderr.write(
+      'note: WEB_CHAT_AUTH is not "invite", so the web chat does not ask for sign-in and this link does nothing yet\n',
+    );
   }
   const db = await openDatabase(config);
   const sql = connect({ url: db.url, schema: config.schema, max: 1 });

@@ -10,7 +10,9 @@ import { sendWebhookCli } from '../triggers/webhooks/send-cli.ts';
 async function main(): Promise<void> {
   const config = readConfig();
   process.exitCode = await sendWebhookCli(process.argv.slice(2), {
-    webhooks: config.webhooks, port: config.port, write: (line) => process.stdout.write(`${line}\n`),
+    webhooks: config.webhooks,
+    port: config.port,
+    write: (line) => process.stdout.write(`${line}\n`),
   });
 }
 

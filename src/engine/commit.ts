@@ -13,8 +13,16 @@ import type { ClaimedJob } from '../store/jobs.ts';
 import { dropTimer, cancelStaleJob, holdsJob, holdsTimer } from '../store/jobs.ts';
 import { hasSqlState, UNIQUE_VIOLATION } from '../store/sqlstate.ts';
 import {
-  appendNote, commitTransition, findRunId, insertRun, listRunsOnOtherVersions, lockRunHead, readRunHead,
-  type RunHead, type RunRecord, type WritePlan,
+  appendNote,
+  commitTransition,
+  findRunId,
+  insertRun,
+  listRunsOnOtherVersions,
+  lockRunHead,
+  readRunHead,
+  type RunHead,
+  type RunRecord,
+  type WritePlan,
 } from '../store/runs.ts';
 import { activeStatus, decideEvent, restore, type Decision, type RunStatus, type StoredSnapshot } from './decide.ts';
 import type { Flow } from './flow.ts';
@@ -49,7 +57,10 @@ export interface ApplyContext {
 /** Work a transaction committed, started once it has (see `applyInTx`). */
 export type AfterCommit = (() => void)[];
 
-export interface ApplyResult { status: RunStatus; duplicate: boolean }
+export interface ApplyResult {
+  status: RunStatus;
+  duplicate: boolean;
+}
 
 interface CommitterDeps {
   sql: Sql;
@@ -77,15 +88,40 @@ export class Committer {
    * returns). A second insert with the same id or trigger key returns the first run.
    */
   async insert(
-    flow: Flow, runId: string, input: unknown, dec: Decision, opts: { triggerKey?: string; trigger?: Trigger },
-    db: Db = this.d.sql, after: AfterCommit | null = null,
+    flow: Flow,
+    runId: string,
+    input: unknown,
+    dec: Decision,
+    opts: { triggerKey?: string; trigger?: Trigger },
+    db: Db = this.d.sql,
+    after: AfterCommit | null = null,
   ) {
     const plan = this.plan(flow, dec, null);
-    const inserted = await insertRun(db, {
-      id: runId, flow: flow.id, flowVersion: flow.version, status: dec.status, snapshot: dec.snapshot, input,
-      output: dec.output, triggerKey: opts.triggerKey ?? null, trigger: opts.trigger ?? {},
-    }, { kind: 'event', type: 'xstate.init', event: null, actor: opts.trigger?.actor ?? null, stateBefore: null, stateAfter: dec.snapshot.value, dedupeKey: null },
-    plan, this.d.owner);
+    const inserted = await insertRun(
+      db,
+      {
+        id: runId,
+        flow: flow.id,
+        flowVersion: flow.version,
+        status: dec.status,
+        snapshot: dec.snapshot,
+        input,
+        output: dec.output,
+        triggerKey: opts.triggerKey ?? null,
+        trigger: opts.trigger ?? {},
+      },
+      {
+        kind: 'event',
+        type: 'xstate.init',
+        event: null,
+        actor: opts.trigger?.actor ?? null,
+        stateBefore: null,
+        stateAfter: dec.snapshot.value,
+        dedupeKey: null,
+      },
+      plan,
+      this.d.owner,
+    );
     if (!inserted) {
       const existing = await findRunId(db, runId, opts.triggerKey ?? null);
       return { runId: existing ?? runId, isNew: false };
@@ -99,7 +135,9 @@ export class Committer {
   async apply(runId: string, event: EventObject, ctx: ApplyContext): Promise<ApplyResult> {
     for (let attempt = 0; attempt < MAX_CONFLICTS; attempt++) {
       // A dedupe key needs the read: it checks the key in the same query.
-      const head = (attempt === 0 && !ctx.dedupeKey ? this.hot.get(runId) : undefined) ?? await readRunHead(this.d.sql, runId, ctx.dedupeKey);
+      const head =
+        (attempt === 0 && !ctx.dedupeKey ? this.hot.get(runId) : undefined) ??
+        (await readRunHead(this.d.sql, runId, ctx.dedupeKey));
       if (!head) throw new SignoffError('run_not_found', `no run ${runId}`);
       if (head.duplicate) return { status: head.status as RunStatus, duplicate: true };
       const outcome = await this.tryApply(this.d.sql, runId, head, event, ctx, null).catch((err: unknown) => {
@@ -112,7 +150,11 @@ export class Committer {
       // A step result or timer whose claim was taken over (our lease expired) can never
       // commit: give it up now rather than re-deciding until MAX_CONFLICTS (RELIABILITY D33).
       if (!(await this.holdsClaim(runId, ctx))) {
-        this.d.log.warn('claim lost to another worker; outcome given up', { runId, job: ctx.job?.key, timer: ctx.timerSendId });
+        this.d.log.warn('claim lost to another worker; outcome given up', {
+          runId,
+          job: ctx.job?.key,
+          timer: ctx.timerSendId,
+        });
         return { status: head.status as RunStatus, duplicate: false };
       }
     }
@@ -126,7 +168,13 @@ export class Committer {
    * audit row. The jobs it creates are leased to this process and are started
    * from `after` once the caller's COMMIT has returned.
    */
-  async applyInTx(tx: Db, runId: string, event: EventObject, ctx: ApplyContext, after: AfterCommit): Promise<ApplyResult> {
+  async applyInTx(
+    tx: Db,
+    runId: string,
+    event: EventObject,
+    ctx: ApplyContext,
+    after: AfterCommit,
+  ): Promise<ApplyResult> {
     const head = await lockRunHead(tx, runId, ctx.dedupeKey);
     if (!head) throw new SignoffError('run_not_found', `no run ${runId}`);
     if (head.duplicate) return { status: head.status as RunStatus, duplicate: true };
@@ -146,7 +194,12 @@ export class Committer {
 
   /** One decide-and-write attempt on `db` (the pool, or a caller's transaction); null when another writer got there first. */
   private async tryApply(
-    db: Db, runId: string, head: RunHead, event: EventObject, ctx: ApplyContext, after: AfterCommit | null,
+    db: Db,
+    runId: string,
+    head: RunHead,
+    event: EventObject,
+    ctx: ApplyContext,
+    after: AfterCommit | null,
   ): Promise<ApplyResult | null> {
     const isInternal = ctx.job !== null || ctx.timerSendId !== null || Boolean(ctx.waitKey);
     if (head.status !== 'running' && head.status !== 'waiting') {
@@ -154,11 +207,15 @@ export class Committer {
       throw new SignoffError('run_not_active', `run ${runId} is ${head.status}; it takes no more events`);
     }
     const childId = ctx.job?.childId ?? (ctx.waitKey ? childOfJob(head.snapshot, ctx.waitKey) : undefined);
-    if ((ctx.job || ctx.waitKey) && (!childId || head.snapshot.children?.[childId]?.job !== (ctx.job?.key ?? ctx.waitKey))) {
+    if (
+      (ctx.job || ctx.waitKey) &&
+      (!childId || head.snapshot.children?.[childId]?.job !== (ctx.job?.key ?? ctx.waitKey))
+    ) {
       return this.discard(db, runId, ctx, head.status as RunStatus);
     }
     const flow = this.d.flows.get(head.flow);
-    if (!flow) throw new SignoffError('flow_not_found', `run ${runId} belongs to flow "${head.flow}", which is not loaded`);
+    if (!flow)
+      throw new SignoffError('flow_not_found', `run ${runId} belongs to flow "${head.flow}", which is not loaded`);
     const gone = head.flow_version !== flow.version ? missingState(flow, head.snapshot) : null;
     if (gone) return this.park(db, runId, head, ctx, gone);
     let dec: Decision;
@@ -175,18 +232,47 @@ export class Committer {
   }
 
   private async write(
-    w: WriteTarget, flow: Flow, runId: string, head: RunHead, event: EventObject, ctx: ApplyContext, dec: Decision,
-    kind: 'event' | 'note' = 'event', reason: string | null = null,
+    w: WriteTarget,
+    flow: Flow,
+    runId: string,
+    head: RunHead,
+    event: EventObject,
+    ctx: ApplyContext,
+    dec: Decision,
+    kind: 'event' | 'note' = 'event',
+    reason: string | null = null,
   ) {
     const seq = head.version + 1;
     const error = (event as { error?: unknown }).error;
     const plan = this.plan(flow, dec, ctx);
     reason ??= dec.status === 'failed' ? `flow failed: ${describeError(dec.machineError).message}` : null;
     const ok = await commitTransition(w.db, {
-      runId, flow: flow.id, seq, snapshot: dec.snapshot, status: dec.status, output: dec.output, reason,
-      event: { kind, type: event.type, event, actor: ctx.actor, stateBefore: head.snapshot.value, stateAfter: dec.snapshot.value, dedupeKey: ctx.dedupeKey },
-      plan, owner: this.d.owner, timerSendId: ctx.timerSendId, waitKey: ctx.waitKey ?? null,
-      job: ctx.job && { key: ctx.job.key, attempt: ctx.job.attempt, outcome: error === undefined ? 'done' : 'failed', error: error ?? null },
+      runId,
+      flow: flow.id,
+      seq,
+      snapshot: dec.snapshot,
+      status: dec.status,
+      output: dec.output,
+      reason,
+      event: {
+        kind,
+        type: event.type,
+        event,
+        actor: ctx.actor,
+        stateBefore: head.snapshot.value,
+        stateAfter: dec.snapshot.value,
+        dedupeKey: ctx.dedupeKey,
+      },
+      plan,
+      owner: this.d.owner,
+      timerSendId: ctx.timerSendId,
+      waitKey: ctx.waitKey ?? null,
+      job: ctx.job && {
+        key: ctx.job.key,
+        attempt: ctx.job.attempt,
+        outcome: error === undefined ? 'done' : 'failed',
+        error: error ?? null,
+      },
     });
     if (!ok) return null;
     const done = () => this.committed(flow, runId, seq, dec, plan, reason);
@@ -196,23 +282,53 @@ export class Committer {
   }
 
   /** The state ignored the event. Outside events are refused; a step or wait result still closes its child. */
-  private async unchanged(w: WriteTarget, flow: Flow, runId: string, head: RunHead, event: EventObject, ctx: ApplyContext) {
+  private async unchanged(
+    w: WriteTarget,
+    flow: Flow,
+    runId: string,
+    head: RunHead,
+    event: EventObject,
+    ctx: ApplyContext,
+  ) {
     if (ctx.timerSendId) return this.discard(w.db, runId, ctx, head.status as RunStatus);
     if (!w.childId) {
-      throw new SignoffError('event_not_accepted',
-        `run ${runId} is in state ${JSON.stringify(head.snapshot.value)}, which does not accept "${event.type}"`);
+      throw new SignoffError(
+        'event_not_accepted',
+        `run ${runId} is in state ${JSON.stringify(head.snapshot.value)}, which does not accept "${event.type}"`,
+      );
     }
     const children = { ...head.snapshot.children };
     delete children[w.childId];
     const snapshot = { ...head.snapshot, children };
     const status: RunStatus = activeStatus(children);
-    return this.write(w, flow, runId, head, event, ctx, { ...emptyWork(), snapshot, status, output: undefined, changed: true, machineError: undefined });
+    return this.write(w, flow, runId, head, event, ctx, {
+      ...emptyWork(),
+      snapshot,
+      status,
+      output: undefined,
+      changed: true,
+      machineError: undefined,
+    });
   }
 
   /** A step failed for good and the flow has no onError: the run fails, its snapshot kept for a retry. */
-  private async failRun(w: WriteTarget, flow: Flow, runId: string, head: RunHead, event: EventObject, ctx: ApplyContext) {
+  private async failRun(
+    w: WriteTarget,
+    flow: Flow,
+    runId: string,
+    head: RunHead,
+    event: EventObject,
+    ctx: ApplyContext,
+  ) {
     const error = (event as { error?: unknown }).error;
-    const dec: Decision = { ...emptyWork(), snapshot: head.snapshot, status: 'failed', output: undefined, changed: true, machineError: error };
+    const dec: Decision = {
+      ...emptyWork(),
+      snapshot: head.snapshot,
+      status: 'failed',
+      output: undefined,
+      changed: true,
+      machineError: error,
+    };
     const reason = `step "${w.childId}" failed: ${describeError(error).message}`;
     return this.write(w, flow, runId, head, { ...event, type: 'step.failed' }, ctx, dec, 'note', reason);
   }
@@ -238,7 +354,13 @@ export class Committer {
       for (const run of await listRunsOnOtherVersions(this.d.sql, flow.id, flow.version)) {
         const gone = missingState(flow, run.snapshot);
         if (!gone) continue;
-        await appendNote(this.d.sql, run.id, { type: 'run.parked', data: { reason: gone }, actor: null, status: 'parked', reason: gone });
+        await appendNote(this.d.sql, run.id, {
+          type: 'run.parked',
+          data: { reason: gone },
+          actor: null,
+          status: 'parked',
+          reason: gone,
+        });
         parked.push(run.id);
       }
     }
@@ -256,7 +378,15 @@ export class Committer {
     return {
       jobs: dec.jobs.map((j) => {
         const o = flow.stepOptions.get(j.name)!;
-        return { key: j.key, kind: j.kind, name: j.name, child_id: j.childId, input: j.input, max_attempts: o.maxAttempts, lease_ms: o.timeoutMs + LEASE_MARGIN_MS };
+        return {
+          key: j.key,
+          kind: j.kind,
+          name: j.name,
+          child_id: j.childId,
+          input: j.input,
+          max_attempts: o.maxAttempts,
+          lease_ms: o.timeoutMs + LEASE_MARGIN_MS,
+        };
       }),
       timers: dec.timers.map((t) => ({ send_id: t.sendId, event: t.event, delay_ms: t.delayMs })),
       cancelJobs: dec.cancelJobs.filter((k) => k !== ctx?.job?.key),
@@ -264,22 +394,52 @@ export class Committer {
     };
   }
 
-  private committed(flow: Flow, runId: string, seq: number, dec: Decision, plan: WritePlan, reason: string | null = null): void {
+  private committed(
+    flow: Flow,
+    runId: string,
+    seq: number,
+    dec: Decision,
+    plan: WritePlan,
+    reason: string | null = null,
+  ): void {
     if (dec.jobs.some((j) => j.kind === 'step')) {
-      this.hot.set(runId, { flow: flow.id, flow_version: flow.version, status: dec.status, snapshot: dec.snapshot, version: seq, duplicate: false });
+      this.hot.set(runId, {
+        flow: flow.id,
+        flow_version: flow.version,
+        status: dec.status,
+        snapshot: dec.snapshot,
+        version: seq,
+        duplicate: false,
+      });
     } else {
       this.hot.delete(runId);
     }
-    this.d.onCommit({ id: runId, flow: flow.id, status: dec.status, reason, state: dec.snapshot.value, context: dec.snapshot.context, output: dec.output, version: seq });
+    this.d.onCommit({
+      id: runId,
+      flow: flow.id,
+      status: dec.status,
+      reason,
+      state: dec.snapshot.value,
+      context: dec.snapshot.context,
+      output: dec.output,
+      version: seq,
+    });
     if (plan.jobs.length > 0 || plan.timers.length > 0) {
       const jobs = plan.jobs.map((j) => ({ ...j, run_id: runId, flow: flow.id, attempts: 1, recoveries: 0 }));
-      this.d.onWork(jobs, dec.timers.map((t) => t.delayMs));
+      this.d.onWork(
+        jobs,
+        dec.timers.map((t) => t.delayMs),
+      );
     }
   }
 }
 
 /** Where a write goes: the pool, or a caller's transaction whose COMMIT starts the work (`after`). */
-interface WriteTarget { db: Db; after: AfterCommit | null; childId: string | undefined }
+interface WriteTarget {
+  db: Db;
+  after: AfterCommit | null;
+  childId: string | undefined;
+}
 
 /** The id of the child invoked with job key `key`, if the run still has it. */
 function childOfJob(snapshot: StoredSnapshot, key: string): string | undefined {
@@ -302,7 +462,13 @@ function missingState(flow: Flow, snapshot: StoredSnapshot): string | null {
 
 export function toView(run: RunRecord): RunView {
   return {
-    id: run.id, flow: run.flow, status: run.status as RunStatus, reason: run.status_reason,
-    state: run.snapshot?.value, context: run.snapshot?.context, output: run.output, version: run.version,
+    id: run.id,
+    flow: run.flow,
+    status: run.status as RunStatus,
+    reason: run.status_reason,
+    state: run.snapshot?.value,
+    context: run.snapshot?.context,
+    output: run.output,
+    version: run.version,
   };
 }

@@ -14,7 +14,11 @@ import type { Flow } from './flow.ts';
 export type RunStatus = 'running' | 'waiting' | 'done' | 'failed' | 'cancelled' | 'parked';
 
 /** A running child: a step job, or a review waiting for people (`isReview`). */
-export interface StoredChild { src: string; job: string; isReview?: boolean }
+export interface StoredChild {
+  src: string;
+  job: string;
+  isReview?: boolean;
+}
 
 /** The JSON stored in runs.snapshot. */
 export interface StoredSnapshot {
@@ -27,8 +31,18 @@ export interface StoredSnapshot {
   children: Record<string, StoredChild>;
 }
 
-export interface JobSpec { key: string; kind: 'step' | 'effect' | 'review'; name: string; childId: string | null; input: unknown }
-export interface TimerSpec { sendId: string; event: EventObject; delayMs: number }
+export interface JobSpec {
+  key: string;
+  kind: 'step' | 'effect' | 'review';
+  name: string;
+  childId: string | null;
+  input: unknown;
+}
+export interface TimerSpec {
+  sendId: string;
+  event: EventObject;
+  delayMs: number;
+}
 
 export interface Decision {
   snapshot: StoredSnapshot;
@@ -58,7 +72,12 @@ export function decideStart(flow: Flow, runId: string, input: unknown): Decision
  * step whose result `event` is: it is no longer running, whatever the machine does.
  */
 export function decideEvent(
-  flow: Flow, runId: string, seq: number, stored: StoredSnapshot, event: EventObject, completedChild?: string,
+  flow: Flow,
+  runId: string,
+  seq: number,
+  stored: StoredSnapshot,
+  event: EventObject,
+  completedChild?: string,
 ): Decision {
   const current = restore(flow, stored);
   const [next, actions] = transition(flow.machine, current, event);
@@ -84,14 +103,24 @@ export function restore(flow: Flow, stored: StoredSnapshot): AnyMachineSnapshot 
 
 function emptyDecision(stored: StoredSnapshot): Omit<Decision, 'changed'> {
   return {
-    snapshot: stored, status: 'waiting', output: undefined, jobs: [], timers: [],
-    cancelTimers: [], cancelJobs: [], machineError: undefined,
+    snapshot: stored,
+    status: 'waiting',
+    output: undefined,
+    jobs: [],
+    timers: [],
+    cancelTimers: [],
+    cancelJobs: [],
+    machineError: undefined,
   };
 }
 
 function finish(
-  flow: Flow, runId: string, seq: number, prevChildren: Record<string, StoredChild>,
-  next: AnyMachineSnapshot, actions: readonly { type: string; params?: unknown }[],
+  flow: Flow,
+  runId: string,
+  seq: number,
+  prevChildren: Record<string, StoredChild>,
+  next: AnyMachineSnapshot,
+  actions: readonly { type: string; params?: unknown }[],
 ): Decision {
   const children = { ...prevChildren };
   const persisted = flow.machine.getPersistedSnapshot(next) as unknown as Omit<StoredSnapshot, 'children'>;
@@ -112,8 +141,13 @@ function finish(
 }
 
 function collect(
-  flow: Flow, runId: string, seq: number, index: number,
-  action: { type: string; params?: unknown }, children: Record<string, StoredChild>, d: Decision,
+  flow: Flow,
+  runId: string,
+  seq: number,
+  index: number,
+  action: { type: string; params?: unknown },
+  children: Record<string, StoredChild>,
+  d: Decision,
 ): void {
   const p = (action.params ?? {}) as Record<string, any>;
   switch (action.type) {
@@ -141,9 +175,18 @@ function collect(
     default:
       if (IGNORED_ACTIONS.has(action.type)) return;
       if (!flow.effects?.[action.type]) {
-        throw invalid(flow, `action "${action.type}" is not a registered effect (machines do no I/O; declare it in effects)`);
+        throw invalid(
+          flow,
+          `action "${action.type}" is not a registered effect (machines do no I/O; declare it in effects)`,
+        );
       }
-      d.jobs.push({ key: `${runId}:fx-${action.type}:${seq}:${index}`, kind: 'effect', name: action.type, childId: null, input: action.params ?? null });
+      d.jobs.push({
+        key: `${runId}:fx-${action.type}:${seq}:${index}`,
+        kind: 'effect',
+        name: action.type,
+        childId: null,
+        input: action.params ?? null,
+      });
   }
 }
 

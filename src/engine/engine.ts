@@ -13,7 +13,14 @@ import { cancelRunWork, notifyWorkers, requeueFailedJob, resumeWaitingJob } from
 import { runCost, type RunCost } from '../store/ledger.ts';
 import { acknowledgeToolCalls } from '../store/tool-calls.ts';
 import {
-  appendNote, countRunsByStatus, listRuns, readRun, readTimeline, type RunRecord, type RunSummary, type TimelineRow,
+  appendNote,
+  countRunsByStatus,
+  listRuns,
+  readRun,
+  readTimeline,
+  type RunRecord,
+  type RunSummary,
+  type TimelineRow,
 } from '../store/runs.ts';
 import { Committer, toView, type AfterCommit, type Trigger } from './commit.ts';
 import { decideStart, type RunStatus } from './decide.ts';
@@ -95,17 +102,31 @@ export class Engine implements RunGateway {
     const log = opts.log ?? silentLogger;
     this.reviews = opts.reviews ?? null;
     this.crashpoints = opts.crashpoints ?? new Set();
-    const system = new Map([...(opts.reviews?.systemJobs ?? new Map())].map(([name, def]) => [name, normalizeStep(def)]));
+    const system = new Map(
+      [...(opts.reviews?.systemJobs ?? new Map())].map(([name, def]) => [name, normalizeStep(def)]),
+    );
     this.committer = new Committer({
-      sql: this.sql, owner: this.workerId, flows: this.flows, log,
+      sql: this.sql,
+      owner: this.workerId,
+      flows: this.flows,
+      log,
       onCommit: (view) => this.waiters.announce(view),
       onWork: (jobs, timerDelays) => this.worker.accept(jobs, timerDelays),
     });
     this.worker = new Worker({
-      sql: this.sql, owner: this.workerId, flows: this.flows, committer: this.committer, log,
-      concurrency: opts.concurrency ?? 100, pollMs: this.pollMs, maxRecoveries: opts.maxRecoveries ?? 3,
-      channel: this.channel, crashpoints: this.crashpoints,
-      system, services: opts.services ?? null, waits: opts.reviews ?? null,
+      sql: this.sql,
+      owner: this.workerId,
+      flows: this.flows,
+      committer: this.committer,
+      log,
+      concurrency: opts.concurrency ?? 100,
+      pollMs: this.pollMs,
+      maxRecoveries: opts.maxRecoveries ?? 3,
+      channel: this.channel,
+      crashpoints: this.crashpoints,
+      system,
+      services: opts.services ?? null,
+      waits: opts.reviews ?? null,
     });
     opts.reviews?.attach(this);
   }
@@ -121,9 +142,20 @@ export class Engine implements RunGateway {
     const result = await this.sql.begin(async (sql) => {
       const rt: RunTx = {
         sql,
-        deliver: (runId, event, opts) => this.committer.applyInTx(sql, runId, event, {
-          actor: opts.actor ?? null, dedupeKey: opts.dedupeKey ?? null, job: null, timerSendId: null, waitKey: opts.waitKey ?? null,
-        }, after),
+        deliver: (runId, event, opts) =>
+          this.committer.applyInTx(
+            sql,
+            runId,
+            event,
+            {
+              actor: opts.actor ?? null,
+              dedupeKey: opts.dedupeKey ?? null,
+              job: null,
+              timerSendId: null,
+              waitKey: opts.waitKey ?? null,
+            },
+            after,
+          ),
         start: (flowId, input, opts = {}) => this.startOn(sql, after, flowId, input, opts),
         resumeJob: async (jobKey) => {
           const isResumed = await resumeWaitingJob(sql, jobKey);
@@ -177,14 +209,20 @@ export class Engine implements RunGateway {
     const parsed = flow.input.safeParse(input);
     if (!parsed.success) {
       const problems = parsed.error.issues.map((i) => `${i.path.join('.') || 'input'}: ${i.message}`);
-      throw new SignoffError('input_invalid', `invalid input for "${flowId}": ${problems.join('; ')}`, { details: { problems } });
+      throw new SignoffError('input_invalid', `invalid input for "${flowId}": ${problems.join('; ')}`, {
+        details: { problems },
+      });
     }
     const runId = opts.runId ?? randomUUID();
     return this.committer.insert(flow, runId, parsed.data, decideStart(flow, runId, parsed.data), opts, db, after);
   }
 
   /** Sends an outside event (a decision, a webhook update) to a run. */
-  async send(runId: string, event: RunEvent, opts: SendOptions = {}): Promise<{ status: RunStatus; duplicate: boolean }> {
+  async send(
+    runId: string,
+    event: RunEvent,
+    opts: SendOptions = {},
+  ): Promise<{ status: RunStatus; duplicate: boolean }> {
     if (!event || typeof event.type !== 'string' || event.type.length === 0 || event.type.length > 200) {
       throw new SignoffError('event_invalid', 'an event needs a non-empty string "type"');
     }
@@ -192,7 +230,10 @@ export class Engine implements RunGateway {
       throw new SignoffError('event_invalid', `event type "${event.type}" is reserved for the engine`);
     }
     return this.committer.apply(runId, event, {
-      actor: opts.actor ?? null, dedupeKey: opts.dedupeKey ?? null, job: null, timerSendId: null,
+      actor: opts.actor ?? null,
+      dedupeKey: opts.dedupeKey ?? null,
+      job: null,
+      timerSendId: null,
     });
   }
 
@@ -206,7 +247,9 @@ export class Engine implements RunGateway {
 
   /** The loaded flows, by id, with their titles (for help and error replies). */
   listFlows(): { id: string; title: string; triggers: Flow['triggers'] }[] {
-    return [...this.flows.values()].map((f) => ({ id: f.id, title: f.title, triggers: f.triggers })).sort((a, b) => (a.id < b.id ? -1 : 1));
+    return [...this.flows.values()]
+      .map((f) => ({ id: f.id, title: f.title, triggers: f.triggers }))
+      .sort((a, b) => (a.id < b.id ? -1 : 1));
   }
 
   /** The most recent runs of one tenant, newest first (`limit` default 10, at most 100). */
@@ -232,7 +275,13 @@ export class Engine implements RunGateway {
     }
     const reason = opts.reason ?? `cancelled by ${opts.actor ?? 'an operator'}`;
     await this.sql.begin(async (tx) => {
-      await appendNote(tx, runId, { type: 'run.cancelled', data: { reason }, actor: opts.actor ?? null, status: 'cancelled', reason });
+      await appendNote(tx, runId, {
+        type: 'run.cancelled',
+        data: { reason },
+        actor: opts.actor ?? null,
+        status: 'cancelled',
+        reason,
+      });
       await cancelRunWork(tx, runId);
       await this.reviews?.cancelReviews(tx, runId, opts.actor ?? null);
     });
@@ -245,7 +294,10 @@ export class Engine implements RunGateway {
   async retry(runId: string, opts: { actor?: string } = {}): Promise<void> {
     const run = await this.mustRead(runId);
     if (run.status !== 'failed' && run.status !== 'parked') {
-      throw new SignoffError('run_not_failed', `run ${runId} is ${run.status}; only failed or parked runs can be retried`);
+      throw new SignoffError(
+        'run_not_failed',
+        `run ${runId} is ${run.status}; only failed or parked runs can be retried`,
+      );
     }
     const keys = Object.values(run.snapshot.children ?? {}).map((c: any) => c.job as string);
     const requeued = await this.sql.begin(async (tx) => {
@@ -253,11 +305,21 @@ export class Engine implements RunGateway {
       for (const key of keys) if (await requeueFailedJob(tx, runId, key)) n++;
       // A person looked: calls whose outcome was unknown may be made again.
       if (n > 0) await acknowledgeToolCalls(tx, keys);
-      if (n > 0) await appendNote(tx, runId, { type: 'run.retried', data: { jobs: keys }, actor: opts.actor ?? null, status: 'running', reason: null });
+      if (n > 0)
+        await appendNote(tx, runId, {
+          type: 'run.retried',
+          data: { jobs: keys },
+          actor: opts.actor ?? null,
+          status: 'running',
+          reason: null,
+        });
       return n;
     });
     if (requeued === 0) {
-      throw new SignoffError('run_not_failed', `run ${runId} has no failed step to retry (${run.status_reason ?? 'no reason recorded'}); cancel it instead`);
+      throw new SignoffError(
+        'run_not_failed',
+        `run ${runId} has no failed step to retry (${run.status_reason ?? 'no reason recorded'}); cancel it instead`,
+      );
     }
     await this.sql.notify(this.channel, 'retry');
   }
@@ -269,7 +331,8 @@ export class Engine implements RunGateway {
    * are seen by polling every `pollMs` (default 200 ms).
    */
   async waitFor(
-    runId: string, until: RunStatus[] | ((run: RunView) => boolean),
+    runId: string,
+    until: RunStatus[] | ((run: RunView) => boolean),
     opts: { timeoutMs?: number; pollMs?: number } = {},
   ): Promise<RunView> {
     const test = Array.isArray(until) ? (r: RunView) => until.includes(r.status) : until;
@@ -285,7 +348,10 @@ export class Engine implements RunGateway {
         if (test(view)) return view;
         const left = deadline - Date.now();
         if (left <= 0) {
-          throw new SignoffError('wait_timeout', `run ${runId} did not reach the expected state in time (it is ${view.status})`);
+          throw new SignoffError(
+            'wait_timeout',
+            `run ${runId} did not reach the expected state in time (it is ${view.status})`,
+          );
         }
         let timer: NodeJS.Timeout | undefined;
         const tick = new Promise<null>((r) => (timer = setTimeout(() => r(null), Math.min(left, opts.pollMs ?? 200))));

@@ -66,7 +66,9 @@ export function runAbortable<T>(fn: () => Promise<T>, signal: AbortSignal): Prom
   return new Promise<T>((resolve, reject) => {
     const onAbort = () => reject(signal.reason);
     signal.addEventListener('abort', onAbort, { once: true });
-    fn().then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+    fn()
+      .then(resolve, reject)
+      .finally(() => signal.removeEventListener('abort', onAbort));
   });
 }
 

@@ -55,9 +55,7 @@ export type StepDefinition = StepFn | StepOptions;
 
 /** What starts a flow: `command` (src/triggers/commands.ts), `webhook` (src/triggers/webhooks/ingress.ts), `schedule`. */
 export type TriggerSpec =
-  | { kind: 'command'; name?: string }
-  | WebhookTrigger
-  | { kind: 'schedule'; cron: string; timezone?: string };
+  { kind: 'command'; name?: string } | WebhookTrigger | { kind: 'schedule'; cron: string; timezone?: string };
 
 /**
  * A verified webhook starts the flow: `POST /webhooks/<source>` with one of
@@ -131,19 +129,28 @@ export function compileFlow<I>(spec: FlowSpec<I>): Flow<I> {
   }
   const reviewPolicies = new Map<string, unknown>();
   for (const [name, policy] of Object.entries(spec.reviews ?? {})) {
-    if (stepOptions.has(name)) throw new SignoffError('flow_invalid', `flow "${spec.id}": "${name}" is both a step and a review`);
+    if (stepOptions.has(name))
+      throw new SignoffError('flow_invalid', `flow "${spec.id}": "${name}" is both a step and a review`);
     reviewPolicies.set(name, policy);
     stepOptions.set(name, { ...REVIEW_JOB, run: reviewRunsInTheDesk });
   }
   const machine = withInvokeIds(spec.id, spec.machine);
   for (const src of invokedSources(machine.root)) {
     if (!spec.steps[src] && !reviewPolicies.has(src)) {
-      throw new SignoffError('flow_invalid', `flow "${spec.id}" invokes "${src}", which is not in its steps or reviews`);
+      throw new SignoffError(
+        'flow_invalid',
+        `flow "${spec.id}" invokes "${src}", which is not in its steps or reviews`,
+      );
     }
   }
   const { reviews: _reviews, ...rest } = spec;
   return Object.freeze({
-    ...rest, triggers: Object.freeze([...(spec.triggers ?? [])]), machine, version: hashMachine(machine), stepOptions, reviewPolicies,
+    ...rest,
+    triggers: Object.freeze([...(spec.triggers ?? [])]),
+    machine,
+    version: hashMachine(machine),
+    stepOptions,
+    reviewPolicies,
   });
 }
 
@@ -186,15 +193,19 @@ function withInvokeIds(flowId: string, machine: AnyStateMachine): AnyStateMachin
           return { ...inv, id: inv.src };
         }
         if (inv.id !== inv.src) {
-          throw new SignoffError('flow_invalid',
-            `flow "${flowId}": state "${path}" invokes "${inv.src}" with id "${String(inv.id)}"; leave the id out (it is the src)`);
+          throw new SignoffError(
+            'flow_invalid',
+            `flow "${flowId}": state "${path}" invokes "${inv.src}" with id "${String(inv.id)}"; leave the id out (it is the src)`,
+          );
         }
         return inv;
       });
       copy.invoke = Array.isArray(node.invoke) ? withIds : withIds[0];
     }
     if (node.states) {
-      copy.states = Object.fromEntries(Object.entries(node.states).map(([key, child]) => [key, visit(child, path ? `${path}.${key}` : key)]));
+      copy.states = Object.fromEntries(
+        Object.entries(node.states).map(([key, child]) => [key, visit(child, path ? `${path}.${key}` : key)]),
+      );
     }
     return copy;
   };

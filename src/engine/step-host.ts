@@ -32,7 +32,11 @@ export interface RunTx {
    * review child, by the job key it was invoked with) that the event ends; a run
    * that has left that wait takes nothing. `dedupeKey` makes a second delivery a no-op.
    */
-  deliver(runId: string, event: { type: string } & Record<string, unknown>, opts: DeliverOptions): Promise<{ status: string; duplicate: boolean }>;
+  deliver(
+    runId: string,
+    event: { type: string } & Record<string, unknown>,
+    opts: DeliverOptions,
+  ): Promise<{ status: string; duplicate: boolean }>;
   /**
    * Starts a run with the transaction: a webhook delivery or a schedule slot is
    * recorded and its run created together, or neither (`triggerKey` dedupes).
@@ -43,7 +47,11 @@ export interface RunTx {
   resumeJob(jobKey: string): Promise<boolean>;
 }
 
-export interface DeliverOptions { waitKey?: string; dedupeKey?: string; actor?: string }
+export interface DeliverOptions {
+  waitKey?: string;
+  dedupeKey?: string;
+  actor?: string;
+}
 
 export interface StartInTxOptions {
   runId?: string;
@@ -76,21 +84,33 @@ export interface WaitHost {
 
 const NO_SERVICES: StepServices = {
   generate: async () => {
-    throw new SignoffError('step_failed', 'this engine was started without model services', { details: { retryable: false } });
+    throw new SignoffError('step_failed', 'this engine was started without model services', {
+      details: { retryable: false },
+    });
   },
   callTool: async () => {
-    throw new SignoffError('step_failed', 'this engine was started without tool services', { details: { retryable: false } });
+    throw new SignoffError('step_failed', 'this engine was started without tool services', {
+      details: { retryable: false },
+    });
   },
 };
 
 /** The services of one step or effect job, scoped to its run, key, flow tools and budget. */
 export function servicesFor(
-  factory: ServicesFactory | null, flows: ReadonlyMap<string, Flow<any>>, job: ClaimedJob, signal: AbortSignal,
+  factory: ServicesFactory | null,
+  flows: ReadonlyMap<string, Flow<any>>,
+  job: ClaimedJob,
+  signal: AbortSignal,
 ): StepServices {
   if (!factory || (job.kind !== 'step' && job.kind !== 'effect')) return NO_SERVICES;
   const flow = flows.get(job.flow);
   return factory({
-    runId: job.run_id, flowId: job.flow, jobKey: job.key, attempt: job.attempts, signal,
-    tools: flow?.tools ?? [], budgetUsd: flow?.budgetUsd,
+    runId: job.run_id,
+    flowId: job.flow,
+    jobKey: job.key,
+    attempt: job.attempts,
+    signal,
+    tools: flow?.tools ?? [],
+    budgetUsd: flow?.budgetUsd,
   });
 }

@@ -9,8 +9,16 @@ import { describeError, isSignoffError, type SignoffError } from '../errors.ts';
 import type { Logger } from '../ops/log.ts';
 import type { Sql } from '../store/client.ts';
 import {
-  claimJobs, claimTimers, deferJob, finishJob, msUntilNextDue, releaseJobs, rescheduleJob, waitJob,
-  type ClaimedJob, type ClaimedTimer,
+  claimJobs,
+  claimTimers,
+  deferJob,
+  finishJob,
+  msUntilNextDue,
+  releaseJobs,
+  rescheduleJob,
+  waitJob,
+  type ClaimedJob,
+  type ClaimedTimer,
 } from '../store/jobs.ts';
 import { appendNote } from '../store/runs.ts';
 import type { Committer } from './commit.ts';
@@ -43,7 +51,6 @@ const TIMER_LEASE_MS = 30_000;
 const MAX_BACKOFF_MS = 300_000;
 /** Waits for a rate limit that do not use up an attempt, per job; after these, each wait counts. */
 const MAX_DEFERRALS = 50;
-
 
 export class Worker {
   private readonly executor: Executor;
@@ -148,7 +155,8 @@ export class Worker {
   }
 
   private execute(job: ClaimedJob): void {
-    const opts = job.kind === 'system' ? this.d.system.get(job.name) : this.d.flows.get(job.flow)?.stepOptions.get(job.name);
+    const opts =
+      job.kind === 'system' ? this.d.system.get(job.name) : this.d.flows.get(job.flow)?.stepOptions.get(job.name);
     if (job.recoveries > this.d.maxRecoveries) {
       void this.parkRun(job, `step "${job.child_id ?? job.name}" crashed its worker ${job.recoveries} times`);
       return;
@@ -158,10 +166,12 @@ export class Worker {
       return;
     }
     this.executor.submit({
-      key: job.key, timeoutMs: opts.timeoutMs,
-      run: (signal) => this.runJob(job, opts, signal).finally(() => {
-        if (this.wasSlotBound) this.wake();
-      }),
+      key: job.key,
+      timeoutMs: opts.timeoutMs,
+      run: (signal) =>
+        this.runJob(job, opts, signal).finally(() => {
+          if (this.wasSlotBound) this.wake();
+        }),
     });
   }
 
@@ -170,7 +180,11 @@ export class Worker {
     let error: unknown;
     try {
       const ctx: StepContext = {
-        runId: job.run_id, flowId: job.flow, idempotencyKey: job.key, attempt: job.attempts, signal,
+        runId: job.run_id,
+        flowId: job.flow,
+        idempotencyKey: job.key,
+        attempt: job.attempts,
+        signal,
         services: servicesFor(this.d.services, this.d.flows, job, signal),
       };
       const waits = this.d.waits;
@@ -204,7 +218,10 @@ export class Worker {
     }
     const event = { type: `xstate.done.actor.${job.child_id}`, output };
     await this.d.committer.apply(job.run_id, event, {
-      actor: null, dedupeKey: null, timerSendId: null, job: { key: job.key, attempt: job.attempts, childId: job.child_id! },
+      actor: null,
+      dedupeKey: null,
+      timerSendId: null,
+      job: { key: job.key, attempt: job.attempts, childId: job.child_id! },
     });
   }
 
@@ -214,7 +231,12 @@ export class Worker {
     if (isSignoffError(err, 'person_needed') && this.d.waits && job.kind === 'step') return this.askPerson(job, err);
     const isRetryable = !(isSignoffError(err) && err.details?.retryable === false);
     const waitMs = retryAfterMs(err);
-    if (isRetryable && waitMs > 0 && (err as SignoffError).details?.defer === true && await deferJob(this.d.sql, job.key, this.d.owner, job.attempts, waitMs, error, MAX_DEFERRALS)) {
+    if (
+      isRetryable &&
+      waitMs > 0 &&
+      (err as SignoffError).details?.defer === true &&
+      (await deferJob(this.d.sql, job.key, this.d.owner, job.attempts, waitMs, error, MAX_DEFERRALS))
+    ) {
       this.d.log.warn('rate limited; rescheduled', { job: job.key, delayMs: waitMs, error: error.message });
       this.wakeIn(waitMs);
       return;
@@ -223,18 +245,30 @@ export class Worker {
       const backoff = Math.min(opts.backoffMs * 2 ** (job.attempts - 1), MAX_BACKOFF_MS);
       const delay = Math.max(backoff, waitMs);
       await rescheduleJob(this.d.sql, job.key, this.d.owner, job.attempts, delay, error);
-      this.d.log.warn('step failed; will retry', { job: job.key, attempt: job.attempts, delayMs: delay, error: error.message });
+      this.d.log.warn('step failed; will retry', {
+        job: job.key,
+        attempt: job.attempts,
+        delayMs: delay,
+        error: error.message,
+      });
       this.wakeIn(delay);
       return;
     }
     if (job.kind === 'effect' || job.kind === 'system') {
       if (await finishJob(this.d.sql, job.key, this.d.owner, job.attempts, 'failed', error)) {
-        await appendNote(this.d.sql, job.run_id, { type: `${job.kind}.failed`, data: { [job.kind]: job.name, error }, actor: null });
+        await appendNote(this.d.sql, job.run_id, {
+          type: `${job.kind}.failed`,
+          data: { [job.kind]: job.name, error },
+          actor: null,
+        });
       }
       return;
     }
     await this.d.committer.apply(job.run_id, { type: `xstate.error.actor.${job.child_id}`, error } as any, {
-      actor: null, dedupeKey: null, timerSendId: null, job: { key: job.key, attempt: job.attempts, childId: job.child_id! },
+      actor: null,
+      dedupeKey: null,
+      timerSendId: null,
+      job: { key: job.key, attempt: job.attempts, childId: job.child_id! },
     });
   }
 
@@ -247,7 +281,13 @@ export class Worker {
     const reason = `blocked:${String(err.details?.block ?? 'unknown')}: ${err.message}`;
     const parked = await this.d.sql.begin(async (t) => {
       if (!(await finishJob(t, job.key, this.d.owner, job.attempts, 'failed', describeError(err)))) return false;
-      await appendNote(t, job.run_id, { type: 'run.blocked', data: { reason, job: job.key }, actor: null, status: 'parked', reason });
+      await appendNote(t, job.run_id, {
+        type: 'run.blocked',
+        data: { reason, job: job.key },
+        actor: null,
+        status: 'parked',
+        reason,
+      });
       await this.d.waits?.tellRun(t, job.run_id, `Run ${job.run_id} is paused: ${err.message}`);
       return true;
     });
@@ -269,21 +309,42 @@ export class Worker {
       await this.d.waits!.askAboutJob(t, job, question);
       return true;
     });
-    if (isAsked) this.d.log.warn('step waits for a person', { runId: job.run_id, job: job.key, question: question.kind, why: err.message });
+    if (isAsked)
+      this.d.log.warn('step waits for a person', {
+        runId: job.run_id,
+        job: job.key,
+        question: question.kind,
+        why: err.message,
+      });
   }
 
   private async fire(timer: ClaimedTimer): Promise<void> {
     try {
-      await this.d.committer.apply(timer.run_id, timer.event, { actor: 'timer', dedupeKey: null, job: null, timerSendId: timer.send_id });
+      await this.d.committer.apply(timer.run_id, timer.event, {
+        actor: 'timer',
+        dedupeKey: null,
+        job: null,
+        timerSendId: timer.send_id,
+      });
     } catch (err) {
-      this.d.log.error('timer could not fire; it will be retried', { runId: timer.run_id, timer: timer.send_id, error: describeError(err).message });
+      this.d.log.error('timer could not fire; it will be retried', {
+        runId: timer.run_id,
+        timer: timer.send_id,
+        error: describeError(err).message,
+      });
     }
   }
 
   private async parkRun(job: ClaimedJob, reason: string): Promise<void> {
     try {
       if (await finishJob(this.d.sql, job.key, this.d.owner, job.attempts, 'failed', { message: reason })) {
-        await appendNote(this.d.sql, job.run_id, { type: 'run.parked', data: { reason, job: job.key }, actor: null, status: 'parked', reason });
+        await appendNote(this.d.sql, job.run_id, {
+          type: 'run.parked',
+          data: { reason, job: job.key },
+          actor: null,
+          status: 'parked',
+          reason,
+        });
         this.d.committer.forget(job.run_id);
         this.d.log.warn('run parked', { runId: job.run_id, reason });
       }

@@ -17,7 +17,12 @@ export interface HttpServer {
 }
 
 /** Serves `routes` in order (the first that returns true handled the request), then /healthz, then 404. */
-export async function startHttpServer(opts: { port: number; host: string; sql: Sql; routes?: Route[] }): Promise<HttpServer> {
+export async function startHttpServer(opts: {
+  port: number;
+  host: string;
+  sql: Sql;
+  routes?: Route[];
+}): Promise<HttpServer> {
   const routes = [...(opts.routes ?? []), healthz(opts.sql)];
   const server = createServer((req, res) => {
     void handle(routes, req, res);
@@ -25,17 +30,26 @@ export async function startHttpServer(opts: { port: number; host: string; sql: S
   server.listen(opts.port, opts.host);
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);
-    server.once('error', (err: NodeJS.ErrnoException) => reject(err.code === 'EADDRINUSE'
-      ? new SignoffError('config_invalid', `port ${opts.port} on ${opts.host} is already in use (another signoff?); stop it or set PORT`, { cause: err })
-      : err));
+    server.once('error', (err: NodeJS.ErrnoException) =>
+      reject(
+        err.code === 'EADDRINUSE'
+          ? new SignoffError(
+              'config_invalid',
+              `port ${opts.port} on ${opts.host} is already in use (another signoff?); stop it or set PORT`,
+              { cause: err },
+            )
+          : err,
+      ),
+    );
   });
   return {
     server,
     port: (server.address() as AddressInfo).port,
-    close: () => new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      server.closeIdleConnections();
-    }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+      }),
   };
 }
 
@@ -60,7 +74,13 @@ export async function isDatabaseUp(sql: Sql, timeoutMs = HEALTH_TIMEOUT_MS): Pro
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs)));
   try {
-    return await Promise.race([sql`SELECT 1`.then(() => true, () => false), late]);
+    return await Promise.race([
+      sql`SELECT 1`.then(
+        () => true,
+        () => false,
+      ),
+      late,
+    ]);
   } finally {
     clearTimeout(timer);
   }
@@ -78,7 +98,10 @@ function healthz(sql: Sql): Route {
 
 export function sendJson(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(text),
+  });
   res.end(text);
 }
 

@@ -24,7 +24,10 @@ export interface PaceSpec {
 const DEFAULT_MAX_WAIT_MS = 10_000;
 
 /** One limiter of a chain, and the most weight one call may take from it. */
-interface Link { limiter: Bottleneck; maxWeight: number }
+interface Link {
+  limiter: Bottleneck;
+  maxWeight: number;
+}
 
 export class Pacer {
   private readonly chains = new Map<string, Link[]>();
@@ -43,7 +46,9 @@ export class Pacer {
     };
     // The outermost limiter admits first; the call runs once every limiter has.
     const run = chain.reduceRight<() => Promise<T>>(
-      (inner, link) => () => link.limiter.schedule({ weight: Math.min(weight, link.maxWeight) }, inner), guarded)();
+      (inner, link) => () => link.limiter.schedule({ weight: Math.min(weight, link.maxWeight) }, inner),
+      guarded,
+    )();
     let timer: NodeJS.Timeout | undefined;
     const gaveUp = new Promise<never>((_resolve, reject) => {
       timer = setTimeout(() => {
@@ -71,7 +76,10 @@ export class Pacer {
     if (chain) return chain;
     chain = [];
     if (spec.perMinute || spec.concurrent) {
-      chain.push({ maxWeight: 1, limiter: new Bottleneck({ maxConcurrent: spec.concurrent ?? null, ...perMinute(spec.perMinute) }) });
+      chain.push({
+        maxWeight: 1,
+        limiter: new Bottleneck({ maxConcurrent: spec.concurrent ?? null, ...perMinute(spec.perMinute) }),
+      });
     }
     if (spec.weightPerMinute) {
       chain.push({ maxWeight: spec.weightPerMinute, limiter: new Bottleneck(perMinute(spec.weightPerMinute)) });

@@ -29,7 +29,9 @@ export function redact(text: string, patterns: readonly string[]): string {
 /** Replaces each known secret (longest first, so a token inside a header value goes with it), then the patterns. */
 export function redactSecrets(text: string, secrets: Iterable<string>, patterns: readonly string[]): string {
   let out = text;
-  const literals = [...new Set(secrets)].filter((s) => s.length >= MIN_SECRET_CHARS).sort((a, b) => b.length - a.length);
+  const literals = [...new Set(secrets)]
+    .filter((s) => s.length >= MIN_SECRET_CHARS)
+    .sort((a, b) => b.length - a.length);
   for (const secret of literals) out = out.split(secret).join(REDACTED);
   return redact(out, patterns);
 }

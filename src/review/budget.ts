@@ -14,7 +14,11 @@ import { approvalSha256 } from './card.ts';
 import { parsePolicy, type ReviewPolicy } from './policy.ts';
 
 /** What the run has spent, its current limit, and one budget's worth. */
-export interface Spent { spentUsd: number; budgetUsd: number; baseUsd: number }
+export interface Spent {
+  spentUsd: number;
+  budgetUsd: number;
+  baseUsd: number;
+}
 
 const usd = (n: number) => `$${n.toFixed(4)}`;
 
@@ -23,19 +27,40 @@ const usd = (n: number) => `$${n.toFixed(4)}`;
  * flow's first review, else anyone in the channel.
  */
 export function budgetReview(
-  job: ClaimedJob, spent: Spent, flow: Flow<any> | undefined,
-  where: { tenant: string; platform: string; channel: string; requested_by: string }, n: number,
+  job: ClaimedJob,
+  spent: Spent,
+  flow: Flow<any> | undefined,
+  where: { tenant: string; platform: string; channel: string; requested_by: string },
+  n: number,
 ): NewReview {
   const first = (flow ? [...flow.reviewPolicies.values()][0] : undefined) as ReviewPolicy | undefined;
   const request = {
     allowUsd: spent.spentUsd + spent.baseUsd,
     title: `Budget: run ${job.run_id.slice(0, 8)} has spent ${usd(spent.spentUsd)} of its ${usd(spent.budgetUsd)} limit`,
-    fields: [{ label: 'Flow', value: job.flow }, { label: 'Step', value: job.name }, { label: 'Spent so far', value: usd(spent.spentUsd) }],
+    fields: [
+      { label: 'Flow', value: job.flow },
+      { label: 'Step', value: job.name },
+      { label: 'Spent so far', value: usd(spent.spentUsd) },
+    ],
   };
-  const content = { decision: `Approve to let this run spend another ${usd(spent.baseUsd)} on model calls; reject to stop it.` };
+  const content = {
+    decision: `Approve to let this run spend another ${usd(spent.baseUsd)} on model calls; reject to stop it.`,
+  };
   return {
-    id: randomUUID(), run_id: job.run_id, flow: job.flow, job_key: `${job.key}#budget:${n}`, resume_job: job.key, name: BUDGET_REVIEW,
-    tenant: where.tenant, platform: where.platform, channel: where.channel, requested_by: where.requested_by,
-    policy: parsePolicy({ approvers: first?.approvers ?? {} }), request, content, content_sha256: approvalSha256(content, {}), expiresInMs: null,
+    id: randomUUID(),
+    run_id: job.run_id,
+    flow: job.flow,
+    job_key: `${job.key}#budget:${n}`,
+    resume_job: job.key,
+    name: BUDGET_REVIEW,
+    tenant: where.tenant,
+    platform: where.platform,
+    channel: where.channel,
+    requested_by: where.requested_by,
+    policy: parsePolicy({ approvers: first?.approvers ?? {} }),
+    request,
+    content,
+    content_sha256: approvalSha256(content, {}),
+    expiresInMs: null,
   };
 }

@@ -16,7 +16,13 @@ import { hasDelivery, lockReview, readReview, type ReviewRow } from '../store/re
 import { approvalSha256, delegateForm, DRAFT_MAX_CHARS, editForm, rejectForm, reviewState } from './card.ts';
 import { recordChange, type Change } from './outcomes.ts';
 import {
-  applyDecision, applyEdit, applyExpiry, judgeClick, type ClickVerdict, type ReviewClick, type ReviewPolicy,
+  applyDecision,
+  applyEdit,
+  applyExpiry,
+  judgeClick,
+  type ClickVerdict,
+  type ReviewClick,
+  type ReviewPolicy,
 } from './policy.ts';
 
 export interface ClickDeps {
@@ -27,7 +33,10 @@ export interface ClickDeps {
   log: Logger;
 }
 
-const INVALID_BUTTON: ActionReply = { kind: 'ephemeral', notice: { text: 'This button is not valid here. Use the buttons on the review card itself.' } };
+const INVALID_BUTTON: ActionReply = {
+  kind: 'ephemeral',
+  notice: { text: 'This button is not valid here. Use the buttons on the review card itself.' },
+};
 const REVIEW_ID = /^[0-9a-f-]{36}$/;
 /**
  * How long a click on a card not yet recorded waits for it: up to 30 × 50 ms,
@@ -37,7 +46,10 @@ const REVIEW_ID = /^[0-9a-f-]{36}$/;
 const CARD_RECORD_POLLS = 30;
 const CARD_RECORD_POLL_MS = 50;
 
-type Asked = Pick<ReviewClick, 'reviewer' | 'action' | 'version' | 'reason'> & { deliveryId: string; messageRef: string | null };
+type Asked = Pick<ReviewClick, 'reviewer' | 'action' | 'version' | 'reason'> & {
+  deliveryId: string;
+  messageRef: string | null;
+};
 
 export class Clicks {
   constructor(private readonly d: ClickDeps) {}
@@ -54,7 +66,10 @@ export class Clicks {
     if (review.card_ref === null && review.channel === act.channel) {
       // Posted, but still not recorded as the card of record: not a tampered button.
       await this.refuse(review.id, act.user, 'card_not_ready', act.action, act.deliveryId, act.messageRef, false);
-      return { kind: 'ephemeral', notice: { text: 'This card is still being posted. Please click again in a moment.' } };
+      return {
+        kind: 'ephemeral',
+        notice: { text: 'This card is still being posted. Please click again in a moment.' },
+      };
     }
     if (review.card_ref !== act.messageRef || review.channel !== act.channel) {
       this.d.log.warn('security: a review button was used on another message', { review: review.id, user: act.user });
@@ -64,7 +79,13 @@ export class Clicks {
     if (await hasDelivery(this.d.sql, review.id, act.user, act.deliveryId)) return { kind: 'ok' };
     // Delegating hands over a vote, so it needs the right to approve.
     const judgedAs = act.action === 'delegate' ? 'approve' : act.action;
-    const asked: Asked = { reviewer: act.user, action: judgedAs, version: act.version, deliveryId: act.deliveryId, messageRef: act.messageRef };
+    const asked: Asked = {
+      reviewer: act.user,
+      action: judgedAs,
+      version: act.version,
+      deliveryId: act.deliveryId,
+      messageRef: act.messageRef,
+    };
     if (act.action === 'approve') return this.decide(review, asked);
     // Edit, reject and delegate open a dialog; the submission is judged again under the lock.
     const verdict = await this.judge(review, asked);
@@ -74,7 +95,11 @@ export class Clicks {
         return this.recordRefusal(rt, locked, asked, verdict);
       });
     }
-    const forms: Record<string, (r: ReviewRow) => EditorForm> = { edit: editForm, reject: rejectForm, delegate: delegateForm };
+    const forms: Record<string, (r: ReviewRow) => EditorForm> = {
+      edit: editForm,
+      reject: rejectForm,
+      delegate: delegateForm,
+    };
     return { kind: 'open_editor', form: forms[act.action]!(review) };
   }
 
@@ -82,10 +107,17 @@ export class Clicks {
     const review = await this.findReview(sub.reviewRef, sub.tenant);
     if (!review) return { kind: 'errors', errors: { _: 'This review no longer exists here.' } };
     if (await hasDelivery(this.d.sql, review.id, sub.user, sub.deliveryId)) return { kind: 'ok' };
-    const asked: Asked = { reviewer: sub.user, action: sub.purpose === 'edit' ? 'edit' : 'reject', version: sub.version, deliveryId: sub.deliveryId, messageRef: null };
+    const asked: Asked = {
+      reviewer: sub.user,
+      action: sub.purpose === 'edit' ? 'edit' : 'reject',
+      version: sub.version,
+      deliveryId: sub.deliveryId,
+      messageRef: null,
+    };
     if (sub.purpose === 'reject') {
       const reason = (sub.fields.reason ?? '').trim();
-      if (reason.length > 2_000) return { kind: 'errors', errors: { reason: 'Keep the reason under 2,000 characters.' } };
+      if (reason.length > 2_000)
+        return { kind: 'errors', errors: { reason: 'Keep the reason under 2,000 characters.' } };
       return asErrors(await this.decide(review, reason ? { ...asked, reason } : asked), 'reason');
     }
     if (sub.purpose === 'edit') return this.edit(review, asked, sub.fields);
@@ -97,18 +129,25 @@ export class Clicks {
     const groups = await this.groupsFor(review, asked.reviewer);
     const reply = await this.d.transaction(async (rt) => {
       const locked = await this.lock(rt.sql, review.id);
-      const verdict = judgeClick(effectivePolicy(locked.review), reviewState(locked.review), click(asked, locked.now, groups));
+      const verdict = judgeClick(
+        effectivePolicy(locked.review),
+        reviewState(locked.review),
+        click(asked, locked.now, groups),
+      );
       if (verdict.kind === 'refused') return this.recordRefusal(rt, locked, asked, verdict);
       if (verdict.kind === 'edit_allowed') return { kind: 'ok' } as ActionReply;
       const policy = locked.review.policy as ReviewPolicy;
       const next = applyDecision(policy, reviewState(locked.review), verdict.decision);
       await recordChange(rt, locked.review, policy, {
-        ...changeOf(asked, locked.now, 'accepted'), action: asked.action,
+        ...changeOf(asked, locked.now, 'accepted'),
+        action: asked.action,
         patch: { decisions: next.decisions, status: next.status },
         ...(asked.reason ? { detail: { reason: asked.reason } } : {}),
       });
       const t = verdict.tally;
-      const text = verdict.outcome ? `Recorded: the review is ${verdict.outcome}.` : `Recorded: ${t.approvals} of ${t.needed} approvals so far.`;
+      const text = verdict.outcome
+        ? `Recorded: the review is ${verdict.outcome}.`
+        : `Recorded: ${t.approvals} of ${t.needed} approvals so far.`;
       return { kind: 'ok', notice: { text } } as ActionReply;
     });
     return reply;
@@ -119,74 +158,140 @@ export class Clicks {
     const unknown = Object.keys(fields).filter((f) => !names.includes(f));
     if (unknown.length > 0) return { kind: 'errors', errors: { _: `Unknown field ${unknown[0]}.` } };
     const tooLong = names.find((n) => (fields[n] ?? '').length > DRAFT_MAX_CHARS);
-    if (tooLong) return { kind: 'errors', errors: { [tooLong]: `Keep it under ${DRAFT_MAX_CHARS.toLocaleString('en')} characters.` } };
+    if (tooLong)
+      return {
+        kind: 'errors',
+        errors: { [tooLong]: `Keep it under ${DRAFT_MAX_CHARS.toLocaleString('en')} characters.` },
+      };
     const content = Object.fromEntries(names.map((n) => [n, fields[n] ?? review.content[n]!]));
     const groups = await this.groupsFor(review, asked.reviewer);
     return this.d.transaction(async (rt) => {
       const locked = await this.lock(rt.sql, review.id);
-      const verdict = judgeClick(effectivePolicy(locked.review), reviewState(locked.review), click(asked, locked.now, groups));
+      const verdict = judgeClick(
+        effectivePolicy(locked.review),
+        reviewState(locked.review),
+        click(asked, locked.now, groups),
+      );
       if (verdict.kind === 'refused') return asErrors(await this.recordRefusal(rt, locked, asked, verdict), names[0]!);
-      const next = applyEdit(reviewState(locked.review), { editor: asked.reviewer, newContentSha256: approvalSha256(content, locked.review.request) });
-      if (next.version === locked.review.version) return { kind: 'ok', notice: { text: 'Nothing changed.' } } as SubmissionReply;
+      const next = applyEdit(reviewState(locked.review), {
+        editor: asked.reviewer,
+        newContentSha256: approvalSha256(content, locked.review.request),
+      });
+      if (next.version === locked.review.version)
+        return { kind: 'ok', notice: { text: 'Nothing changed.' } } as SubmissionReply;
       await recordChange(rt, locked.review, locked.review.policy, {
-        ...changeOf(asked, locked.now, 'accepted'), action: 'edit',
+        ...changeOf(asked, locked.now, 'accepted'),
+        action: 'edit',
         detail: { fromSha256: locked.review.content_sha256, toSha256: next.contentSha256, toVersion: next.version },
-        patch: { content, content_sha256: next.contentSha256, version: next.version, previous_content: locked.review.content, last_editor: asked.reviewer },
-        thread: { text: `<@${asked.reviewer}> edited the draft (now version ${next.version}); approvals of earlier versions no longer count.` },
+        patch: {
+          content,
+          content_sha256: next.contentSha256,
+          version: next.version,
+          previous_content: locked.review.content,
+          last_editor: asked.reviewer,
+        },
+        thread: {
+          text: `<@${asked.reviewer}> edited the draft (now version ${next.version}); approvals of earlier versions no longer count.`,
+        },
       });
       return { kind: 'ok', notice: { text: `Saved as version ${next.version}.` } } as SubmissionReply;
     });
   }
 
   private async delegate(review: ReviewRow, asked: Asked, user: string): Promise<SubmissionReply> {
-    if (!/^[\w.@-]{1,100}$/.test(user)) return { kind: 'errors', errors: { user: 'Enter the user id of the person who should decide.' } };
+    if (!/^[\w.@-]{1,100}$/.test(user))
+      return { kind: 'errors', errors: { user: 'Enter the user id of the person who should decide.' } };
     if (user === asked.reviewer) return { kind: 'errors', errors: { user: 'Choose someone other than yourself.' } };
     // The requester may not approve their own run, so handing them a vote would let them.
     if (user === review.requested_by && !(review.policy as ReviewPolicy).allowSelfApproval) {
-      return { kind: 'errors', errors: { user: `${user} requested this run, so they cannot decide it. Choose someone else.` } };
+      return {
+        kind: 'errors',
+        errors: { user: `${user} requested this run, so they cannot decide it. Choose someone else.` },
+      };
     }
     const port = this.d.portOf(review.platform);
     if (port.hasUser && !(await port.hasUser(review.tenant, user))) {
-      return { kind: 'errors', errors: { user: `There is no one called "${user}" here. Enter the id of a person who may decide.` } };
+      return {
+        kind: 'errors',
+        errors: { user: `There is no one called "${user}" here. Enter the id of a person who may decide.` },
+      };
     }
     const groups = await this.groupsFor(review, asked.reviewer);
     return this.d.transaction(async (rt) => {
       const locked = await this.lock(rt.sql, review.id);
       const asApprover = { ...asked, action: 'approve' as const };
-      const verdict = judgeClick(effectivePolicy(locked.review), reviewState(locked.review), click(asApprover, locked.now, groups));
+      const verdict = judgeClick(
+        effectivePolicy(locked.review),
+        reviewState(locked.review),
+        click(asApprover, locked.now, groups),
+      );
       if (verdict.kind === 'refused' && verdict.code !== 'duplicate') {
         return asErrors(await this.recordRefusal(rt, locked, { ...asked, action: 'approve' }, verdict), 'user');
       }
       await recordChange(rt, locked.review, locked.review.policy, {
-        ...changeOf(asked, locked.now, 'accepted'), action: 'delegate', detail: { to: user },
+        ...changeOf(asked, locked.now, 'accepted'),
+        action: 'delegate',
+        detail: { to: user },
         patch: { delegates: [...new Set([...locked.review.delegates, user])] },
         thread: { text: `<@${asked.reviewer}> asked <@${user}> to decide.` },
-        dms: [{ user, notice: { text: `<@${asked.reviewer}> asked you to review "${(locked.review.request as { title: string }).title}" (run ${locked.review.run_id}).` } }],
+        dms: [
+          {
+            user,
+            notice: {
+              text: `<@${asked.reviewer}> asked you to review "${(locked.review.request as { title: string }).title}" (run ${locked.review.run_id}).`,
+            },
+          },
+        ],
       });
       return { kind: 'ok', notice: { text: `Delegated to <@${user}>.` } } as SubmissionReply;
     });
   }
 
   /** Records a refusal (and, for a click after expiry, the expiry itself, once). */
-  private async recordRefusal(rt: RunTx, locked: { review: ReviewRow; now: Date }, asked: Asked, verdict: Extract<ClickVerdict, { kind: 'refused' }>): Promise<ActionReply> {
+  private async recordRefusal(
+    rt: RunTx,
+    locked: { review: ReviewRow; now: Date },
+    asked: Asked,
+    verdict: Extract<ClickVerdict, { kind: 'refused' }>,
+  ): Promise<ActionReply> {
     const policy = locked.review.policy as ReviewPolicy;
-    await recordChange(rt, locked.review, policy, { ...changeOf(asked, locked.now, `denied:${verdict.code}`), action: asked.action });
+    await recordChange(rt, locked.review, policy, {
+      ...changeOf(asked, locked.now, `denied:${verdict.code}`),
+      action: asked.action,
+    });
     if (verdict.code === 'expired' && locked.review.status === 'pending') {
       const expired = applyExpiry(policy, reviewState(locked.review), locked.now.toISOString());
       await recordChange(rt, locked.review, policy, {
-        actor: 'signoff', action: 'expire', outcome: 'accepted', now: locked.now, deliveryId: 'expire', patch: { status: expired.status },
+        actor: 'signoff',
+        action: 'expire',
+        outcome: 'accepted',
+        now: locked.now,
+        deliveryId: 'expire',
+        patch: { status: expired.status },
       });
     }
     return { kind: 'ephemeral', notice: { text: capitalize(verdict.message) + '.' } };
   }
 
   private async refuse(
-    reviewId: string, actor: string, code: string, action: string, deliveryId: string, messageRef: string, isSecurity = true,
+    reviewId: string,
+    actor: string,
+    code: string,
+    action: string,
+    deliveryId: string,
+    messageRef: string,
+    isSecurity = true,
   ): Promise<void> {
     await this.d.transaction(async (rt) => {
       const locked = await this.lock(rt.sql, reviewId);
       await recordChange(rt, locked.review, locked.review.policy, {
-        actor, action, outcome: `denied:${code}`, now: locked.now, deliveryId, messageRef, detail: { security: isSecurity },
+        actor,
+        action,
+        outcome: `denied:${code}`,
+        now: locked.now,
+        deliveryId,
+        messageRef,
+        detail: { security: isSecurity },
       });
     });
   }
@@ -228,7 +333,7 @@ export function effectivePolicy(review: ReviewRow): ReviewPolicy {
   const users = policy.approvers.users ?? [];
   const groups = policy.approvers.groups ?? [];
   if (users.length === 0 && groups.length === 0) return policy;
-  const escalated = review.is_escalated ? policy.escalateTo ?? {} : {};
+  const escalated = review.is_escalated ? (policy.escalateTo ?? {}) : {};
   return {
     ...policy,
     approvers: {
@@ -239,7 +344,14 @@ export function effectivePolicy(review: ReviewRow): ReviewPolicy {
 }
 
 function click(asked: Asked, now: Date, groups: string[] | 'lookup_failed'): ReviewClick {
-  return { reviewer: asked.reviewer, action: asked.action, version: asked.version, at: now.toISOString(), reviewerGroups: groups, ...(asked.reason ? { reason: asked.reason } : {}) };
+  return {
+    reviewer: asked.reviewer,
+    action: asked.action,
+    version: asked.version,
+    at: now.toISOString(),
+    reviewerGroups: groups,
+    ...(asked.reason ? { reason: asked.reason } : {}),
+  };
 }
 
 function changeOf(asked: Asked, now: Date, outcome: string): Omit<Change, 'action'> {

@@ -25,12 +25,28 @@ import type { Db, Sql } from '../store/client.ts';
 import { enqueueJobs, type ClaimedJob } from '../store/jobs.ts';
 import { runCost } from '../store/ledger.ts';
 import {
-  budgetReviewsOf, clearCardRef, insertReview, listAbandonedReviews, lockReview, pendingReviewsOfRun, readReview,
-  readReviewByJob, setCardRef, type NewReview, type ReviewRow,
+  budgetReviewsOf,
+  clearCardRef,
+  insertReview,
+  listAbandonedReviews,
+  lockReview,
+  pendingReviewsOfRun,
+  readReview,
+  readReviewByJob,
+  setCardRef,
+  type NewReview,
+  type ReviewRow,
 } from '../store/reviews.ts';
 import { readRun } from '../store/runs.ts';
 import {
-  approvalSha256, buildCard, clockUtc, joinMentions, reviewRequestSchema, reviewState, type DescribedAction, type ReviewRequest,
+  approvalSha256,
+  buildCard,
+  clockUtc,
+  joinMentions,
+  reviewRequestSchema,
+  reviewState,
+  type DescribedAction,
+  type ReviewRequest,
 } from './card.ts';
 import { Clicks } from './clicks.ts';
 import { CHAT_JOB, chatJob, outcomeEvent, recordChange, type Change, type ChatJobName } from './outcomes.ts';
@@ -68,7 +84,12 @@ export class ReviewDesk implements ReviewHost {
   constructor(private readonly o: DeskOptions) {
     for (const flow of o.flows) this.flows.set(flow.id, flow);
     this.log = o.log ?? silentLogger;
-    this.clicks = new Clicks({ sql: o.sql, portOf: (p) => this.portOf(p), log: this.log, transaction: (fn) => this.transaction(fn) });
+    this.clicks = new Clicks({
+      sql: o.sql,
+      portOf: (p) => this.portOf(p),
+      log: this.log,
+      transaction: (fn) => this.transaction(fn),
+    });
     const jobs: Record<ChatJobName | 'run.notice', (input: any) => Promise<void>> = {
       'review.post-card': (i) => this.postCard(i.reviewId, i.repost ?? 0),
       'review.update-card': (i) => this.updateCard(i.reviewId),
@@ -79,16 +100,25 @@ export class ReviewDesk implements ReviewHost {
       'review.expire': (i) => this.expire(i.reviewId),
       'run.notice': (i) => this.postRunNotice(i.runId, i.text, i.key),
     };
-    this.systemJobs = new Map(Object.entries(jobs).map(([name, run]) => [name, {
-      run: (input: any, ctx: { idempotencyKey: string }) => run({ ...input, key: ctx.idempotencyKey }),
-      timeoutMs: 15_000, maxAttempts: 8, backoffMs: 1_000,
-    }]));
+    this.systemJobs = new Map(
+      Object.entries(jobs).map(([name, run]) => [
+        name,
+        {
+          run: (input: any, ctx: { idempotencyKey: string }) => run({ ...input, key: ctx.idempotencyKey }),
+          timeoutMs: 15_000,
+          maxAttempts: 8,
+          backoffMs: 1_000,
+        },
+      ]),
+    );
   }
 
   /** Starts the sweep that closes reviews their flow moved on from (every `everyMs`, default 2 s). */
   start(everyMs = 2_000): void {
     this.sweeper ??= setInterval(() => {
-      this.closeAbandoned().catch((err: unknown) => this.log.warn('closing abandoned reviews failed; will retry', { error: (err as Error).message }));
+      this.closeAbandoned().catch((err: unknown) =>
+        this.log.warn('closing abandoned reviews failed; will retry', { error: (err as Error).message }),
+      );
     }, everyMs);
     this.sweeper.unref();
   }
@@ -123,17 +153,25 @@ export class ReviewDesk implements ReviewHost {
     await this.transaction(async (rt) => {
       const existing = await readReviewByJob(rt.sql, job.key);
       if (existing && existing.status !== 'pending' && existing.status !== 'cancelled') {
-        await rt.deliver(existing.run_id, outcomeEvent(existing, existing.policy), { waitKey: job.key, dedupeKey: `review:${existing.id}` });
+        await rt.deliver(existing.run_id, outcomeEvent(existing, existing.policy), {
+          waitKey: job.key,
+          dedupeKey: `review:${existing.id}`,
+        });
         return;
       }
       if (existing) return;
       const where = await this.whereRunTalks(rt.sql, job.run_id);
-      await this.scheduleReview(rt, await insertReview(rt.sql, { ...row, ...where, channel: row.channel ?? where.channel }));
+      await this.scheduleReview(
+        rt,
+        await insertReview(rt.sql, { ...row, ...where, channel: row.channel ?? where.channel }),
+      );
     });
   }
 
   /** The review row a job asks for, checked (and its tool call described) before anything is written. */
-  private async reviewOf(job: ClaimedJob): Promise<Omit<NewReview, 'tenant' | 'platform' | 'channel' | 'requested_by'> & { channel: string | undefined }> {
+  private async reviewOf(
+    job: ClaimedJob,
+  ): Promise<Omit<NewReview, 'tenant' | 'platform' | 'channel' | 'requested_by'> & { channel: string | undefined }> {
     const flow = this.flows.get(job.flow);
     const policy = flow?.reviewPolicies.get(job.name) as ReviewPolicy | undefined;
     if (!flow || !policy) throw permanentError(`flow "${job.flow}" has no review "${job.name}"`);
@@ -143,33 +181,57 @@ export class ReviewDesk implements ReviewHost {
       throw permanentError(`review "${job.name}" was requested with invalid input: ${problems}`);
     }
     const { channel, content, ...request } = parsed.data;
-    const shown = { ...request, ...(request.proposedAction ? { proposedAction: await this.described(job, request.proposedAction) } : {}) };
+    const shown = {
+      ...request,
+      ...(request.proposedAction ? { proposedAction: await this.described(job, request.proposedAction) } : {}),
+    };
     return {
-      id: randomUUID(), run_id: job.run_id, flow: flow.id, job_key: job.key, name: job.name, channel,
-      policy, request: shown, content, content_sha256: approvalSha256(content, shown), expiresInMs: policy.expiresInMs ?? null,
+      id: randomUUID(),
+      run_id: job.run_id,
+      flow: flow.id,
+      job_key: job.key,
+      name: job.name,
+      channel,
+      policy,
+      request: shown,
+      content,
+      content_sha256: approvalSha256(content, shown),
+      expiresInMs: policy.expiresInMs ?? null,
     };
   }
 
   /** A proposed tool call as its tool describes it, input kept (the approval's hash covers it). */
-  private async described(job: ClaimedJob, action: NonNullable<ReviewRequest['proposedAction']>): Promise<DescribedAction> {
+  private async described(
+    job: ClaimedJob,
+    action: NonNullable<ReviewRequest['proposedAction']>,
+  ): Promise<DescribedAction> {
     if ('method' in action) return action;
-    if (!this.o.describeAction) throw permanentError(`review "${job.name}" names tool "${action.tool}", but no tool can describe it here`);
+    if (!this.o.describeAction)
+      throw permanentError(`review "${job.name}" names tool "${action.tool}", but no tool can describe it here`);
     try {
       return { ...(await this.o.describeAction(action.tool, action.input)), input: action.input };
     } catch (err) {
-      throw permanentError(`review "${job.name}" proposes a call of "${action.tool}" that cannot be described: ${(err as Error).message}`, err);
+      throw permanentError(
+        `review "${job.name}" proposes a call of "${action.tool}" that cannot be described: ${(err as Error).message}`,
+        err,
+      );
     }
   }
 
   /** Where a run's cards and notices go: the chat it came from, else the default channel. */
-  private async whereRunTalks(db: Db, runId: string): Promise<{ tenant: string; platform: string; channel: string; requested_by: string }> {
+  private async whereRunTalks(
+    db: Db,
+    runId: string,
+  ): Promise<{ tenant: string; platform: string; channel: string; requested_by: string }> {
     const run = await readRun(db, runId);
     if (!run) throw permanentError(`run ${runId} is gone`);
     const trigger = run.trigger as { source?: string; actor?: string; channel?: string; tenant?: string };
     const isChat = trigger.source !== undefined && this.o.ports.has(trigger.source as ChatPlatform);
     return {
-      tenant: trigger.tenant ?? 'local', platform: isChat ? trigger.source! : this.o.defaultPlatform,
-      channel: (isChat ? trigger.channel : undefined) ?? this.o.defaultChannel, requested_by: trigger.actor ?? 'signoff',
+      tenant: trigger.tenant ?? 'local',
+      platform: isChat ? trigger.source! : this.o.defaultPlatform,
+      channel: (isChat ? trigger.channel : undefined) ?? this.o.defaultChannel,
+      requested_by: trigger.actor ?? 'signoff',
     };
   }
 
@@ -177,10 +239,18 @@ export class ReviewDesk implements ReviewHost {
   async tellRun(tx: Db, runId: string, text: string): Promise<void> {
     const [run] = await tx<{ flow: string }[]>`SELECT flow FROM runs WHERE id = ${runId}`;
     if (!run) return;
-    await enqueueJobs(tx, [{
-      key: `run:${runId}:notice:${randomUUID()}`, runId, flow: run.flow, kind: 'system', name: 'run.notice',
-      input: { runId, text }, delayMs: 0, ...CHAT_JOB,
-    }]);
+    await enqueueJobs(tx, [
+      {
+        key: `run:${runId}:notice:${randomUUID()}`,
+        runId,
+        flow: run.flow,
+        kind: 'system',
+        name: 'run.notice',
+        input: { runId, text },
+        delayMs: 0,
+        ...CHAT_JOB,
+      },
+    ]);
   }
 
   private async postRunNotice(runId: string, text: string, key: string): Promise<void> {
@@ -196,7 +266,10 @@ export class ReviewDesk implements ReviewHost {
     if (question.kind !== 'budget') throw permanentError(`the review desk cannot ask "${question.kind}" questions`);
     const earlier = await budgetReviewsOf(tx, job.key);
     const where = await this.whereRunTalks(tx, job.run_id);
-    const review = await insertReview(tx, budgetReview(job, question as unknown as Spent, this.flows.get(job.flow), where, earlier.count + 1));
+    const review = await insertReview(
+      tx,
+      budgetReview(job, question as unknown as Spent, this.flows.get(job.flow), where, earlier.count + 1),
+    );
     await this.scheduleReview(this.rawTx(tx), review);
   }
 
@@ -216,20 +289,28 @@ export class ReviewDesk implements ReviewHost {
     if (expiresInMs !== undefined) {
       // Times are offsets from creation; each job re-checks the stored expiry on the DB clock.
       const at = (offsetMs: number) => Math.max(0, expiresInMs - offsetMs);
-      (policy.remindAtMs ?? []).forEach((ms, index) => jobs.push(chatJob(review, 'review.remind', `remind:${index}`, { index }, at(ms))));
-      if (policy.escalateTo) jobs.push(chatJob(review, 'review.escalate', 'escalate', {}, at(policy.escalateAtMs ?? 0)));
+      (policy.remindAtMs ?? []).forEach((ms, index) =>
+        jobs.push(chatJob(review, 'review.remind', `remind:${index}`, { index }, at(ms))),
+      );
+      if (policy.escalateTo)
+        jobs.push(chatJob(review, 'review.escalate', 'escalate', {}, at(policy.escalateAtMs ?? 0)));
       jobs.push(chatJob(review, 'review.expire', 'expire', {}, at(0) + 20));
     }
     await enqueueJobs(rt.sql, jobs);
     const locked = await lockReview(rt.sql, review.id);
     await recordChange(rt, locked!.review, policy, {
-      actor: review.requested_by, action: 'request', outcome: 'accepted', now: locked!.now, deliveryId: 'request',
+      actor: review.requested_by,
+      action: 'request',
+      outcome: 'accepted',
+      now: locked!.now,
+      deliveryId: 'request',
     });
   }
 
   /** Closes a cancelled run's pending reviews in the cancelling transaction. */
   async cancelReviews(tx: Db, runId: string, actor: string | null): Promise<void> {
-    for (const pending of await pendingReviewsOfRun(tx, runId)) await this.close(this.rawTx(tx), pending.id, actor ?? 'signoff');
+    for (const pending of await pendingReviewsOfRun(tx, runId))
+      await this.close(this.rawTx(tx), pending.id, actor ?? 'signoff');
   }
 
   /** Closes pending reviews whose flow moved on without them (a timeout, a cancel): run by the sweeper. */
@@ -243,7 +324,12 @@ export class ReviewDesk implements ReviewHost {
     const locked = await lockReview(rt.sql, reviewId);
     if (!locked || locked.review.status !== 'pending') return;
     await recordChange(rt, locked.review, locked.review.policy, {
-      actor, action: 'cancel', outcome: 'accepted', now: locked.now, deliveryId: 'cancel', patch: { status: 'cancelled' },
+      actor,
+      action: 'cancel',
+      outcome: 'accepted',
+      now: locked.now,
+      deliveryId: 'cancel',
+      patch: { status: 'cancelled' },
       ...(actor !== 'signoff' ? { thread: { text: `Cancelled by <@${actor}>.` } } : {}),
     });
   }
@@ -260,8 +346,15 @@ export class ReviewDesk implements ReviewHost {
         const locked = await lockReview(rt.sql, review.id);
         if (!locked || locked.review.status !== 'pending') return;
         await clearCardRef(rt.sql, review.id);
-        await recordChange(rt, locked.review, locked.review.policy, { actor: opts.actor, action: 'repost', outcome: 'accepted', now: locked.now });
-        await enqueueJobs(rt.sql, [chatJob(locked.review, 'review.post-card', `card-post:${locked.review.seq}`, { repost: locked.review.seq })]);
+        await recordChange(rt, locked.review, locked.review.policy, {
+          actor: opts.actor,
+          action: 'repost',
+          outcome: 'accepted',
+          now: locked.now,
+        });
+        await enqueueJobs(rt.sql, [
+          chatJob(locked.review, 'review.post-card', `card-post:${locked.review.seq}`, { repost: locked.review.seq }),
+        ]);
       });
     }
     return pending.length;
@@ -272,15 +365,22 @@ export class ReviewDesk implements ReviewHost {
     const port = this.portOf(review.platform);
     const key = repost > 0 ? `review:${review.id}:card:${repost}` : `review:${review.id}:card`;
     (this.o.crashpoint ?? noCrashpoint)('before-card-post');
-    const ref = await port.postCard(review.channel, buildCard(review, review.policy, await runCost(this.o.sql, review.run_id)), { idempotencyKey: key });
+    const ref = await port.postCard(
+      review.channel,
+      buildCard(review, review.policy, await runCost(this.o.sql, review.run_id)),
+      { idempotencyKey: key },
+    );
     // A decision may have landed while we posted: show it if so.
-    if (await setCardRef(this.o.sql, review.id, ref) !== review.seq) await this.updateCard(review.id);
+    if ((await setCardRef(this.o.sql, review.id, ref)) !== review.seq) await this.updateCard(review.id);
   }
 
   private async updateCard(reviewId: string): Promise<void> {
     const review = await this.mustRead(reviewId);
     if (!review.card_ref) return; // not posted yet: the post renders the latest state
-    await this.portOf(review.platform).updateCard(review.card_ref as MessageRef, buildCard(review, review.policy, await runCost(this.o.sql, review.run_id)));
+    await this.portOf(review.platform).updateCard(
+      review.card_ref as MessageRef,
+      buildCard(review, review.policy, await runCost(this.o.sql, review.run_id)),
+    );
   }
 
   private async replyInThread(reviewId: string, notice: Notice, key: string): Promise<void> {
@@ -299,7 +399,12 @@ export class ReviewDesk implements ReviewHost {
       if (review.reminders_sent > index) return null;
       const left = review.expires_at ? ` It expires at ${clockUtc(review.expires_at)}.` : '';
       const who = policy.approvers.users?.length ? ` ${joinMentions(policy.approvers.users)}` : '';
-      return { action: 'remind', patch: { reminders_sent: index + 1 }, thread: { text: `Reminder:${who} this review is still waiting.${left}` }, now };
+      return {
+        action: 'remind',
+        patch: { reminders_sent: index + 1 },
+        thread: { text: `Reminder:${who} this review is still waiting.${left}` },
+        now,
+      };
     });
   }
 
@@ -309,8 +414,16 @@ export class ReviewDesk implements ReviewHost {
       const users = policy.escalateTo.users ?? [];
       const groups = (policy.escalateTo.groups ?? []).join(', ');
       const to = [users.length ? joinMentions(users) : '', groups].filter(Boolean).join(' and ');
-      const notice = { text: `Escalated to ${to}: "${(review.request as { title: string }).title}" has not been decided (run ${review.run_id}).` };
-      return { action: 'escalate', patch: { is_escalated: true }, thread: notice, dms: users.map((user) => ({ user, notice })), now };
+      const notice = {
+        text: `Escalated to ${to}: "${(review.request as { title: string }).title}" has not been decided (run ${review.run_id}).`,
+      };
+      return {
+        action: 'escalate',
+        patch: { is_escalated: true },
+        thread: notice,
+        dms: users.map((user) => ({ user, notice })),
+        now,
+      };
     });
   }
 
@@ -327,7 +440,8 @@ export class ReviewDesk implements ReviewHost {
 
   /** A timed job: under the lock, on a still-pending review, record what `decide` returns (once, by its key). */
   private async timed(
-    reviewId: string, key: string,
+    reviewId: string,
+    key: string,
     decide: (r: ReviewRow, p: ReviewPolicy, now: Date) => Omit<Change, 'actor' | 'outcome'> | null,
   ): Promise<void> {
     await this.transaction(async (rt) => {
@@ -335,7 +449,12 @@ export class ReviewDesk implements ReviewHost {
       if (!locked || locked.review.status !== 'pending') return;
       const change = decide(locked.review, locked.review.policy, locked.now);
       if (!change) return;
-      await recordChange(rt, locked.review, locked.review.policy, { ...change, actor: 'signoff', outcome: 'accepted', deliveryId: key });
+      await recordChange(rt, locked.review, locked.review.policy, {
+        ...change,
+        actor: 'signoff',
+        outcome: 'accepted',
+        deliveryId: key,
+      });
     });
   }
 

@@ -18,13 +18,31 @@ import { deciders, type ReviewPolicy } from './policy.ts';
 /** Options of the desk's chat jobs: short, retried, each keyed so it happens once. */
 export const CHAT_JOB = { maxAttempts: 8, leaseMs: 20_000 } as const;
 
-export type ChatJobName = 'review.post-card' | 'review.update-card' | 'review.thread' | 'review.notify'
-  | 'review.remind' | 'review.escalate' | 'review.expire';
+export type ChatJobName =
+  | 'review.post-card'
+  | 'review.update-card'
+  | 'review.thread'
+  | 'review.notify'
+  | 'review.remind'
+  | 'review.escalate'
+  | 'review.expire';
 
-export function chatJob(review: ReviewRow, name: ChatJobName, key: string, input: Record<string, unknown>, delayMs = 0): NewJob {
+export function chatJob(
+  review: ReviewRow,
+  name: ChatJobName,
+  key: string,
+  input: Record<string, unknown>,
+  delayMs = 0,
+): NewJob {
   return {
-    key: `review:${review.id}:${key}`, runId: review.run_id, flow: review.flow, kind: 'system', name,
-    input: { reviewId: review.id, ...input }, delayMs, ...CHAT_JOB,
+    key: `review:${review.id}:${key}`,
+    runId: review.run_id,
+    flow: review.flow,
+    kind: 'system',
+    name,
+    input: { reviewId: review.id, ...input },
+    delayMs,
+    ...CHAT_JOB,
   };
 }
 
@@ -55,12 +73,26 @@ export interface Change {
  * Records one change of a locked review and queues what shows it. Returns the
  * review as saved, or null when this delivery id was recorded already.
  */
-export async function recordChange(rt: RunTx, review: ReviewRow, policy: ReviewPolicy, c: Change): Promise<ReviewRow | null> {
+export async function recordChange(
+  rt: RunTx,
+  review: ReviewRow,
+  policy: ReviewPolicy,
+  c: Change,
+): Promise<ReviewRow | null> {
   const tx = rt.sql;
   const isNew = await appendAudit(tx, {
-    reviewId: review.id, runId: review.run_id, tenant: review.tenant, actor: c.actor, action: c.action, outcome: c.outcome,
-    version: review.version, contentSha256: review.content_sha256, messageRef: c.messageRef ?? review.card_ref,
-    deliveryId: c.deliveryId ?? null, detail: c.detail ?? null, at: c.now.toISOString(),
+    reviewId: review.id,
+    runId: review.run_id,
+    tenant: review.tenant,
+    actor: c.actor,
+    action: c.action,
+    outcome: c.outcome,
+    version: review.version,
+    contentSha256: review.content_sha256,
+    messageRef: c.messageRef ?? review.card_ref,
+    deliveryId: c.deliveryId ?? null,
+    detail: c.detail ?? null,
+    at: c.now.toISOString(),
   });
   if (!isNew) return null;
   if (!c.patch) return review;
@@ -69,8 +101,9 @@ export async function recordChange(rt: RunTx, review: ReviewRow, policy: ReviewP
   const jobs: NewJob[] = [chatJob(saved, 'review.update-card', `card:${saved.seq}`, {})];
   const tag = `${saved.seq}`;
   if (c.thread) jobs.push(chatJob(saved, 'review.thread', `thread:${tag}`, { notice: c.thread }));
-  for (const dm of c.dms ?? []) jobs.push(chatJob(saved, 'review.notify', `dm:${tag}:${dm.user}`, { user: dm.user, notice: dm.notice }));
-  if (saved.status !== 'pending') jobs.push(...await finishReview(rt, saved, policy, c.actor));
+  for (const dm of c.dms ?? [])
+    jobs.push(chatJob(saved, 'review.notify', `dm:${tag}:${dm.user}`, { user: dm.user, notice: dm.notice }));
+  if (saved.status !== 'pending') jobs.push(...(await finishReview(rt, saved, policy, c.actor)));
   await enqueueJobs(tx, jobs);
   return saved;
 }
@@ -84,7 +117,9 @@ async function finishReview(rt: RunTx, review: ReviewRow, policy: ReviewPolicy, 
   } else if (review.status !== 'cancelled') {
     // A run that has left this review takes nothing: deliver is then a no-op.
     await rt.deliver(review.run_id, outcomeEvent(review, policy), {
-      waitKey: review.job_key, dedupeKey: `review:${review.id}`, actor,
+      waitKey: review.job_key,
+      dedupeKey: `review:${review.id}`,
+      actor,
     });
   }
   await cancelQueuedJobs(rt.sql, timedJobKeys(review, policy));
@@ -92,13 +127,18 @@ async function finishReview(rt: RunTx, review: ReviewRow, policy: ReviewPolicy, 
   if (review.status === 'cancelled') return [chatJob(review, 'review.thread', 'outcome', { notice })];
   return [
     chatJob(review, 'review.thread', 'outcome', { notice }),
-    chatJob(review, 'review.notify', `outcome:${review.requested_by}`, { user: review.requested_by, notice: { ...notice, text: `Your request: ${notice.text}` } }),
+    chatJob(review, 'review.notify', `outcome:${review.requested_by}`, {
+      user: review.requested_by,
+      notice: { ...notice, text: `Your request: ${notice.text}` },
+    }),
   ];
 }
 
 /** The event the run receives once its review is decided. */
 export function outcomeEvent(review: ReviewRow, policy: ReviewPolicy): { type: string } & Record<string, unknown> {
-  const reason = review.decisions.findLast((d) => d.version === review.version && d.decision === 'reject' && d.reason)?.reason;
+  const reason = review.decisions.findLast(
+    (d) => d.version === review.version && d.decision === 'reject' && d.reason,
+  )?.reason;
   return {
     type: `review.${review.status}`,
     reviewId: review.id,

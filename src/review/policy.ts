@@ -50,7 +50,10 @@ export interface ReviewPolicy {
 }
 
 // Normalized as parsed: duplicate ids dropped, reminders largest (earliest) first.
-const idList = z.array(z.string().min(1)).transform((ids) => [...new Set(ids)]).optional();
+const idList = z
+  .array(z.string().min(1))
+  .transform((ids) => [...new Set(ids)])
+  .optional();
 const principalsSchema = z.strictObject({ users: idList, groups: idList });
 
 export const reviewPolicySchema = z.strictObject({
@@ -60,7 +63,10 @@ export const reviewPolicySchema = z.strictObject({
   allowSelfApproval: z.boolean().default(false),
   allowEdit: z.boolean().default(true),
   expiresInMs: z.number().int().positive().optional(),
-  remindAtMs: z.array(z.number().int().positive()).transform((ms) => [...new Set(ms)].sort((x, y) => y - x)).optional(),
+  remindAtMs: z
+    .array(z.number().int().positive())
+    .transform((ms) => [...new Set(ms)].sort((x, y) => y - x))
+    .optional(),
   escalateTo: principalsSchema.optional(),
   escalateAtMs: z.number().int().min(0).optional(),
   defaultDecision: z.enum(['approve', 'reject']).optional(),
@@ -81,7 +87,9 @@ export function parsePolicy(input: unknown): ReviewPolicy {
     ? policyProblems(parsed.data)
     : parsed.error.issues.map((issue) => `${issue.path.join('.') || 'policy'}: ${issue.message}`);
   if (problems.length > 0 || !parsed.success) {
-    throw new SignoffError('flow_invalid', `review policy is invalid: ${problems.join('; ')}`, { details: { problems } });
+    throw new SignoffError('flow_invalid', `review policy is invalid: ${problems.join('; ')}`, {
+      details: { problems },
+    });
   }
   return parsed.data;
 }
@@ -105,7 +113,8 @@ function policyProblems(policy: ReviewPolicy): string[] {
   if (expiresInMs !== undefined && (policy.escalateAtMs ?? 0) >= expiresInMs) {
     problems.push('escalateAtMs: escalation must come before expiry (offset < expiresInMs)');
   }
-  if (policy.escalateAtMs !== undefined && policy.escalateTo === undefined) problems.push('escalateAtMs needs escalateTo');
+  if (policy.escalateAtMs !== undefined && policy.escalateTo === undefined)
+    problems.push('escalateAtMs needs escalateTo');
   return problems;
 }
 
@@ -162,8 +171,15 @@ export interface Tally {
 }
 
 export type RefusalCode =
-  | 'self_approval' | 'not_allowed' | 'lookup_failed' | 'stale_version' | 'already_decided'
-  | 'expired' | 'duplicate' | 'edit_not_allowed' | 'editor_cannot_approve';
+  | 'self_approval'
+  | 'not_allowed'
+  | 'lookup_failed'
+  | 'stale_version'
+  | 'already_decided'
+  | 'expired'
+  | 'duplicate'
+  | 'edit_not_allowed'
+  | 'editor_cannot_approve';
 
 export type ClickVerdict =
   /** Record `decision` with `applyDecision`; `outcome` is set when it decides the review. */
@@ -175,11 +191,15 @@ export type ClickVerdict =
 
 /** Judges one click against the policy and the recorded state. Pure: nothing is written. */
 export function judgeClick(policy: ReviewPolicy, state: ReviewState, click: ReviewClick): ClickVerdict {
-  const refusal = refuseClosed(policy, state, click) ?? refuseUnauthorized(policy, state, click) ?? refuseDuplicate(state, click);
+  const refusal =
+    refuseClosed(policy, state, click) ?? refuseUnauthorized(policy, state, click) ?? refuseDuplicate(state, click);
   if (refusal) return { kind: 'refused', ...refusal };
   if (click.action === 'edit') return { kind: 'edit_allowed', tally: tally(policy, state) };
   const decision: ReviewDecision = {
-    reviewer: click.reviewer, decision: click.action, version: click.version, at: click.at,
+    reviewer: click.reviewer,
+    decision: click.action,
+    version: click.version,
+    at: click.at,
     ...(click.reason !== undefined && click.action === 'reject' ? { reason: click.reason } : {}),
   };
   const next = tally(policy, { ...state, decisions: [...state.decisions, decision] });
@@ -199,13 +219,20 @@ function refuseClosed(policy: ReviewPolicy, state: ReviewState, click: ReviewCli
   if (click.version === state.version) return null;
   if (click.version > state.version) {
     // No card ever showed this version: a forged or garbled click, not an edit someone missed.
-    return { code: 'stale_version', message: `this card names version ${click.version}, which does not exist (the latest is ${state.version}); reload the card` };
+    return {
+      code: 'stale_version',
+      message: `this card names version ${click.version}, which does not exist (the latest is ${state.version}); reload the card`,
+    };
   }
-  return { code: 'stale_version', message: 'this card is out of date: the draft was edited, so review the new version' };
+  return {
+    code: 'stale_version',
+    message: 'this card is out of date: the draft was edited, so review the new version',
+  };
 }
 
 function refuseUnauthorized(policy: ReviewPolicy, state: ReviewState, click: ReviewClick): Refusal {
-  if (click.action === 'edit' && !policy.allowEdit) return { code: 'edit_not_allowed', message: 'editing is not allowed for this review' };
+  if (click.action === 'edit' && !policy.allowEdit)
+    return { code: 'edit_not_allowed', message: 'editing is not allowed for this review' };
   if (click.action === 'approve' && click.reviewer === state.requestedBy && !policy.allowSelfApproval) {
     return { code: 'self_approval', message: 'you requested this run' };
   }
@@ -227,7 +254,10 @@ function refuseIneligible(approvers: Principals, click: ReviewClick): Refusal {
   }
   const memberOf = click.reviewerGroups === 'lookup_failed' ? [] : click.reviewerGroups;
   if (groups.some((group) => memberOf.includes(group))) return null;
-  const where = [users.length > 0 ? 'on the approver list' : '', groups.length > 0 ? `in ${joinWords(groups, 'or')}` : ''];
+  const where = [
+    users.length > 0 ? 'on the approver list' : '',
+    groups.length > 0 ? `in ${joinWords(groups, 'or')}` : '',
+  ];
   return { code: 'not_allowed', message: `you are not ${where.filter(Boolean).join(' or ')}` };
 }
 
@@ -289,7 +319,8 @@ export function applyDecision(policy: ReviewPolicy, state: ReviewState, decision
  * that leaves the content as it was changes nothing: the approvals were of this content.
  */
 export function applyEdit(state: ReviewState, edit: { editor: string; newContentSha256: string }): ReviewState {
-  if (state.status !== 'pending') throw new SignoffError('event_not_accepted', 'this review is already decided; it cannot be edited');
+  if (state.status !== 'pending')
+    throw new SignoffError('event_not_accepted', 'this review is already decided; it cannot be edited');
   if (edit.newContentSha256 === state.contentSha256) return state;
   return { ...state, version: state.version + 1, contentSha256: edit.newContentSha256, lastEditor: edit.editor };
 }
@@ -298,7 +329,8 @@ export function applyEdit(state: ReviewState, edit: { editor: string; newContent
 export function applyExpiry(policy: ReviewPolicy, state: ReviewState, at: string): ReviewState {
   if (state.status !== 'pending' || state.expiresAt === undefined) return state;
   if (Date.parse(at) < Date.parse(state.expiresAt)) return state;
-  const status = policy.defaultDecision === 'approve' ? 'approved' : policy.defaultDecision === 'reject' ? 'rejected' : 'expired';
+  const status =
+    policy.defaultDecision === 'approve' ? 'approved' : policy.defaultDecision === 'reject' ? 'rejected' : 'expired';
   return { ...state, status };
 }
 
@@ -312,11 +344,16 @@ function decidedMessage(policy: ReviewPolicy, state: ReviewState): string {
   const last = deciders.at(-1);
   // Fewer deciders than needed means the outcome came from the policy's default at expiry.
   if (!last || deciders.length < needed) return `already ${verb} by default at ${clockUtc(state.expiresAt ?? '')}`;
-  return `already ${verb} by ${joinWords(deciders.map((d) => `<@${d.reviewer}>`), 'and')} at ${clockUtc(last.at)}`;
+  return `already ${verb} by ${joinWords(
+    deciders.map((d) => `<@${d.reviewer}>`),
+    'and',
+  )} at ${clockUtc(last.at)}`;
 }
 
 function expiredMessage(state: ReviewState): string {
-  return state.expiresAt === undefined ? 'this review has expired' : `this review expired at ${clockUtc(state.expiresAt)}`;
+  return state.expiresAt === undefined
+    ? 'this review has expired'
+    : `this review expired at ${clockUtc(state.expiresAt)}`;
 }
 
 /** HH:MM in UTC: the DB clock's time, the same for every reader. */
@@ -342,5 +379,7 @@ export function contentSha256(value: unknown): string {
     return v;
   });
   // JSON.stringify(undefined) is undefined; hash it as null rather than throw.
-  return createHash('sha256').update(text ?? 'null').digest('hex');
+  return createHash('sha256')
+    .update(text ?? 'null')
+    .digest('hex');
 }

@@ -17,10 +17,16 @@ export type { Digest } from './digest/figures.ts';
 export type { DigestWords } from './digest/text.ts';
 
 /** One workspace and channel a digest covers, on one platform. */
-export interface DigestTarget { tenant: string; platform: string; channel: string }
+export interface DigestTarget {
+  tenant: string;
+  platform: string;
+  channel: string;
+}
 
 /** Who sees a posted digest: the channel, or only `user` (a preview, as a direct message). */
-export interface DigestAudience { previewFor?: string }
+export interface DigestAudience {
+  previewFor?: string;
+}
 
 export interface ReportServices {
   /** The channels with review activity in the two weeks before `endAt` (ISO). */
@@ -28,7 +34,12 @@ export interface ReportServices {
   /** The figures of one channel for the 7 days before `endAt` against the 7 before. */
   digest(target: DigestTarget, endAt: string, timezone: string): Promise<Digest>;
   /** Posts the digest with its chart (the text fallback where no image can go). */
-  postDigest(digest: Digest, words: DigestWords, audience: DigestAudience, opts: { idempotencyKey: string }): Promise<void>;
+  postDigest(
+    digest: Digest,
+    words: DigestWords,
+    audience: DigestAudience,
+    opts: { idempotencyKey: string },
+  ): Promise<void>;
 }
 
 export interface ReportOptions {
@@ -44,15 +55,20 @@ export interface ReportOptions {
 
 export function createReportServices(o: ReportOptions): ReportServices {
   return {
-    digestTargets: async (endAt) => (await readDigestScopes(o.sql, parseInstant(endAt)))
-      .filter((t) => o.ports.has(t.platform) && (o.tenants?.get(t.platform) ?? t.tenant) === t.tenant),
+    digestTargets: async (endAt) =>
+      (await readDigestScopes(o.sql, parseInstant(endAt))).filter(
+        (t) => o.ports.has(t.platform) && (o.tenants?.get(t.platform) ?? t.tenant) === t.tenant,
+      ),
     digest: async (target, endAt, timezone) => {
       const scope = { tenant: target.tenant, channel: target.channel, endAt: parseInstant(endAt), timezone };
       return buildDigest(await readDigest(o.sql, scope), { ...scope, platform: target.platform });
     },
     postDigest: async (digest, words, audience, opts) => {
       const port = o.ports.get(digest.scope.platform);
-      if (!port) throw new SignoffError('step_failed', `no chat platform "${digest.scope.platform}" is connected`, { details: { retryable: false } });
+      if (!port)
+        throw new SignoffError('step_failed', `no chat platform "${digest.scope.platform}" is connected`, {
+          details: { retryable: false },
+        });
       const notice = digestNotice(digest, words);
       if (audience.previewFor) await port.notifyUser(digest.scope.tenant, audience.previewFor, notice, opts);
       else await port.postMessage(digest.scope.channel, notice, opts);
@@ -67,7 +83,9 @@ export function digestNotice(digest: Digest, words: DigestWords): Notice {
   return {
     text: digestText(digest, words),
     image: {
-      pngBase64: png.toString('base64'), filename: 'weekly-digest.png', fallbackText: bars,
+      pngBase64: png.toString('base64'),
+      filename: 'weekly-digest.png',
+      fallbackText: bars,
       alt: `Decisions per day in ${digest.scope.channel} from ${digest.scope.from.slice(0, 10)} to ${digest.scope.endAt.slice(0, 10)}, by outcome, with the median time to decision`,
     },
   };
@@ -75,6 +93,7 @@ export function digestNotice(digest: Digest, words: DigestWords): Notice {
 
 function parseInstant(iso: string): Date {
   const at = new Date(iso);
-  if (Number.isNaN(at.getTime())) throw new SignoffError('step_failed', `not a time: "${iso}"`, { details: { retryable: false } });
+  if (Number.isNaN(at.getTime()))
+    throw new SignoffError('step_failed', `not a time: "${iso}"`, { details: { retryable: false } });
   return at;
 }

@@ -42,16 +42,34 @@ export interface StepRuntime {
   stop(): Promise<void>;
 }
 
-export function createStepRuntime(o: { config: StepSettings; sql: Sql; log: Logger; ports?: ReadonlyMap<string, ChatPort>; tenants?: ReadonlyMap<string, string> }): StepRuntime {
+export function createStepRuntime(o: {
+  config: StepSettings;
+  sql: Sql;
+  log: Logger;
+  ports?: ReadonlyMap<string, ChatPort>;
+  tenants?: ReadonlyMap<string, string>;
+}): StepRuntime {
   const pacer = new Pacer();
   const model = createModelGateway({ settings: o.config.model, sql: o.sql, log: o.log, pacer });
   const tools = new ToolBox({
-    tools: builtinTools, settings: o.config.tools, pacer, log: o.log, journal: toolJournal(o.sql), redactPatterns: o.config.model.redactPatterns,
+    tools: builtinTools,
+    settings: o.config.tools,
+    pacer,
+    log: o.log,
+    journal: toolJournal(o.sql),
+    redactPatterns: o.config.model.redactPatterns,
   });
   return {
     services: createStepServices({
-      sql: o.sql, model, tools, runBudgetUsd: o.config.runBudgetUsd,
-      ...(o.ports ? { reports: createReportServices({ sql: o.sql, ports: o.ports, ...(o.tenants ? { tenants: o.tenants } : {}) }) } : {}),
+      sql: o.sql,
+      model,
+      tools,
+      runBudgetUsd: o.config.runBudgetUsd,
+      ...(o.ports
+        ? {
+            reports: createReportServices({ sql: o.sql, ports: o.ports, ...(o.tenants ? { tenants: o.tenants } : {}) }),
+          }
+        : {}),
     }),
     describeAction: async (tool, input) => tools.describe(tool, input),
     isOffline: o.config.model.apiKey === null && o.config.model.baseUrl === null,

@@ -39,12 +39,22 @@ export function createStepServices(o: ServicesOptions): ServicesFactory {
   return (scope: StepScope): FlowServices => ({
     generate: async <T>(req: ModelRequest<T>) => {
       await checkBudget(o.sql, scope.runId, scope.budgetUsd ?? o.runBudgetUsd);
-      return o.model.generate(req, { runId: scope.runId, jobKey: scope.jobKey, attempt: scope.attempt, signal: scope.signal });
+      return o.model.generate(req, {
+        runId: scope.runId,
+        jobKey: scope.jobKey,
+        attempt: scope.attempt,
+        signal: scope.signal,
+      });
     },
     callTool: async (name, input) => {
       await checkBudget(o.sql, scope.runId, scope.budgetUsd ?? o.runBudgetUsd);
       return o.tools.call(name, input, {
-        runId: scope.runId, flowId: scope.flowId, jobKey: scope.jobKey, attempt: scope.attempt, signal: scope.signal, allowed: scope.tools,
+        runId: scope.runId,
+        flowId: scope.flowId,
+        jobKey: scope.jobKey,
+        attempt: scope.attempt,
+        signal: scope.signal,
+        allowed: scope.tools,
       });
     },
     reports: o.reports ?? noReports,
@@ -62,12 +72,20 @@ async function checkBudget(sql: Sql, runId: string, baseUsd: number): Promise<vo
   if (baseUsd <= 0) return;
   const [cost, decided] = await Promise.all([runCost(sql, runId), budgetDecisions(sql, runId)]);
   if (decided.rejectedBy) {
-    throw permanentError(`<@${decided.rejectedBy}> stopped this run at ${usd(cost.costUsd)}: it may not spend past its budget`);
+    throw permanentError(
+      `<@${decided.rejectedBy}> stopped this run at ${usd(cost.costUsd)}: it may not spend past its budget`,
+    );
   }
   const allowance = Math.max(baseUsd, decided.allowedUsd ?? 0);
   if (cost.costUsd >= allowance) {
-    throw personNeeded(`this run has spent ${usd(cost.costUsd)} of its ${usd(allowance)} budget; a person must allow more`, {
-      kind: 'budget', spentUsd: cost.costUsd, budgetUsd: allowance, baseUsd,
-    });
+    throw personNeeded(
+      `this run has spent ${usd(cost.costUsd)} of its ${usd(allowance)} budget; a person must allow more`,
+      {
+        kind: 'budget',
+        spentUsd: cost.costUsd,
+        budgetUsd: allowance,
+        baseUsd,
+      },
+    );
   }
 }

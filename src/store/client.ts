@@ -49,7 +49,11 @@ export function connect(opts: ClientOptions): Sql {
     // postgres.js counts this one in seconds.
     connect_timeout: Math.ceil((opts.connectTimeoutMs ?? 5_000) / 1000),
     // Sent in the startup packet: no extra round trip per connection.
-    connection: { search_path: schema, application_name: 'signoff', statement_timeout: opts.statementTimeoutMs ?? 30_000 },
+    connection: {
+      search_path: schema,
+      application_name: 'signoff',
+      statement_timeout: opts.statementTimeoutMs ?? 30_000,
+    },
     // Bigints come back as numbers: our counters are far below 2^53.
     types: { bigint: postgres.BigInt },
     transform: { undefined: null },

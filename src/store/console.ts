@@ -9,21 +9,39 @@ import type { ReviewCard } from '../chat/messages.ts';
 import type { Notice } from '../chat/port.ts';
 import type { Db, Sql } from './client.ts';
 
-export interface ConsolePerson { id: string; displayName: string; groups: string[] }
-export interface ConsoleChannelRow { id: string; dmOf: string | null }
+export interface ConsolePerson {
+  id: string;
+  displayName: string;
+  groups: string[];
+}
+export interface ConsoleChannelRow {
+  id: string;
+  dmOf: string | null;
+}
 
-interface MessageBase { id: string; channel: string; parentId: string | null; author: string; createdAt: Date; updatedAt: Date }
+interface MessageBase {
+  id: string;
+  channel: string;
+  parentId: string | null;
+  author: string;
+  createdAt: Date;
+  updatedAt: Date;
+}
 export type ConsoleMessageRow =
-  | (MessageBase & { kind: 'card'; card: ReviewCard })
-  | (MessageBase & { kind: 'text'; notice: Notice });
-export type NewConsoleMessageRow =
-  & { channel: string; parentId: string | null; author: string; idempotencyKey: string }
-  & ({ kind: 'card'; card: ReviewCard } | { kind: 'text'; notice: Notice });
+  (MessageBase & { kind: 'card'; card: ReviewCard }) | (MessageBase & { kind: 'text'; notice: Notice });
+export type NewConsoleMessageRow = {
+  channel: string;
+  parentId: string | null;
+  author: string;
+  idempotencyKey: string;
+} & ({ kind: 'card'; card: ReviewCard } | { kind: 'text'; notice: Notice });
 export type ConsoleInsertOutcome =
-  | { status: 'inserted' | 'existing'; message: ConsoleMessageRow }
-  | { status: 'no_target' };
+  { status: 'inserted' | 'existing'; message: ConsoleMessageRow } | { status: 'no_target' };
 
-interface RawMessage extends MessageBase { kind: 'card' | 'text'; content: unknown }
+interface RawMessage extends MessageBase {
+  kind: 'card' | 'text';
+  content: unknown;
+}
 
 function messageColumns(sql: Db) {
   return sql`id::text AS id, channel, parent_id::text AS "parentId", kind, content, author,
@@ -37,7 +55,11 @@ function toMessage({ content, ...base }: RawMessage): ConsoleMessageRow {
 }
 
 /** Adds missing channels and people (each with a DM channel `@id`); existing rows stay as they are. */
-export async function seedConsole(sql: Sql, tenant: string, world: { channels: string[]; people: ConsolePerson[] }): Promise<void> {
+export async function seedConsole(
+  sql: Sql,
+  tenant: string,
+  world: { channels: string[]; people: ConsolePerson[] },
+): Promise<void> {
   await sql.begin(async (tx) => {
     await tx`
       INSERT INTO console_people (tenant, id, display_name, groups)
@@ -100,7 +122,11 @@ export async function getConsoleMessage(sql: Db, tenant: string, id: string): Pr
  * Stores a message once per (tenant, idempotency key). Inserted only when its
  * channel exists and, for a reply, its parent is a live message in that channel.
  */
-export async function insertConsoleMessage(sql: Db, tenant: string, m: NewConsoleMessageRow): Promise<ConsoleInsertOutcome> {
+export async function insertConsoleMessage(
+  sql: Db,
+  tenant: string,
+  m: NewConsoleMessageRow,
+): Promise<ConsoleInsertOutcome> {
   const content = m.kind === 'card' ? m.card : m.notice;
   const inserted = await sql<RawMessage[]>`
     INSERT INTO console_messages (tenant, channel, parent_id, kind, content, author, idempotency_key)
@@ -119,7 +145,13 @@ export async function insertConsoleMessage(sql: Db, tenant: string, m: NewConsol
 }
 
 /** Replaces a live card in place; null when `channel` holds no such card. */
-export async function replaceConsoleCard(sql: Db, tenant: string, channel: string, id: string, card: ReviewCard): Promise<ConsoleMessageRow | null> {
+export async function replaceConsoleCard(
+  sql: Db,
+  tenant: string,
+  channel: string,
+  id: string,
+  card: ReviewCard,
+): Promise<ConsoleMessageRow | null> {
   if (!/^\d{1,18}$/.test(id)) return null;
   const rows = await sql<RawMessage[]>`
     UPDATE console_messages SET content = ${sql.json(card as never)}, updated_at = now()
@@ -139,7 +171,9 @@ export async function deleteConsoleMessage(sql: Db, tenant: string, id: string):
 
 /** The person's groups; [] for someone unknown. */
 export async function consoleGroupsOf(sql: Db, tenant: string, user: string): Promise<string[]> {
-  const rows = await sql<{ groups: string[] }[]>`SELECT groups FROM console_people WHERE tenant = ${tenant} AND id = ${user}`;
+  const rows = await sql<
+    { groups: string[] }[]
+  >`SELECT groups FROM console_people WHERE tenant = ${tenant} AND id = ${user}`;
   return rows[0]?.groups ?? [];
 }
 
@@ -147,7 +181,13 @@ export async function consoleGroupsOf(sql: Db, tenant: string, user: string): Pr
  * Stores a one-time sign-in invite (migration 0010) for an existing person; only the token's hash.
  * False when there is no such person.
  */
-export async function createConsoleInvite(sql: Sql, tenant: string, person: string, tokenHash: string, ttlMs: number): Promise<boolean> {
+export async function createConsoleInvite(
+  sql: Sql,
+  tenant: string,
+  person: string,
+  tokenHash: string,
+  ttlMs: number,
+): Promise<boolean> {
   const rows = await sql`
     INSERT INTO console_invites (token_hash, tenant, person, expires_at)
     SELECT ${tokenHash}, ${tenant}, id, now() + ${ttlMs} * interval '1 millisecond'
@@ -161,7 +201,11 @@ export async function createConsoleInvite(sql: Sql, tenant: string, person: stri
  * exchange win. The person signed in, or null (unknown, used or expired link).
  */
 export async function redeemConsoleInvite(
-  sql: Sql, tenant: string, inviteHash: string, sessionHash: string, sessionTtlMs: number,
+  sql: Sql,
+  tenant: string,
+  inviteHash: string,
+  sessionHash: string,
+  sessionTtlMs: number,
 ): Promise<string | null> {
   return sql.begin(async (tx) => {
     const [invite] = await tx<{ person: string }[]>`
@@ -193,7 +237,8 @@ export function consoleStore(sql: Sql) {
     recentMessages: (tenant: string, limit: number) => recentConsoleMessages(sql, tenant, limit),
     getMessage: (tenant: string, id: string) => getConsoleMessage(sql, tenant, id),
     insertMessage: (tenant: string, m: NewConsoleMessageRow) => insertConsoleMessage(sql, tenant, m),
-    replaceCard: (tenant: string, channel: string, id: string, card: ReviewCard) => replaceConsoleCard(sql, tenant, channel, id, card),
+    replaceCard: (tenant: string, channel: string, id: string, card: ReviewCard) =>
+      replaceConsoleCard(sql, tenant, channel, id, card),
     groupsOf: (tenant: string, user: string) => consoleGroupsOf(sql, tenant, user),
     redeemInvite: (tenant: string, inviteHash: string, sessionHash: string, ttlMs: number) =>
       redeemConsoleInvite(sql, tenant, inviteHash, sessionHash, ttlMs),

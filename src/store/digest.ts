@@ -17,11 +17,21 @@ export interface DigestScope {
 }
 
 /** A figure for this week and the week before. */
-export interface Pair { this: number; prev: number }
+export interface Pair {
+  this: number;
+  prev: number;
+}
 
 export interface DigestRows {
   runsByFlow: { flow: string; runs: Pair }[];
-  outcomesByFlow: { flow: string; approved: Pair; approvedEdited: Pair; rejected: Pair; expired: Pair; escalated: Pair }[];
+  outcomesByFlow: {
+    flow: string;
+    approved: Pair;
+    approvedEdited: Pair;
+    rejected: Pair;
+    expired: Pair;
+    escalated: Pair;
+  }[];
   timeToDecision: { flow: string; isThis: boolean; decided: number; medianS: number; p90S: number }[];
   oldestPending: { reviewId: string; runId: string; flow: string; title: string; createdAt: Date; total: number }[];
   people: { actor: string; isThis: boolean; decisions: number; offHours: number }[];
@@ -40,19 +50,62 @@ const DAY_MS = 86_400_000;
 /** Reads every section; the queries run concurrently on `sql`'s pool. */
 export async function readDigest(sql: Db, scope: DigestScope): Promise<DigestRows> {
   const w = windows(scope);
-  const [runsByFlow, outcomesByFlow, timeToDecision, oldestPending, people, rejectionReasons, edits, refusals, spendByFlow, days] =
-    await Promise.all([
-      runsStarted(sql, w), outcomes(sql, w), decisionTimes(sql, w), pending(sql, w), decidersLoad(sql, w),
-      reasons(sql, w), editedApprovals(sql, w), policyRefusals(sql, w), modelSpend(sql, w), decisionsPerDay(sql, w),
-    ]);
-  return { runsByFlow, outcomesByFlow, timeToDecision, oldestPending, people, rejectionReasons, edits, refusals, spendByFlow, days };
+  const [
+    runsByFlow,
+    outcomesByFlow,
+    timeToDecision,
+    oldestPending,
+    people,
+    rejectionReasons,
+    edits,
+    refusals,
+    spendByFlow,
+    days,
+  ] = await Promise.all([
+    runsStarted(sql, w),
+    outcomes(sql, w),
+    decisionTimes(sql, w),
+    pending(sql, w),
+    decidersLoad(sql, w),
+    reasons(sql, w),
+    editedApprovals(sql, w),
+    policyRefusals(sql, w),
+    modelSpend(sql, w),
+    decisionsPerDay(sql, w),
+  ]);
+  return {
+    runsByFlow,
+    outcomesByFlow,
+    timeToDecision,
+    oldestPending,
+    people,
+    rejectionReasons,
+    edits,
+    refusals,
+    spendByFlow,
+    days,
+  };
 }
 
-interface Windows { tenant: string; channel: string; tz: string; from: Date; mid: Date; end: Date }
+interface Windows {
+  tenant: string;
+  channel: string;
+  tz: string;
+  from: Date;
+  mid: Date;
+  end: Date;
+}
 
 function windows(s: DigestScope): Windows {
   const end = s.endAt;
-  return { tenant: s.tenant, channel: s.channel, tz: s.timezone ?? 'UTC', from: new Date(end.getTime() - 14 * DAY_MS), mid: new Date(end.getTime() - 7 * DAY_MS), end };
+  return {
+    tenant: s.tenant,
+    channel: s.channel,
+    tz: s.timezone ?? 'UTC',
+    from: new Date(end.getTime() - 14 * DAY_MS),
+    mid: new Date(end.getTime() - 7 * DAY_MS),
+    end,
+  };
 }
 
 /** Runs whose trigger names this workspace and channel (index runs_tenant_channel_created). */
@@ -83,10 +136,17 @@ async function outcomes(sql: Db, w: Windows) {
     WHERE tenant = ${w.tenant} AND channel = ${w.channel} AND decided_at >= ${w.from} AND decided_at < ${w.end}
       AND status IN ('approved', 'rejected', 'expired')
     GROUP BY flow ORDER BY flow`;
-  const pair = (r: Record<string, number | string>, k: string): Pair => ({ this: Number(r[`${k}_this`]), prev: Number(r[`${k}_prev`]) });
+  const pair = (r: Record<string, number | string>, k: string): Pair => ({
+    this: Number(r[`${k}_this`]),
+    prev: Number(r[`${k}_prev`]),
+  });
   return rows.map((r) => ({
-    flow: String(r.flow), approved: pair(r, 'approved'), approvedEdited: pair(r, 'edited'), rejected: pair(r, 'rejected'),
-    expired: pair(r, 'expired'), escalated: pair(r, 'escalated'),
+    flow: String(r.flow),
+    approved: pair(r, 'approved'),
+    approvedEdited: pair(r, 'edited'),
+    rejected: pair(r, 'rejected'),
+    expired: pair(r, 'expired'),
+    escalated: pair(r, 'escalated'),
   }));
 }
 
@@ -105,12 +165,21 @@ async function decisionTimes(sql: Db, w: Windows) {
 
 /** The oldest reviews still waiting, and how many wait in all (index reviews_pending). */
 async function pending(sql: Db, w: Windows) {
-  const rows = await sql<{ id: string; run_id: string; flow: string; title: string | null; created_at: Date; total: number }[]>`
+  const rows = await sql<
+    { id: string; run_id: string; flow: string; title: string | null; created_at: Date; total: number }[]
+  >`
     SELECT id, run_id, flow, request->>'title' AS title, created_at, count(*) OVER ()::int AS total
     FROM reviews
     WHERE tenant = ${w.tenant} AND channel = ${w.channel} AND status = 'pending' AND created_at < ${w.end}
     ORDER BY created_at, id LIMIT ${OLDEST_PENDING}`;
-  return rows.map((r) => ({ reviewId: r.id, runId: r.run_id, flow: r.flow, title: r.title ?? r.flow, createdAt: r.created_at, total: r.total }));
+  return rows.map((r) => ({
+    reviewId: r.id,
+    runId: r.run_id,
+    flow: r.flow,
+    title: r.title ?? r.flow,
+    createdAt: r.created_at,
+    total: r.total,
+  }));
 }
 
 /**
@@ -142,7 +211,9 @@ async function reasons(sql: Db, w: Windows) {
 
 /** Approvals of an edited draft, with the draft as first requested (the review job's input) and as approved. */
 async function editedApprovals(sql: Db, w: Windows) {
-  const rows = await sql<{ is_this: boolean; flow: string; original: Record<string, string> | null; approved: Record<string, string> }[]>`
+  const rows = await sql<
+    { is_this: boolean; flow: string; original: Record<string, string> | null; approved: Record<string, string> }[]
+  >`
     SELECT r.decided_at >= ${w.mid} AS is_this, r.flow, coalesce(j.input->'content', r.previous_content) AS original, r.content AS approved
     FROM reviews r LEFT JOIN jobs j ON j.key = r.job_key
     WHERE r.tenant = ${w.tenant} AND r.channel = ${w.channel} AND r.decided_at >= ${w.from} AND r.decided_at < ${w.end}
@@ -198,7 +269,10 @@ async function decisionsPerDay(sql: Db, w: Windows) {
 }
 
 /** The workspaces and channels with reviews requested or decided in the 14 days before `endAt` (a scheduled digest posts to each). */
-export async function readDigestScopes(sql: Db, endAt: Date): Promise<{ tenant: string; platform: string; channel: string }[]> {
+export async function readDigestScopes(
+  sql: Db,
+  endAt: Date,
+): Promise<{ tenant: string; platform: string; channel: string }[]> {
   const from = new Date(endAt.getTime() - 14 * DAY_MS);
   return sql<{ tenant: string; platform: string; channel: string }[]>`
     SELECT DISTINCT tenant, platform, channel FROM reviews

@@ -10,7 +10,8 @@ const INTERACTION_SOURCE = 'discord:interaction';
 const CLICK_SOURCE = 'discord:click';
 
 export async function claimDiscordInteraction(sql: Db, id: string): Promise<boolean> {
-  const rows = await sql`INSERT INTO inbox (source, key) VALUES (${INTERACTION_SOURCE}, ${id}) ON CONFLICT (source, key) DO NOTHING RETURNING 1`;
+  const rows =
+    await sql`INSERT INTO inbox (source, key) VALUES (${INTERACTION_SOURCE}, ${id}) ON CONFLICT (source, key) DO NOTHING RETURNING 1`;
   return rows.length === 1;
 }
 
@@ -26,7 +27,12 @@ export async function finishDiscordClick(sql: Db, id: string): Promise<void> {
 }
 
 /** Decides clicks recorded over `olderThanMs` ago and never finished (their process died), each locked while `work` runs. */
-export async function replayDiscordClicks(sql: Sql, olderThanMs: number, limit: number, work: (payload: unknown) => Promise<void>): Promise<number> {
+export async function replayDiscordClicks(
+  sql: Sql,
+  olderThanMs: number,
+  limit: number,
+  work: (payload: unknown) => Promise<void>,
+): Promise<number> {
   let n = 0;
   for (; n < limit; n++) {
     const isDone = await sql.begin(async (tx) => {
@@ -45,8 +51,13 @@ export async function replayDiscordClicks(sql: Sql, olderThanMs: number, limit: 
   return n;
 }
 
-export async function readDiscordPost(sql: Db, key: string): Promise<{ channel: string; messageId: string | null } | null> {
-  const rows = await sql<{ channel: string; messageId: string | null }[]>`SELECT channel, message_id AS "messageId" FROM discord_posts WHERE key = ${key}`;
+export async function readDiscordPost(
+  sql: Db,
+  key: string,
+): Promise<{ channel: string; messageId: string | null } | null> {
+  const rows = await sql<
+    { channel: string; messageId: string | null }[]
+  >`SELECT channel, message_id AS "messageId" FROM discord_posts WHERE key = ${key}`;
   return rows[0] ?? null;
 }
 
@@ -79,7 +90,8 @@ export function discordStore(sql: Sql) {
     claim: (id: string) => claimDiscordInteraction(sql, id),
     recordClick: (id: string, payload: unknown) => recordDiscordClick(sql, id, payload),
     finishClick: (id: string) => finishDiscordClick(sql, id),
-    replayClicks: (olderThanMs: number, limit: number, work: (payload: unknown) => Promise<void>) => replayDiscordClicks(sql, olderThanMs, limit, work),
+    replayClicks: (olderThanMs: number, limit: number, work: (payload: unknown) => Promise<void>) =>
+      replayDiscordClicks(sql, olderThanMs, limit, work),
     readPost: (key: string) => readDiscordPost(sql, key),
     beginPost: (key: string, channel: string) => beginDiscordPost(sql, key, channel),
     finishPost: (key: string, channel: string, messageId: string) => finishDiscordPost(sql, key, channel, messageId),

@@ -140,12 +140,22 @@ async function ensureCluster(dataDir: string, asRoot: boolean, opts: EmbeddedOpt
 }
 
 async function runInitdb(dataDir: string, passwordPath: string, asRoot: boolean, opts: EmbeddedOptions) {
-  const proc = spawnLogged([
-    ...(asRoot ? ['setpriv', ...DROP_ROOT] : []),
-    initdbBin, `--pgdata=${dataDir}`, '--username=postgres', `--pwfile=${passwordPath}`,
-    '--auth=scram-sha-256', '--encoding=UTF8', '--no-locale', '--no-instructions',
-    ...(opts.durable === false ? ['--no-sync'] : []),
-  ], dataDir, opts.log);
+  const proc = spawnLogged(
+    [
+      ...(asRoot ? ['setpriv', ...DROP_ROOT] : []),
+      initdbBin,
+      `--pgdata=${dataDir}`,
+      '--username=postgres',
+      `--pwfile=${passwordPath}`,
+      '--auth=scram-sha-256',
+      '--encoding=UTF8',
+      '--no-locale',
+      '--no-instructions',
+      ...(opts.durable === false ? ['--no-sync'] : []),
+    ],
+    dataDir,
+    opts.log,
+  );
   const outcome = await proc.exited;
   if (outcome !== 'code 0') {
     throw new Error(withLogTail(`initdb for ${dataDir} failed (${outcome})`, proc.logTail));
@@ -169,11 +179,21 @@ function spawnLogged(argv: string[], cwd: string, log: ((line: string) => void) 
   }
   let hasExited = false;
   const exited = new Promise<string>((resolve) => {
-    const done = (outcome: string) => { hasExited = true; resolve(outcome); };
+    const done = (outcome: string) => {
+      hasExited = true;
+      resolve(outcome);
+    };
     child.once('error', (err) => done(`could not run ${command}: ${err.message}`));
     child.once('close', (code, signal) => done(signal ? `signal ${signal}` : `code ${code}`));
   });
-  return { child, logTail, exited, get hasExited() { return hasExited; } };
+  return {
+    child,
+    logTail,
+    exited,
+    get hasExited() {
+      return hasExited;
+    },
+  };
 }
 
 function withLogTail(message: string, logTail: readonly string[]): string {
@@ -191,7 +211,9 @@ async function clearLeftoverPostmaster(dataDir: string): Promise<void> {
     if (holder === 'none') return;
     if (holder === 'stale') return unlink(lockPath).catch(() => undefined);
     if (holder === 'in-use') {
-      throw new Error(`${dataDir} is in use by a running Postgres (pid ${pid}) that still has its owner; stop it first`);
+      throw new Error(
+        `${dataDir} is in use by a running Postgres (pid ${pid}) that still has its owner; stop it first`,
+      );
     }
     await signalAndWait(pid);
   }
@@ -232,7 +254,10 @@ async function isRunning(pid: number): Promise<boolean> {
 
 /** SIGINT (fast shutdown), then SIGKILL after STOP_TIMEOUT_MS, for a process that is not our child. */
 async function signalAndWait(pid: number): Promise<void> {
-  for (const [signal, timeoutMs] of [['SIGINT', STOP_TIMEOUT_MS], ['SIGKILL', KILL_TIMEOUT_MS]] as const) {
+  for (const [signal, timeoutMs] of [
+    ['SIGINT', STOP_TIMEOUT_MS],
+    ['SIGKILL', KILL_TIMEOUT_MS],
+  ] as const) {
     try {
       process.kill(pid, signal);
     } catch {
@@ -247,7 +272,10 @@ async function signalAndWait(pid: number): Promise<void> {
 }
 
 async function startOnFreePort(
-  dataDir: string, password: string, asRoot: boolean, opts: EmbeddedOptions,
+  dataDir: string,
+  password: string,
+  asRoot: boolean,
+  opts: EmbeddedOptions,
 ): Promise<EmbeddedPostgres> {
   for (let attempt = 1; ; attempt++) {
     const port = await findFreePort();
@@ -265,17 +293,24 @@ async function startOnFreePort(
   }
 }
 
-interface Running { dataDir: string; port: number; url: string; asRoot: boolean; opts: EmbeddedOptions }
+interface Running {
+  dataDir: string;
+  port: number;
+  url: string;
+  asRoot: boolean;
+  opts: EmbeddedOptions;
+}
 
 /** The handle: stop() ends whichever server is current; without `onSupervision`, an exit is left alone. */
 function supervise(first: ServerProcess, r: Running): EmbeddedPostgres {
   let current = first;
   let stopping: Promise<void> | undefined;
-  const watch = (server: ServerProcess) => void server.exited.then((outcome) => {
-    if (stopping || !r.opts.onSupervision) return;
-    r.opts.onSupervision({ kind: 'exited', outcome });
-    void restart();
-  });
+  const watch = (server: ServerProcess) =>
+    void server.exited.then((outcome) => {
+      if (stopping || !r.opts.onSupervision) return;
+      r.opts.onSupervision({ kind: 'exited', outcome });
+      void restart();
+    });
   const restart = async () => {
     let last = '';
     for (const [i, delayMs] of RESTART_DELAYS_MS.entries()) {
@@ -295,7 +330,10 @@ function supervise(first: ServerProcess, r: Running): EmbeddedPostgres {
       watch(next);
       return r.opts.onSupervision!({ kind: 'restarted', attempt: i + 1 });
     }
-    r.opts.onSupervision!({ kind: 'gave_up', message: `embedded Postgres could not be restarted after ${RESTART_DELAYS_MS.length} attempts: ${last}` });
+    r.opts.onSupervision!({
+      kind: 'gave_up',
+      message: `embedded Postgres could not be restarted after ${RESTART_DELAYS_MS.length} attempts: ${last}`,
+    });
   };
   watch(first);
   return { url: r.url, port: r.port, dataDir: r.dataDir, stop: () => (stopping ??= stopServer(current)) };
@@ -309,8 +347,15 @@ function serverCommand(dataDir: string, port: number, asRoot: boolean, opts: Emb
     ...(opts.durable === false ? ['fsync=off', 'synchronous_commit=off', 'full_page_writes=off'] : []),
   ];
   return [
-    'setpriv', '--pdeathsig=INT', ...(asRoot ? DROP_ROOT : []),
-    postgresBin, '-D', dataDir, '-p', String(port), ...settings.flatMap((s) => ['-c', s]),
+    'setpriv',
+    '--pdeathsig=INT',
+    ...(asRoot ? DROP_ROOT : []),
+    postgresBin,
+    '-D',
+    dataDir,
+    '-p',
+    String(port),
+    ...settings.flatMap((s) => ['-c', s]),
   ];
 }
 
@@ -328,12 +373,16 @@ async function waitUntilReady(server: ServerProcess, url: string, port: number):
   while (Date.now() < deadline) {
     if (server.hasExited) {
       const outcome = await server.exited;
-      throw new Error(withLogTail(`embedded Postgres on port ${port} exited during startup (${outcome})`, server.logTail));
+      throw new Error(
+        withLogTail(`embedded Postgres on port ${port} exited during startup (${outcome})`, server.logTail),
+      );
     }
     if (await canQuery(url)) return;
     await sleep(100);
   }
-  throw new Error(withLogTail(`embedded Postgres on port ${port} was not ready within ${READY_TIMEOUT_MS} ms`, server.logTail));
+  throw new Error(
+    withLogTail(`embedded Postgres on port ${port} was not ready within ${READY_TIMEOUT_MS} ms`, server.logTail),
+  );
 }
 
 async function canQuery(url: string): Promise<boolean> {
@@ -343,7 +392,10 @@ async function canQuery(url: string): Promise<boolean> {
     return true;
   } catch (err) {
     if (hasSqlState(err, INVALID_PASSWORD)) {
-      throw new Error(`embedded Postgres rejected the password stored in its password file (SQLSTATE ${INVALID_PASSWORD})`, { cause: err });
+      throw new Error(
+        `embedded Postgres rejected the password stored in its password file (SQLSTATE ${INVALID_PASSWORD})`,
+        { cause: err },
+      );
     }
     return false; // refused while starting, or 57P03 "the database system is starting up"
   } finally {

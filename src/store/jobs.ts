@@ -16,11 +16,24 @@ import type { Db } from './client.ts';
 export type JobKind = 'step' | 'effect' | 'review' | 'system';
 
 export interface ClaimedJob {
-  key: string; run_id: string; flow: string; kind: JobKind; name: string; child_id: string | null;
-  input: unknown; attempts: number; max_attempts: number; recoveries: number; lease_ms: number;
+  key: string;
+  run_id: string;
+  flow: string;
+  kind: JobKind;
+  name: string;
+  child_id: string | null;
+  input: unknown;
+  attempts: number;
+  max_attempts: number;
+  recoveries: number;
+  lease_ms: number;
 }
 
-export interface ClaimedTimer { run_id: string; send_id: string; event: any }
+export interface ClaimedTimer {
+  run_id: string;
+  send_id: string;
+  event: any;
+}
 
 /** Claims up to `limit` due jobs: queued ones whose run_at passed, and running ones whose lease expired. */
 export async function claimJobs(sql: Db, owner: string, limit: number): Promise<ClaimedJob[]> {
@@ -35,7 +48,14 @@ export async function claimJobs(sql: Db, owner: string, limit: number): Promise<
 }
 
 /** Puts a failed attempt back in the queue after `delayMs`. False if our claim was lost. */
-export async function rescheduleJob(sql: Db, key: string, owner: string, attempt: number, delayMs: number, error: unknown): Promise<boolean> {
+export async function rescheduleJob(
+  sql: Db,
+  key: string,
+  owner: string,
+  attempt: number,
+  delayMs: number,
+  error: unknown,
+): Promise<boolean> {
   const rows = await sql`
     UPDATE jobs SET status = 'queued', lease_owner = NULL, last_error = ${sql.json(error as any)},
       due_at = now() + ${delayMs} * interval '1 millisecond', updated_at = now()
@@ -49,7 +69,15 @@ export async function rescheduleJob(sql: Db, key: string, owner: string, attempt
  * without using up the attempt, at most `maxDeferrals` times per job. False if
  * our claim was lost or the job has used its deferrals (then it counts as a failure).
  */
-export async function deferJob(sql: Db, key: string, owner: string, attempt: number, delayMs: number, error: unknown, maxDeferrals: number): Promise<boolean> {
+export async function deferJob(
+  sql: Db,
+  key: string,
+  owner: string,
+  attempt: number,
+  delayMs: number,
+  error: unknown,
+  maxDeferrals: number,
+): Promise<boolean> {
   const rows = await sql`
     UPDATE jobs SET status = 'queued', lease_owner = NULL, last_error = ${sql.json(error as any)},
       attempts = attempts - 1, deferrals = deferrals + 1,
@@ -60,7 +88,14 @@ export async function deferJob(sql: Db, key: string, owner: string, attempt: num
 }
 
 /** Closes an effect job (effects feed nothing back to the machine). False if our claim was lost. */
-export async function finishJob(sql: Db, key: string, owner: string, attempt: number, status: 'done' | 'failed', error: unknown): Promise<boolean> {
+export async function finishJob(
+  sql: Db,
+  key: string,
+  owner: string,
+  attempt: number,
+  status: 'done' | 'failed',
+  error: unknown,
+): Promise<boolean> {
   const rows = await sql`
     UPDATE jobs SET status = ${status}, lease_owner = NULL, last_error = ${error == null ? null : sql.json(error as any)}, updated_at = now()
     WHERE key = ${key} AND status = 'running' AND lease_owner = ${owner} AND attempts = ${attempt}
@@ -86,7 +121,17 @@ export async function resumeWaitingJob(sql: Db, key: string): Promise<boolean> {
   return rows.length === 1;
 }
 
-export interface NewJob { key: string; runId: string; flow: string; kind: JobKind; name: string; input: unknown; delayMs: number; maxAttempts: number; leaseMs: number }
+export interface NewJob {
+  key: string;
+  runId: string;
+  flow: string;
+  kind: JobKind;
+  name: string;
+  input: unknown;
+  delayMs: number;
+  maxAttempts: number;
+  leaseMs: number;
+}
 
 /** Queues jobs due after their delay; a key that exists already is left as it is (idempotent). */
 export async function enqueueJobs(sql: Db, jobs: NewJob[]): Promise<number> {
@@ -95,10 +140,19 @@ export async function enqueueJobs(sql: Db, jobs: NewJob[]): Promise<number> {
     INSERT INTO jobs (key, run_id, flow, kind, name, input, status, max_attempts, lease_ms, due_at)
     SELECT x.key, x.run_id, x.flow, x.kind, x.name, x.input, 'queued', x.max_attempts, x.lease_ms,
            now() + x.delay_ms * interval '1 millisecond'
-    FROM jsonb_to_recordset(${sql.json(jobs.map((j) => ({
-      key: j.key, run_id: j.runId, flow: j.flow, kind: j.kind, name: j.name, input: j.input ?? null,
-      max_attempts: j.maxAttempts, lease_ms: j.leaseMs, delay_ms: j.delayMs,
-    })) as any)}) AS x(key text, run_id text, flow text, kind text, name text, input jsonb, max_attempts int, lease_ms int, delay_ms float8)
+    FROM jsonb_to_recordset(${sql.json(
+      jobs.map((j) => ({
+        key: j.key,
+        run_id: j.runId,
+        flow: j.flow,
+        kind: j.kind,
+        name: j.name,
+        input: j.input ?? null,
+        max_attempts: j.maxAttempts,
+        lease_ms: j.leaseMs,
+        delay_ms: j.delayMs,
+      })) as any,
+    )}) AS x(key text, run_id text, flow text, kind text, name text, input jsonb, max_attempts int, lease_ms int, delay_ms float8)
     ON CONFLICT (key) DO NOTHING
     RETURNING key`;
   if (rows.length > 0) await notifyWorkers(sql, 'jobs');
@@ -131,13 +185,15 @@ export async function cancelStaleJob(sql: Db, key: string, owner: string): Promi
 
 /** Whether `owner` still holds its claim on a job attempt (false once its lease expired and another worker took it). */
 export async function holdsJob(sql: Db, key: string, owner: string, attempt: number): Promise<boolean> {
-  const rows = await sql`SELECT 1 FROM jobs WHERE key = ${key} AND status = 'running' AND lease_owner = ${owner} AND attempts = ${attempt}`;
+  const rows =
+    await sql`SELECT 1 FROM jobs WHERE key = ${key} AND status = 'running' AND lease_owner = ${owner} AND attempts = ${attempt}`;
   return rows.length === 1;
 }
 
 /** Whether `owner` still holds its claim on a timer (false once another worker re-claimed or fired it). */
 export async function holdsTimer(sql: Db, runId: string, sendId: string, owner: string): Promise<boolean> {
-  const rows = await sql`SELECT 1 FROM timers WHERE run_id = ${runId} AND send_id = ${sendId} AND lease_owner = ${owner}`;
+  const rows =
+    await sql`SELECT 1 FROM timers WHERE run_id = ${runId} AND send_id = ${sendId} AND lease_owner = ${owner}`;
   return rows.length === 1;
 }
 

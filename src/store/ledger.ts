@@ -46,7 +46,16 @@ export async function countModelCalls(sql: Db, jobKey: string): Promise<number> 
 
 /** What a run's model calls have cost so far. */
 export async function runCost(sql: Db, runId: string): Promise<RunCost> {
-  const rows = await sql<{ calls: number; input_tokens: number; output_tokens: number; cost_usd: string; offline: boolean; models: string[] | null }[]>`
+  const rows = await sql<
+    {
+      calls: number;
+      input_tokens: number;
+      output_tokens: number;
+      cost_usd: string;
+      offline: boolean;
+      models: string[] | null;
+    }[]
+  >`
     SELECT count(*)::int AS calls, coalesce(sum(input_tokens), 0)::int AS input_tokens,
            coalesce(sum(output_tokens), 0)::int AS output_tokens, coalesce(sum(cost_usd), 0)::text AS cost_usd,
            coalesce(bool_or(offline), false) AS offline,
@@ -55,7 +64,11 @@ export async function runCost(sql: Db, runId: string): Promise<RunCost> {
     FROM model_calls WHERE run_id = ${runId}`;
   const r = rows[0]!;
   return {
-    calls: r.calls, inputTokens: r.input_tokens, outputTokens: r.output_tokens, costUsd: Number(r.cost_usd),
-    offline: r.offline, models: r.models ?? [],
+    calls: r.calls,
+    inputTokens: r.input_tokens,
+    outputTokens: r.output_tokens,
+    costUsd: Number(r.cost_usd),
+    offline: r.offline,
+    models: r.models ?? [],
   };
 }

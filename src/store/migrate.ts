@@ -11,15 +11,21 @@ import { assertSchemaName, type Sql } from './client.ts';
 
 const MIGRATIONS_DIR = fileURLToPath(new URL('./migrations/', import.meta.url));
 
-interface Migration { version: number; name: string; text: string }
+interface Migration {
+  version: number;
+  name: string;
+  text: string;
+}
 
 async function loadMigrations(): Promise<Migration[]> {
   const files = (await readdir(MIGRATIONS_DIR)).filter((f) => /^\d{4}_[a-z0-9_]+\.sql$/.test(f)).sort();
-  return Promise.all(files.map(async (name) => ({
-    version: Number(name.slice(0, 4)),
-    name,
-    text: await readFile(MIGRATIONS_DIR + name, 'utf8'),
-  })));
+  return Promise.all(
+    files.map(async (name) => ({
+      version: Number(name.slice(0, 4)),
+      name,
+      text: await readFile(MIGRATIONS_DIR + name, 'utf8'),
+    })),
+  );
 }
 
 /** Creates the schema if needed and applies pending migrations. Returns the names applied. */

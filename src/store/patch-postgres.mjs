@@ -42,7 +42,9 @@ for (const rel of ['src/connection.js', 'cjs/src/connection.js', 'cf/src/connect
   const text = readFileSync(file, 'utf8');
   if (text.includes(MARK)) continue;
   if (!text.includes(NEXT_WRITE) || text.split(TEARDOWN).length !== 3) {
-    console.warn(`patch-postgres: ${rel} is not the code this mend was written for; left alone (see src/store/patch-postgres.mjs)`);
+    console.warn(
+      `patch-postgres: ${rel} is not the code this mend was written for; left alone (see src/store/patch-postgres.mjs)`,
+    );
     continue;
   }
   writeFileSync(file, text.replace(NEXT_WRITE, GUARDED).replaceAll(TEARDOWN, FORGET));

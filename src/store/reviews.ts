@@ -10,18 +10,52 @@ import type { Db } from './client.ts';
 export type ReviewRowStatus = 'pending' | 'approved' | 'rejected' | 'expired' | 'cancelled';
 
 export interface ReviewRow {
-  id: string; run_id: string; flow: string; job_key: string; name: string; tenant: string; platform: string; channel: string;
-  requested_by: string; policy: any; request: any; content: Record<string, string>; content_sha256: string;
-  version: number; previous_content: Record<string, string> | null; last_editor: string | null;
-  status: ReviewRowStatus; decisions: any[]; delegates: string[]; is_escalated: boolean; reminders_sent: number;
-  expires_at: Date | null; decided_at: Date | null; card_ref: string | null; seq: number; created_at: Date;
+  id: string;
+  run_id: string;
+  flow: string;
+  job_key: string;
+  name: string;
+  tenant: string;
+  platform: string;
+  channel: string;
+  requested_by: string;
+  policy: any;
+  request: any;
+  content: Record<string, string>;
+  content_sha256: string;
+  version: number;
+  previous_content: Record<string, string> | null;
+  last_editor: string | null;
+  status: ReviewRowStatus;
+  decisions: any[];
+  delegates: string[];
+  is_escalated: boolean;
+  reminders_sent: number;
+  expires_at: Date | null;
+  decided_at: Date | null;
+  card_ref: string | null;
+  seq: number;
+  created_at: Date;
   /** The step job a budget review pauses (null for a flow's own reviews, whose job is `job_key`). */
   resume_job: string | null;
 }
 
-export type NewReview = Pick<ReviewRow,
-  'id' | 'run_id' | 'flow' | 'job_key' | 'name' | 'tenant' | 'platform' | 'channel' | 'requested_by' | 'policy' | 'request' | 'content' | 'content_sha256'>
-  & { expiresInMs: number | null; resume_job?: string | null };
+export type NewReview = Pick<
+  ReviewRow,
+  | 'id'
+  | 'run_id'
+  | 'flow'
+  | 'job_key'
+  | 'name'
+  | 'tenant'
+  | 'platform'
+  | 'channel'
+  | 'requested_by'
+  | 'policy'
+  | 'request'
+  | 'content'
+  | 'content_sha256'
+> & { expiresInMs: number | null; resume_job?: string | null };
 
 /** Creates the review of a job, or returns the one it already has (the job ran again). */
 export async function insertReview(sql: Db, r: NewReview): Promise<ReviewRow> {
@@ -47,15 +81,31 @@ export async function readReviewByJob(sql: Db, jobKey: string): Promise<ReviewRo
 
 /** Locks a review for a decision; `now` is the database clock (RELIABILITY 43). */
 export async function lockReview(tx: Db, id: string): Promise<{ review: ReviewRow; now: Date } | null> {
-  const rows = await tx<(ReviewRow & { db_now: Date })[]>`SELECT *, now() AS db_now FROM reviews WHERE id = ${id} FOR UPDATE`;
+  const rows = await tx<
+    (ReviewRow & { db_now: Date })[]
+  >`SELECT *, now() AS db_now FROM reviews WHERE id = ${id} FOR UPDATE`;
   const row = rows[0];
   if (!row) return null;
   const { db_now: now, ...review } = row;
   return { review, now };
 }
 
-export type ReviewChange = Partial<Pick<ReviewRow,
-  'status' | 'decisions' | 'content' | 'content_sha256' | 'version' | 'previous_content' | 'last_editor' | 'delegates' | 'is_escalated' | 'reminders_sent' | 'decided_at'>>;
+export type ReviewChange = Partial<
+  Pick<
+    ReviewRow,
+    | 'status'
+    | 'decisions'
+    | 'content'
+    | 'content_sha256'
+    | 'version'
+    | 'previous_content'
+    | 'last_editor'
+    | 'delegates'
+    | 'is_escalated'
+    | 'reminders_sent'
+    | 'decided_at'
+  >
+>;
 
 /** Writes a change to a locked review and returns it with its new `seq`. */
 export async function saveReview(tx: Db, current: ReviewRow, change: ReviewChange): Promise<ReviewRow> {
@@ -96,16 +146,37 @@ export async function listAbandonedReviews(sql: Db, limit: number): Promise<stri
 }
 
 export interface AuditEntry {
-  reviewId: string; runId: string; tenant: string; actor: string; action: string; outcome: string;
-  version: number; contentSha256: string; messageRef: string | null; deliveryId: string | null; detail: unknown;
+  reviewId: string;
+  runId: string;
+  tenant: string;
+  actor: string;
+  action: string;
+  outcome: string;
+  version: number;
+  contentSha256: string;
+  messageRef: string | null;
+  deliveryId: string | null;
+  detail: unknown;
   /** ISO time, millisecond precision, from the database clock. */
   at: string;
 }
 
 export interface AuditRow {
-  review_id: string; seq: number; run_id: string; tenant: string; actor: string; action: string; outcome: string;
-  version: number; content_sha256: string; message_ref: string | null; delivery_id: string | null; detail: unknown;
-  at: Date; prev_hash: string; hash: string;
+  review_id: string;
+  seq: number;
+  run_id: string;
+  tenant: string;
+  actor: string;
+  action: string;
+  outcome: string;
+  version: number;
+  content_sha256: string;
+  message_ref: string | null;
+  delivery_id: string | null;
+  detail: unknown;
+  at: Date;
+  prev_hash: string;
+  hash: string;
 }
 
 /** Appends an audit row under the review's lock; false when this delivery id was recorded already. */
@@ -128,7 +199,8 @@ export async function appendAudit(tx: Db, e: AuditEntry): Promise<boolean> {
 
 /** Whether this person's delivery (a click or submission id) was recorded for this review already. */
 export async function hasDelivery(sql: Db, reviewId: string, actor: string, deliveryId: string): Promise<boolean> {
-  const rows = await sql`SELECT 1 FROM review_audit WHERE review_id = ${reviewId} AND actor = ${actor} AND delivery_id = ${deliveryId}`;
+  const rows =
+    await sql`SELECT 1 FROM review_audit WHERE review_id = ${reviewId} AND actor = ${actor} AND delivery_id = ${deliveryId}`;
   return rows.length === 1;
 }
 
@@ -141,9 +213,19 @@ export async function verifyAuditChain(sql: Db, reviewId: string): Promise<numbe
   let prevHash = '';
   for (const row of await readAudit(sql, reviewId)) {
     const expected = auditHash(prevHash, {
-      reviewId: row.review_id, seq: row.seq, runId: row.run_id, tenant: row.tenant, actor: row.actor,
-      action: row.action, outcome: row.outcome, version: row.version, contentSha256: row.content_sha256,
-      messageRef: row.message_ref, deliveryId: row.delivery_id, detail: row.detail ?? null, at: row.at.toISOString(),
+      reviewId: row.review_id,
+      seq: row.seq,
+      runId: row.run_id,
+      tenant: row.tenant,
+      actor: row.actor,
+      action: row.action,
+      outcome: row.outcome,
+      version: row.version,
+      contentSha256: row.content_sha256,
+      messageRef: row.message_ref,
+      deliveryId: row.delivery_id,
+      detail: row.detail ?? null,
+      at: row.at.toISOString(),
     });
     if (row.prev_hash !== prevHash || row.hash !== expected) return row.seq;
     prevHash = row.hash;
@@ -152,8 +234,21 @@ export async function verifyAuditChain(sql: Db, reviewId: string): Promise<numbe
 }
 
 function auditHash(prevHash: string, e: AuditEntry & { seq: number }): string {
-  const fields = [e.reviewId, e.seq, e.runId, e.tenant, e.actor, e.action, e.outcome, e.version, e.contentSha256,
-    e.messageRef, e.deliveryId, e.detail ?? null, new Date(e.at).toISOString()];
+  const fields = [
+    e.reviewId,
+    e.seq,
+    e.runId,
+    e.tenant,
+    e.actor,
+    e.action,
+    e.outcome,
+    e.version,
+    e.contentSha256,
+    e.messageRef,
+    e.deliveryId,
+    e.detail ?? null,
+    new Date(e.at).toISOString(),
+  ];
   return createHash('sha256').update(prevHash).update('\n').update(canonicalJson(fields)).digest('hex');
 }
 
@@ -169,7 +264,10 @@ function canonicalJson(value: unknown): string {
  * A run's budget reviews so far: the most an approval allowed it to spend
  * (null when none was approved), and who rejected one (then it may spend no more).
  */
-export async function budgetDecisions(sql: Db, runId: string): Promise<{ allowedUsd: number | null; rejectedBy: string | null }> {
+export async function budgetDecisions(
+  sql: Db,
+  runId: string,
+): Promise<{ allowedUsd: number | null; rejectedBy: string | null }> {
   const rows = await sql<{ allowed: string | null; rejected_by: string | null }[]>`
     SELECT max((request->>'allowUsd')::numeric) FILTER (WHERE status = 'approved')::text AS allowed,
            (SELECT d->>'reviewer' FROM reviews r2, jsonb_array_elements(r2.decisions) d
@@ -180,7 +278,10 @@ export async function budgetDecisions(sql: Db, runId: string): Promise<{ allowed
 }
 
 /** The budget reviews a step job has had: how many, and the one still pending, if any. */
-export async function budgetReviewsOf(sql: Db, resumeJob: string): Promise<{ count: number; pending: ReviewRow | null }> {
+export async function budgetReviewsOf(
+  sql: Db,
+  resumeJob: string,
+): Promise<{ count: number; pending: ReviewRow | null }> {
   const rows = await sql<ReviewRow[]>`SELECT * FROM reviews WHERE resume_job = ${resumeJob} ORDER BY created_at`;
   return { count: rows.length, pending: rows.find((r) => r.status === 'pending') ?? null };
 }

@@ -8,27 +8,86 @@
 import type { Db } from './client.ts';
 import type { JobKind } from './jobs.ts';
 
-export interface JobRow { key: string; kind: JobKind; name: string; child_id: string | null; input: unknown; max_attempts: number; lease_ms: number }
-export interface TimerRow { send_id: string; event: unknown; delay_ms: number }
+export interface JobRow {
+  key: string;
+  kind: JobKind;
+  name: string;
+  child_id: string | null;
+  input: unknown;
+  max_attempts: number;
+  lease_ms: number;
+}
+export interface TimerRow {
+  send_id: string;
+  event: unknown;
+  delay_ms: number;
+}
 
 /** The durable work of one transition, passed to Postgres as one JSON parameter. */
-export interface WritePlan { jobs: JobRow[]; timers: TimerRow[]; cancelJobs: string[]; cancelTimers: string[] }
+export interface WritePlan {
+  jobs: JobRow[];
+  timers: TimerRow[];
+  cancelJobs: string[];
+  cancelTimers: string[];
+}
 
-export interface EventRow { kind: 'event' | 'note'; type: string; event: unknown; actor: string | null; stateBefore: unknown; stateAfter: unknown; dedupeKey: string | null }
+export interface EventRow {
+  kind: 'event' | 'note';
+  type: string;
+  event: unknown;
+  actor: string | null;
+  stateBefore: unknown;
+  stateAfter: unknown;
+  dedupeKey: string | null;
+}
 
 export interface NewRun {
-  id: string; flow: string; flowVersion: string; status: string; snapshot: unknown; input: unknown;
-  output: unknown; triggerKey: string | null; trigger: unknown;
+  id: string;
+  flow: string;
+  flowVersion: string;
+  status: string;
+  snapshot: unknown;
+  input: unknown;
+  output: unknown;
+  triggerKey: string | null;
+  trigger: unknown;
 }
 
-export interface RunHead { flow: string; flow_version: string; status: string; snapshot: any; version: number; duplicate: boolean }
+export interface RunHead {
+  flow: string;
+  flow_version: string;
+  status: string;
+  snapshot: any;
+  version: number;
+  duplicate: boolean;
+}
 
 export interface RunRecord {
-  id: string; flow: string; flow_version: string; status: string; status_reason: string | null; snapshot: any;
-  input: unknown; output: unknown; trigger_key: string | null; trigger: any; version: number; created_at: Date; updated_at: Date;
+  id: string;
+  flow: string;
+  flow_version: string;
+  status: string;
+  status_reason: string | null;
+  snapshot: any;
+  input: unknown;
+  output: unknown;
+  trigger_key: string | null;
+  trigger: any;
+  version: number;
+  created_at: Date;
+  updated_at: Date;
 }
 
-export interface TimelineRow { seq: number; kind: string; type: string; event: unknown; actor: string | null; state_before: unknown; state_after: unknown; at: Date }
+export interface TimelineRow {
+  seq: number;
+  kind: string;
+  type: string;
+  event: unknown;
+  actor: string | null;
+  state_before: unknown;
+  state_after: unknown;
+  at: Date;
+}
 
 /** Creates a run and its first transition's work. False when the id or trigger key already exists. */
 export async function insertRun(sql: Db, run: NewRun, ev: EventRow, plan: WritePlan, owner: string): Promise<boolean> {
@@ -52,7 +111,8 @@ export async function insertRun(sql: Db, run: NewRun, ev: EventRow, plan: WriteP
 
 /** The id of the run holding this id or trigger key (after a lost insert race). */
 export async function findRunId(sql: Db, id: string, triggerKey: string | null): Promise<string | null> {
-  const rows = await sql`SELECT id FROM runs WHERE id = ${id} OR (${triggerKey}::text IS NOT NULL AND trigger_key = ${triggerKey}) LIMIT 1`;
+  const rows =
+    await sql`SELECT id FROM runs WHERE id = ${id} OR (${triggerKey}::text IS NOT NULL AND trigger_key = ${triggerKey}) LIMIT 1`;
   return rows[0]?.id ?? null;
 }
 
@@ -77,8 +137,16 @@ export async function lockRunHead(tx: Db, runId: string, dedupeKey: string | nul
 }
 
 export interface TransitionCommit {
-  runId: string; flow: string; seq: number; snapshot: unknown; status: string; reason: string | null; output: unknown;
-  event: EventRow; plan: WritePlan; owner: string;
+  runId: string;
+  flow: string;
+  seq: number;
+  snapshot: unknown;
+  status: string;
+  reason: string | null;
+  output: unknown;
+  event: EventRow;
+  plan: WritePlan;
+  owner: string;
   /** The step job whose result this is: the commit requires our claim on it, and closes it. */
   job: { key: string; attempt: number; outcome: 'done' | 'failed'; error: unknown } | null;
   /** The timer whose firing this is: the commit requires our claim on it. */
@@ -149,7 +217,13 @@ function insertJobsAndTimers(sql: Db, runId: string, flow: string, owner: string
     )`;
 }
 
-export interface Note { type: string; data: unknown; actor: string | null; status?: string; reason?: string | null }
+export interface Note {
+  type: string;
+  data: unknown;
+  actor: string | null;
+  status?: string;
+  reason?: string | null;
+}
 
 /** Appends a non-replayed note (retry scheduled, parked, cancelled) and optionally sets the status. */
 export async function appendNote(sql: Db, runId: string, note: Note): Promise<number | null> {
@@ -195,7 +269,15 @@ function json(sql: Db, value: unknown) {
 }
 
 /** One line of a tenant's run list. */
-export interface RunSummary { id: string; flow: string; status: string; status_reason: string | null; trigger: any; created_at: Date; updated_at: Date }
+export interface RunSummary {
+  id: string;
+  flow: string;
+  status: string;
+  status_reason: string | null;
+  trigger: any;
+  created_at: Date;
+  updated_at: Date;
+}
 
 /** Most runs one list returns, whatever the caller asks. */
 const MAX_LISTED_RUNS = 100;

@@ -5,10 +5,19 @@
  */
 import type { Db } from './client.ts';
 
-export interface ScheduleFire { schedule_id: string; slot_at: Date; run_id: string; is_late: boolean; fired_at: Date }
+export interface ScheduleFire {
+  schedule_id: string;
+  slot_at: Date;
+  run_id: string;
+  is_late: boolean;
+  fired_at: Date;
+}
 
 /** Claims one slot for `runId`; false when another process (or an earlier tick) already has it. */
-export async function claimSlot(tx: Db, f: { scheduleId: string; slotAt: Date; runId: string; isLate: boolean }): Promise<boolean> {
+export async function claimSlot(
+  tx: Db,
+  f: { scheduleId: string; slotAt: Date; runId: string; isLate: boolean },
+): Promise<boolean> {
   const rows = await tx`
     INSERT INTO schedule_fires (schedule_id, slot_at, run_id, is_late)
     VALUES (${f.scheduleId}, ${f.slotAt}, ${f.runId}, ${f.isLate})

@@ -10,7 +10,12 @@ import type { Db, Sql } from './client.ts';
 /** The inbox source of Events API deliveries. */
 const EVENT_SOURCE = 'slack:event';
 
-export interface SlackPostRow { channel: string; ts: string | null; attempts: number; firstAt: Date }
+export interface SlackPostRow {
+  channel: string;
+  ts: string | null;
+  attempts: number;
+  firstAt: Date;
+}
 
 /**
  * Runs `work` inside the transaction that records the event id: the row
@@ -52,7 +57,12 @@ export async function finishSlackPost(sql: Db, key: string, channel: string, ts:
  * returns the wait in ms; null (nothing taken) when the queue is longer. The
  * row lock serialises processes, so slots are `intervalMs` apart across all.
  */
-export async function reserveSlackSend(sql: Db, channel: string, intervalMs: number, maxWaitMs: number): Promise<number | null> {
+export async function reserveSlackSend(
+  sql: Db,
+  channel: string,
+  intervalMs: number,
+  maxWaitMs: number,
+): Promise<number | null> {
   const interval = `${intervalMs} milliseconds`;
   const rows = await sql<{ waitMs: number }[]>`
     INSERT INTO slack_pace AS p (channel, next_at) VALUES (${channel}, clock_timestamp() + ${interval}::interval)
@@ -70,7 +80,12 @@ const CLICK_SOURCE = 'slack:click';
  * of one each, and every click still resolves only after its row committed.
  */
 class ClickRecorder {
-  private waiting: { key: string; payload: unknown; resolve: (isNew: boolean) => void; reject: (err: unknown) => void }[] = [];
+  private waiting: {
+    key: string;
+    payload: unknown;
+    resolve: (isNew: boolean) => void;
+    reject: (err: unknown) => void;
+  }[] = [];
   private isFlushing = false;
 
   constructor(private readonly sql: Sql) {}
@@ -113,7 +128,12 @@ export async function finishSlackClick(sql: Db, key: string): Promise<void> {
  * process died after the ack). Each is locked while `work` runs, so two
  * processes never replay the same click at once. Returns how many ran.
  */
-export async function replaySlackClicks(sql: Sql, olderThanMs: number, limit: number, work: (payload: unknown) => Promise<void>): Promise<number> {
+export async function replaySlackClicks(
+  sql: Sql,
+  olderThanMs: number,
+  limit: number,
+  work: (payload: unknown) => Promise<void>,
+): Promise<number> {
   let n = 0;
   for (; n < limit; n++) {
     const isDone = await sql.begin(async (tx) => {
@@ -138,11 +158,13 @@ export function slackStore(sql: Sql) {
   return {
     recordClick: (key: string, payload: unknown) => clicks.record(key, payload),
     finishClick: (key: string) => finishSlackClick(sql, key),
-    replayClicks: (olderThanMs: number, limit: number, work: (payload: unknown) => Promise<void>) => replaySlackClicks(sql, olderThanMs, limit, work),
+    replayClicks: (olderThanMs: number, limit: number, work: (payload: unknown) => Promise<void>) =>
+      replaySlackClicks(sql, olderThanMs, limit, work),
     onceEvent: (eventId: string, work: () => Promise<void>) => onceSlackEvent(sql, eventId, work),
     readPost: (key: string) => readSlackPost(sql, key),
     beginPost: (key: string, channel: string) => beginSlackPost(sql, key, channel),
     finishPost: (key: string, channel: string, ts: string) => finishSlackPost(sql, key, channel, ts),
-    reserveSend: (channel: string, intervalMs: number, maxWaitMs: number) => reserveSlackSend(sql, channel, intervalMs, maxWaitMs),
+    reserveSend: (channel: string, intervalMs: number, maxWaitMs: number) =>
+      reserveSlackSend(sql, channel, intervalMs, maxWaitMs),
   };
 }

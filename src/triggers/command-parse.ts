@@ -67,17 +67,29 @@ export function parseCommand(text: string): ParsedCommand {
   if (!head) return { kind: 'help' };
   const name = head.key === undefined && !head.isQuoted ? head.value.toLowerCase() : '';
   switch (name) {
-    case 'run': return parseRun(args);
+    case 'run':
+      return parseRun(args);
     case 'status':
     case 'cancel':
     case 'retry':
-    case 'repost': return { kind: name, runId: parseRunIdArg(name, args) };
-    case 'list': return noArgs('list', args, { kind: 'list' });
-    case 'schedules': return noArgs('schedules', args, { kind: 'schedules' });
-    case 'digest': return parseDigest(args);
-    case 'deadletters': return parseDeadLetters(args);
-    case 'help': return { kind: 'help' };
-    default: throw refusal('unknown command', head.key === undefined ? head.value : `${head.key}=${head.value}`, '; try /signoff help');
+    case 'repost':
+      return { kind: name, runId: parseRunIdArg(name, args) };
+    case 'list':
+      return noArgs('list', args, { kind: 'list' });
+    case 'schedules':
+      return noArgs('schedules', args, { kind: 'schedules' });
+    case 'digest':
+      return parseDigest(args);
+    case 'deadletters':
+      return parseDeadLetters(args);
+    case 'help':
+      return { kind: 'help' };
+    default:
+      throw refusal(
+        'unknown command',
+        head.key === undefined ? head.value : `${head.key}=${head.value}`,
+        '; try /signoff help',
+      );
   }
 }
 
@@ -85,21 +97,34 @@ export function parseCommand(text: string): ParsedCommand {
 function parseDigest(args: Token[]): ParsedCommand {
   const [first, ...rest] = args;
   if (!first) return { kind: 'digest', isPreview: false };
-  if (first.key === undefined && first.value.toLowerCase() === 'preview' && rest.length === 0) return { kind: 'digest', isPreview: true };
-  throw refusal('unexpected', first.key === undefined ? first.value : `${first.key}=${first.value}`, '; use /signoff digest or /signoff digest preview');
+  if (first.key === undefined && first.value.toLowerCase() === 'preview' && rest.length === 0)
+    return { kind: 'digest', isPreview: true };
+  throw refusal(
+    'unexpected',
+    first.key === undefined ? first.value : `${first.key}=${first.value}`,
+    '; use /signoff digest or /signoff digest preview',
+  );
 }
 
 /** Refuses text Postgres cannot hold or that is over the limit, before anything else reads it. */
 export function checkText(text: string): void {
   if (text.length > MAX_COMMAND_CHARS && countChars(text) > MAX_COMMAND_CHARS) {
-    throw new SignoffError('input_invalid',
-      `that command is too long (over ${MAX_COMMAND_CHARS.toLocaleString('en-US')} characters); shorten the values and send it again`);
+    throw new SignoffError(
+      'input_invalid',
+      `that command is too long (over ${MAX_COMMAND_CHARS.toLocaleString('en-US')} characters); shorten the values and send it again`,
+    );
   }
   if (text.includes('\u0000')) {
-    throw new SignoffError('input_invalid', 'that command contains a NUL character (\\0), which cannot be stored; remove it and send it again');
+    throw new SignoffError(
+      'input_invalid',
+      'that command contains a NUL character (\\0), which cannot be stored; remove it and send it again',
+    );
   }
   if (LONE_SURROGATE.test(text)) {
-    throw new SignoffError('input_invalid', 'that command contains a broken character (an unpaired UTF-16 surrogate); retype it and send it again');
+    throw new SignoffError(
+      'input_invalid',
+      'that command contains a broken character (an unpaired UTF-16 surrogate); retype it and send it again',
+    );
   }
 }
 
@@ -149,7 +174,12 @@ function readToken(text: string, start: number): { token: Token; end: number } {
  * and '…' into ‘…’ as people type, so typographic quotes quote like plain ones.
  */
 const CLOSING_QUOTES: Readonly<Record<string, string>> = {
-  '"': '"', "'": "'", '“': '”“', '”': '”“', '‘': '’‘', '’': '’‘',
+  '"': '"',
+  "'": "'",
+  '“': '”“',
+  '”': '”“',
+  '‘': '’‘',
+  '’': '’‘',
 };
 
 /** Reads a quoted value opening at `start`. A backslash escapes a quote or a backslash; others stay. */
@@ -171,7 +201,10 @@ function readQuoted(text: string, start: number, key: string | null): { value: s
     }
   }
   const what = key === null ? 'a quoted word' : `the value of ${key}`;
-  throw new SignoffError('input_invalid', `${what} has no closing ${closers[0]}; close the quote (write \\${closers[0]} for a literal ${closers[0]})`);
+  throw new SignoffError(
+    'input_invalid',
+    `${what} has no closing ${closers[0]}; close the quote (write \\${closers[0]} for a literal ${closers[0]})`,
+  );
 }
 
 function checkKey(word: string): string {
@@ -211,7 +244,11 @@ function parseRunIdArg(name: 'status' | 'cancel' | 'retry' | 'repost', args: Tok
   // The replies show ids in backticks; a pasted id may bring them along.
   const runId = arg.key === undefined ? arg.value.replace(/^`(.*)`$/, '$1') : '';
   if (!isRunIdShaped(runId)) {
-    throw refusal('', arg.key === undefined ? arg.value : `${arg.key}=${arg.value}`, ` is not a run id: ${USAGE[name]}`);
+    throw refusal(
+      '',
+      arg.key === undefined ? arg.value : `${arg.key}=${arg.value}`,
+      ` is not a run id: ${USAGE[name]}`,
+    );
   }
   return runId;
 }
@@ -221,7 +258,10 @@ function parseDeadLetters(args: Token[]): ParsedCommand {
   if (args.length === 0) return { kind: 'deadletters', replayId: null };
   const [verb, id, ...extra] = args;
   if (verb?.value !== 'replay' || !id || !/^\d{1,18}$/.test(id.value) || extra.length > 0) {
-    throw new SignoffError('input_invalid', 'usage: /signoff deadletters, or /signoff deadletters replay <id> (the number it lists)');
+    throw new SignoffError(
+      'input_invalid',
+      'usage: /signoff deadletters, or /signoff deadletters replay <id> (the number it lists)',
+    );
   }
   return { kind: 'deadletters', replayId: id.value };
 }

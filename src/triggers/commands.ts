@@ -30,7 +30,11 @@ import { parseCommand, type ParsedCommand } from './command-parse.ts';
 import { answerDeadLetters, type DeadLetterControl } from './webhooks/dead-letters.ts';
 
 /** A flow as help and error replies name it, with what starts it (src/engine/flow.ts TriggerSpec). */
-export interface FlowSummary { id: string; title: string; triggers: readonly TriggerSpec[] }
+export interface FlowSummary {
+  id: string;
+  title: string;
+  triggers: readonly TriggerSpec[];
+}
 
 /** What commands need from the engine; `Engine` satisfies it as is. */
 export interface RunControl {
@@ -98,7 +102,8 @@ export async function handleCommand(cmd: InboundCommand, deps: CommandDeps): Pro
 
 /** Binds an engine's methods and adds the options, for callers that pass admins or a logger. */
 export function makeCommandDeps(
-  control: RunControl, opts: Pick<CommandDeps, 'admins' | 'log' | 'repostCards' | 'inputKeys' | 'schedules' | 'clock' | 'deadLetters'> = {},
+  control: RunControl,
+  opts: Pick<CommandDeps, 'admins' | 'log' | 'repostCards' | 'inputKeys' | 'schedules' | 'clock' | 'deadLetters'> = {},
 ): CommandDeps {
   return {
     startRun: (flowId, input, startOpts) => control.startRun(flowId, input, startOpts),
@@ -115,25 +120,39 @@ export function makeCommandDeps(
 
 async function dispatch(command: ParsedCommand, cmd: InboundCommand, deps: CommandDeps): Promise<CommandReply> {
   switch (command.kind) {
-    case 'run': return startFlow(command.flowId, command.input, cmd, deps);
-    case 'status': return showStatus(command.runId, cmd, deps);
-    case 'list': return listRecentRuns(cmd, deps);
+    case 'run':
+      return startFlow(command.flowId, command.input, cmd, deps);
+    case 'status':
+      return showStatus(command.runId, cmd, deps);
+    case 'list':
+      return listRecentRuns(cmd, deps);
     case 'cancel':
     case 'retry':
-    case 'repost': return controlRun(command.kind, command.runId, cmd, deps);
-    case 'digest': return requestDigest(command.isPreview, cmd, deps);
-    case 'schedules': return listSchedules(deps);
-    case 'deadletters': return answerDeadLetters(command.replayId, cmd.user, deps);
-    case 'help': return ephemeral(helpText(deps.listFlows()));
+    case 'repost':
+      return controlRun(command.kind, command.runId, cmd, deps);
+    case 'digest':
+      return requestDigest(command.isPreview, cmd, deps);
+    case 'schedules':
+      return listSchedules(deps);
+    case 'deadletters':
+      return answerDeadLetters(command.replayId, cmd.user, deps);
+    case 'help':
+      return ephemeral(helpText(deps.listFlows()));
   }
 }
 
-async function startFlow(flowId: string, input: Record<string, string>, cmd: InboundCommand, deps: CommandDeps): Promise<CommandReply> {
+async function startFlow(
+  flowId: string,
+  input: Record<string, string>,
+  cmd: InboundCommand,
+  deps: CommandDeps,
+): Promise<CommandReply> {
   const flows = deps.listFlows();
   const flow = flows.find((f) => f.id === flowId);
   if (!flow) return unknownFlow(flowId, flows);
   // A flow starts only the ways it declares (`triggers`): a command is one of them, or not.
-  if (!flow.triggers.some((t) => t.kind === 'command')) return ephemeral(`${flowId} is not started by a command; ${startsBy(flow)}`);
+  if (!flow.triggers.some((t) => t.kind === 'command'))
+    return ephemeral(`${flowId} is not started by a command; ${startsBy(flow)}`);
   const known = deps.inputKeys?.(flowId);
   const unknownKey = known ? unknownKeyProblem(known, Object.keys(input)) : null;
   if (unknownKey) return ephemeral(`can't start ${flowId}: ${unknownKey}`);
@@ -155,8 +174,13 @@ async function startFlow(flowId: string, input: Record<string, string>, cmd: Inb
   const run = await deps.getRun(started.runId);
   if (!run || !isTenantRun(run, cmd) || run.trigger?.actor !== cmd.user || run.flow !== flowId) {
     // The truth, without naming the other run: this id was spent; a fresh send gets a fresh one.
-    deps.log?.warn('a command reused the delivery id of a different command', { deliveryId: cmd.deliveryId, platform: cmd.platform });
-    return ephemeral('nothing was started: this command arrived with the id of a different, earlier command; send it again');
+    deps.log?.warn('a command reused the delivery id of a different command', {
+      deliveryId: cmd.deliveryId,
+      platform: cmd.platform,
+    });
+    return ephemeral(
+      'nothing was started: this command arrived with the id of a different, earlier command; send it again',
+    );
   }
   return ephemeral(`${mention(cmd.user)} already started ${runLabel}`);
 }
@@ -170,7 +194,9 @@ async function showStatus(runId: string, cmd: InboundCommand, deps: CommandDeps)
     `run \`${run.id}\` · ${run.flow} · ${run.status}`,
     `state: ${formatState(run.snapshot?.value)}`,
     `started ${formatUtc(run.created_at)} UTC by ${mentionOrDash(run.trigger?.actor)}`,
-    ...(cost.calls > 0 ? [`model cost so far: ${costLabel(cost)} (${cost.calls} call${cost.calls === 1 ? '' : 's'})`] : []),
+    ...(cost.calls > 0
+      ? [`model cost so far: ${costLabel(cost)} (${cost.calls} call${cost.calls === 1 ? '' : 's'})`]
+      : []),
     shown.length < events.length ? `timeline (last ${shown.length} of ${events.length}):` : 'timeline:',
     ...shown.map(formatEvent),
   ];
@@ -183,11 +209,18 @@ async function listRecentRuns(cmd: InboundCommand, deps: CommandDeps): Promise<C
   const runs = await deps.listRuns({ tenant: cmd.tenant, limit: LISTED_RUNS });
   if (runs.length === 0) return ephemeral('no runs yet; start one with /signoff run <flow> key=value …');
   const nowMs = Date.now();
-  const lines = runs.map((run) => `\`${run.id}\` · ${run.flow} · ${run.status} · ${formatAge(nowMs - run.created_at.getTime())} ago`);
+  const lines = runs.map(
+    (run) => `\`${run.id}\` · ${run.flow} · ${run.status} · ${formatAge(nowMs - run.created_at.getTime())} ago`,
+  );
   return ephemeral(['latest runs here, newest first:', ...lines].join('\n'));
 }
 
-async function controlRun(verb: 'cancel' | 'retry' | 'repost', runId: string, cmd: InboundCommand, deps: CommandDeps): Promise<CommandReply> {
+async function controlRun(
+  verb: 'cancel' | 'retry' | 'repost',
+  runId: string,
+  cmd: InboundCommand,
+  deps: CommandDeps,
+): Promise<CommandReply> {
   const run = await readTenantRun(runId, cmd, deps);
   if (!run) return noRun(runId);
   // The requester and tenant never change, so this check cannot go stale before the write.
@@ -202,7 +235,9 @@ async function controlRun(verb: 'cancel' | 'retry' | 'repost', runId: string, cm
   } catch (err) {
     if (isSignoffError(err, 'run_not_active') || isSignoffError(err, 'run_not_failed')) {
       // Their message may carry the run's recorded reason: quote it if it could ping.
-      return MENTION_LIKE.test(err.message) ? ephemeral(`you can't ${verb} run \`${runId}\` now:`, err.message) : ephemeral(err.message);
+      return MENTION_LIKE.test(err.message)
+        ? ephemeral(`you can't ${verb} run \`${runId}\` now:`, err.message)
+        : ephemeral(err.message);
     }
     if (isSignoffError(err, 'run_not_found')) return noRun(runId);
     throw err;
@@ -235,11 +270,14 @@ function inputProblems(flowId: string, err: SignoffError): Notice {
   const raw = Array.isArray(err.details?.problems) ? (err.details.problems as string[]) : [err.message];
   const problems = raw.map((p) => p.replace(/Invalid input: expected \w+, received undefined$/, 'required')).join('; ');
   const text = `can't start ${flowId}: ${problems}`;
-  return MENTION_LIKE.test(problems) ? { text: `can't start ${flowId}: its input is invalid`, quote: problems } : { text };
+  return MENTION_LIKE.test(problems)
+    ? { text: `can't start ${flowId}: its input is invalid`, quote: problems }
+    : { text };
 }
 
 function helpText(flows: FlowSummary[]): string {
-  const flowLines = flows.length === 0 ? ['no flows are loaded'] : flows.map((flow) => `${flow.id}: ${flow.title} (${startsBy(flow)})`);
+  const flowLines =
+    flows.length === 0 ? ['no flows are loaded'] : flows.map((flow) => `${flow.id}: ${flow.title} (${startsBy(flow)})`);
   return ['usage:', ...USAGE_LINES, 'flows:', ...flowLines].join('\n');
 }
 
@@ -248,9 +286,12 @@ function startsBy(flow: FlowSummary): string {
   if (flow.triggers.length === 0) return 'it declares no trigger';
   const ways = flow.triggers.map((t) => {
     switch (t.kind) {
-      case 'command': return `/signoff run ${flow.id}`;
-      case 'webhook': return `a ${t.source} webhook (${t.events.join(', ')})`;
-      case 'schedule': return `the schedule ${t.cron}${t.timezone ? ` ${t.timezone}` : ''}`;
+      case 'command':
+        return `/signoff run ${flow.id}`;
+      case 'webhook':
+        return `a ${t.source} webhook (${t.events.join(', ')})`;
+      case 'schedule':
+        return `the schedule ${t.cron}${t.timezone ? ` ${t.timezone}` : ''}`;
     }
   });
   return `started by ${ways.join(', ')}`;
@@ -259,10 +300,19 @@ function startsBy(flow: FlowSummary): string {
 /** Logs the real error under a short ref and tells the user only the ref. */
 function replyUnexpected(err: unknown, cmd: InboundCommand, command: string, log: Logger = silentLogger): CommandReply {
   const ref = randomBytes(4).toString('hex');
-  const error = err instanceof Error
-    ? { name: err.name, message: err.message, code: (err as { code?: unknown }).code, stack: err.stack }
-    : { message: String(err) };
-  log.error('command failed', { ref, command, platform: cmd.platform, tenant: cmd.tenant, user: cmd.user, deliveryId: cmd.deliveryId, error });
+  const error =
+    err instanceof Error
+      ? { name: err.name, message: err.message, code: (err as { code?: unknown }).code, stack: err.stack }
+      : { message: String(err) };
+  log.error('command failed', {
+    ref,
+    command,
+    platform: cmd.platform,
+    tenant: cmd.tenant,
+    user: cmd.user,
+    deliveryId: cmd.deliveryId,
+    error,
+  });
   return ephemeral(`something went wrong; try again (ref ${ref})`);
 }
 
@@ -293,10 +343,14 @@ function formatUtc(at: Date): string {
 export function formatState(value: unknown): string {
   if (typeof value === 'string') return value;
   if (value && typeof value === 'object') {
-    return Object.entries(value).map(([key, inner]) => {
-      const rest = formatState(inner);
-      return rest === '-' ? key : `${key}.${rest}`;
-    }).join(', ') || '-';
+    return (
+      Object.entries(value)
+        .map(([key, inner]) => {
+          const rest = formatState(inner);
+          return rest === '-' ? key : `${key}.${rest}`;
+        })
+        .join(', ') || '-'
+    );
   }
   return '-';
 }

@@ -23,28 +23,54 @@ export interface DigestCommandDeps {
   clock?(): Date;
 }
 
-export async function requestDigest(isPreview: boolean, cmd: InboundCommand, deps: DigestCommandDeps): Promise<CommandReply> {
+export async function requestDigest(
+  isPreview: boolean,
+  cmd: InboundCommand,
+  deps: DigestCommandDeps,
+): Promise<CommandReply> {
   const flow = deps.listFlows().find((f) => f.id === DIGEST_FLOW);
-  if (!flow) return { visibility: 'ephemeral', notice: { text: `the ${DIGEST_FLOW} flow is not loaded here (flows/${DIGEST_FLOW}.flow.ts)` } };
+  if (!flow)
+    return {
+      visibility: 'ephemeral',
+      notice: { text: `the ${DIGEST_FLOW} flow is not loaded here (flows/${DIGEST_FLOW}.flow.ts)` },
+    };
   // The digest's working hours and days follow its schedule's zone.
   const schedule = flow.triggers.find((t) => t.kind === 'schedule');
-  const timezone = schedule?.kind === 'schedule' ? schedule.timezone ?? 'UTC' : 'UTC';
+  const timezone = schedule?.kind === 'schedule' ? (schedule.timezone ?? 'UTC') : 'UTC';
   const endAt = (deps.clock?.() ?? new Date()).toISOString();
-  const { runId } = await deps.startRun(DIGEST_FLOW, {
-    endAt, timezone, target: { tenant: cmd.tenant, platform: cmd.platform, channel: cmd.channel }, ...(isPreview ? { previewFor: cmd.user } : {}),
-  }, {
-    trigger: { source: cmd.platform, actor: cmd.user, channel: cmd.channel, tenant: cmd.tenant },
-    triggerKey: `${cmd.platform}:${cmd.tenant}:cmd:${cmd.deliveryId}`,
-  });
-  if (isPreview) return { visibility: 'ephemeral', notice: { text: `your preview of this week's digest is on its way to your direct messages (run \`${runId}\`)` } };
+  const { runId } = await deps.startRun(
+    DIGEST_FLOW,
+    {
+      endAt,
+      timezone,
+      target: { tenant: cmd.tenant, platform: cmd.platform, channel: cmd.channel },
+      ...(isPreview ? { previewFor: cmd.user } : {}),
+    },
+    {
+      trigger: { source: cmd.platform, actor: cmd.user, channel: cmd.channel, tenant: cmd.tenant },
+      triggerKey: `${cmd.platform}:${cmd.tenant}:cmd:${cmd.deliveryId}`,
+    },
+  );
+  if (isPreview)
+    return {
+      visibility: 'ephemeral',
+      notice: { text: `your preview of this week's digest is on its way to your direct messages (run \`${runId}\`)` },
+    };
   // Only ids shaped like a platform's become mention tokens (as in ./commands.ts).
   const who = /^[A-Za-z0-9._-]{1,64}$/.test(cmd.user) ? `<@${cmd.user}>` : 'someone';
-  return { visibility: 'channel', notice: { text: `${who} asked for this week's digest; it will be posted here shortly (run \`${runId}\`)` } };
+  return {
+    visibility: 'channel',
+    notice: { text: `${who} asked for this week's digest; it will be posted here shortly (run \`${runId}\`)` },
+  };
 }
 
 export async function listSchedules(deps: DigestCommandDeps): Promise<CommandReply> {
   const schedules = (await deps.schedules?.()) ?? [];
-  if (schedules.length === 0) return { visibility: 'ephemeral', notice: { text: 'no schedules are loaded (a flow declares one with { kind: \'schedule\', cron, timezone })' } };
+  if (schedules.length === 0)
+    return {
+      visibility: 'ephemeral',
+      notice: { text: "no schedules are loaded (a flow declares one with { kind: 'schedule', cron, timezone })" },
+    };
   const lines = schedules.map((s) => {
     const next = s.nextLocal ? `next ${s.nextLocal.slice(0, 16)} ${s.timezone}` : 'no next slot';
     const last = s.lastFired

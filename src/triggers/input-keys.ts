@@ -34,6 +34,8 @@ export function unknownKeyProblem(known: readonly string[], given: readonly stri
     .map((key) => ({ key, d: distance(unknown.toLowerCase(), key.toLowerCase()) }))
     .filter(({ key, d }) => d <= Math.max(1, Math.floor(key.length / 3)))
     .sort((a, b) => a.d - b.d)[0];
-  const hint = near ? `; did you mean "${near.key}"?` : `; this flow takes ${known.map((k) => `"${k}"`).join(', ') || 'no fields'}`;
+  const hint = near
+    ? `; did you mean "${near.key}"?`
+    : `; this flow takes ${known.map((k) => `"${k}"`).join(', ') || 'no fields'}`;
   return `unknown field "${unknown}"${hint}`;
 }

@@ -22,7 +22,15 @@ import { describeError, SignoffError } from '../errors.ts';
 import { silentLogger, type Logger } from '../ops/log.ts';
 import type { Db } from '../store/client.ts';
 import { claimSlot, latestFires, type ScheduleFire } from '../store/schedules.ts';
-import { compileCron, latestSlotAtOrBefore, MAX_SLOTS, nextSlotAfter, slotsBetween, wallClock, type CronSpec } from './cron.ts';
+import {
+  compileCron,
+  latestSlotAtOrBefore,
+  MAX_SLOTS,
+  nextSlotAfter,
+  slotsBetween,
+  wallClock,
+  type CronSpec,
+} from './cron.ts';
 
 /** What a scheduled run is told about the slot it was started for. */
 export interface ScheduleSlot {
@@ -62,7 +70,10 @@ export interface Schedule {
 }
 
 /** A flow as the scheduler needs it. */
-export interface ScheduledFlow { id: string; triggers: readonly TriggerSpec[] }
+export interface ScheduledFlow {
+  id: string;
+  triggers: readonly TriggerSpec[];
+}
 
 /** What `/signoff schedules` shows of one schedule. */
 export interface ScheduleStatus {
@@ -94,7 +105,12 @@ export interface SchedulerOptions {
 }
 
 /** One slot this process claimed and started. */
-export interface FiredSlot { scheduleId: string; slotAt: Date; runId: string; isLate: boolean }
+export interface FiredSlot {
+  scheduleId: string;
+  slotAt: Date;
+  runId: string;
+  isLate: boolean;
+}
 
 /** The schedules of loaded flows; throws `flow_invalid` for a bad cron or zone, or two schedules with one id. */
 export function schedulesOf(flows: Iterable<ScheduledFlow>): Schedule[] {
@@ -102,12 +118,18 @@ export function schedulesOf(flows: Iterable<ScheduledFlow>): Schedule[] {
   for (const flow of flows) {
     const own = flow.triggers.filter((t): t is TriggerSpec & ScheduleTrigger => t.kind === 'schedule');
     own.forEach((trigger, index) => {
-      schedules.push({ id: trigger.name ?? `${flow.id}/${index}`, flowId: flow.id, trigger, spec: compileCron(trigger.cron, trigger.timezone) });
+      schedules.push({
+        id: trigger.name ?? `${flow.id}/${index}`,
+        flowId: flow.id,
+        trigger,
+        spec: compileCron(trigger.cron, trigger.timezone),
+      });
     });
   }
   const ids = schedules.map((s) => s.id);
   const twice = ids.find((id, i) => ids.indexOf(id) !== i);
-  if (twice) throw new SignoffError('flow_invalid', `two schedules are named "${twice}"; give one a different \`name\``);
+  if (twice)
+    throw new SignoffError('flow_invalid', `two schedules are named "${twice}"; give one a different \`name\``);
   return schedules;
 }
 
@@ -135,8 +157,11 @@ export class Scheduler {
   start(): void {
     if (this.schedules.length === 0) return;
     const loop = () => {
-      this.ticking = this.tick().catch((err: unknown) => this.log.error('schedule tick failed', { error: describeError(err) }))
-        .finally(() => { if (!this.isStopped) this.timer = setTimeout(loop, this.tickMs); });
+      this.ticking = this.tick()
+        .catch((err: unknown) => this.log.error('schedule tick failed', { error: describeError(err) }))
+        .finally(() => {
+          if (!this.isStopped) this.timer = setTimeout(loop, this.tickMs);
+        });
     };
     loop();
   }
@@ -151,14 +176,18 @@ export class Scheduler {
   /** Fires what is due now; returns the slots this process claimed. */
   async tick(): Promise<FiredSlot[]> {
     const now = this.clock();
-    const last = await latestFires(this.o.sql, this.schedules.map((s) => s.id));
+    const last = await latestFires(
+      this.o.sql,
+      this.schedules.map((s) => s.id),
+    );
     const fired: FiredSlot[] = [];
     let reachedAt = now;
     for (const schedule of this.schedules) {
       const lastAt = last.get(schedule.id)?.slot_at ?? null;
       const due = this.lastTickAt ? this.sinceLastTick(schedule, lastAt, now) : this.catchUp(schedule, lastAt, now);
       // Too many slots for one tick: the next tick goes on from the last one taken.
-      if (due.length === MAX_SLOTS && due[due.length - 1]!.getTime() < reachedAt.getTime()) reachedAt = due[due.length - 1]!;
+      if (due.length === MAX_SLOTS && due[due.length - 1]!.getTime() < reachedAt.getTime())
+        reachedAt = due[due.length - 1]!;
       for (const slotAt of due) {
         const result = await this.fire(schedule, slotAt, now);
         if (result === 'failed') reachedAt = new Date(Math.min(reachedAt.getTime(), slotAt.getTime() - 1));
@@ -172,12 +201,20 @@ export class Scheduler {
   /** Every schedule with its next slot (local time) and the last slot fired. */
   async list(): Promise<ScheduleStatus[]> {
     const now = this.clock();
-    const last = await latestFires(this.o.sql, this.schedules.map((s) => s.id));
+    const last = await latestFires(
+      this.o.sql,
+      this.schedules.map((s) => s.id),
+    );
     return this.schedules.map((s) => {
       const next = nextSlotAfter(s.spec, now);
       return {
-        id: s.id, flowId: s.flowId, cron: s.trigger.cron, timezone: s.spec.timezone,
-        next, nextLocal: next ? wallClock(next, s.spec.timezone) : null, lastFired: last.get(s.id) ?? null,
+        id: s.id,
+        flowId: s.flowId,
+        cron: s.trigger.cron,
+        timezone: s.spec.timezone,
+        next,
+        nextLocal: next ? wallClock(next, s.spec.timezone) : null,
+        lastFired: last.get(s.id) ?? null,
       };
     });
   }
@@ -191,16 +228,21 @@ export class Scheduler {
   private catchUp(schedule: Schedule, lastAt: Date | null, now: Date): Date[] {
     const latest = latestSlotAtOrBefore(schedule.spec, now);
     if (!latest || (lastAt && latest.getTime() <= lastAt.getTime())) return [];
-    const hasOlderMissed = lastAt !== null && slotsBetween(schedule.spec, lastAt, new Date(latest.getTime() - 1), 1).length > 0;
+    const hasOlderMissed =
+      lastAt !== null && slotsBetween(schedule.spec, lastAt, new Date(latest.getTime() - 1), 1).length > 0;
     if (hasOlderMissed) {
       this.log.info('schedule: skipping missed slots older than the latest one', {
-        schedule: schedule.id, after: lastAt!.toISOString(), before: latest.toISOString(),
+        schedule: schedule.id,
+        after: lastAt!.toISOString(),
+        before: latest.toISOString(),
       });
     }
     const ageMs = now.getTime() - latest.getTime();
     if (ageMs > this.catchupMs) {
       this.log.info('schedule: skipping a missed slot older than the catch-up window (SCHEDULE_CATCHUP_HOURS)', {
-        schedule: schedule.id, slot: latest.toISOString(), ageHours: Math.round(ageMs / 360_000) / 10,
+        schedule: schedule.id,
+        slot: latest.toISOString(),
+        ageHours: Math.round(ageMs / 360_000) / 10,
       });
       return [];
     }
@@ -220,15 +262,21 @@ export class Scheduler {
         const channel = t.channel ?? this.o.defaults?.channel;
         const tenant = t.tenant ?? this.o.defaults?.tenant;
         await rt.start(schedule.flowId, input, {
-          runId, triggerKey: `schedule:${schedule.id}:${slot.slotAt}`,
+          runId,
+          triggerKey: `schedule:${schedule.id}:${slot.slotAt}`,
           trigger: { source: 'schedule', ...(channel ? { channel } : {}), ...(tenant ? { tenant } : {}) },
         });
-        if (isLate) this.log.info('schedule: fired a missed slot late', { schedule: schedule.id, slot: slot.slotAt, runId });
+        if (isLate)
+          this.log.info('schedule: fired a missed slot late', { schedule: schedule.id, slot: slot.slotAt, runId });
         return { scheduleId: schedule.id, slotAt, runId, isLate };
       });
     } catch (err) {
       // Rolled back: nothing claimed, so the next tick tries this slot again (an invalid input is the flow file's to fix).
-      this.log.error('schedule: could not start the slot\'s run', { schedule: schedule.id, slot: slot.slotAt, error: describeError(err) });
+      this.log.error("schedule: could not start the slot's run", {
+        schedule: schedule.id,
+        slot: slot.slotAt,
+        error: describeError(err),
+      });
       return 'failed';
     }
   }

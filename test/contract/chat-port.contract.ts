@@ -20,15 +20,25 @@ import { contractFlows } from './review-flows.ts';
 
 /** A card as the platform displays it. */
 export interface SeenCard {
-  messageRef: string; reviewRef: string; runId: string; version: number;
-  status: string; actions: string[]; statusText: string; body: string;
+  messageRef: string;
+  reviewRef: string;
+  runId: string;
+  version: number;
+  status: string;
+  actions: string[];
+  statusText: string;
+  body: string;
   diff: { before: string; after: string } | null;
   proposed: { name: string; old: string | null; new: string }[];
   /** Every visible text of the card, joined: for "is it shown verbatim" checks. */
   allText: string;
 }
 
-export interface ClickOptions { deliveryId?: string; reviewRef?: string; version?: number }
+export interface ClickOptions {
+  deliveryId?: string;
+  reviewRef?: string;
+  version?: number;
+}
 
 /** Drives one adapter the way its platform would. */
 export interface PlatformDriver {
@@ -38,7 +48,12 @@ export interface PlatformDriver {
   channel: string;
   command(user: string, channel: string, text: string): Promise<CommandReply>;
   click(user: string, card: SeenCard, action: ReviewAction, opts?: ClickOptions): Promise<ActionReply>;
-  submit(user: string, form: EditorForm, fields: Record<string, string>, opts?: { deliveryId?: string }): Promise<SubmissionReply>;
+  submit(
+    user: string,
+    form: EditorForm,
+    fields: Record<string, string>,
+    opts?: { deliveryId?: string },
+  ): Promise<SubmissionReply>;
   cards(channel: string): Promise<SeenCard[]>;
   /** Texts of the thread under a message, with mentions as `@id`. */
   thread(messageRef: string): Promise<string[]>;
@@ -52,7 +67,11 @@ export interface PlatformDriver {
 
 export type MakeDriver = (db: { sql: Sql; schema: string }) => Promise<PlatformDriver>;
 
-export interface Deployment { engine: Engine; desk: ReviewDesk; stop(): Promise<void> }
+export interface Deployment {
+  engine: Engine;
+  desk: ReviewDesk;
+  stop(): Promise<void>;
+}
 
 /** What a deployment runs besides the contract's review flows. */
 export interface DeployOptions {
@@ -63,24 +82,51 @@ export interface DeployOptions {
 }
 
 /** The bot as main.ts assembles it, around one adapter. */
-export async function deploy(db: { sql: Sql; schema: string }, driver: PlatformDriver, opts: DeployOptions = {}): Promise<Deployment> {
+export async function deploy(
+  db: { sql: Sql; schema: string },
+  driver: PlatformDriver,
+  opts: DeployOptions = {},
+): Promise<Deployment> {
   const flows = opts.flows ?? contractFlows;
   const desk = new ReviewDesk({
-    sql: db.sql, flows, ports: new Map([[driver.port.platform, driver.port]]),
-    defaultPlatform: driver.port.platform, defaultChannel: driver.channel,
+    sql: db.sql,
+    flows,
+    ports: new Map([[driver.port.platform, driver.port]]),
+    defaultPlatform: driver.port.platform,
+    defaultChannel: driver.channel,
     ...(opts.describeAction ? { describeAction: opts.describeAction } : {}),
   });
   const engine = new Engine({
     // No fallback poll within a test's time: work that waits for it is a lost wake-up, and fails the test.
-    sql: db.sql, schema: db.schema, flows, reviews: desk, pollMs: 120_000, ...(opts.services ? { services: opts.services } : {}),
+    sql: db.sql,
+    schema: db.schema,
+    flows,
+    reviews: desk,
+    pollMs: 120_000,
+    ...(opts.services ? { services: opts.services } : {}),
   });
   await engine.start();
   desk.start(200);
-  await driver.port.start(desk.handlers((cmd) => handleCommand(cmd, makeCommandDeps(engine, { repostCards: (id, o) => desk.repostCards(id, o) }))));
-  return { engine, desk, stop: async () => { desk.stop(); await engine.stop(1_000); } };
+  await driver.port.start(
+    desk.handlers((cmd) =>
+      handleCommand(cmd, makeCommandDeps(engine, { repostCards: (id, o) => desk.repostCards(id, o) })),
+    ),
+  );
+  return {
+    engine,
+    desk,
+    stop: async () => {
+      desk.stop();
+      await engine.stop(1_000);
+    },
+  };
 }
 
-export async function until<T>(what: string, probe: () => Promise<T | null | undefined | false>, timeoutMs = 10_000): Promise<T> {
+export async function until<T>(
+  what: string,
+  probe: () => Promise<T | null | undefined | false>,
+  timeoutMs = 10_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await probe();
@@ -107,25 +153,33 @@ export function chatPortContract(name: string, makeDriver: MakeDriver): void {
     });
 
     async function request(flow: string, text = `ticket ${++n}`, requester = 'alice', big?: string) {
-      const { runId } = await app.engine.startRun(flow, { text, ...(big ? { big } : {}) }, {
-        trigger: { source: driver.port.platform, actor: requester, channel: driver.channel, tenant: driver.tenant },
-      });
+      const { runId } = await app.engine.startRun(
+        flow,
+        { text, ...(big ? { big } : {}) },
+        {
+          trigger: { source: driver.port.platform, actor: requester, channel: driver.channel, tenant: driver.tenant },
+        },
+      );
       return { runId, card: await cardOf(runId) };
     }
     function cardOf(runId: string, test: (c: SeenCard) => boolean = () => true, channel = driver.channel) {
-      return until(`the card of ${runId}`, async () => (await driver.cards(channel)).find((c) => c.runId === runId && test(c)));
+      return until(`the card of ${runId}`, async () =>
+        (await driver.cards(channel)).find((c) => c.runId === runId && test(c)),
+      );
     }
     async function reviewRow(runId: string) {
       return (await db.sql`SELECT * FROM reviews WHERE run_id = ${runId}`)[0]!;
     }
     async function outcomes(runId: string) {
-      const rows = await db.sql`SELECT a.action, a.actor, a.outcome FROM review_audit a JOIN reviews r ON r.id = a.review_id WHERE r.run_id = ${runId} ORDER BY a.seq`;
+      const rows =
+        await db.sql`SELECT a.action, a.actor, a.outcome FROM review_audit a JOIN reviews r ON r.id = a.review_id WHERE r.run_id = ${runId} ORDER BY a.seq`;
       return rows.map((r) => `${r.action}:${r.actor}:${r.outcome}`);
     }
     async function applyJobs(runId: string) {
       return db.sql`SELECT input FROM jobs WHERE run_id = ${runId} AND name = 'apply'`;
     }
-    const text = (reply: ActionReply | SubmissionReply) => ('notice' in reply && reply.notice ? reply.notice.text : JSON.stringify(reply));
+    const text = (reply: ActionReply | SubmissionReply) =>
+      'notice' in reply && reply.notice ? reply.notice.text : JSON.stringify(reply);
 
     it('45: the requester cannot approve their own run: told why, audited, state unchanged', async () => {
       const { runId, card } = await request('rv-leads');
@@ -201,22 +255,34 @@ export function chatPortContract(name: string, makeDriver: MakeDriver): void {
       expect((await reviewRow(runId)).status).toBe('pending');
       await driver.click('carol', card, 'approve');
       await app.engine.waitFor(runId, ['done']);
-      expect((await app.engine.getRun(runId))!.output).toMatchObject({ outcome: 'approved', decided: { by: ['bob', 'carol'] } });
+      expect((await app.engine.getRun(runId))!.output).toMatchObject({
+        outcome: 'approved',
+        decided: { by: ['bob', 'carol'] },
+      });
 
       const vetoed = await request('rv-quorum');
       await driver.click('bob', vetoed.card, 'approve');
       const form = await driver.click('dave', vetoed.card, 'reject');
       expect(form.kind).toBe('open_editor');
-      await driver.submit('dave', (form as Extract<ActionReply, { kind: 'open_editor' }>).form, { reason: 'wrong customer' });
+      await driver.submit('dave', (form as Extract<ActionReply, { kind: 'open_editor' }>).form, {
+        reason: 'wrong customer',
+      });
       const run = await app.engine.waitFor(vetoed.runId, ['done']);
       expect(run.output).toMatchObject({ outcome: 'rejected', decided: { reason: 'wrong customer' } });
-      await expect(import('../../src/review/policy.ts').then((p) => p.parsePolicy({ approvers: { users: ['a', 'b'] }, quorum: 3 }))).rejects.toThrow(/unsatisfiable quorum/);
+      await expect(
+        import('../../src/review/policy.ts').then((p) =>
+          p.parsePolicy({ approvers: { users: ['a', 'b'] }, quorum: 3 }),
+        ),
+      ).rejects.toThrow(/unsatisfiable quorum/);
     });
 
     it('52: approve and reject at the same instant: exactly one outcome, the loser told, both attempts audited', async () => {
       const { runId, card } = await request('rv-leads');
-      const form = await driver.click('carol', card, 'reject') as Extract<ActionReply, { kind: 'open_editor' }>;
-      const [approve, reject] = await Promise.all([driver.click('bob', card, 'approve'), driver.submit('carol', form.form, { reason: 'no' })]);
+      const form = (await driver.click('carol', card, 'reject')) as Extract<ActionReply, { kind: 'open_editor' }>;
+      const [approve, reject] = await Promise.all([
+        driver.click('bob', card, 'approve'),
+        driver.submit('carol', form.form, { reason: 'no' }),
+      ]);
       const row = await reviewRow(runId);
       expect(['approved', 'rejected']).toContain(row.status);
       const loser = row.status === 'approved' ? reject : approve;
@@ -249,7 +315,7 @@ export function chatPortContract(name: string, makeDriver: MakeDriver): void {
     it('56/57: an edit makes a new version, voids earlier approvals, the editor cannot approve it, stale clicks are refused', async () => {
       const { runId, card } = await request('rv-quorum');
       await driver.click('bob', card, 'approve');
-      const form = await driver.click('carol', card, 'edit') as Extract<ActionReply, { kind: 'open_editor' }>;
+      const form = (await driver.click('carol', card, 'edit')) as Extract<ActionReply, { kind: 'open_editor' }>;
       expect(form.form.fields[0]!.value).toBe(card.body);
       expect((await driver.submit('carol', form.form, { text: 'edited by carol' })).kind).toBe('ok');
       const v2 = await cardOf(runId, (c) => c.version === 2);
@@ -261,7 +327,10 @@ export function chatPortContract(name: string, makeDriver: MakeDriver): void {
       await driver.click('dave', v2, 'approve');
       const run = await app.engine.waitFor(runId, ['done']);
       const row = await reviewRow(runId);
-      expect(run.output).toMatchObject({ outcome: 'approved', decided: { content: { text: 'edited by carol' }, contentSha256: row.content_sha256 } });
+      expect(run.output).toMatchObject({
+        outcome: 'approved',
+        decided: { content: { text: 'edited by carol' }, contentSha256: row.content_sha256 },
+      });
       const [applied] = await applyJobs(runId);
       expect(applied!.input.contentSha256).toBe(row.content_sha256);
       expect(text(await driver.click('bob', v2, 'edit'))).toMatch(/already approved/i);
@@ -269,8 +338,8 @@ export function chatPortContract(name: string, makeDriver: MakeDriver): void {
 
     it('58: a dialog submitted for an older version gets a clear error and changes nothing', async () => {
       const { runId, card } = await request('rv-leads');
-      const first = await driver.click('bob', card, 'edit') as Extract<ActionReply, { kind: 'open_editor' }>;
-      const second = await driver.click('carol', card, 'edit') as Extract<ActionReply, { kind: 'open_editor' }>;
+      const first = (await driver.click('bob', card, 'edit')) as Extract<ActionReply, { kind: 'open_editor' }>;
+      const second = (await driver.click('carol', card, 'edit')) as Extract<ActionReply, { kind: 'open_editor' }>;
       await driver.submit('carol', second.form, { text: 'carol wins' });
       const stale = await driver.submit('bob', first.form, { text: 'bob loses' });
       expect(stale.kind).toBe('errors');
@@ -287,7 +356,9 @@ export function chatPortContract(name: string, makeDriver: MakeDriver): void {
       expect(card.proposed[0]!.new).toMatch(/10000 characters/);
       const { approvalSha256 } = await import('../../src/review/card.ts');
       const row = await reviewRow(runId);
-      expect(row.content_sha256).toBe(approvalSha256({ text: hostile }, { proposedAction: row.request.proposedAction }));
+      expect(row.content_sha256).toBe(
+        approvalSha256({ text: hostile }, { proposedAction: row.request.proposedAction }),
+      );
       expect(row.request.proposedAction.fields[0].new).toHaveLength(10_000);
     });
 
@@ -296,7 +367,9 @@ export function chatPortContract(name: string, makeDriver: MakeDriver): void {
       await driver.click('dave', card, 'approve');
       await driver.click('bob', card, 'approve');
       const row = await reviewRow(runId);
-      await expect(db.sql`UPDATE review_audit SET actor = 'mallory' WHERE review_id = ${row.id}`).rejects.toThrow(/permission denied/);
+      await expect(db.sql`UPDATE review_audit SET actor = 'mallory' WHERE review_id = ${row.id}`).rejects.toThrow(
+        /permission denied/,
+      );
       await expect(db.sql`DELETE FROM review_audit WHERE review_id = ${row.id}`).rejects.toThrow(/permission denied/);
       const audit = await readAudit(db.sql, row.id);
       for (const a of audit) {
@@ -316,7 +389,9 @@ export function chatPortContract(name: string, makeDriver: MakeDriver): void {
     it('a click in the moment before the card is recorded is told to click again, and changes nothing', async () => {
       const { runId, card } = await request('rv-leads');
       // The window between the post and its recording, held open.
-      const [saved] = await db.sql<{ card_ref: string }[]>`UPDATE reviews SET card_ref = NULL WHERE run_id = ${runId} RETURNING ${card.messageRef}::text AS card_ref`;
+      const [saved] = await db.sql<
+        { card_ref: string }[]
+      >`UPDATE reviews SET card_ref = NULL WHERE run_id = ${runId} RETURNING ${card.messageRef}::text AS card_ref`;
       const reply = await driver.click('bob', card, 'approve');
       expect(text(reply)).toMatch(/still being posted/);
       await db.sql`UPDATE reviews SET card_ref = ${saved!.card_ref} WHERE run_id = ${runId}`;
@@ -331,29 +406,35 @@ export function chatPortContract(name: string, makeDriver: MakeDriver): void {
       const done = await cardOf(runId, (c) => c.status === 'approved');
       expect(done.actions).toEqual([]);
       expect(done.statusText).toMatch(/Approved by @bob at \d\d:\d\d UTC/);
-      const thread = await until('the thread reply', async () => (await driver.thread(card.messageRef)).find((t) => t.includes('Approved')));
+      const thread = await until('the thread reply', async () =>
+        (await driver.thread(card.messageRef)).find((t) => t.includes('Approved')),
+      );
       expect(thread).toContain(runId);
       await until('the requester DM', async () => (await driver.dms('alice')).find((t) => t.includes(runId)));
     });
 
     it('delegating to the requester is refused with the reason, and changes nothing', async () => {
       const { runId, card } = await request('rv-leads');
-      const delegate = await driver.click('bob', card, 'delegate') as Extract<ActionReply, { kind: 'open_editor' }>;
+      const delegate = (await driver.click('bob', card, 'delegate')) as Extract<ActionReply, { kind: 'open_editor' }>;
       const reply = await driver.submit('bob', delegate.form, { user: 'alice' });
       // Where the platform shows it (beside the field, or above the form) is the platform's.
       expect(reply.kind).toBe('errors');
-      expect(Object.values((reply as Extract<typeof reply, { kind: 'errors' }>).errors).join(' ')).toMatch(/alice requested this run/);
+      expect(Object.values((reply as Extract<typeof reply, { kind: 'errors' }>).errors).join(' ')).toMatch(
+        /alice requested this run/,
+      );
       expect((await reviewRow(runId)).delegates).toEqual([]);
     });
 
     it('reject asks for a reason and hands it to the flow; delegation lets another person decide', async () => {
       await driver.setGroups('frank', []);
       const { runId, card } = await request('rv-leads');
-      const delegate = await driver.click('bob', card, 'delegate') as Extract<ActionReply, { kind: 'open_editor' }>;
+      const delegate = (await driver.click('bob', card, 'delegate')) as Extract<ActionReply, { kind: 'open_editor' }>;
       expect(delegate.form.purpose).toBe('delegate');
       expect((await driver.submit('bob', delegate.form, { user: 'frank' })).kind).toBe('ok');
-      await until('the delegate DM', async () => (await driver.dms('frank')).find((t) => t.includes('asked you to review')));
-      const form = await driver.click('frank', card, 'reject') as Extract<ActionReply, { kind: 'open_editor' }>;
+      await until('the delegate DM', async () =>
+        (await driver.dms('frank')).find((t) => t.includes('asked you to review')),
+      );
+      const form = (await driver.click('frank', card, 'reject')) as Extract<ActionReply, { kind: 'open_editor' }>;
       await driver.submit('frank', form.form, { reason: 'tone is off' });
       const run = await app.engine.waitFor(runId, ['done']);
       expect(run.output).toMatchObject({ outcome: 'rejected', decided: { reason: 'tone is off', by: ['frank'] } });
@@ -378,16 +459,24 @@ export function chatPortContract(name: string, makeDriver: MakeDriver): void {
       const reposted = await driver.command('alice', driver.channel, `repost ${runId}`);
       expect(reposted.notice.text).toMatch(/re-posted/);
       const fresh = await cardOf(runId, (c) => c.messageRef !== card.messageRef);
-      expect(text(await driver.command('dave', driver.channel, `repost ${runId}`) as never)).toMatch(/only its requester or an admin/);
+      expect(text((await driver.command('dave', driver.channel, `repost ${runId}`)) as never)).toMatch(
+        /only its requester or an admin/,
+      );
       await driver.click('bob', fresh, 'approve');
       await app.engine.waitFor(runId, ['done']);
-      expect((await driver.command('alice', driver.channel, `repost ${runId}`)).notice.text).toMatch(/no review waiting/);
+      expect((await driver.command('alice', driver.channel, `repost ${runId}`)).notice.text).toMatch(
+        /no review waiting/,
+      );
     });
 
     it('53 + 59: a card that cannot be posted leaves the run pending until expiry; a click after expiry is refused and expires it once', async () => {
-      const nowhere = await app.engine.startRun('rv-nowhere', { text: 'lost card' }, {
-        trigger: { source: driver.port.platform, actor: 'alice', channel: driver.channel, tenant: driver.tenant },
-      });
+      const nowhere = await app.engine.startRun(
+        'rv-nowhere',
+        { text: 'lost card' },
+        {
+          trigger: { source: driver.port.platform, actor: 'alice', channel: driver.channel, tenant: driver.tenant },
+        },
+      );
       const { runId, card } = await request('rv-short');
       await app.stop();
       await new Promise((r) => setTimeout(r, 1_700));

@@ -17,8 +17,12 @@ export async function makeConsoleDriver({ sql }: { sql: Sql }): Promise<Platform
   const http = await startHttpServer({ port: 0, host: '127.0.0.1', sql, routes: adapter.routes });
   const base = `http://127.0.0.1:${http.port}`;
   const post = async (path: string, body: unknown) => {
-    const res = await fetch(base + path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-    const json = await res.json() as { reply?: any; error?: string };
+    const res = await fetch(base + path, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    const json = (await res.json()) as { reply?: any; error?: string };
     if (!res.ok) throw new Error(`${path} answered ${res.status}: ${json.error}`);
     return json.reply;
   };
@@ -27,26 +31,43 @@ export async function makeConsoleDriver({ sql }: { sql: Sql }): Promise<Platform
     return ((await res.json()) as { messages: MessageView[] }).messages;
   };
   const words = (parts: Segment[]) => parts.map((p) => (p.kind === 'text' ? p.text : `@${p.userId}`)).join('');
-  const noticeText = (m: MessageView) => (m.kind === 'text' ? words(m.notice.parts) + (m.notice.quote ? ` ${m.notice.quote}` : '') : '');
+  const noticeText = (m: MessageView) =>
+    m.kind === 'text' ? words(m.notice.parts) + (m.notice.quote ? ` ${m.notice.quote}` : '') : '';
 
   const driver: PlatformDriver = {
     port: adapter.port,
     tenant: 'local',
     channel: 'support',
     command: (user, channel, text) => post('/api/command', { user, channel, text, deliveryId: randomUUID() }),
-    click: (user, card, action, opts = {}) => post('/api/action', {
-      user, channel: card.messageRef.split(':')[1], messageRef: card.messageRef, reviewRef: opts.reviewRef ?? card.reviewRef,
-      action, version: opts.version ?? card.version, deliveryId: opts.deliveryId ?? randomUUID(),
-    }),
-    submit: (user, form, fields, opts = {}) => post('/api/submission', {
-      user, purpose: form.purpose, reviewRef: form.reviewRef, version: form.version, fields, deliveryId: opts.deliveryId ?? randomUUID(),
-    }),
+    click: (user, card, action, opts = {}) =>
+      post('/api/action', {
+        user,
+        channel: card.messageRef.split(':')[1],
+        messageRef: card.messageRef,
+        reviewRef: opts.reviewRef ?? card.reviewRef,
+        action,
+        version: opts.version ?? card.version,
+        deliveryId: opts.deliveryId ?? randomUUID(),
+      }),
+    submit: (user, form, fields, opts = {}) =>
+      post('/api/submission', {
+        user,
+        purpose: form.purpose,
+        reviewRef: form.reviewRef,
+        version: form.version,
+        fields,
+        deliveryId: opts.deliveryId ?? randomUUID(),
+      }),
     async cards(channel) {
-      const seen = (await messages()).filter((m) => m.kind === 'card' && m.channel === channel).map((m) => toSeen(m as Extract<MessageView, { kind: 'card' }>));
+      const seen = (await messages())
+        .filter((m) => m.kind === 'card' && m.channel === channel)
+        .map((m) => toSeen(m as Extract<MessageView, { kind: 'card' }>));
       // A card shows the moment it is posted, a few ms before the desk records it as the card of
       // record. A person cannot click in those ms; a test can. So a card counts as shown once it
       // is recorded, or once the desk moved on from it (as the Slack driver does).
-      const recorded = await sql<{ ref: string }[]>`SELECT card_ref AS ref FROM reviews WHERE card_ref = ANY(${seen.map((c) => c.messageRef)})`;
+      const recorded = await sql<
+        { ref: string }[]
+      >`SELECT card_ref AS ref FROM reviews WHERE card_ref = ANY(${seen.map((c) => c.messageRef)})`;
       const refs = new Set(recorded.map((r) => r.ref));
       return seen.filter((c) => refs.has(c.messageRef) || c.status !== 'pending');
     },
@@ -73,10 +94,22 @@ export async function makeConsoleDriver({ sql }: { sql: Sql }): Promise<Platform
     const c = m.card;
     const proposed = c.proposedAction?.fields.map((f) => ({ name: f.name, old: f.old, new: f.new })) ?? [];
     return {
-      messageRef: m.ref, reviewRef: c.reviewRef, runId: c.runId, version: c.version, status: c.status.kind,
-      actions: c.actions.map((a) => a.action), statusText: `${words(c.status.parts)} ${c.status.tally ?? ''}`.trim(),
-      body: c.body.text, diff: c.diff, proposed,
-      allText: [c.title, ...c.fields.flatMap((f) => [f.label, f.value]), c.body.text, ...proposed.map((p) => p.new)].join('\n'),
+      messageRef: m.ref,
+      reviewRef: c.reviewRef,
+      runId: c.runId,
+      version: c.version,
+      status: c.status.kind,
+      actions: c.actions.map((a) => a.action),
+      statusText: `${words(c.status.parts)} ${c.status.tally ?? ''}`.trim(),
+      body: c.body.text,
+      diff: c.diff,
+      proposed,
+      allText: [
+        c.title,
+        ...c.fields.flatMap((f) => [f.label, f.value]),
+        c.body.text,
+        ...proposed.map((p) => p.new),
+      ].join('\n'),
     };
   }
   return driver;

@@ -12,11 +12,20 @@ import { slot } from '../helpers/flows/slot.ts';
 const Input = z.object({ text: z.string().min(1), big: z.string().optional() });
 type Input = z.infer<typeof Input>;
 
-interface Decided { content: { text: string }; contentSha256: string; by: string[]; reason?: string }
+interface Decided {
+  content: { text: string };
+  contentSha256: string;
+  by: string[];
+  reason?: string;
+}
 
 function reviewFlow(id: string, policy: ReviewPolicyInput, channel?: string) {
   const machine = setup({
-    types: {} as { input: Input; context: { input: Input; decided?: Decided; outcome?: string }; events: { type: string } & Decided },
+    types: {} as {
+      input: Input;
+      context: { input: Input; decided?: Decided; outcome?: string };
+      events: { type: string } & Decided;
+    },
     actors: { check: slot<Record<string, unknown>, never>(), apply: slot<Decided, Decided>() },
   }).createMachine({
     id,
@@ -25,18 +34,30 @@ function reviewFlow(id: string, policy: ReviewPolicyInput, channel?: string) {
     states: {
       awaitingReview: {
         invoke: {
-          src: 'check', id: 'check',
+          src: 'check',
+          id: 'check',
           input: ({ context }) => ({
             title: `Check "${context.input.text.slice(0, 40)}"`,
             fields: [{ label: 'Ticket', value: context.input.text }],
             content: { text: context.input.text },
-            proposedAction: { tool: 'crm', method: 'PATCH', host: 'crm.example.test', fields: [{ name: 'note', old: 'none', new: context.input.big ?? 'short' }] },
+            proposedAction: {
+              tool: 'crm',
+              method: 'PATCH',
+              host: 'crm.example.test',
+              fields: [{ name: 'note', old: 'none', new: context.input.big ?? 'short' }],
+            },
             ...(channel ? { channel } : {}),
           }),
         },
         on: {
-          'review.approved': { target: 'applying', actions: assign({ decided: ({ event }) => event, outcome: 'approved' }) },
-          'review.rejected': { target: 'closed', actions: assign({ decided: ({ event }) => event, outcome: 'rejected' }) },
+          'review.approved': {
+            target: 'applying',
+            actions: assign({ decided: ({ event }) => event, outcome: 'approved' }),
+          },
+          'review.rejected': {
+            target: 'closed',
+            actions: assign({ decided: ({ event }) => event, outcome: 'rejected' }),
+          },
           'review.expired': { target: 'closed', actions: assign({ outcome: 'expired' }) },
         },
       },
@@ -48,7 +69,11 @@ function reviewFlow(id: string, policy: ReviewPolicyInput, channel?: string) {
     output: ({ context }) => ({ outcome: context.outcome, decided: context.decided ?? null }),
   });
   return compileFlow({
-    id, title: `contract flow ${id}`, input: Input, machine, triggers: [{ kind: 'command' }],
+    id,
+    title: `contract flow ${id}`,
+    input: Input,
+    machine,
+    triggers: [{ kind: 'command' }],
     steps: { apply: async (decided: Decided) => decided },
     reviews: { check: parsePolicy(policy) },
   });
@@ -59,9 +84,17 @@ export const anyone = reviewFlow('rv-anyone', { allowSelfApproval: true });
 export const quorum = reviewFlow('rv-quorum', { approvers: { users: ['alice', 'bob', 'carol', 'dave'] }, quorum: 2 });
 export const shortExpiry = reviewFlow('rv-short', { approvers: { groups: ['support-leads'] }, expiresInMs: 1_500 });
 export const escalating = reviewFlow('rv-escalating', {
-  approvers: { users: ['carol'] }, expiresInMs: 4_000, remindAtMs: [3_200, 2_400],
-  escalateTo: { users: ['dave'] }, escalateAtMs: 1_600, defaultDecision: 'reject',
+  approvers: { users: ['carol'] },
+  expiresInMs: 4_000,
+  remindAtMs: [3_200, 2_400],
+  escalateTo: { users: ['dave'] },
+  escalateAtMs: 1_600,
+  defaultDecision: 'reject',
 });
-export const nowhere = reviewFlow('rv-nowhere', { approvers: { groups: ['support-leads'] }, expiresInMs: 2_500 }, 'no-such-channel');
+export const nowhere = reviewFlow(
+  'rv-nowhere',
+  { approvers: { groups: ['support-leads'] }, expiresInMs: 2_500 },
+  'no-such-channel',
+);
 
 export const contractFlows = [leads, anyone, quorum, shortExpiry, escalating, nowhere];

@@ -12,7 +12,13 @@ import { GatewayDispatchEvents, type APIInteraction } from 'discord-api-types/v1
 import { connect } from '../../src/store/client.ts';
 import { until, type SeenCard } from '../contract/chat-port.contract.ts';
 import { formOf, toSeenCard } from '../contract/discord-driver.ts';
-import { buttonInteraction, commandInteraction, makeSigner, modalInteraction, postInteraction } from '../fakes/discord/interactions.ts';
+import {
+  buttonInteraction,
+  commandInteraction,
+  makeSigner,
+  modalInteraction,
+  postInteraction,
+} from '../fakes/discord/interactions.ts';
 import { startFakeDiscord, type FakeDiscord, type FakeInteraction } from '../fakes/discord/rest.ts';
 import { startBot, stopBot, type BotProcess } from '../helpers/browser.ts';
 import { testDatabaseUrl } from '../helpers/db.ts';
@@ -26,18 +32,40 @@ async function reviewScenario(fake: FakeDiscord, deliver: Deliver): Promise<void
     const entry = await deliver(payload);
     return until('an answer', async () => entry.callbacks.length > 0 && entry, 10_000);
   };
-  const started = await answered(commandInteraction(fake, { user: ALICE, channel: CHANNEL }, 'run',
-    `ticket-triage subject="Charged twice" body="I was charged twice. @everyone <@${CAROL}> please look"`));
+  const started = await answered(
+    commandInteraction(
+      fake,
+      { user: ALICE, channel: CHANNEL },
+      'run',
+      `ticket-triage subject="Charged twice" body="I was charged twice. @everyone <@${CAROL}> please look"`,
+    ),
+  );
   // Within 3 s: the answer itself, or a deferral then the original edited.
-  const startedText = started.callbacks[0]!.type === 5
-    ? (await until('the deferred answer', async () => (started.original?.edits ?? 0) > 0 && started.original!.content, 30_000))
-    : String(started.callbacks[0]!.data?.content);
+  const startedText =
+    started.callbacks[0]!.type === 5
+      ? await until(
+          'the deferred answer',
+          async () => (started.original?.edits ?? 0) > 0 && started.original!.content,
+          30_000,
+        )
+      : String(started.callbacks[0]!.data?.content);
   const runId = /run `?([0-9a-f-]{36})/.exec(startedText.replace(/\\(.)/g, '$1'))![1]!;
-  const cardOf = (test: (c: SeenCard) => boolean) => until(`the card of ${runId}`, async () =>
-    fake.inChannel(CHANNEL).map(toSeenCard).find((c) => c?.runId === runId && test(c)) ?? null, 30_000);
+  const cardOf = (test: (c: SeenCard) => boolean) =>
+    until(
+      `the card of ${runId}`,
+      async () =>
+        fake
+          .inChannel(CHANNEL)
+          .map(toSeenCard)
+          .find((c) => c?.runId === runId && test(c)) ?? null,
+      30_000,
+    );
   const card = await cardOf((c) => c.status === 'pending');
   const messageOf = (c: SeenCard) => fake.toApi(fake.messages.find((m) => c.messageRef.endsWith(`:${m.id}`))!);
-  const click = (user: string, c: SeenCard, action: string) => answered(buttonInteraction(fake, { user, channel: CHANNEL }, messageOf(c), `so:${action}:${c.version}:${c.reviewRef}`));
+  const click = (user: string, c: SeenCard, action: string) =>
+    answered(
+      buttonInteraction(fake, { user, channel: CHANNEL }, messageOf(c), `so:${action}:${c.version}:${c.reviewRef}`),
+    );
 
   // Like a person: click Edit; told the card is still being posted (it landed a few ms before it was recorded), click again.
   let modal: ReturnType<typeof formOf> | null = null;
@@ -47,8 +75,11 @@ async function reviewScenario(fake: FakeDiscord, deliver: Deliver): Promise<void
     else await new Promise((r) => setTimeout(r, 100));
   }
   expect(modal!.fields[0]!.value).toBe(card.body);
-  const saved = await answered(modalInteraction(fake, { user: BOB, channel: CHANNEL }, `sm:edit:${modal!.version}:${modal!.reviewRef}`,
-    { [`${modal!.fields[0]!.name}#0`]: 'Sorry about the double charge: the second one is refunded.' }));
+  const saved = await answered(
+    modalInteraction(fake, { user: BOB, channel: CHANNEL }, `sm:edit:${modal!.version}:${modal!.reviewRef}`, {
+      [`${modal!.fields[0]!.name}#0`]: 'Sorry about the double charge: the second one is refunded.',
+    }),
+  );
   expect(String(saved.callbacks[0]!.data?.content ?? '')).not.toMatch(/^Not saved/);
   const edited = await cardOf((c) => c.version === 2);
   expect(edited.body).toBe('Sorry about the double charge: the second one is refunded.');
@@ -85,7 +116,11 @@ describe('npm start with Discord', () => {
   async function start(env: Record<string, string>): Promise<BotProcess> {
     const schema = `e2e_discord_${randomBytes(4).toString('hex')}`;
     schemas.push(schema);
-    return startBot({ databaseUrl: testDatabaseUrl(), schema, env: { DISCORD_TOKEN: fake.botToken, DISCORD_API_URL: fake.apiUrl, ...env } });
+    return startBot({
+      databaseUrl: testDatabaseUrl(),
+      schema,
+      env: { DISCORD_TOKEN: fake.botToken, DISCORD_API_URL: fake.apiUrl, ...env },
+    });
   }
 
   it('gateway: a command, an edit in the modal, an approval by a support lead, the card edited in place', async () => {

@@ -37,40 +37,68 @@ afterAll(async () => {
 
 async function startProxiedBot(): Promise<BotProcess> {
   return startBot({
-    databaseUrl: proxy.url, schema: db.schema,
+    databaseUrl: proxy.url,
+    schema: db.schema,
     env: {
-      SIGNOFF_FLOWS_DIR: 'test/fixtures/flows', ZENDESK_URL: tools.baseUrl, ZENDESK_EMAIL: ZENDESK_AGENT.email,
-      ZENDESK_TOKEN: ZENDESK_AGENT.apiToken, WORKER_POLL_MS: '200',
+      SIGNOFF_FLOWS_DIR: 'test/fixtures/flows',
+      ZENDESK_URL: tools.baseUrl,
+      ZENDESK_EMAIL: ZENDESK_AGENT.email,
+      ZENDESK_TOKEN: ZENDESK_AGENT.apiToken,
+      WORKER_POLL_MS: '200',
     },
   });
 }
 
 async function post(path: string, body: Record<string, unknown>): Promise<{ status: number; body: any }> {
   const res = await fetch(`${bot!.url}${path}`, {
-    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ deliveryId: randomUUID(), ...body }),
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ deliveryId: randomUUID(), ...body }),
   });
   return { status: res.status, body: await res.json() };
 }
 
-const command = (ticketId: string) => post('/api/command', { user: 'alice', channel: 'support', text: `run crash-review ticketId=${ticketId} body="charged twice"` });
+const command = (ticketId: string) =>
+  post('/api/command', {
+    user: 'alice',
+    channel: 'support',
+    text: `run crash-review ticketId=${ticketId} body="charged twice"`,
+  });
 
-type Card = { kind: string; ref: string; card: { status: { kind: string }; reviewRef: string; version: number; runId?: string } };
+type Card = {
+  kind: string;
+  ref: string;
+  card: { status: { kind: string }; reviewRef: string; version: number; runId?: string };
+};
 async function cardOf(runId: string, status: string): Promise<Card | undefined> {
   const res = await fetch(`${bot!.url}/api/state`).catch(() => null);
   if (!res?.ok) return undefined;
   const state = (await res.json()) as { messages: Card[] };
-  return state.messages.find((m) => m.kind === 'card' && m.card.status.kind === status && JSON.stringify(m).includes(runId));
+  return state.messages.find(
+    (m) => m.kind === 'card' && m.card.status.kind === status && JSON.stringify(m).includes(runId),
+  );
 }
 
 const approveBody = (card: Card) => ({
-  user: 'bob', channel: 'support', messageRef: card.ref, reviewRef: card.card.reviewRef, action: 'approve', version: card.card.version,
+  user: 'bob',
+  channel: 'support',
+  messageRef: card.ref,
+  reviewRef: card.card.reviewRef,
+  action: 'approve',
+  version: card.card.version,
 });
 
 async function runOf(ticketId: string): Promise<{ id: string; status: string }> {
-  return until(`the run of ticket ${ticketId}`, async () => {
-    const [run] = await db.sql<{ id: string; status: string }[]>`SELECT id, status FROM runs WHERE input->>'ticketId' = ${ticketId}`;
-    return run;
-  }, 20_000);
+  return until(
+    `the run of ticket ${ticketId}`,
+    async () => {
+      const [run] = await db.sql<
+        { id: string; status: string }[]
+      >`SELECT id, status FROM runs WHERE input->>'ticketId' = ${ticketId}`;
+      return run;
+    },
+    20_000,
+  );
 }
 
 /** No stack, SQL, host or driver wording in what a person is shown (RELIABILITY 78). */
@@ -86,7 +114,11 @@ it('35: the database cut under a running bot: "try again" while down, the step i
 
   tools.next({ kind: 'hang' }); // the send step's first call to Zendesk is in flight when the database goes
   expect((await post('/api/action', approveBody(card))).status).toBe(200);
-  await until('the send step calling Zendesk', async () => tools.calls.some((c) => c.path.includes('/tickets/301')), 20_000);
+  await until(
+    'the send step calling Zendesk',
+    async () => tools.calls.some((c) => c.path.includes('/tickets/301')),
+    20_000,
+  );
   proxy.setDown(true);
 
   const refused = await command('302');
@@ -97,10 +129,14 @@ it('35: the database cut under a running bot: "try again" while down, the step i
   expect([health.status, await health.json()]).toEqual([503, { ok: false, db: 'down' }]);
 
   proxy.setDown(false);
-  await until('the run to finish', async () => {
-    const [r] = await db.sql<{ status: string }[]>`SELECT status FROM runs WHERE id = ${run.id}`;
-    return r!.status === 'done';
-  }, 60_000);
+  await until(
+    'the run to finish',
+    async () => {
+      const [r] = await db.sql<{ status: string }[]>`SELECT status FROM runs WHERE id = ${run.id}`;
+      return r!.status === 'done';
+    },
+    60_000,
+  );
   expect(bot.child.exitCode).toBeNull(); // the same process, never restarted
   expect(tools.state.tickets.get('301')!.comments).toHaveLength(1);
   expect(await db.sql`SELECT 1 FROM runs WHERE input->>'ticketId' = '302'`).toHaveLength(0); // refused, nothing half-made
@@ -143,10 +179,14 @@ it('36: a decision Postgres committed whose answer was cut: the retry with the s
 
   const again = await post('/api/action', click);
   expect(again.status).toBe(200);
-  await until('the run to finish', async () => {
-    const [r] = await db.sql<{ status: string }[]>`SELECT status FROM runs WHERE id = ${run.id}`;
-    return r!.status === 'done';
-  }, 60_000);
+  await until(
+    'the run to finish',
+    async () => {
+      const [r] = await db.sql<{ status: string }[]>`SELECT status FROM runs WHERE id = ${run.id}`;
+      return r!.status === 'done';
+    },
+    60_000,
+  );
   const approvals = await db.sql`
     SELECT a.actor FROM review_audit a JOIN reviews r ON r.id = a.review_id
     WHERE r.run_id = ${run.id} AND a.action = 'approve' AND a.outcome = 'accepted'`;

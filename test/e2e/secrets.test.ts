@@ -54,9 +54,16 @@ let flowsDir: string;
 function flowsFolder(): string {
   const dir = mkdtempSync(path.join(tmpdir(), 'signoff-secrets-flows-'));
   const repo = fileURLToPath(new URL('../..', import.meta.url));
-  const files = { 'ticket-triage': 'flows/ticket-triage.flow.ts', 'tool-comment': 'test/fixtures/flows/tool-comment.flow.ts', 'tool-contact': 'test/fixtures/flows/tool-contact.flow.ts' };
+  const files = {
+    'ticket-triage': 'flows/ticket-triage.flow.ts',
+    'tool-comment': 'test/fixtures/flows/tool-comment.flow.ts',
+    'tool-contact': 'test/fixtures/flows/tool-contact.flow.ts',
+  };
   for (const [id, file] of Object.entries(files)) {
-    writeFileSync(path.join(dir, `${id}.flow.ts`), `export { default } from ${JSON.stringify(path.join(repo, file))};\n`);
+    writeFileSync(
+      path.join(dir, `${id}.flow.ts`),
+      `export { default } from ${JSON.stringify(path.join(repo, file))};\n`,
+    );
   }
   return dir;
 }
@@ -67,7 +74,8 @@ beforeAll(async () => {
     startFakeOpenAI({ apiKey: SECRETS.OPENAI_API_KEY }),
     startFakeTools({
       zendesk: { id: 9001, email: EMAIL, apiToken: SECRETS.ZENDESK_TOKEN, oauthToken: SECRETS.ZENDESK_OAUTH_TOKEN },
-      linear: { apiKey: SECRETS.LINEAR_TOKEN, oauthToken: 'unused-linear-oauth' }, hubspotToken: SECRETS.HUBSPOT_TOKEN,
+      linear: { apiKey: SECRETS.LINEAR_TOKEN, oauthToken: 'unused-linear-oauth' },
+      hubspotToken: SECRETS.HUBSPOT_TOKEN,
     }),
   ]);
   slack.setGroups(BOB, ['support-leads']);
@@ -81,12 +89,24 @@ async function startSecretBot(zendesk: Record<string, string>): Promise<BotProce
   url.password = SECRETS.DATABASE_PASSWORD; // trust auth ignores it; the bot must still never show it
   const connected = slack.socket.connections().length;
   const started = await startBot({
-    databaseUrl: url.toString(), schema: db.schema,
+    databaseUrl: url.toString(),
+    schema: db.schema,
     env: {
-      LOG_LEVEL: 'debug', SIGNOFF_FLOWS_DIR: flowsDir, WORKER_POLL_MS: '200',
-      SLACK_BOT_TOKEN: SECRETS.SLACK_BOT_TOKEN, SLACK_APP_TOKEN: SECRETS.SLACK_APP_TOKEN, SLACK_SIGNING_SECRET: SECRETS.SLACK_SIGNING_SECRET,
-      SLACK_API_URL: slack.apiUrl, OPENAI_API_KEY: SECRETS.OPENAI_API_KEY, OPENAI_BASE_URL: openai.url, ZENDESK_URL: tools.baseUrl, ...zendesk,
-      LINEAR_URL: tools.baseUrl, LINEAR_TOKEN: SECRETS.LINEAR_TOKEN, HUBSPOT_URL: tools.baseUrl, HUBSPOT_TOKEN: SECRETS.HUBSPOT_TOKEN,
+      LOG_LEVEL: 'debug',
+      SIGNOFF_FLOWS_DIR: flowsDir,
+      WORKER_POLL_MS: '200',
+      SLACK_BOT_TOKEN: SECRETS.SLACK_BOT_TOKEN,
+      SLACK_APP_TOKEN: SECRETS.SLACK_APP_TOKEN,
+      SLACK_SIGNING_SECRET: SECRETS.SLACK_SIGNING_SECRET,
+      SLACK_API_URL: slack.apiUrl,
+      OPENAI_API_KEY: SECRETS.OPENAI_API_KEY,
+      OPENAI_BASE_URL: openai.url,
+      ZENDESK_URL: tools.baseUrl,
+      ...zendesk,
+      LINEAR_URL: tools.baseUrl,
+      LINEAR_TOKEN: SECRETS.LINEAR_TOKEN,
+      HUBSPOT_URL: tools.baseUrl,
+      HUBSPOT_TOKEN: SECRETS.HUBSPOT_TOKEN,
     },
   });
   await slack.socket.waitForConnections(connected + 1, 20_000);
@@ -101,33 +121,57 @@ afterAll(async () => {
 /** A slash command over the socket; the ack's text. */
 async function slash(text: string): Promise<string> {
   const envelope = slack.socket.send('slash_commands', {
-    token: 'deprecated', team_id: slack.teamId, channel_id: CHANNEL, channel_name: 'support', user_id: ALICE, user_name: ALICE,
-    command: '/signoff', text, api_app_id: 'A0FAKE', response_url: slack.newResponseUrl(), trigger_id: slack.newTrigger(),
+    token: 'deprecated',
+    team_id: slack.teamId,
+    channel_id: CHANNEL,
+    channel_name: 'support',
+    user_id: ALICE,
+    user_name: ALICE,
+    command: '/signoff',
+    text,
+    api_app_id: 'A0FAKE',
+    response_url: slack.newResponseUrl(),
+    trigger_id: slack.newTrigger(),
   });
   const ack = await slack.socket.ack(envelope, 10_000);
   return String(ack?.text ?? '');
 }
 
 async function approve(card: SeenCard): Promise<void> {
-  const envelope = slack.socket.send('interactive', blockActionsPayload({
-    team: slack.teamId, channel: CHANNEL, user: BOB, messageTs: card.messageRef.split(':')[2]!, actionId: 'signoff_approve',
-    blockId: `signoff_card:v${card.version}`, value: card.reviewRef, triggerId: slack.newTrigger(), responseUrl: slack.newResponseUrl(),
-  }));
+  const envelope = slack.socket.send(
+    'interactive',
+    blockActionsPayload({
+      team: slack.teamId,
+      channel: CHANNEL,
+      user: BOB,
+      messageTs: card.messageRef.split(':')[2]!,
+      actionId: 'signoff_approve',
+      blockId: `signoff_card:v${card.version}`,
+      value: card.reviewRef,
+      triggerId: slack.newTrigger(),
+      responseUrl: slack.newResponseUrl(),
+    }),
+  );
   expect(await slack.socket.ack(envelope, 10_000)).not.toBeNull();
 }
 
 async function runOf(flow: string, text: string, status: string[]): Promise<{ id: string; status: string }> {
-  return until(`the ${flow} run with ${text} to be ${status.join(' or ')}`, async () => {
-    const [run] = await db.sql<{ id: string; status: string }[]>`
+  return until(
+    `the ${flow} run with ${text} to be ${status.join(' or ')}`,
+    async () => {
+      const [run] = await db.sql<{ id: string; status: string }[]>`
       SELECT id, status FROM runs WHERE flow = ${flow} AND input::text LIKE ${'%' + text + '%'}`;
-    return run && status.includes(run.status) ? run : undefined;
-  }, 60_000);
+      return run && status.includes(run.status) ? run : undefined;
+    },
+    60_000,
+  );
 }
 
 /** Every secret, its header forms and "Authorization:" in the bot's log and in every row of every table: none. */
 async function expectNoSecrets(b: BotProcess): Promise<void> {
   const forms = Object.entries(SECRETS).flatMap(([name, value]) => [
-    [name, value], [`${name} as Bearer`, `Bearer ${value}`],
+    [name, value],
+    [`${name} as Bearer`, `Bearer ${value}`],
   ]);
   forms.push(['Zendesk Basic', Buffer.from(`${EMAIL}/token:${SECRETS.ZENDESK_TOKEN}`).toString('base64')]);
   const hits = (where: string, text: string) => [
@@ -140,10 +184,14 @@ async function expectNoSecrets(b: BotProcess): Promise<void> {
   const found = hits('log', log);
   const tables = await db.sql<{ name: string }[]>`
     SELECT table_name AS name FROM information_schema.tables WHERE table_schema = ${db.schema} AND table_type = 'BASE TABLE'`;
-  expect(tables.map((t) => t.name)).toEqual(expect.arrayContaining(['runs', 'jobs', 'review_audit', 'tool_calls', 'model_calls', 'inbox']));
+  expect(tables.map((t) => t.name)).toEqual(
+    expect.arrayContaining(['runs', 'jobs', 'review_audit', 'tool_calls', 'model_calls', 'inbox']),
+  );
   const stored: string[] = [];
   for (const { name } of tables) {
-    const rows = await db.sql<{ row: string }[]>`SELECT to_jsonb(t)::text AS row FROM ${db.sql(`${db.schema}.${name}`)} t`;
+    const rows = await db.sql<
+      { row: string }[]
+    >`SELECT to_jsonb(t)::text AS row FROM ${db.sql(`${db.schema}.${name}`)} t`;
     stored.push(...rows.map((r) => r.row));
     found.push(...hits(`table ${name}`, rows.map((r) => r.row).join('\n')));
   }
@@ -155,13 +203,33 @@ async function expectNoSecrets(b: BotProcess): Promise<void> {
 }
 
 /** A 401 whose body echoes the credentials the bot sent, as some providers' errors do. */
-const echo401 = { status: 401, body: (call: RecordedCall) => ({ error: 'unauthorized', message: `bad credentials: ${String(call.headers.authorization)}` }) };
+const echo401 = {
+  status: 401,
+  body: (call: RecordedCall) => ({
+    error: 'unauthorized',
+    message: `bad credentials: ${String(call.headers.authorization)}`,
+  }),
+};
 
 it('ticket-triage and the tools through their error paths at debug level: no secret in any log line, row or audit entry', async () => {
   // A model 429 and a model 401, each quoting the key (hostile; OpenAI itself masks it).
-  openai.next({ kind: 'status', status: 429, code: 'rate_limit_exceeded', retryAfter: 1, message: `Rate limit reached for key ${SECRETS.OPENAI_API_KEY}` });
+  openai.next({
+    kind: 'status',
+    status: 429,
+    code: 'rate_limit_exceeded',
+    retryAfter: 1,
+    message: `Rate limit reached for key ${SECRETS.OPENAI_API_KEY}`,
+  });
   expect(await slash('run ticket-triage subject="Charged twice" body="Refund please" ticketId=77')).toMatch(/started/);
-  const card = await until('the card', async () => slack.inChannel(CHANNEL).map(toSeenCard).find((c) => c?.status === 'pending'), 60_000);
+  const card = await until(
+    'the card',
+    async () =>
+      slack
+        .inChannel(CHANNEL)
+        .map(toSeenCard)
+        .find((c) => c?.status === 'pending'),
+    60_000,
+  );
 
   slack.faults.failGroups = true; // Slack answers the approver-group lookup with an error: refused, "try again"
   await approve(card!);
@@ -174,7 +242,12 @@ it('ticket-triage and the tools through their error paths at debug level: no sec
   await runOf('ticket-triage', 'ticketId', ['done']);
   expect(tools.state.tickets.get('77')!.comments).toHaveLength(1);
 
-  openai.next({ kind: 'status', status: 401, code: 'invalid_api_key', message: `Incorrect API key provided: ${SECRETS.OPENAI_API_KEY}.` });
+  openai.next({
+    kind: 'status',
+    status: 401,
+    code: 'invalid_api_key',
+    message: `Incorrect API key provided: ${SECRETS.OPENAI_API_KEY}.`,
+  });
   expect(await slash('run ticket-triage subject="Key refused" body="This one fails"')).toMatch(/started/);
   await runOf('ticket-triage', 'Key refused', ['failed']);
 
@@ -196,13 +269,22 @@ it('the same with a Zendesk OAuth token (ZENDESK_OAUTH_TOKEN, sent as Bearer): r
   await stopBot(bot);
   bot = await startSecretBot({ ZENDESK_OAUTH_TOKEN: SECRETS.ZENDESK_OAUTH_TOKEN });
   expect(await slash('run ticket-triage subject="OAuth" body="Second desk" ticketId=78')).toMatch(/started/);
-  const card = await until('the card', async () => slack.inChannel(CHANNEL).map(toSeenCard).find((c) => c?.status === 'pending'), 60_000);
+  const card = await until(
+    'the card',
+    async () =>
+      slack
+        .inChannel(CHANNEL)
+        .map(toSeenCard)
+        .find((c) => c?.status === 'pending'),
+    60_000,
+  );
   tools.next(echo401);
   await approve(card!);
   const failed = await runOf('ticket-triage', 'Second desk', ['failed', 'parked', 'done']);
   if (failed.status !== 'done') expect(await slash(`retry ${failed.id}`)).toMatch(/retried/);
   await runOf('ticket-triage', 'Second desk', ['done']);
-  expect(tools.calls.filter((c) => c.path.includes('/tickets/78')).map((c) => c.headers.authorization))
-    .toContain(`Bearer ${SECRETS.ZENDESK_OAUTH_TOKEN}`);
+  expect(tools.calls.filter((c) => c.path.includes('/tickets/78')).map((c) => c.headers.authorization)).toContain(
+    `Bearer ${SECRETS.ZENDESK_OAUTH_TOKEN}`,
+  );
   await expectNoSecrets(bot);
 }, 120_000);

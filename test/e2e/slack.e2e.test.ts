@@ -11,7 +11,13 @@ import { connect } from '../../src/store/client.ts';
 import { until, type SeenCard } from '../contract/chat-port.contract.ts';
 import { decode, toSeenCard } from '../contract/slack-driver.ts';
 import {
-  blockActionsPayload, FORM, interactionBody, postToBot, signed, slashCommandBody, viewSubmissionPayload,
+  blockActionsPayload,
+  FORM,
+  interactionBody,
+  postToBot,
+  signed,
+  slashCommandBody,
+  viewSubmissionPayload,
 } from '../fakes/slack/requests.ts';
 import { startFakeSlack, type FakeSlack } from '../fakes/slack/web-api.ts';
 import { startBot, stopBot, type BotProcess } from '../helpers/browser.ts';
@@ -31,7 +37,7 @@ function httpDeliver(bot: BotProcess): Deliver {
     const res = await postToBot(bot.url, signed(SECRET, body, FORM));
     expect(res.status).toBe(200);
     const text = await res.text();
-    return text ? JSON.parse(text) as Body : {};
+    return text ? (JSON.parse(text) as Body) : {};
   };
 }
 
@@ -45,37 +51,81 @@ function socketDeliver(fake: FakeSlack): Deliver {
 }
 
 async function reviewScenario(fake: FakeSlack, deliver: Deliver): Promise<void> {
-  const command = Object.fromEntries(new URLSearchParams(slashCommandBody({
-    team: fake.teamId, channel: CHANNEL, user: ALICE, triggerId: fake.newTrigger(), responseUrl: fake.newResponseUrl(),
-    text: 'run ticket-triage subject="Charged twice" body="I was charged twice for my May invoice."',
-  })));
+  const command = Object.fromEntries(
+    new URLSearchParams(
+      slashCommandBody({
+        team: fake.teamId,
+        channel: CHANNEL,
+        user: ALICE,
+        triggerId: fake.newTrigger(),
+        responseUrl: fake.newResponseUrl(),
+        text: 'run ticket-triage subject="Charged twice" body="I was charged twice for my May invoice."',
+      }),
+    ),
+  );
   const started = await deliver('slash_commands', command);
   expect(started.response_type).toBe('in_channel');
   const runId = /run `([0-9a-f-]{36})`/.exec(decode(started.text))![1]!;
-  const cardOf = (test: (c: SeenCard) => boolean) => until(`the card of ${runId}`, async () =>
-    fake.inChannel(CHANNEL).map(toSeenCard).find((c) => c?.runId === runId && test(c)) ?? null, 30_000);
+  const cardOf = (test: (c: SeenCard) => boolean) =>
+    until(
+      `the card of ${runId}`,
+      async () =>
+        fake
+          .inChannel(CHANNEL)
+          .map(toSeenCard)
+          .find((c) => c?.runId === runId && test(c)) ?? null,
+      30_000,
+    );
   const card = await cardOf((c) => c.status === 'pending');
 
-  const click = (user: string, c: SeenCard, action: string, triggerId = fake.newTrigger(), responseUrl = fake.newResponseUrl()) => deliver('interactive', blockActionsPayload({
-    team: fake.teamId, channel: CHANNEL, user, messageTs: c.messageRef.split(':')[2]!, actionId: `signoff_${action}`,
-    blockId: `signoff_card:v${c.version}`, value: c.reviewRef, triggerId, responseUrl,
-  }));
+  const click = (
+    user: string,
+    c: SeenCard,
+    action: string,
+    triggerId = fake.newTrigger(),
+    responseUrl = fake.newResponseUrl(),
+  ) =>
+    deliver(
+      'interactive',
+      blockActionsPayload({
+        team: fake.teamId,
+        channel: CHANNEL,
+        user,
+        messageTs: c.messageRef.split(':')[2]!,
+        actionId: `signoff_${action}`,
+        blockId: `signoff_card:v${c.version}`,
+        value: c.reviewRef,
+        triggerId,
+        responseUrl,
+      }),
+    );
   // Like a person: click Edit once, the moment the card appears. The modal opens within Slack's 3 s.
   const openEditor = async (): Promise<Body> => {
     const [triggerId, responseUrl] = [fake.newTrigger(), fake.newResponseUrl()];
     await click(BOB, card, 'edit', triggerId, responseUrl);
-    const seen = await until('the edit modal or an answer', async () =>
-      fake.views.find((v) => v.triggerId === triggerId) ?? fake.ephemerals.find((e) => e.url === responseUrl) ?? null, 5_000);
-    if (!('view' in seen)) throw new Error(`the first Edit click was answered "${decode(seen.text)}" instead of opening the modal`);
+    const seen = await until(
+      'the edit modal or an answer',
+      async () =>
+        fake.views.find((v) => v.triggerId === triggerId) ?? fake.ephemerals.find((e) => e.url === responseUrl) ?? null,
+      5_000,
+    );
+    if (!('view' in seen))
+      throw new Error(`the first Edit click was answered "${decode(seen.text)}" instead of opening the modal`);
     return seen.view as Body;
   };
   const modal = await openEditor();
   const [field] = modal.blocks as Body[];
   expect(field!.element.initial_value).toBe(card.body);
-  const saved = await deliver('interactive', viewSubmissionPayload({
-    team: fake.teamId, user: BOB, viewId: `V-${runId}`, privateMetadata: modal.private_metadata,
-    values: { [field!.block_id]: 'Sorry about the double charge: the second one is refunded.' },
-  }));
+  const saved = await deliver(
+    'interactive',
+    viewSubmissionPayload({
+      team: fake.teamId,
+      user: BOB,
+      viewId: `V-${runId}`,
+      privateMetadata: modal.private_metadata,
+      values: { [field!.block_id]: 'Sorry about the double charge: the second one is refunded.' },
+    }),
+  );
   expect(saved.response_action).toBeUndefined();
   const edited = await cardOf((c) => c.version === 2);
   expect(edited.body).toBe('Sorry about the double charge: the second one is refunded.');
@@ -110,7 +160,11 @@ describe('npm start with Slack', () => {
   async function start(env: Record<string, string>): Promise<BotProcess> {
     const schema = `e2e_slack_${randomBytes(4).toString('hex')}`;
     schemas.push(schema);
-    return startBot({ databaseUrl: testDatabaseUrl(), schema, env: { SLACK_BOT_TOKEN: fake.botToken, SLACK_API_URL: fake.apiUrl, ...env } });
+    return startBot({
+      databaseUrl: testDatabaseUrl(),
+      schema,
+      env: { SLACK_BOT_TOKEN: fake.botToken, SLACK_API_URL: fake.apiUrl, ...env },
+    });
   }
 
   it('HTTP mode: a signed command, an edit in the modal, an approval by a support lead, the card updated in place', async () => {

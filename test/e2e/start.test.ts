@@ -33,7 +33,9 @@ afterAll(async () => {
 function startBot(env: Record<string, string>): { child: ChildProcess; running: Promise<string>; lines: string[] } {
   const { DATABASE_URL: _ignored, ...base } = process.env;
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-    cwd: ROOT, env: { ...base, PORT: '0', LOG_LEVEL: 'info', ...env }, stdio: ['ignore', 'ignore', 'pipe'],
+    cwd: ROOT,
+    env: { ...base, PORT: '0', LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'ignore', 'pipe'],
   });
   children.push(child);
   const lines: string[] = [];
@@ -63,7 +65,7 @@ describe('npm start', () => {
 
     const pid = Number((await readFile(join(dataDir, 'pg', 'postmaster.pid'), 'utf8')).split('\n')[0]);
     child.kill('SIGTERM');
-    const code = await new Promise<number | null>((r) => child.once("exit", (c) => r(c)));
+    const code = await new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
     expect(code).toBe(0);
     expect(isAlive(pid)).toBe(false);
   }, 60_000);
@@ -72,20 +74,40 @@ describe('npm start', () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'signoff-e2e-'));
     dirs.push(dataDir);
     await chmod(dataDir, 0o755);
-    const { child, running } = startBot({ SIGNOFF_DATA_DIR: dataDir, OPENAI_API_KEY: '', OPENAI_BASE_URL: '', ZENDESK_URL: '' });
+    const { child, running } = startBot({
+      SIGNOFF_DATA_DIR: dataDir,
+      OPENAI_API_KEY: '',
+      OPENAI_BASE_URL: '',
+      ZENDESK_URL: '',
+    });
     const url = await running;
     const post = async (path: string, body: Record<string, unknown>) => {
       const res = await fetch(`${url}${path}`, {
-        method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ...body, deliveryId: randomUUID() }),
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ ...body, deliveryId: randomUUID() }),
       });
       expect(res.status).toBe(200);
       return ((await res.json()) as { reply: { kind: string; text?: string } }).reply;
     };
     const started = await post('/api/command', {
-      user: 'alice', channel: 'support', text: 'run ticket-triage subject="Charged twice" body="My card was billed twice this month" customer="ACME" ticketId=4242',
+      user: 'alice',
+      channel: 'support',
+      text: 'run ticket-triage subject="Charged twice" body="My card was billed twice this month" customer="ACME" ticketId=4242',
     });
     expect(JSON.stringify(started)).toMatch(/started/i);
-    type Card = { kind: string; ref: string; card: { status: { kind: string }; reviewRef: string; version: number; costLabel: string | null; fields: { label: string; value: string }[]; body: { text: string } } };
+    type Card = {
+      kind: string;
+      ref: string;
+      card: {
+        status: { kind: string };
+        reviewRef: string;
+        version: number;
+        costLabel: string | null;
+        fields: { label: string; value: string }[];
+        body: { text: string };
+      };
+    };
     const cardNow = async () => {
       const state = (await (await fetch(`${url}/api/state`)).json()) as { messages: Card[] };
       return state.messages.find((m) => m.kind === 'card');
@@ -95,10 +117,19 @@ describe('npm start', () => {
     expect(card.card.costLabel).toMatch(/tokens · offline model/);
     expect(card.card.body.text).toContain('Charged twice');
     const approved = await post('/api/action', {
-      user: 'bob', channel: 'support', messageRef: card.ref, reviewRef: card.card.reviewRef, action: 'approve', version: card.card.version,
+      user: 'bob',
+      channel: 'support',
+      messageRef: card.ref,
+      reviewRef: card.card.reviewRef,
+      action: 'approve',
+      version: card.card.version,
     });
     expect(approved.kind).toBe('ok');
-    card = await until('the approved card', async () => ((await cardNow())?.card.status.kind === 'approved' ? cardNow() : undefined), 30_000);
+    card = await until(
+      'the approved card',
+      async () => ((await cardNow())?.card.status.kind === 'approved' ? cardNow() : undefined),
+      30_000,
+    );
     expect(card.card.status.kind).toBe('approved');
     child.kill('SIGTERM');
     expect(await new Promise<number | null>((r) => child.once('exit', (c) => r(c)))).toBe(0);
@@ -108,36 +139,76 @@ describe('npm start', () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'signoff-e2e-'));
     dirs.push(dataDir);
     await chmod(dataDir, 0o755);
-    const { child, running, lines } = startBot({ SIGNOFF_DATA_DIR: dataDir, OPENAI_API_KEY: '', OPENAI_BASE_URL: '', ZENDESK_URL: '' });
-    const url = await running;
-    const post = (path: string, body: Record<string, unknown>) => fetch(`${url}${path}`, {
-      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ...body, deliveryId: randomUUID() }),
+    const { child, running, lines } = startBot({
+      SIGNOFF_DATA_DIR: dataDir,
+      OPENAI_API_KEY: '',
+      OPENAI_BASE_URL: '',
+      ZENDESK_URL: '',
     });
-    type Card = { kind: string; ref: string; card: { status: { kind: string }; reviewRef: string; version: number; runId: string } };
-    const cardNow = async () => ((await (await fetch(`${url}/api/state`)).json()) as { messages: Card[] }).messages.find((m) => m.kind === 'card');
-    expect((await post('/api/command', { user: 'alice', channel: 'support', text: 'run ticket-triage subject="Kill" body="b" customer="ACME" ticketId=7' })).status).toBe(200);
+    const url = await running;
+    const post = (path: string, body: Record<string, unknown>) =>
+      fetch(`${url}${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ ...body, deliveryId: randomUUID() }),
+      });
+    type Card = {
+      kind: string;
+      ref: string;
+      card: { status: { kind: string }; reviewRef: string; version: number; runId: string };
+    };
+    const cardNow = async () =>
+      ((await (await fetch(`${url}/api/state`)).json()) as { messages: Card[] }).messages.find(
+        (m) => m.kind === 'card',
+      );
+    expect(
+      (
+        await post('/api/command', {
+          user: 'alice',
+          channel: 'support',
+          text: 'run ticket-triage subject="Kill" body="b" customer="ACME" ticketId=7',
+        })
+      ).status,
+    ).toBe(200);
     const card = await until('the review card', cardNow, 30_000);
 
     const pgDir = join(dataDir, 'pg');
     const pid = Number((await readFile(join(pgDir, 'postmaster.pid'), 'utf8')).split('\n')[0]);
     process.kill(pid, 'SIGKILL');
-    await until('the log line saying the database exited', async () => lines.some((l) => l.includes('embedded Postgres exited')), 10_000);
+    await until(
+      'the log line saying the database exited',
+      async () => lines.some((l) => l.includes('embedded Postgres exited')),
+      10_000,
+    );
     await until('the database back', async () => lines.some((l) => l.includes('embedded Postgres is back')), 30_000);
     expect((await fetch(`${url}/healthz`)).status).toBe(200);
-    const clicked = await until('an approval accepted', async () => {
-      const res = await post('/api/action', {
-        user: 'bob', channel: 'support', messageRef: card.ref, reviewRef: card.card.reviewRef, action: 'approve', version: card.card.version,
-      });
-      return res.status === 200 ? ((await res.json()) as { reply: { kind: string } }).reply : undefined;
-    }, 15_000);
+    const clicked = await until(
+      'an approval accepted',
+      async () => {
+        const res = await post('/api/action', {
+          user: 'bob',
+          channel: 'support',
+          messageRef: card.ref,
+          reviewRef: card.card.reviewRef,
+          action: 'approve',
+          version: card.card.version,
+        });
+        return res.status === 200 ? ((await res.json()) as { reply: { kind: string } }).reply : undefined;
+      },
+      15_000,
+    );
     expect(clicked.kind).toBe('ok');
     await until('the approved card', async () => (await cardNow())?.card.status.kind === 'approved', 30_000);
 
     const password = (await readFile(`${pgDir}.password`, 'utf8')).trim();
     const port = Number((await readFile(join(pgDir, 'postmaster.pid'), 'utf8')).split('\n')[3]);
-    const sql = postgres(`postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`, { max: 1, onnotice: () => {} });
+    const sql = postgres(`postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`, {
+      max: 1,
+      onnotice: () => {},
+    });
     try {
-      const decided = await sql`SELECT status, count(*)::int AS n FROM signoff.reviews WHERE run_id = ${card.card.runId} GROUP BY status`;
+      const decided =
+        await sql`SELECT status, count(*)::int AS n FROM signoff.reviews WHERE run_id = ${card.card.runId} GROUP BY status`;
       expect(decided.map((r) => [r.status, r.n])).toEqual([['approved', 1]]);
       const audit = await sql`SELECT count(*)::int AS n FROM signoff.review_audit
         WHERE run_id = ${card.card.runId} AND action = 'approve' AND outcome = 'accepted'`;
@@ -156,7 +227,10 @@ describe('npm start', () => {
     const input = { subject: 'Queued', body: 'b', customer: 'ACME', ticketId: '1' };
     const trigger = { source: 'console', actor: 'alice', channel: 'support', tenant: 'local' };
     for (let i = 0; i < 5; i++) await engine.startRun('ticket-triage', input, { trigger });
-    await until('the starter to let go', async () => (await db.sql`SELECT 1 FROM jobs WHERE status = 'running'`).length === 0);
+    await until(
+      'the starter to let go',
+      async () => (await db.sql`SELECT 1 FROM jobs WHERE status = 'running'`).length === 0,
+    );
     await db.sql`UPDATE jobs SET status = 'queued', attempts = 0, lease_owner = NULL, last_error = NULL, due_at = now()`;
     const jobsNow = () => db.sql`SELECT key, status, attempts, lease_owner FROM jobs ORDER BY key`;
     const before = await jobsNow();
@@ -165,7 +239,12 @@ describe('npm start', () => {
     await once(busy, 'listening');
     try {
       const port = (busy.address() as AddressInfo).port;
-      const { child, running } = startBot({ DATABASE_URL: db.url, SIGNOFF_SCHEMA: db.schema, PORT: String(port), WORKER_POLL_MS: '50' });
+      const { child, running } = startBot({
+        DATABASE_URL: db.url,
+        SIGNOFF_SCHEMA: db.schema,
+        PORT: String(port),
+        WORKER_POLL_MS: '50',
+      });
       await expect(running).rejects.toThrow(new RegExp(`port ${port} on 127\\.0\\.0\\.1 is already in use`));
       expect(child.exitCode).toBe(1);
       expect(await jobsNow()).toEqual(before);
@@ -176,7 +255,9 @@ describe('npm start', () => {
 
   it('refuses to put the web chat beyond loopback without sign-in, and says why', async () => {
     const { child, running } = startBot({ HOST: '0.0.0.0' });
-    await expect(running).rejects.toThrow(/HOST=0\.0\.0\.0 would put the web chat on the network with no sign-in.*WEB_CHAT_AUTH=invite/s);
+    await expect(running).rejects.toThrow(
+      /HOST=0\.0\.0\.0 would put the web chat on the network with no sign-in.*WEB_CHAT_AUTH=invite/s,
+    );
     expect(child.exitCode).toBe(1);
   });
 

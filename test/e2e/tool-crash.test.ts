@@ -31,17 +31,28 @@ afterAll(async () => {
 /** Starts a run; null when the bot died before answering (the crash point can beat the reply). */
 async function command(bot: BotProcess, text: string): Promise<unknown> {
   const res = await fetch(`${bot.url}/api/command`, {
-    method: 'POST', headers: { 'content-type': 'application/json' },
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ user: 'alice', channel: 'general', text, deliveryId: randomUUID() }),
   }).catch(() => null);
   return res ? res.json() : null;
 }
 
 /** Calls that made a Linear comment with this text. */
-const comments = (text: string) => fake.calls.filter((c) => c.path === '/graphql' && JSON.stringify(c.body).includes('commentCreate') && JSON.stringify(c.body).includes(text));
+const comments = (text: string) =>
+  fake.calls.filter(
+    (c) =>
+      c.path === '/graphql' &&
+      JSON.stringify(c.body).includes('commentCreate') &&
+      JSON.stringify(c.body).includes(text),
+  );
 
 /** The run of `flow` whose input mentions `text`, once its status is `until` (or after 30 s). */
-async function runStatus(flow: string, until: string, text: string): Promise<{ id: string; status: string; status_reason: string | null }> {
+async function runStatus(
+  flow: string,
+  until: string,
+  text: string,
+): Promise<{ id: string; status: string; status_reason: string | null }> {
   const deadline = Date.now() + 30_000;
   for (;;) {
     const [run] = await db.sql<{ id: string; status: string; status_reason: string | null }[]>`
@@ -51,14 +62,23 @@ async function runStatus(flow: string, until: string, text: string): Promise<{ i
   }
 }
 
-it('kill -9 between the tool\'s 2xx and the commit: one reply on the ticket', async () => {
+it("kill -9 between the tool's 2xx and the commit: one reply on the ticket", async () => {
   const env = {
-    SIGNOFF_FLOWS_DIR: 'test/fixtures/flows', ZENDESK_URL: fake.baseUrl, ZENDESK_EMAIL: ZENDESK_AGENT.email,
-    ZENDESK_TOKEN: ZENDESK_AGENT.apiToken, WORKER_POLL_MS: '200',
+    SIGNOFF_FLOWS_DIR: 'test/fixtures/flows',
+    ZENDESK_URL: fake.baseUrl,
+    ZENDESK_EMAIL: ZENDESK_AGENT.email,
+    ZENDESK_TOKEN: ZENDESK_AGENT.apiToken,
+    WORKER_POLL_MS: '200',
   };
-  const first = await startBot({ databaseUrl: db.url, schema: db.schema, env: { ...env, SIGNOFF_CRASHPOINTS: 'after-step:send' } });
+  const first = await startBot({
+    databaseUrl: db.url,
+    schema: db.schema,
+    env: { ...env, SIGNOFF_CRASHPOINTS: 'after-step:send' },
+  });
   bots.push(first);
-  const died = new Promise<NodeJS.Signals | null>((resolve) => first.child.once('exit', (_code, signal) => resolve(signal)));
+  const died = new Promise<NodeJS.Signals | null>((resolve) =>
+    first.child.once('exit', (_code, signal) => resolve(signal)),
+  );
   const reply = await command(first, 'run tool-send ticketId=42 body="We refunded the second charge."');
   if (reply !== null) expect(JSON.stringify(reply)).toMatch(/started/i);
   expect(await died).toBe('SIGKILL');
@@ -74,7 +94,7 @@ it('kill -9 between the tool\'s 2xx and the commit: one reply on the ticket', as
   const deadline = Date.now() + 30_000;
   let status = '';
   while (Date.now() < deadline && status !== 'done') {
-    [{ status }] = await db.sql<{ status: string }[]>`SELECT status FROM runs WHERE flow = 'tool-send'` as any;
+    [{ status }] = (await db.sql<{ status: string }[]>`SELECT status FROM runs WHERE flow = 'tool-send'`) as any;
     await new Promise((r) => setTimeout(r, 200));
   }
   expect(status).toBe('done');
@@ -85,11 +105,22 @@ it('kill -9 between the tool\'s 2xx and the commit: one reply on the ticket', as
   expect(fake.calls.every((c) => String(c.headers.authorization).startsWith('Basic '))).toBe(true);
 }, 60_000);
 
-it('kill -9 after an unsafe tool\'s 2xx: the next attempt takes the recorded answer, no second call', async () => {
-  const env = { SIGNOFF_FLOWS_DIR: 'test/fixtures/flows', LINEAR_URL: fake.baseUrl, LINEAR_TOKEN: LINEAR_KEYS.apiKey, WORKER_POLL_MS: '200' };
-  const first = await startBot({ databaseUrl: db.url, schema: db.schema, env: { ...env, SIGNOFF_CRASHPOINTS: 'after-step:comment' } });
+it("kill -9 after an unsafe tool's 2xx: the next attempt takes the recorded answer, no second call", async () => {
+  const env = {
+    SIGNOFF_FLOWS_DIR: 'test/fixtures/flows',
+    LINEAR_URL: fake.baseUrl,
+    LINEAR_TOKEN: LINEAR_KEYS.apiKey,
+    WORKER_POLL_MS: '200',
+  };
+  const first = await startBot({
+    databaseUrl: db.url,
+    schema: db.schema,
+    env: { ...env, SIGNOFF_CRASHPOINTS: 'after-step:comment' },
+  });
   bots.push(first);
-  const died = new Promise<NodeJS.Signals | null>((resolve) => first.child.once('exit', (_code, signal) => resolve(signal)));
+  const died = new Promise<NodeJS.Signals | null>((resolve) =>
+    first.child.once('exit', (_code, signal) => resolve(signal)),
+  );
   await command(first, 'run tool-comment issueId=ENG-7 body="Fixed in 1.4.2"');
   expect(await died).toBe('SIGKILL');
   expect(comments('Fixed in 1.4.2')).toHaveLength(1);
@@ -101,8 +132,13 @@ it('kill -9 after an unsafe tool\'s 2xx: the next attempt takes the recorded ans
   expect(comments('Fixed in 1.4.2')).toHaveLength(1);
 }, 60_000);
 
-it('kill -9 during an unsafe tool\'s call: the next attempt asks a person instead of calling again', async () => {
-  const env = { SIGNOFF_FLOWS_DIR: 'test/fixtures/flows', LINEAR_URL: fake.baseUrl, LINEAR_TOKEN: LINEAR_KEYS.apiKey, WORKER_POLL_MS: '200' };
+it("kill -9 during an unsafe tool's call: the next attempt asks a person instead of calling again", async () => {
+  const env = {
+    SIGNOFF_FLOWS_DIR: 'test/fixtures/flows',
+    LINEAR_URL: fake.baseUrl,
+    LINEAR_TOKEN: LINEAR_KEYS.apiKey,
+    WORKER_POLL_MS: '200',
+  };
   const first = await startBot({ databaseUrl: db.url, schema: db.schema, env });
   bots.push(first);
   fake.next({ kind: 'hang' });

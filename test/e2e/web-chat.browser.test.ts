@@ -15,7 +15,13 @@ import { afterAll, afterEach, beforeAll, beforeEach, expect, it } from 'vitest';
 import { useTestDb } from '../helpers/db.ts';
 import { startPgProxy, type PgProxy } from '../integration/slack/pg-proxy.ts';
 import {
-  ARTIFACTS_DIR, describeWithBrowser, launchBrowser, startBot, stopBot, wordOnlyIn, type BotProcess,
+  ARTIFACTS_DIR,
+  describeWithBrowser,
+  launchBrowser,
+  startBot,
+  stopBot,
+  wordOnlyIn,
+  type BotProcess,
 } from '../helpers/browser.ts';
 
 const EDITED = 'We are sending a technician today.';
@@ -24,7 +30,10 @@ const UI_DEADLINE_MS = 10_000;
 /** The first card needs the bot to start the run and draft: up to 20 s (the issue's limit). */
 const CARD_DEADLINE_MS = 20_000;
 /** What ticket-triage's output or context is expected to hold (adjust with the flow). */
-interface Recorded { sent?: { reply: string }; approvedBy?: string[] }
+interface Recorded {
+  sent?: { reply: string };
+  approvedBy?: string[];
+}
 
 describeWithBrowser('browser smoke', () => {
   let browser: Browser | undefined;
@@ -42,8 +51,11 @@ describeWithBrowser('browser smoke', () => {
     await page.goto('data:text/html,<p id="hi">hello from data</p>', { timeout: UI_DEADLINE_MS });
     expect(await page.textContent('#hi')).toBe('hello from data');
 
-    server = createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/html' }).end(
-      '<button id="b" onclick="this.textContent = \'clicked\'">click me</button>'));
+    server = createServer((_req, res) =>
+      res
+        .writeHead(200, { 'content-type': 'text/html' })
+        .end('<button id="b" onclick="this.textContent = \'clicked\'">click me</button>'),
+    );
     await new Promise<void>((r) => server!.listen(0, '127.0.0.1', r));
     const { port } = server.address() as { port: number };
     await page.goto(`http://127.0.0.1:${port}/`, { timeout: UI_DEADLINE_MS });
@@ -89,8 +101,10 @@ describeWithBrowser('web chat: ticket-triage reviewed in the browser', () => {
   it('alice runs ticket-triage in #support and a pending card shows the draft', async () => {
     await page.selectOption('[data-testid=person-select]', 'alice');
     await page.click('[data-testid=channel-support]');
-    await page.fill('[data-testid=composer]',
-      '/signoff run ticket-triage subject="Printer on fire" body="The 3rd floor printer is smoking" customer="ACME"');
+    await page.fill(
+      '[data-testid=composer]',
+      '/signoff run ticket-triage subject="Printer on fire" body="The 3rd floor printer is smoking" customer="ACME"',
+    );
     await page.click('[data-testid=send]');
     await page.locator('[data-testid=card][data-status=pending]').waitFor({ timeout: CARD_DEADLINE_MS });
     expect((await card.locator('[data-testid=card-body]').textContent())?.trim()).not.toBe('');
@@ -114,7 +128,8 @@ describeWithBrowser('web chat: ticket-triage reviewed in the browser', () => {
 
   it('alice may not approve her own request: an ephemeral notice, the card stays pending', async () => {
     await card.locator('[data-testid=action-approve]').click();
-    await expect.poll(() => page.locator('[data-testid=ephemeral]').last().textContent(), { timeout: UI_DEADLINE_MS })
+    await expect
+      .poll(() => page.locator('[data-testid=ephemeral]').last().textContent(), { timeout: UI_DEADLINE_MS })
       .toMatch(/requested/i);
     expect(await card.getAttribute('data-status')).toBe('pending');
   });
@@ -136,7 +151,9 @@ describeWithBrowser('web chat: ticket-triage reviewed in the browser', () => {
   it('the run is done and sent the edited reply', async () => {
     const readRun = async () => db.sql<{ status: string; output: Recorded | null; context: Recorded | null }[]>`
       SELECT status, output, snapshot->'context' AS context FROM runs WHERE flow = 'ticket-triage'`;
-    await expect.poll(async () => (await readRun()).map((r) => r.status), { timeout: UI_DEADLINE_MS }).toEqual(['done']);
+    await expect
+      .poll(async () => (await readRun()).map((r) => r.status), { timeout: UI_DEADLINE_MS })
+      .toEqual(['done']);
     const [run] = await readRun();
     // ticket-triage's output: what `send` recorded, and who approved it.
     expect(run!.output).toMatchObject({ sent: { reply: EDITED }, approvedBy: ['bob'] });

@@ -31,8 +31,14 @@ import { randomUUID } from 'node:crypto';
 import type { Fault } from './tool-servers.ts';
 
 /** The credentials the fake Linear accepts. */
-export interface LinearKeys { apiKey: string; oauthToken: string }
-export const LINEAR_KEYS: Readonly<LinearKeys> = Object.freeze({ apiKey: 'lin_api_test', oauthToken: 'lin_oauth_test' });
+export interface LinearKeys {
+  apiKey: string;
+  oauthToken: string;
+}
+export const LINEAR_KEYS: Readonly<LinearKeys> = Object.freeze({
+  apiKey: 'lin_api_test',
+  oauthToken: 'lin_oauth_test',
+});
 /** The private app token the fake HubSpot accepts. */
 export const HUBSPOT_TOKEN = 'pat-test';
 
@@ -42,13 +48,23 @@ export interface LinearHubspotState {
   contacts: Map<string, Record<string, string>>;
 }
 
-export interface Routed { answer: { status: number; body: unknown; headers?: Record<string, string> }; effect: boolean }
+export interface Routed {
+  answer: { status: number; body: unknown; headers?: Record<string, string> };
+  effect: boolean;
+}
 
 const LINEAR_UNAUTHENTICATED = {
-  errors: [{
-    message: 'Authentication required, not authenticated',
-    extensions: { type: 'authentication error', code: 'AUTHENTICATION_ERROR', statusCode: 401, userPresentableMessage: 'You need to authenticate to access this operation.' },
-  }],
+  errors: [
+    {
+      message: 'Authentication required, not authenticated',
+      extensions: {
+        type: 'authentication error',
+        code: 'AUTHENTICATION_ERROR',
+        statusCode: 401,
+        userPresentableMessage: 'You need to authenticate to access this operation.',
+      },
+    },
+  ],
 };
 
 export function isLinearAuthorized(keys: LinearKeys, header: string | undefined): boolean {
@@ -59,9 +75,17 @@ export function isLinearAuthorized(keys: LinearKeys, header: string | undefined)
 export function linearRateLimited(resetInMs: number, status = 400): Fault {
   return {
     status,
-    body: { errors: [{ message: 'Rate limit exceeded', extensions: { type: 'ratelimited', code: 'RATELIMITED', userPresentableMessage: 'Too many requests.' } }] },
+    body: {
+      errors: [
+        {
+          message: 'Rate limit exceeded',
+          extensions: { type: 'ratelimited', code: 'RATELIMITED', userPresentableMessage: 'Too many requests.' },
+        },
+      ],
+    },
     headers: {
-      'x-ratelimit-requests-limit': '1500', 'x-ratelimit-requests-remaining': '0',
+      'x-ratelimit-requests-limit': '1500',
+      'x-ratelimit-requests-remaining': '0',
       'x-ratelimit-requests-reset': String(Date.now() + resetInMs),
     },
   };
@@ -72,15 +96,28 @@ export function hubspotRateLimited(intervalMs = 10_000): Fault {
   return {
     status: 429,
     body: {
-      status: 'error', message: 'You have reached your ten_secondly_rolling limit.', errorType: 'RATE_LIMIT',
-      correlationId: randomUUID(), policyName: 'TEN_SECONDLY_ROLLING',
+      status: 'error',
+      message: 'You have reached your ten_secondly_rolling limit.',
+      errorType: 'RATE_LIMIT',
+      correlationId: randomUUID(),
+      policyName: 'TEN_SECONDLY_ROLLING',
     },
-    headers: { 'x-hubspot-ratelimit-max': '100', 'x-hubspot-ratelimit-remaining': '0', 'x-hubspot-ratelimit-interval-milliseconds': String(intervalMs) },
+    headers: {
+      'x-hubspot-ratelimit-max': '100',
+      'x-hubspot-ratelimit-remaining': '0',
+      'x-hubspot-ratelimit-interval-milliseconds': String(intervalMs),
+    },
   };
 }
 
-export function linearGraphql(state: LinearHubspotState, keys: LinearKeys, authorization: string | undefined, body: any): Routed {
-  if (!isLinearAuthorized(keys, authorization)) return { answer: { status: 400, body: LINEAR_UNAUTHENTICATED }, effect: false };
+export function linearGraphql(
+  state: LinearHubspotState,
+  keys: LinearKeys,
+  authorization: string | undefined,
+  body: any,
+): Routed {
+  if (!isLinearAuthorized(keys, authorization))
+    return { answer: { status: 400, body: LINEAR_UNAUTHENTICATED }, effect: false };
   const query = String(body?.query ?? '');
   const vars = body?.variables ?? {};
   if (query.includes('issueUpdate')) {
@@ -94,33 +131,72 @@ export function linearGraphql(state: LinearHubspotState, keys: LinearKeys, autho
     return { answer: { status: 200, body: { data: { issueUpdate: { success: true, issue: shown } } } }, effect: true };
   }
   if (query.includes('commentCreate')) {
-    const comment = { id: `comment-${state.issueComments.length + 1}`, issueId: vars.input?.issueId, body: vars.input?.body };
+    const comment = {
+      id: `comment-${state.issueComments.length + 1}`,
+      issueId: vars.input?.issueId,
+      body: vars.input?.body,
+    };
     state.issueComments.push(comment);
-    return { answer: { status: 200, body: { data: { commentCreate: { success: true, comment: { id: comment.id } } } } }, effect: true };
+    return {
+      answer: { status: 200, body: { data: { commentCreate: { success: true, comment: { id: comment.id } } } } },
+      effect: true,
+    };
   }
-  return { answer: { status: 400, body: { errors: [{ message: 'Unknown operation', extensions: { type: 'graphql error', code: 'GRAPHQL_VALIDATION_FAILED' } }] } }, effect: false };
+  return {
+    answer: {
+      status: 400,
+      body: {
+        errors: [
+          { message: 'Unknown operation', extensions: { type: 'graphql error', code: 'GRAPHQL_VALIDATION_FAILED' } },
+        ],
+      },
+    },
+    effect: false,
+  };
 }
 
 /** GET and PATCH of /crm/v3/objects/contacts/{id}; null for any other method. */
-export function hubspotContact(state: LinearHubspotState, token: string, authorization: string | undefined, method: string, id: string, body: any): Routed | null {
+export function hubspotContact(
+  state: LinearHubspotState,
+  token: string,
+  authorization: string | undefined,
+  method: string,
+  id: string,
+  body: any,
+): Routed | null {
   if (authorization !== `Bearer ${token}`) {
     return refuse(401, {
-      status: 'error', category: 'INVALID_AUTHENTICATION', correlationId: randomUUID(),
-      message: 'Authentication credentials not found. This API supports OAuth 2.0 authentication and you can find more details at https://developers.hubspot.com/docs/methods/auth/oauth-overview',
+      status: 'error',
+      category: 'INVALID_AUTHENTICATION',
+      correlationId: randomUUID(),
+      message:
+        'Authentication credentials not found. This API supports OAuth 2.0 authentication and you can find more details at https://developers.hubspot.com/docs/methods/auth/oauth-overview',
     });
   }
   if (method === 'GET') {
     const contact = state.contacts.get(id);
-    return contact ? { answer: { status: 200, body: { id, properties: contact } }, effect: false } : refuse(404, { status: 'error', message: 'resource not found', category: 'OBJECT_NOT_FOUND' });
+    return contact
+      ? { answer: { status: 200, body: { id, properties: contact } }, effect: false }
+      : refuse(404, { status: 'error', message: 'resource not found', category: 'OBJECT_NOT_FOUND' });
   }
   if (method !== 'PATCH') return null;
   const properties = body?.properties;
   if (!properties || typeof properties !== 'object') {
-    return refuse(400, { status: 'error', message: 'Invalid input JSON: properties is required', category: 'VALIDATION_ERROR' });
+    return refuse(400, {
+      status: 'error',
+      message: 'Invalid input JSON: properties is required',
+      category: 'VALIDATION_ERROR',
+    });
   }
   const contact = { ...(state.contacts.get(id) ?? { email: `contact${id}@example.com` }), ...properties };
   state.contacts.set(id, contact);
-  return { answer: { status: 200, body: { id, properties: { ...contact, hs_object_id: id }, updatedAt: new Date().toISOString(), archived: false } }, effect: true };
+  return {
+    answer: {
+      status: 200,
+      body: { id, properties: { ...contact, hs_object_id: id }, updatedAt: new Date().toISOString(), archived: false },
+    },
+    effect: true,
+  };
 }
 
 function refuse(status: number, body: unknown): Routed {

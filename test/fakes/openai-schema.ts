@@ -19,8 +19,32 @@
  * 'reply': In context=('properties', 'reply'), 'minLength' is not permitted.`
  */
 
-const STRUCTURE = ['type', 'properties', 'required', 'additionalProperties', 'items', 'enum', 'const', 'anyOf', '$ref', '$defs', 'definitions', 'description', 'title'];
-const TYPE_KEYWORDS = ['pattern', 'format', 'multipleOf', 'minimum', 'maximum', 'exclusiveMinimum', 'exclusiveMaximum', 'minItems', 'maxItems'];
+const STRUCTURE = [
+  'type',
+  'properties',
+  'required',
+  'additionalProperties',
+  'items',
+  'enum',
+  'const',
+  'anyOf',
+  '$ref',
+  '$defs',
+  'definitions',
+  'description',
+  'title',
+];
+const TYPE_KEYWORDS = [
+  'pattern',
+  'format',
+  'multipleOf',
+  'minimum',
+  'maximum',
+  'exclusiveMinimum',
+  'exclusiveMaximum',
+  'minItems',
+  'maxItems',
+];
 const PERMITTED = new Set([...STRUCTURE, ...TYPE_KEYWORDS]);
 const FORMATS = new Set(['date-time', 'time', 'date', 'duration', 'email', 'hostname', 'ipv4', 'ipv6', 'uuid']);
 const TYPES = new Set(['string', 'number', 'integer', 'boolean', 'object', 'array', 'null']);
@@ -45,27 +69,42 @@ function context(path: string[]): string {
   return `In context=(${items.join(', ')}${items.length === 1 ? ',' : ''})`;
 }
 
-function check(node: unknown, path: string[], depth: number, state: { properties: number }, isRoot = false): string | null {
+function check(
+  node: unknown,
+  path: string[],
+  depth: number,
+  state: { properties: number },
+  isRoot = false,
+): string | null {
   const at = context(path);
   if (!node || typeof node !== 'object' || Array.isArray(node)) return `${at}, schema must be a JSON Schema object.`;
   const schema = node as Record<string, unknown>;
-  if (isRoot && schema.type !== 'object') return `${at}, schema must be a JSON Schema of 'type: "object"', got 'type: "${String(schema.type)}"'.`;
+  if (isRoot && schema.type !== 'object')
+    return `${at}, schema must be a JSON Schema of 'type: "object"', got 'type: "${String(schema.type)}"'.`;
   if (depth > MAX_DEPTH) return `${at}, schema has more than ${MAX_DEPTH} levels of nesting.`;
   for (const key of Object.keys(schema)) {
     if (!PERMITTED.has(key) && !(isRoot && key === '$schema')) return `${at}, '${key}' is not permitted.`;
   }
-  if (schema.format !== undefined && !FORMATS.has(String(schema.format))) return `${at}, '${String(schema.format)}' is not a permitted format.`;
+  if (schema.format !== undefined && !FORMATS.has(String(schema.format)))
+    return `${at}, '${String(schema.format)}' is not a permitted format.`;
   const types = schema.type === undefined ? [] : Array.isArray(schema.type) ? schema.type : [schema.type];
   for (const t of types) if (!TYPES.has(String(t))) return `${at}, '${String(t)}' is not a permitted type.`;
-  if (Array.isArray(schema.enum) && schema.enum.length > MAX_ENUM_VALUES) return `${at}, enum has more than ${MAX_ENUM_VALUES} values.`;
+  if (Array.isArray(schema.enum) && schema.enum.length > MAX_ENUM_VALUES)
+    return `${at}, enum has more than ${MAX_ENUM_VALUES} values.`;
   return checkObject(schema, path, depth, state) ?? checkChildren(schema, path, depth, state);
 }
 
-function checkObject(schema: Record<string, unknown>, path: string[], depth: number, state: { properties: number }): string | null {
+function checkObject(
+  schema: Record<string, unknown>,
+  path: string[],
+  depth: number,
+  state: { properties: number },
+): string | null {
   const isObject = schema.type === 'object' || (Array.isArray(schema.type) && schema.type.includes('object'));
   if (!isObject) return null;
   const at = context(path);
-  if (schema.additionalProperties !== false) return `${at}, 'additionalProperties' is required to be supplied and to be false.`;
+  if (schema.additionalProperties !== false)
+    return `${at}, 'additionalProperties' is required to be supplied and to be false.`;
   const properties = (schema.properties ?? {}) as Record<string, unknown>;
   const required = Array.isArray(schema.required) ? schema.required : null;
   const missing = Object.keys(properties).filter((k) => !required?.includes(k));
@@ -73,7 +112,8 @@ function checkObject(schema: Record<string, unknown>, path: string[], depth: num
     return `${at}, 'required' is required to be supplied and to be an array including every key in properties.${missing.length ? ` Missing '${missing[0]}'.` : ''}`;
   }
   state.properties += Object.keys(properties).length;
-  if (state.properties > MAX_PROPERTIES) return `${at}, the schema has more than ${MAX_PROPERTIES} object properties in total.`;
+  if (state.properties > MAX_PROPERTIES)
+    return `${at}, the schema has more than ${MAX_PROPERTIES} object properties in total.`;
   for (const [key, value] of Object.entries(properties)) {
     const problem = check(value, [...path, 'properties', key], depth + 1, state);
     if (problem) return problem;
@@ -81,7 +121,12 @@ function checkObject(schema: Record<string, unknown>, path: string[], depth: num
   return null;
 }
 
-function checkChildren(schema: Record<string, unknown>, path: string[], depth: number, state: { properties: number }): string | null {
+function checkChildren(
+  schema: Record<string, unknown>,
+  path: string[],
+  depth: number,
+  state: { properties: number },
+): string | null {
   if (schema.items !== undefined) {
     const problem = check(schema.items, [...path, 'items'], depth + 1, state);
     if (problem) return problem;

@@ -24,7 +24,15 @@ import type { AddressInfo } from 'node:net';
 import { strictSchemaProblem } from './openai-schema.ts';
 
 /** Model ids the fake serves unless told otherwise: OpenAI's, as priced in src/config.ts. */
-export const OPENAI_MODELS: readonly string[] = ['gpt-4.1', 'gpt-4.1-mini', 'gpt-4.1-nano', 'gpt-4o', 'gpt-4o-mini', 'gpt-5', 'gpt-5-mini'];
+export const OPENAI_MODELS: readonly string[] = [
+  'gpt-4.1',
+  'gpt-4.1-mini',
+  'gpt-4.1-nano',
+  'gpt-4o',
+  'gpt-4o-mini',
+  'gpt-5',
+  'gpt-5-mini',
+];
 
 export interface FakeOpenAIOptions {
   /** The one key accepted as `Authorization: Bearer <key>`; unset, any key (or none) is accepted. */
@@ -40,7 +48,15 @@ export type FakeBehaviour =
   /** A cut-off answer: half of the default content, finish_reason `length` (Responses: `incomplete`). */
   | { kind: 'truncated' }
   /** An error in OpenAI's shape; retryAfter in seconds (or an HTTP date), retryAfterMs as OpenAI's own header. */
-  | { kind: 'status'; status: number; code?: string; type?: string; message?: string; retryAfter?: number | string; retryAfterMs?: number }
+  | {
+      kind: 'status';
+      status: number;
+      code?: string;
+      type?: string;
+      message?: string;
+      retryAfter?: number | string;
+      retryAfterMs?: number;
+    }
   /** Never answers; the socket is destroyed by fake.close(). */
   | { kind: 'hang' }
   | { kind: 'toolCall'; name: string; arguments: string | Record<string, unknown> }
@@ -72,7 +88,12 @@ export interface FakeOpenAI {
   close(): Promise<void>;
 }
 
-interface Refusal { status: number; code: string | null; message: string; param?: string }
+interface Refusal {
+  status: number;
+  code: string | null;
+  message: string;
+  param?: string;
+}
 
 /** OpenAI shows a refused key by its first and last characters only. */
 function masked(key: string): string {
@@ -119,7 +140,8 @@ export async function startFakeOpenAI(o: FakeOpenAIOptions = {}): Promise<FakeOp
       return sendError(res, 404, `Invalid URL (${req.method} ${path})`, 'invalid_request_error');
     }
     const refusal = refuse(req.headers.authorization, body, isChat);
-    if (refusal) return sendError(res, refusal.status, refusal.message, 'invalid_request_error', refusal.code, {}, refusal.param);
+    if (refusal)
+      return sendError(res, refusal.status, refusal.message, 'invalid_request_error', refusal.code, {}, refusal.param);
     const behaviour = queue.shift() ?? persistent;
     if (behaviour?.kind === 'hang') return;
     if (behaviour?.kind === 'status') return sendStatus(res, behaviour);
@@ -133,35 +155,58 @@ export async function startFakeOpenAI(o: FakeOpenAIOptions = {}): Promise<FakeOp
     if (o.apiKey !== undefined) {
       const key = /^Bearer (.+)$/.exec(authorization ?? '')?.[1];
       if (!key) {
-        return { status: 401, code: null, message: "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY)." };
+        return {
+          status: 401,
+          code: null,
+          message:
+            "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).",
+        };
       }
       if (key !== o.apiKey) {
-        return { status: 401, code: 'invalid_api_key', message: `Incorrect API key provided: ${masked(key)}. You can find your API key at https://platform.openai.com/account/api-keys.` };
+        return {
+          status: 401,
+          code: 'invalid_api_key',
+          message: `Incorrect API key provided: ${masked(key)}. You can find your API key at https://platform.openai.com/account/api-keys.`,
+        };
       }
     }
     if (!models.has(body?.model)) {
-      return { status: 404, code: 'model_not_found', message: `The model \`${String(body?.model)}\` does not exist or you do not have access to it.` };
+      return {
+        status: 404,
+        code: 'model_not_found',
+        message: `The model \`${String(body?.model)}\` does not exist or you do not have access to it.`,
+      };
     }
     const format = isChat ? body?.response_format?.json_schema : body?.text?.format;
     const isStrict = (isChat ? body?.response_format?.type : format?.type) === 'json_schema' && format?.strict === true;
     const problem = isStrict ? strictSchemaProblem(format.name, format.schema) : null;
-    return problem ? { status: 400, code: null, message: problem, param: isChat ? 'response_format' : 'text.format.schema' } : null;
+    return problem
+      ? { status: 400, code: null, message: problem, param: isChat ? 'response_format' : 'text.format.schema' }
+      : null;
   }
 
   function replyFor(b: FakeBehaviour | null, body: any): Reply {
     const fallback = schemaOf(body) ? JSON.stringify(fake.answer(body)) : 'Hello from the fake OpenAI server.';
-    const toolCall = b?.kind === 'toolCall'
-      ? { name: b.name, arguments: typeof b.arguments === 'string' ? b.arguments : JSON.stringify(b.arguments) }
-      : null;
+    const toolCall =
+      b?.kind === 'toolCall'
+        ? { name: b.name, arguments: typeof b.arguments === 'string' ? b.arguments : JSON.stringify(b.arguments) }
+        : null;
     const refusal = b?.kind === 'refusal' ? b.text : null;
-    const text = b?.kind === 'json' ? JSON.stringify(b.value)
-      : b?.kind === 'text' ? b.text
-        : b?.kind === 'truncated' ? fallback.slice(0, Math.ceil(fallback.length / 2))
-          : refusal || toolCall ? null : fallback;
+    const text =
+      b?.kind === 'json'
+        ? JSON.stringify(b.value)
+        : b?.kind === 'text'
+          ? b.text
+          : b?.kind === 'truncated'
+            ? fallback.slice(0, Math.ceil(fallback.length / 2))
+            : refusal || toolCall
+              ? null
+              : fallback;
     const out = text ?? refusal ?? toolCall?.arguments ?? '';
-    const usage = b?.kind === 'usage'
-      ? { prompt: b.prompt, completion: b.completion }
-      : { prompt: tokens(JSON.stringify(body?.messages ?? body?.input ?? '')), completion: tokens(out) };
+    const usage =
+      b?.kind === 'usage'
+        ? { prompt: b.prompt, completion: b.completion }
+        : { prompt: tokens(JSON.stringify(body?.messages ?? body?.input ?? '')), completion: tokens(out) };
     return { text, refusal, toolCall, isTruncated: b?.kind === 'truncated', usage };
   }
 
@@ -177,10 +222,11 @@ export async function startFakeOpenAI(o: FakeOpenAIOptions = {}): Promise<FakeOp
       fake.requests = [];
       fake.answer = defaultAnswer;
     },
-    close: () => new Promise<void>((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   fake.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`;
@@ -190,13 +236,29 @@ export async function startFakeOpenAI(o: FakeOpenAIOptions = {}): Promise<FakeOp
 function chatCompletion(body: any, r: Reply, id: number): unknown {
   const toolCalls = r.toolCall ? [{ id: `call_fake_${id}`, type: 'function', function: r.toolCall }] : undefined;
   return {
-    id: `chatcmpl-fake-${id}`, object: 'chat.completion', created: Math.floor(Date.now() / 1000), model: body?.model ?? 'fake',
-    choices: [{
-      index: 0, logprobs: null,
-      finish_reason: r.isTruncated ? 'length' : r.toolCall ? 'tool_calls' : 'stop',
-      message: { role: 'assistant', content: r.text, refusal: r.refusal, annotations: [], ...(toolCalls ? { tool_calls: toolCalls } : {}) },
-    }],
-    usage: { prompt_tokens: r.usage.prompt, completion_tokens: r.usage.completion, total_tokens: r.usage.prompt + r.usage.completion },
+    id: `chatcmpl-fake-${id}`,
+    object: 'chat.completion',
+    created: Math.floor(Date.now() / 1000),
+    model: body?.model ?? 'fake',
+    choices: [
+      {
+        index: 0,
+        logprobs: null,
+        finish_reason: r.isTruncated ? 'length' : r.toolCall ? 'tool_calls' : 'stop',
+        message: {
+          role: 'assistant',
+          content: r.text,
+          refusal: r.refusal,
+          annotations: [],
+          ...(toolCalls ? { tool_calls: toolCalls } : {}),
+        },
+      },
+    ],
+    usage: {
+      prompt_tokens: r.usage.prompt,
+      completion_tokens: r.usage.completion,
+      total_tokens: r.usage.prompt + r.usage.completion,
+    },
   };
 }
 
@@ -204,39 +266,82 @@ function chatCompletion(body: any, r: Reply, id: number): unknown {
 function response(body: any, r: Reply, id: number): unknown {
   const output = r.toolCall
     ? [{ type: 'function_call', id: `fc_fake_${id}`, call_id: `call_fake_${id}`, status: 'completed', ...r.toolCall }]
-    : [{
-      type: 'message', id: `msg_fake_${id}`, status: 'completed', role: 'assistant',
-      content: [r.refusal !== null ? { type: 'refusal', refusal: r.refusal } : { type: 'output_text', text: r.text ?? '', annotations: [] }],
-    }];
+    : [
+        {
+          type: 'message',
+          id: `msg_fake_${id}`,
+          status: 'completed',
+          role: 'assistant',
+          content: [
+            r.refusal !== null
+              ? { type: 'refusal', refusal: r.refusal }
+              : { type: 'output_text', text: r.text ?? '', annotations: [] },
+          ],
+        },
+      ];
   return {
-    id: `resp_fake_${id}`, object: 'response', created_at: Math.floor(Date.now() / 1000), model: body?.model ?? 'fake',
-    status: r.isTruncated ? 'incomplete' : 'completed', incomplete_details: r.isTruncated ? { reason: 'max_output_tokens' } : null,
-    error: null, instructions: body?.instructions ?? null, metadata: {}, output, parallel_tool_calls: true,
-    temperature: 1, top_p: 1, tool_choice: 'auto', tools: [], text: body?.text ?? { format: { type: 'text' } },
+    id: `resp_fake_${id}`,
+    object: 'response',
+    created_at: Math.floor(Date.now() / 1000),
+    model: body?.model ?? 'fake',
+    status: r.isTruncated ? 'incomplete' : 'completed',
+    incomplete_details: r.isTruncated ? { reason: 'max_output_tokens' } : null,
+    error: null,
+    instructions: body?.instructions ?? null,
+    metadata: {},
+    output,
+    parallel_tool_calls: true,
+    temperature: 1,
+    top_p: 1,
+    tool_choice: 'auto',
+    tools: [],
+    text: body?.text ?? { format: { type: 'text' } },
     usage: {
-      input_tokens: r.usage.prompt, input_tokens_details: { cached_tokens: 0 },
-      output_tokens: r.usage.completion, output_tokens_details: { reasoning_tokens: 0 },
+      input_tokens: r.usage.prompt,
+      input_tokens_details: { cached_tokens: 0 },
+      output_tokens: r.usage.completion,
+      output_tokens_details: { reasoning_tokens: 0 },
       total_tokens: r.usage.prompt + r.usage.completion,
     },
   };
 }
 
 function sendStatus(res: ServerResponse, b: Extract<FakeBehaviour, { kind: 'status' }>): void {
-  const type = b.type ?? (b.code === 'insufficient_quota' ? 'insufficient_quota'
-    : b.status === 429 ? 'requests' : b.status >= 500 ? 'server_error' : 'invalid_request_error');
+  const type =
+    b.type ??
+    (b.code === 'insufficient_quota'
+      ? 'insufficient_quota'
+      : b.status === 429
+        ? 'requests'
+        : b.status >= 500
+          ? 'server_error'
+          : 'invalid_request_error');
   const headers: Record<string, string> = {};
   if (b.retryAfter !== undefined) headers['retry-after'] = String(b.retryAfter);
   if (b.retryAfterMs !== undefined) headers['retry-after-ms'] = String(b.retryAfterMs);
   sendError(res, b.status, b.message ?? `fake ${b.status}${b.code ? ` ${b.code}` : ''}`, type, b.code ?? null, headers);
 }
 
-function sendError(res: ServerResponse, status: number, message: string, type: string, code: string | null = null, headers: Record<string, string> = {}, param: string | null = null): void {
+function sendError(
+  res: ServerResponse,
+  status: number,
+  message: string,
+  type: string,
+  code: string | null = null,
+  headers: Record<string, string> = {},
+  param: string | null = null,
+): void {
   sendJson(res, status, { error: { message, type, code, param } }, headers);
 }
 
 function sendJson(res: ServerResponse, status: number, value: unknown, headers: Record<string, string> = {}): void {
   const text = JSON.stringify(value);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), 'x-request-id': `req_fake_${Date.now()}`, ...headers });
+  res.writeHead(status, {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(text),
+    'x-request-id': `req_fake_${Date.now()}`,
+    ...headers,
+  });
   res.end(text);
 }
 
@@ -256,10 +361,16 @@ export function sampleFromSchema(schema: any): unknown {
   switch (Array.isArray(schema.type) ? schema.type[0] : schema.type) {
     case 'object':
       return Object.fromEntries(Object.entries(schema.properties ?? {}).map(([k, v]) => [k, sampleFromSchema(v)]));
-    case 'array': return [];
-    case 'string': return 'fake answer';
-    case 'number': case 'integer': return 0;
-    case 'boolean': return false;
-    default: return null;
+    case 'array':
+      return [];
+    case 'string':
+      return 'fake answer';
+    case 'number':
+    case 'integer':
+      return 0;
+    case 'boolean':
+      return false;
+    default:
+      return null;
   }
 }

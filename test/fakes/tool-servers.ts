@@ -42,7 +42,12 @@ export type Fault =
    * Answers this status (no effect); retryAfter in seconds goes in Retry-After. `body` may be
    * built from the request: some providers echo request headers (the Authorization too) in errors.
    */
-  | { status: number; body?: unknown | ((call: RecordedCall) => unknown); retryAfter?: number; headers?: Record<string, string> }
+  | {
+      status: number;
+      body?: unknown | ((call: RecordedCall) => unknown);
+      retryAfter?: number;
+      headers?: Record<string, string>;
+    }
   /** Reads the request and never answers; fake.close() destroys the socket. */
   | { kind: 'hang' }
   /** Applies the effect, then destroys the socket without answering. */
@@ -60,7 +65,12 @@ export interface RecordedCall {
 }
 
 /** A change a write made: applied at most once per Idempotency-Key. */
-export interface Effect { key: string | null; method: string; path: string; body: any }
+export interface Effect {
+  key: string | null;
+  method: string;
+  path: string;
+  body: any;
+}
 
 export interface FakeTools {
   /** `http://127.0.0.1:<port>`, for ZENDESK_URL, LINEAR_URL and HUBSPOT_URL alike. */
@@ -83,13 +93,29 @@ export interface FakeTools {
 }
 
 /** The Zendesk agent the fake accepts credentials of. */
-export interface ZendeskAgent { id: number; email: string; apiToken: string; oauthToken: string }
+export interface ZendeskAgent {
+  id: number;
+  email: string;
+  apiToken: string;
+  oauthToken: string;
+}
 /** Default credentials: set ZENDESK_EMAIL/ZENDESK_TOKEN (or ZENDESK_OAUTH_TOKEN) to these. */
 export const ZENDESK_AGENT: Readonly<ZendeskAgent> = Object.freeze({
-  id: 9001, email: 'agent@example.com', apiToken: 'zd-api-token-123', oauthToken: 'zd-oauth-token-456',
+  id: 9001,
+  email: 'agent@example.com',
+  apiToken: 'zd-api-token-123',
+  oauthToken: 'zd-oauth-token-456',
 });
 
-export interface ZendeskComment { id: number; type: 'Comment'; author_id: number; body: string; plain_body: string; public: boolean; created_at: string }
+export interface ZendeskComment {
+  id: number;
+  type: 'Comment';
+  author_id: number;
+  body: string;
+  plain_body: string;
+  public: boolean;
+  created_at: string;
+}
 
 export interface FakeState {
   tickets: Map<string, { status: string; priority: string | null; tags: string[]; comments: ZendeskComment[] }>;
@@ -98,15 +124,30 @@ export interface FakeState {
   contacts: Map<string, Record<string, string>>;
 }
 
-interface Answer { status: number; body: unknown; headers?: Record<string, string> }
+interface Answer {
+  status: number;
+  body: unknown;
+  headers?: Record<string, string>;
+}
 /** A route's answer, and whether it changed something (a write that was applied). */
-interface Routed { answer: Answer; effect: boolean }
+interface Routed {
+  answer: Answer;
+  effect: boolean;
+}
 
 /** Zendesk's answer to a request it cannot authenticate. */
-const ZENDESK_401: Answer = { status: 401, body: { error: "Couldn't authenticate you" }, headers: { 'www-authenticate': 'Basic realm="Web Password"' } };
+const ZENDESK_401: Answer = {
+  status: 401,
+  body: { error: "Couldn't authenticate you" },
+  headers: { 'www-authenticate': 'Basic realm="Web Password"' },
+};
 
 /** Whose credentials the fake accepts; each defaults to the exported constants. */
-export interface FakeToolsOptions { zendesk?: ZendeskAgent; linear?: LinearKeys; hubspotToken?: string }
+export interface FakeToolsOptions {
+  zendesk?: ZendeskAgent;
+  linear?: LinearKeys;
+  hubspotToken?: string;
+}
 
 export async function startFakeTools(o: FakeToolsOptions = {}): Promise<FakeTools> {
   const agent = o.zendesk ?? ZENDESK_AGENT;
@@ -124,20 +165,37 @@ export async function startFakeTools(o: FakeToolsOptions = {}): Promise<FakeTool
     const body = parseJson(await readBody(req));
     const key = typeof req.headers['idempotency-key'] === 'string' ? req.headers['idempotency-key'] : null;
     calls.push({ method: req.method ?? 'GET', path: url.pathname + url.search, headers: req.headers, body, key });
-    if (Date.now() < downUntil) return send(res, { status: 503, body: { error: 'ServiceUnavailable', description: 'fake is down' } });
+    if (Date.now() < downUntil)
+      return send(res, { status: 503, body: { error: 'ServiceUnavailable', description: 'fake is down' } });
     const fault = faults.shift();
     if (fault && 'status' in fault) {
-      const headers = { ...(fault.retryAfter === undefined ? {} : { 'retry-after': String(fault.retryAfter) }), ...fault.headers };
-      const answer = typeof fault.body === 'function' ? (fault.body as (call: RecordedCall) => unknown)(calls.at(-1)!) : fault.body;
-      return send(res, { status: fault.status, body: answer ?? { error: 'Injected', description: `injected ${fault.status}` }, headers });
+      const headers = {
+        ...(fault.retryAfter === undefined ? {} : { 'retry-after': String(fault.retryAfter) }),
+        ...fault.headers,
+      };
+      const answer =
+        typeof fault.body === 'function' ? (fault.body as (call: RecordedCall) => unknown)(calls.at(-1)!) : fault.body;
+      return send(res, {
+        status: fault.status,
+        body: answer ?? { error: 'Injected', description: `injected ${fault.status}` },
+        headers,
+      });
     }
     if (fault?.kind === 'hang') return;
-    if (fault?.kind === 'conflict') return send(res, { status: 409, body: { error: 'DuplicateRequest', description: 'Idempotency-Key already used' } });
-    if (url.pathname.startsWith('/api/v2/') && !isZendeskAgent(agent, req.headers.authorization)) return send(res, ZENDESK_401);
+    if (fault?.kind === 'conflict')
+      return send(res, {
+        status: 409,
+        body: { error: 'DuplicateRequest', description: 'Idempotency-Key already used' },
+      });
+    if (url.pathname.startsWith('/api/v2/') && !isZendeskAgent(agent, req.headers.authorization))
+      return send(res, ZENDESK_401);
     // Only a ticket creation honours the key (see the header comment).
     const isKeyed = key !== null && req.method === 'POST' && url.pathname === '/api/v2/tickets.json';
     const replay = isKeyed ? replies.get(key) : undefined;
-    let answer: Answer | undefined = replay && { ...replay, headers: { ...replay.headers, 'x-idempotency-lookup': 'hit' } };
+    let answer: Answer | undefined = replay && {
+      ...replay,
+      headers: { ...replay.headers, 'x-idempotency-lookup': 'hit' },
+    };
     if (!answer) {
       const routed = route(state, accounts, req, url, body);
       answer = routed.answer;
@@ -167,13 +225,16 @@ export async function startFakeTools(o: FakeToolsOptions = {}): Promise<FakeTool
     effects,
     state,
     next: (...more) => void faults.push(...more),
-    down: (ms) => { downUntil = ms === false ? 0 : Date.now() + ms; },
+    down: (ms) => {
+      downUntil = ms === false ? 0 : Date.now() + ms;
+    },
     countByKey: (key) => calls.filter((c) => c.key === key).length,
     effectsByKey: (key) => effects.filter((e) => e.key === key),
-    close: () => new Promise<void>((resolve) => {
-      for (const socket of sockets) socket.destroy();
-      server.close(() => resolve());
-    }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      }),
   };
 }
 
@@ -186,7 +247,11 @@ function isZendeskAgent(agent: ZendeskAgent, header: string | undefined): boolea
   return Buffer.from(value, 'base64').toString('utf8') === `${agent.email}/token:${agent.apiToken}`;
 }
 
-interface Accounts { agent: ZendeskAgent; linear: LinearKeys; hubspotToken: string }
+interface Accounts {
+  agent: ZendeskAgent;
+  linear: LinearKeys;
+  hubspotToken: string;
+}
 
 /** The routes. Each write mutates `state` and says so; reads and refusals do not. */
 function route(state: FakeState, accounts: Accounts, req: IncomingMessage, url: URL, body: any): Routed {
@@ -195,21 +260,30 @@ function route(state: FakeState, accounts: Accounts, req: IncomingMessage, url: 
   const path = url.pathname;
   const { authorization } = req.headers;
   let m: RegExpMatchArray | null;
-  if (method === 'PUT' && (m = path.match(/^\/api\/v2\/tickets\/(\d+)\.json$/))) return updateTicket(state, agent, m[1]!, body);
+  if (method === 'PUT' && (m = path.match(/^\/api\/v2\/tickets\/(\d+)\.json$/)))
+    return updateTicket(state, agent, m[1]!, body);
   if (method === 'POST' && path === '/api/v2/tickets.json') return createTicket(state, agent, body);
-  if (method === 'GET' && (m = path.match(/^\/api\/v2\/tickets\/(\d+)\/comments\.json$/))) return listComments(state, m[1]!, url);
-  if (method === 'GET' && path === '/api/v2/users/me.json') return read({ user: { id: agent.id, email: agent.email, role: 'agent' } });
+  if (method === 'GET' && (m = path.match(/^\/api\/v2\/tickets\/(\d+)\/comments\.json$/)))
+    return listComments(state, m[1]!, url);
+  if (method === 'GET' && path === '/api/v2/users/me.json')
+    return read({ user: { id: agent.id, email: agent.email, role: 'agent' } });
   if (method === 'POST' && path === '/graphql') return linearGraphql(state, accounts.linear, authorization, body);
   m = path.match(/^\/crm\/v3\/objects\/contacts\/(\d+)$/);
   const contact = m ? hubspotContact(state, accounts.hubspotToken, authorization, method, m[1]!, body) : null;
   if (contact) return contact;
   if (path === '/echo' && (authorization || req.headers['idempotency-key'])) {
-    return refuse(400, { error: 'UnexpectedCredentials', description: 'a generic http.* call must carry no Authorization and no Idempotency-Key' });
+    return refuse(400, {
+      error: 'UnexpectedCredentials',
+      description: 'a generic http.* call must carry no Authorization and no Idempotency-Key',
+    });
   }
   if (path === '/echo' && method === 'GET') return read({ method, query: Object.fromEntries(url.searchParams) });
   if (path === '/echo' && method === 'POST') return { answer: { status: 200, body: { method, body } }, effect: true };
   if (path === '/redirect' && method === 'GET') {
-    return { answer: { status: 302, body: null, headers: { location: url.searchParams.get('to') ?? '/echo' } }, effect: false };
+    return {
+      answer: { status: 302, body: null, headers: { location: url.searchParams.get('to') ?? '/echo' } },
+      effect: false,
+    };
   }
   return refuse(404, { error: 'InvalidEndpoint', description: `no route ${method} ${path}` });
 }
@@ -217,8 +291,13 @@ function route(state: FakeState, accounts: Accounts, req: IncomingMessage, url: 
 /** A comment as Zendesk lists it; `plain_body` is the text without markup. */
 function addComment(ticket: { comments: ZendeskComment[] }, agent: ZendeskAgent, comment: any): ZendeskComment {
   const added: ZendeskComment = {
-    id: 100_000 + ticket.comments.length + 1, type: 'Comment', author_id: agent.id, body: String(comment.body),
-    plain_body: String(comment.body), public: comment.public !== false, created_at: new Date().toISOString(),
+    id: 100_000 + ticket.comments.length + 1,
+    type: 'Comment',
+    author_id: agent.id,
+    body: String(comment.body),
+    plain_body: String(comment.body),
+    public: comment.public !== false,
+    created_at: new Date().toISOString(),
   };
   ticket.comments.push(added);
   return added;
@@ -226,7 +305,8 @@ function addComment(ticket: { comments: ZendeskComment[] }, agent: ZendeskAgent,
 
 function updateTicket(state: FakeState, agent: ZendeskAgent, id: string, body: any): Routed {
   const change = body?.ticket;
-  if (!change || typeof change !== 'object') return refuse(400, { error: 'InvalidEndpoint', description: 'body must be { ticket: { … } }' });
+  if (!change || typeof change !== 'object')
+    return refuse(400, { error: 'InvalidEndpoint', description: 'body must be { ticket: { … } }' });
   const ticket = state.tickets.get(id) ?? { status: 'open', priority: null, tags: [], comments: [] };
   state.tickets.set(id, ticket);
   const events: unknown[] = [];
@@ -238,16 +318,41 @@ function updateTicket(state: FakeState, agent: ZendeskAgent, id: string, body: a
   if (change.priority) ticket.priority = change.priority;
   if (change.tags) ticket.tags = change.tags;
   const { comments: _comments, ...fields } = ticket;
-  return { answer: { status: 200, body: { ticket: { id: Number(id), ...fields }, audit: { id: Date.now(), author_id: agent.id, events } } }, effect: true };
+  return {
+    answer: {
+      status: 200,
+      body: { ticket: { id: Number(id), ...fields }, audit: { id: Date.now(), author_id: agent.id, events } },
+    },
+    effect: true,
+  };
 }
 
 function createTicket(state: FakeState, agent: ZendeskAgent, body: any): Routed {
-  if (!body?.ticket?.comment?.body) return refuse(422, { error: 'RecordInvalid', description: 'Record validation errors', details: { description: [{ description: 'Description: cannot be blank' }] } });
+  if (!body?.ticket?.comment?.body)
+    return refuse(422, {
+      error: 'RecordInvalid',
+      description: 'Record validation errors',
+      details: { description: [{ description: 'Description: cannot be blank' }] },
+    });
   const id = String(1_000 + state.tickets.size + 1);
   const ticket = { status: 'new', priority: null, tags: [], comments: [] as ZendeskComment[] };
   state.tickets.set(id, ticket);
   addComment(ticket, agent, body.ticket.comment);
-  return { answer: { status: 201, body: { ticket: { id: Number(id), status: ticket.status, priority: null, tags: [], subject: body.ticket.subject ?? null } } }, effect: true };
+  return {
+    answer: {
+      status: 201,
+      body: {
+        ticket: {
+          id: Number(id),
+          status: ticket.status,
+          priority: null,
+          tags: [],
+          subject: body.ticket.subject ?? null,
+        },
+      },
+    },
+    effect: true,
+  };
 }
 
 /** Offset pagination as Zendesk's list endpoints do it: `per_page` (max 100) and `next_page`. */
@@ -259,7 +364,12 @@ function listComments(state: FakeState, id: string, url: URL): Routed {
     return refuse(400, { error: 'InvalidPaginationParameter', description: 'per_page must be between 1 and 100' });
   }
   const sorted = url.searchParams.get('sort_order') === 'desc' ? [...ticket.comments].reverse() : ticket.comments;
-  return read({ comments: sorted.slice(0, perPage), next_page: sorted.length > perPage ? 'more' : null, previous_page: null, count: sorted.length });
+  return read({
+    comments: sorted.slice(0, perPage),
+    next_page: sorted.length > perPage ? 'more' : null,
+    previous_page: null,
+    count: sorted.length,
+  });
 }
 
 function read(body: unknown): Routed {

@@ -20,8 +20,18 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 
-export interface FakeContact { id: string; properties: Record<string, string | null>; updatedAt: string }
-export interface FakeRefund { id: string; charge: string; amount: number; reason: string | null; key: string | null }
+export interface FakeContact {
+  id: string;
+  properties: Record<string, string | null>;
+  updatedAt: string;
+}
+export interface FakeRefund {
+  id: string;
+  charge: string;
+  amount: number;
+  reason: string | null;
+  key: string | null;
+}
 
 export interface WebhookTools {
   baseUrl: string;
@@ -38,14 +48,18 @@ export interface WebhookTools {
   close(): Promise<void>;
 }
 
-export async function startWebhookTools(opts: { hubspotToken?: string; stripeKey?: string } = {}): Promise<WebhookTools> {
+export async function startWebhookTools(
+  opts: { hubspotToken?: string; stripeKey?: string } = {},
+): Promise<WebhookTools> {
   const hubspotToken = opts.hubspotToken ?? 'pat-na1-fake-token';
   const stripeKey = opts.stripeKey ?? 'sk_test_fake_key';
   const sockets = new Set<Socket>();
   const replays = new Map<string, { params: string; status: number; body: unknown }>();
   let toLose = 0;
   const state = {
-    contacts: new Map<string, FakeContact>(), charges: new Map<string, number>(), refunds: [] as FakeRefund[],
+    contacts: new Map<string, FakeContact>(),
+    charges: new Map<string, number>(),
+    refunds: [] as FakeRefund[],
     calls: [] as WebhookTools['calls'],
   };
 
@@ -63,9 +77,19 @@ export async function startWebhookTools(opts: { hubspotToken?: string; stripeKey
     answer(404, { error: 'not found' });
   };
 
-  const hubspotContact = (req: IncomingMessage, url: URL, raw: string, id: string, answer: (s: number, b: unknown) => void) => {
+  const hubspotContact = (
+    req: IncomingMessage,
+    url: URL,
+    raw: string,
+    id: string,
+    answer: (s: number, b: unknown) => void,
+  ) => {
     if (req.headers.authorization !== `Bearer ${hubspotToken}`) {
-      return answer(401, { status: 'error', message: 'Authentication credentials not found.', category: 'INVALID_AUTHENTICATION' });
+      return answer(401, {
+        status: 'error',
+        message: 'Authentication credentials not found.',
+        category: 'INVALID_AUTHENTICATION',
+      });
     }
     const found = state.contacts.get(id);
     if (!found) return answer(404, { status: 'error', message: 'resource not found', category: 'OBJECT_NOT_FOUND' });
@@ -76,12 +100,20 @@ export async function startWebhookTools(opts: { hubspotToken?: string; stripeKey
     } else if (req.method !== 'GET') {
       return answer(405, { status: 'error', message: 'method not allowed' });
     }
-    const wanted = (url.searchParams.get('properties') ?? Object.keys(found.properties).join(',')).split(',').filter(Boolean);
+    const wanted = (url.searchParams.get('properties') ?? Object.keys(found.properties).join(','))
+      .split(',')
+      .filter(Boolean);
     const properties = Object.fromEntries(wanted.map((p) => [p, found.properties[p] ?? null]));
     answer(200, { id, properties, createdAt: '2026-01-01T00:00:00.000Z', updatedAt: found.updatedAt, archived: false });
   };
 
-  const stripeRefund = (req: IncomingMessage, raw: string, key: string | null, res: ServerResponse, answer: (s: number, b: unknown, h?: Record<string, string>) => void) => {
+  const stripeRefund = (
+    req: IncomingMessage,
+    raw: string,
+    key: string | null,
+    res: ServerResponse,
+    answer: (s: number, b: unknown, h?: Record<string, string>) => void,
+  ) => {
     const auth = req.headers.authorization ?? '';
     const basic = auth.startsWith('Basic ') ? Buffer.from(auth.slice(6), 'base64').toString().split(':')[0] : null;
     if (auth !== `Bearer ${stripeKey}` && basic !== stripeKey) {
@@ -89,11 +121,20 @@ export async function startWebhookTools(opts: { hubspotToken?: string; stripeKey
     }
     const isForm = (req.headers['content-type'] ?? '').startsWith('application/x-www-form-urlencoded');
     const form = new URLSearchParams(isForm ? raw : '');
-    const params = [...form.entries()].sort().map(([k, v]) => `${k}=${v}`).join('&');
+    const params = [...form.entries()]
+      .sort()
+      .map(([k, v]) => `${k}=${v}`)
+      .join('&');
     const earlier = key ? replays.get(key) : undefined;
     if (earlier) {
       if (earlier.params !== params) {
-        return answer(400, { error: { type: 'idempotency_error', message: 'Keys for idempotent requests can only be used with the same parameters they were first used with.' } });
+        return answer(400, {
+          error: {
+            type: 'idempotency_error',
+            message:
+              'Keys for idempotent requests can only be used with the same parameters they were first used with.',
+          },
+        });
       }
       return answer(earlier.status, earlier.body, { 'idempotent-replayed': 'true' });
     }
@@ -109,28 +150,84 @@ export async function startWebhookTools(opts: { hubspotToken?: string; stripeKey
   };
 
   const refundOf = (charge: string | null, form: URLSearchParams): { status: number; body: unknown } => {
-    if (!charge) return { status: 400, body: { error: { type: 'invalid_request_error', code: 'parameter_missing', param: 'charge', message: 'Must provide source or charge.' } } };
+    if (!charge)
+      return {
+        status: 400,
+        body: {
+          error: {
+            type: 'invalid_request_error',
+            code: 'parameter_missing',
+            param: 'charge',
+            message: 'Must provide source or charge.',
+          },
+        },
+      };
     const total = state.charges.get(charge);
-    if (total === undefined) return { status: 404, body: { error: { type: 'invalid_request_error', code: 'resource_missing', param: 'charge', message: `No such charge: '${charge}'` } } };
+    if (total === undefined)
+      return {
+        status: 404,
+        body: {
+          error: {
+            type: 'invalid_request_error',
+            code: 'resource_missing',
+            param: 'charge',
+            message: `No such charge: '${charge}'`,
+          },
+        },
+      };
     const done = state.refunds.filter((r) => r.charge === charge).reduce((n, r) => n + r.amount, 0);
     const amount = form.has('amount') ? Number(form.get('amount')) : total - done;
-    if (done + amount > total) return { status: 400, body: { error: { type: 'invalid_request_error', code: 'charge_already_refunded', message: `Charge ${charge} has already been refunded.` } } };
-    const refund = { id: `re_${state.refunds.length + 1}`, charge, amount, reason: form.get('reason'), key: null as string | null };
+    if (done + amount > total)
+      return {
+        status: 400,
+        body: {
+          error: {
+            type: 'invalid_request_error',
+            code: 'charge_already_refunded',
+            message: `Charge ${charge} has already been refunded.`,
+          },
+        },
+      };
+    const refund = {
+      id: `re_${state.refunds.length + 1}`,
+      charge,
+      amount,
+      reason: form.get('reason'),
+      key: null as string | null,
+    };
     state.refunds.push(refund);
-    return { status: 200, body: { id: refund.id, object: 'refund', amount, charge, currency: 'usd', reason: refund.reason, status: 'succeeded' } };
+    return {
+      status: 200,
+      body: {
+        id: refund.id,
+        object: 'refund',
+        amount,
+        charge,
+        currency: 'usd',
+        reason: refund.reason,
+        status: 'succeeded',
+      },
+    };
   };
 
   const server = createServer((req, res) => void handle(req, res).catch(() => res.writeHead(500).end()));
-  server.on('connection', (s) => { sockets.add(s); s.on('close', () => sockets.delete(s)); });
+  server.on('connection', (s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
   return {
-    baseUrl: `http://127.0.0.1:${port}`, hubspotToken, stripeKey, ...state,
+    baseUrl: `http://127.0.0.1:${port}`,
+    hubspotToken,
+    stripeKey,
+    ...state,
     loseNextRefundResponses: (n) => void (toLose = n),
-    close: () => new Promise<void>((resolve) => {
-      for (const s of sockets) s.destroy();
-      server.close(() => resolve());
-    }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
   };
 }
 

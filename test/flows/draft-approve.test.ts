@@ -16,7 +16,14 @@ describe('draft-approve', () => {
 
   it('waits for a decision once the draft is done, with no job left', () => {
     const start = decideStart(flow, 'r1', input);
-    const d = decideEvent(flow, 'r1', 2, start.snapshot, { type: 'xstate.done.actor.draft', output: { text: 'hi' } } as any, 'draft');
+    const d = decideEvent(
+      flow,
+      'r1',
+      2,
+      start.snapshot,
+      { type: 'xstate.done.actor.draft', output: { text: 'hi' } } as any,
+      'draft',
+    );
     expect([d.snapshot.value, d.status, d.jobs.length]).toEqual(['awaitingDecision', 'waiting', 0]);
     expect(d.snapshot.children).toEqual({});
     expect((d.snapshot.context as any).draft).toEqual({ text: 'hi' });
@@ -24,7 +31,14 @@ describe('draft-approve', () => {
 
   it('applies an approval and ignores events the state does not take', () => {
     const start = decideStart(flow, 'r1', input);
-    const waiting = decideEvent(flow, 'r1', 2, start.snapshot, { type: 'xstate.done.actor.draft', output: { text: 'hi' } } as any, 'draft');
+    const waiting = decideEvent(
+      flow,
+      'r1',
+      2,
+      start.snapshot,
+      { type: 'xstate.done.actor.draft', output: { text: 'hi' } } as any,
+      'draft',
+    );
     expect(decideEvent(flow, 'r1', 3, waiting.snapshot, { type: 'ticket.updated' }).changed).toBe(false);
     const approved = decideEvent(flow, 'r1', 3, waiting.snapshot, { type: 'review.approved', by: 'U1' } as any);
     expect(approved.snapshot.value).toBe('applying');
@@ -33,8 +47,23 @@ describe('draft-approve', () => {
 
   it('ends rejected without applying anything', () => {
     const start = decideStart(flow, 'r1', input);
-    const waiting = decideEvent(flow, 'r1', 2, start.snapshot, { type: 'xstate.done.actor.draft', output: { text: 'hi' } } as any, 'draft');
-    const rejected = decideEvent(flow, 'r1', 3, waiting.snapshot, { type: 'review.rejected', by: 'U2', reason: 'tone' } as any);
-    expect([rejected.status, rejected.jobs.length, rejected.output]).toEqual(['done', 0, { decision: 'review.rejected', result: null }]);
+    const waiting = decideEvent(
+      flow,
+      'r1',
+      2,
+      start.snapshot,
+      { type: 'xstate.done.actor.draft', output: { text: 'hi' } } as any,
+      'draft',
+    );
+    const rejected = decideEvent(flow, 'r1', 3, waiting.snapshot, {
+      type: 'review.rejected',
+      by: 'U2',
+      reason: 'tone',
+    } as any);
+    expect([rejected.status, rejected.jobs.length, rejected.output]).toEqual([
+      'done',
+      0,
+      { decision: 'review.rejected', result: null },
+    ]);
   });
 });

@@ -12,22 +12,52 @@ import type { WebhookTrigger } from '../../src/authoring/index.ts';
 
 const machine = flow.machine;
 type Action = { type: string; params?: unknown };
-interface At { snapshot: AnyMachineSnapshot; invoked: { src: string; input: any }[] }
+interface At {
+  snapshot: AnyMachineSnapshot;
+  invoked: { src: string; input: any }[];
+}
 function stored([next, actions]: [AnyMachineSnapshot, readonly Action[]]): At {
   const json = JSON.stringify(machine.getPersistedSnapshot(next));
-  const invoked = actions.filter((a) => a.type === 'xstate.spawnChild').map((a) => a.params as { src: string; input: unknown });
+  const invoked = actions
+    .filter((a) => a.type === 'xstate.spawnChild')
+    .map((a) => a.params as { src: string; input: unknown });
   return { snapshot: machine.resolveState(JSON.parse(json)), invoked };
 }
 const send = (at: At, event: object) => stored(transition(machine, at.snapshot, event as never));
 const done = (id: string, output: unknown) => ({ type: `xstate.done.actor.${id}`, output });
-const decided = (type: string, content: { summary: string; status: string }, by = ['sam']) =>
-  ({ type, reviewId: 'rv', by, content, contentSha256: 'h', version: 1, decidedAt: '2026-01-01T00:00:00Z' });
+const decided = (type: string, content: { summary: string; status: string }, by = ['sam']) => ({
+  type,
+  reviewId: 'rv',
+  by,
+  content,
+  contentSha256: 'h',
+  version: 1,
+  decidedAt: '2026-01-01T00:00:00Z',
+});
 
-const event = { eventId: 100, subscriptionId: 2881778, portalId: 62515, occurredAt: 1717000000000, subscriptionType: 'contact.creation', objectId: 512 };
+const event = {
+  eventId: 100,
+  subscriptionId: 2881778,
+  portalId: 62515,
+  occurredAt: 1717000000000,
+  subscriptionType: 'contact.creation',
+  objectId: 512,
+};
 const webhook = flow.triggers.find((t): t is WebhookTrigger => t.kind === 'webhook')!;
 /** As HubSpot holds it now: the email changed after creation, in an update that may be delivered before it. */
-const current = { contactId: '512', exists: true, updatedAt: '2026-01-02T00:00:00Z', properties: { email: 'ada@new.example', company: 'Acme', hs_lead_status: 'NEW', lifecyclestage: 'lead' } };
-const scored = { value: { score: 82, summary: 'VP at a 500-person company.' }, model: 'cheap', offline: false, usage: { inputTokens: 1, outputTokens: 1 }, costUsd: 0 };
+const current = {
+  contactId: '512',
+  exists: true,
+  updatedAt: '2026-01-02T00:00:00Z',
+  properties: { email: 'ada@new.example', company: 'Acme', hs_lead_status: 'NEW', lifecyclestage: 'lead' },
+};
+const scored = {
+  value: { score: 82, summary: 'VP at a 500-person company.' },
+  model: 'cheap',
+  offline: false,
+  usage: { inputTokens: 1, outputTokens: 1 },
+  costUsd: 0,
+};
 
 describe('lead-qualification', () => {
   it('starts from a HubSpot contact.creation event with only its id, and reads the contact first', () => {
@@ -45,8 +75,14 @@ describe('lead-qualification', () => {
     const card = reviewing.invoked[0]!.input;
     expect(card.title).toBe('New lead: ada@new.example');
     expect(card.content).toEqual({ summary: 'VP at a 500-person company.', status: 'OPEN' });
-    expect(card.proposedAction).toEqual({ tool: 'hubspot.update-contact', input: {
-      contactId: '512', properties: { hs_lead_status: 'OPEN', lifecyclestage: 'salesqualifiedlead' }, previous: { hs_lead_status: 'NEW', lifecyclestage: 'lead' } } });
+    expect(card.proposedAction).toEqual({
+      tool: 'hubspot.update-contact',
+      input: {
+        contactId: '512',
+        properties: { hs_lead_status: 'OPEN', lifecyclestage: 'salesqualifiedlead' },
+        previous: { hs_lead_status: 'NEW', lifecyclestage: 'lead' },
+      },
+    });
     const updating = send(reviewing, decided('review.approved', { summary: 'Edited.', status: 'in_progress ' }));
     expect(updating.invoked[0]).toMatchObject({ src: 'update', input: { status: 'IN_PROGRESS' } });
     const end = send(updating, done('update', { contactId: '512', properties: {} }));
@@ -55,13 +91,21 @@ describe('lead-qualification', () => {
   });
 
   it('ends without asking anyone when the contact is gone (deleted or merged since the event)', () => {
-    const gone = send(stored(initialTransition(machine, { contactId: '512' })), done('fetchContact', { contactId: '512', properties: {}, exists: false, updatedAt: null }));
+    const gone = send(
+      stored(initialTransition(machine, { contactId: '512' })),
+      done('fetchContact', { contactId: '512', properties: {}, exists: false, updatedAt: null }),
+    );
     expect([gone.snapshot.value, gone.invoked]).toEqual(['gone', []]);
   });
 
   it('refuses a status HubSpot does not have, and a rejection writes nothing', () => {
-    const reviewing = send(send(stored(initialTransition(machine, { contactId: '512' })), done('fetchContact', current)), done('scoreLead', scored));
-    expect(send(reviewing, decided('review.approved', { summary: 's', status: 'HOT' })).snapshot.value).toBe('invalidStatus');
+    const reviewing = send(
+      send(stored(initialTransition(machine, { contactId: '512' })), done('fetchContact', current)),
+      done('scoreLead', scored),
+    );
+    expect(send(reviewing, decided('review.approved', { summary: 's', status: 'HOT' })).snapshot.value).toBe(
+      'invalidStatus',
+    );
     const rejected = send(reviewing, decided('review.rejected', { summary: 's', status: 'OPEN' }));
     expect([rejected.snapshot.value, rejected.invoked]).toEqual(['rejected', []]);
   });

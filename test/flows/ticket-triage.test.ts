@@ -10,17 +10,29 @@ import flow from '../../flows/ticket-triage.flow.ts';
 import type { ModelStepOutput, ReviewEvent } from '../../src/authoring/index.ts';
 
 const machine = flow.machine;
-const ticket = { subject: 'Charged twice', body: 'My card was billed twice in May.', customer: 'ana@example.com', ticketId: '4242' };
+const ticket = {
+  subject: 'Charged twice',
+  body: 'My card was billed twice in May.',
+  customer: 'ana@example.com',
+  ticketId: '4242',
+};
 const triage = { category: 'billing', urgency: 'high' } as const;
 
 type Action = { type: string; params?: unknown };
-interface Step { snapshot: AnyMachineSnapshot; invoked: { id: string; src: string; input: unknown }[] }
+interface Step {
+  snapshot: AnyMachineSnapshot;
+  invoked: { id: string; src: string; input: unknown }[];
+}
 
 /** Stores and restores the snapshot, and lists the steps the transition started. */
 function stored([next, actions]: [AnyMachineSnapshot, readonly Action[]]): Step {
   const json = JSON.stringify(machine.getPersistedSnapshot(next));
-  const invoked = actions.filter((a) => a.type === 'xstate.spawnChild')
-    .map((a) => { const p = a.params as { id: string; src: string; input: unknown }; return { id: p.id, src: p.src, input: p.input }; });
+  const invoked = actions
+    .filter((a) => a.type === 'xstate.spawnChild')
+    .map((a) => {
+      const p = a.params as { id: string; src: string; input: unknown };
+      return { id: p.id, src: p.src, input: p.input };
+    });
   return { snapshot: machine.resolveState(JSON.parse(json)), invoked };
 }
 
@@ -29,11 +41,30 @@ const send = (at: Step, event: { type: string }) => stored(transition(machine, a
 const done = (id: string, output: unknown) => ({ type: `xstate.done.actor.${id}`, output });
 
 function modelOutput<T>(value: T): ModelStepOutput<T> {
-  return { value, model: 'test-strong', offline: false, usage: { inputTokens: 1_000, outputTokens: 500 }, costUsd: 0.006 };
+  return {
+    value,
+    model: 'test-strong',
+    offline: false,
+    usage: { inputTokens: 1_000, outputTokens: 500 },
+    costUsd: 0.006,
+  };
 }
 
-function decided(type: ReviewEvent['type'], reply: string, extra: { by?: string[]; reason?: string } = {}): ReviewEvent<{ reply: string }> {
-  return { type, reviewId: 'rv-1', by: extra.by ?? [], content: { reply }, contentSha256: `sha-${reply.length}`, version: 1, decidedAt: '2025-05-01T10:00:00.000Z', ...(extra.reason ? { reason: extra.reason } : {}) };
+function decided(
+  type: ReviewEvent['type'],
+  reply: string,
+  extra: { by?: string[]; reason?: string } = {},
+): ReviewEvent<{ reply: string }> {
+  return {
+    type,
+    reviewId: 'rv-1',
+    by: extra.by ?? [],
+    content: { reply },
+    contentSha256: `sha-${reply.length}`,
+    version: 1,
+    decidedAt: '2025-05-01T10:00:00.000Z',
+    ...(extra.reason ? { reason: extra.reason } : {}),
+  };
 }
 
 /** Classified and drafted: the review is waiting. */
@@ -49,7 +80,9 @@ describe('ticket-triage', () => {
     expect(first.invoked).toEqual([{ id: 'classify', src: 'classify', input: ticket }]);
 
     const drafting = send(first, done('classify', modelOutput(triage)));
-    expect(drafting.invoked).toEqual([{ id: 'draft', src: 'draft', input: { ticket, triage, feedback: null, previousDraft: '' } }]);
+    expect(drafting.invoked).toEqual([
+      { id: 'draft', src: 'draft', input: { ticket, triage, feedback: null, previousDraft: '' } },
+    ]);
 
     const reviewing = send(drafting, done('draft', modelOutput({ reply: 'We refunded the duplicate charge.' })));
     const [request] = reviewing.invoked;
@@ -64,15 +97,27 @@ describe('ticket-triage', () => {
         { label: 'Draft cost', value: '1,500 tokens, $0.0060' },
       ],
       content: { reply: 'We refunded the duplicate charge.' },
-      proposedAction: { tool: 'zendesk.reply', input: { ticketId: '4242', body: 'We refunded the duplicate charge.', public: true } },
+      proposedAction: {
+        tool: 'zendesk.reply',
+        input: { ticketId: '4242', body: 'We refunded the duplicate charge.', public: true },
+      },
     });
 
     // The approver edited the reply: the edited text is what is sent, under the hash the approval covered.
     const sending = send(reviewing, decided('review.approved', 'We refunded it today.', { by: ['bob'] }));
     expect(sending.snapshot.value).toBe('sending');
-    expect(sending.invoked).toEqual([{ id: 'send', src: 'send', input: { ticket, reply: 'We refunded it today.', contentSha256: 'sha-21' } }]);
+    expect(sending.invoked).toEqual([
+      { id: 'send', src: 'send', input: { ticket, reply: 'We refunded it today.', contentSha256: 'sha-21' } },
+    ]);
 
-    const sent = { reply: 'We refunded it today.', contentSha256: 'sha-21', to: 'ana@example.com', ticketId: '4242', delivery: 'zendesk', idempotencyKey: 'r:send:5' };
+    const sent = {
+      reply: 'We refunded it today.',
+      contentSha256: 'sha-21',
+      to: 'ana@example.com',
+      ticketId: '4242',
+      delivery: 'zendesk',
+      idempotencyKey: 'r:send:5',
+    };
     const end = send(sending, done('send', sent));
     expect([end.snapshot.status, end.snapshot.value]).toEqual(['done', 'sent']);
     expect(end.snapshot.output).toEqual({ sent, approvedBy: ['bob'], redrafts: 0 });
@@ -91,9 +136,13 @@ describe('ticket-triage', () => {
       const previous = i === 0 ? 'Draft one.' : drafts[i - 1]!;
       const redrafting = send(at, decided('review.rejected', previous, { by: ['bob'], reason: `too curt ${i + 1}` }));
       expect(redrafting.snapshot.value).toBe('drafting');
-      expect(redrafting.invoked).toEqual([{
-        id: 'draft', src: 'draft', input: { ticket, triage, feedback: `too curt ${i + 1}`, previousDraft: previous },
-      }]);
+      expect(redrafting.invoked).toEqual([
+        {
+          id: 'draft',
+          src: 'draft',
+          input: { ticket, triage, feedback: `too curt ${i + 1}`, previousDraft: previous },
+        },
+      ]);
       at = send(redrafting, done('draft', modelOutput({ reply: next })));
       expect((at.invoked[0]!.input as { content: unknown }).content).toEqual({ reply: next });
     }
@@ -111,7 +160,10 @@ describe('ticket-triage', () => {
   it('proposes no helpdesk call when the ticket has no id, and says the reply is only recorded', () => {
     const { ticketId: _none, ...noId } = ticket;
     const at = stored(initialTransition(machine, noId));
-    const reviewing = send(send(at, done('classify', modelOutput(triage))), done('draft', modelOutput({ reply: 'Hi' })));
+    const reviewing = send(
+      send(at, done('classify', modelOutput(triage))),
+      done('draft', modelOutput({ reply: 'Hi' })),
+    );
     const input = reviewing.invoked[0]!.input as { proposedAction?: unknown; fields: { label: string }[] };
     expect(input.proposedAction).toBeUndefined();
     expect(input.fields.map((f) => f.label)).toContain('Helpdesk');

@@ -7,26 +7,39 @@ const endAt = '2026-11-30T08:00:00.000Z';
 const done = (src: string, output: unknown) => ({ type: `xstate.done.actor.${src}`, output }) as any;
 const target = (channel: string) => ({ tenant: 'T1', platform: 'console', channel });
 const digestOf = (channel: string) => ({ scope: { channel }, rejectionReasons: { this: [], prev: [] } });
-const words = { value: { summary: ['a.', 'b.', 'c.'], reasonLabels: [] }, model: 'offline', offline: true, usage: { inputTokens: 1, outputTokens: 1 }, costUsd: 0 };
+const words = {
+  value: { summary: ['a.', 'b.', 'c.'], reasonLabels: [] },
+  model: 'offline',
+  offline: true,
+  usage: { inputTokens: 1, outputTokens: 1 },
+  costUsd: 0,
+};
 
 describe('weekly-digest', () => {
   it('starts by finding its channels, with the slot time from the input (the default zone UTC)', () => {
     // The engine parses the input before the machine sees it (the zone defaults there).
     const d = decideStart(flow, 'r1', flow.input.parse({ endAt }));
     expect(d.snapshot.value).toBe('findingChannels');
-    expect(d.jobs).toEqual([{ key: 'r1:targets:1', kind: 'step', name: 'targets', childId: 'targets', input: { endAt, timezone: 'UTC' } }]);
+    expect(d.jobs).toEqual([
+      { key: 'r1:targets:1', kind: 'step', name: 'targets', childId: 'targets', input: { endAt, timezone: 'UTC' } },
+    ]);
   });
 
   it('collects, summarizes and posts each channel in turn, then ends with the channels posted', () => {
     let d = decideStart(flow, 'r1', { endAt, timezone: 'Europe/Berlin' });
     let seq = 2;
-    const next = (src: string, output: unknown) => (d = decideEvent(flow, 'r1', seq++, d.snapshot, done(src, output), src));
+    const next = (src: string, output: unknown) =>
+      (d = decideEvent(flow, 'r1', seq++, d.snapshot, done(src, output), src));
     next('targets', [target('general'), target('support')]);
-    expect(d.jobs.map((j) => [j.name, j.input])).toEqual([['collect', { target: target('general'), endAt, timezone: 'Europe/Berlin' }]]);
+    expect(d.jobs.map((j) => [j.name, j.input])).toEqual([
+      ['collect', { target: target('general'), endAt, timezone: 'Europe/Berlin' }],
+    ]);
     next('collect', digestOf('general'));
     expect(d.jobs.map((j) => j.name)).toEqual(['summarize']);
     next('summarize', words);
-    expect(d.jobs.map((j) => [j.name, j.input])).toEqual([['post', { digest: digestOf('general'), words, previewFor: undefined }]]);
+    expect(d.jobs.map((j) => [j.name, j.input])).toEqual([
+      ['post', { digest: digestOf('general'), words, previewFor: undefined }],
+    ]);
     next('post', { channel: 'general', posted: true });
     expect(d.jobs.map((j) => [j.name, (j.input as any).target?.channel])).toEqual([['collect', 'support']]);
     next('collect', digestOf('support'));
@@ -55,6 +68,9 @@ describe('weekly-digest', () => {
     expect(flow.triggers.map((t) => t.kind)).toEqual(['schedule']);
     const schedule = flow.triggers[0] as any;
     expect([schedule.cron, schedule.timezone]).toEqual(['0 9 * * MON', 'Europe/Berlin']);
-    expect(schedule.input({ scheduleId: 'weekly-digest', slotAt: endAt, isLate: false })).toEqual({ endAt, timezone: 'Europe/Berlin' });
+    expect(schedule.input({ scheduleId: 'weekly-digest', slotAt: endAt, isLate: false })).toEqual({
+      endAt,
+      timezone: 'Europe/Berlin',
+    });
   });
 });

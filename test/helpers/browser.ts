@@ -31,8 +31,14 @@ export const ARTIFACTS_DIR = path.join(REPO_ROOT, 'test/artifacts');
  * (QUIC, component updates, sync) that would only time out here and slow the start.
  */
 const LAUNCH_ARGS = [
-  '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-dev-shm-usage',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
 ];
 const LAUNCH_DEADLINE_MS = 15_000;
 const BOT_READY_DEADLINE_MS = 30_000;
@@ -88,7 +94,12 @@ export function describeWithBrowser(name: string, fn: () => void): void {
 export async function launchBrowser(): Promise<Browser> {
   const found = findChromium();
   if (!found.isFound) throw new Error(`no Chromium at ${found.path}: apt-get install chromium`);
-  return chromium.launch({ executablePath: found.path, headless: true, args: LAUNCH_ARGS, timeout: LAUNCH_DEADLINE_MS });
+  return chromium.launch({
+    executablePath: found.path,
+    headless: true,
+    args: LAUNCH_ARGS,
+    timeout: LAUNCH_DEADLINE_MS,
+  });
 }
 
 /** A port that was free a moment ago on 127.0.0.1 (the bot's PORT=0 cannot be read back at LOG_LEVEL=warn). */
@@ -127,17 +138,26 @@ export interface StartBotOptions {
  */
 export async function startBot(opts: StartBotOptions): Promise<BotProcess> {
   const port = await findFreePort();
-  const inherited = Object.entries(process.env).filter(([k]) => !/^(SIGNOFF_|SLACK_|DISCORD_|OPENAI_)|^DATABASE_URL$/.test(k));
+  const inherited = Object.entries(process.env).filter(
+    ([k]) => !/^(SIGNOFF_|SLACK_|DISCORD_|OPENAI_)|^DATABASE_URL$/.test(k),
+  );
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
     cwd: REPO_ROOT,
     env: {
-      ...Object.fromEntries(inherited), DATABASE_URL: opts.databaseUrl, SIGNOFF_SCHEMA: opts.schema,
-      PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn', ...opts.env,
+      ...Object.fromEntries(inherited),
+      DATABASE_URL: opts.databaseUrl,
+      SIGNOFF_SCHEMA: opts.schema,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'warn',
+      ...opts.env,
     },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let stderr = '';
-  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => { stderr += chunk; });
+  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
+    stderr += chunk;
+  });
   const bot = { child, url: `http://127.0.0.1:${port}`, log: () => stderr };
   await waitForHealthy(bot);
   return bot;

@@ -6,38 +6,126 @@
  */
 import type { Db } from '../../src/store/client.ts';
 
-export const SEED = { tenant: 'local', platform: 'console', channel: 'general', endAt: '2026-11-30T08:00:00.000Z', timezone: 'Europe/Berlin' };
+export const SEED = {
+  tenant: 'local',
+  platform: 'console',
+  channel: 'general',
+  endAt: '2026-11-30T08:00:00.000Z',
+  timezone: 'Europe/Berlin',
+};
 
 interface ReviewSeed {
-  id: string; flow: string; channel?: string; tenant?: string;
+  id: string;
+  flow: string;
+  channel?: string;
+  tenant?: string;
   status: 'approved' | 'rejected' | 'expired' | 'pending';
-  createdAt: string; decidedAt?: string; by?: string; reason?: string; version?: number; escalated?: boolean;
-  original?: string; approved?: string;
+  createdAt: string;
+  decidedAt?: string;
+  by?: string;
+  reason?: string;
+  version?: number;
+  escalated?: boolean;
+  original?: string;
+  approved?: string;
 }
 
 /** This week: R1–R6 decided, P2 pending; the week before: Q1, Q2, P1 (still pending). */
 export const REVIEWS: ReviewSeed[] = [
-  { id: 'R1', flow: 'ticket-triage', status: 'approved', createdAt: '2026-11-24T09:00:00Z', decidedAt: '2026-11-24T09:10:00Z', by: 'alice' },
   {
-    id: 'R2', flow: 'ticket-triage', status: 'approved', createdAt: '2026-11-25T10:00:00Z', decidedAt: '2026-11-25T10:30:00Z', by: 'bob', version: 2,
-    original: 'Hello there we will refund you soon', approved: 'Hello there we will refund you today',
+    id: 'R1',
+    flow: 'ticket-triage',
+    status: 'approved',
+    createdAt: '2026-11-24T09:00:00Z',
+    decidedAt: '2026-11-24T09:10:00Z',
+    by: 'alice',
   },
-  { id: 'R3', flow: 'ticket-triage', status: 'rejected', createdAt: '2026-11-26T12:00:00Z', decidedAt: '2026-11-26T13:00:00Z', by: 'alice', reason: 'The tone is too harsh' },
+  {
+    id: 'R2',
+    flow: 'ticket-triage',
+    status: 'approved',
+    createdAt: '2026-11-25T10:00:00Z',
+    decidedAt: '2026-11-25T10:30:00Z',
+    by: 'bob',
+    version: 2,
+    original: 'Hello there we will refund you soon',
+    approved: 'Hello there we will refund you today',
+  },
+  {
+    id: 'R3',
+    flow: 'ticket-triage',
+    status: 'rejected',
+    createdAt: '2026-11-26T12:00:00Z',
+    decidedAt: '2026-11-26T13:00:00Z',
+    by: 'alice',
+    reason: 'The tone is too harsh',
+  },
   // Saturday 22:00 in Berlin: outside working hours.
-  { id: 'R4', flow: 'refund', status: 'approved', createdAt: '2026-11-28T20:00:00Z', decidedAt: '2026-11-28T21:00:00Z', by: 'carol' },
-  { id: 'R5', flow: 'ticket-triage', status: 'expired', createdAt: '2026-11-23T09:00:00Z', decidedAt: '2026-11-24T09:00:00Z' },
+  {
+    id: 'R4',
+    flow: 'refund',
+    status: 'approved',
+    createdAt: '2026-11-28T20:00:00Z',
+    decidedAt: '2026-11-28T21:00:00Z',
+    by: 'carol',
+  },
+  {
+    id: 'R5',
+    flow: 'ticket-triage',
+    status: 'expired',
+    createdAt: '2026-11-23T09:00:00Z',
+    decidedAt: '2026-11-24T09:00:00Z',
+  },
   // Friday 07:30 in Berlin: outside working hours; it had been escalated.
   {
-    id: 'R6', flow: 'refund', status: 'rejected', createdAt: '2026-11-27T06:00:00Z', decidedAt: '2026-11-27T06:30:00Z', by: 'bob',
-    reason: 'Wrong amount in the refund', escalated: true,
+    id: 'R6',
+    flow: 'refund',
+    status: 'rejected',
+    createdAt: '2026-11-27T06:00:00Z',
+    decidedAt: '2026-11-27T06:30:00Z',
+    by: 'bob',
+    reason: 'Wrong amount in the refund',
+    escalated: true,
   },
   { id: 'P1', flow: 'ticket-triage', status: 'pending', createdAt: '2026-11-20T08:00:00Z' },
   { id: 'P2', flow: 'refund', status: 'pending', createdAt: '2026-11-29T10:00:00Z' },
-  { id: 'Q1', flow: 'ticket-triage', status: 'approved', createdAt: '2026-11-17T09:00:00Z', decidedAt: '2026-11-17T09:20:00Z', by: 'alice' },
-  { id: 'Q2', flow: 'ticket-triage', status: 'rejected', createdAt: '2026-11-18T09:00:00Z', decidedAt: '2026-11-18T11:00:00Z', by: 'alice', reason: 'Missing the order number' },
+  {
+    id: 'Q1',
+    flow: 'ticket-triage',
+    status: 'approved',
+    createdAt: '2026-11-17T09:00:00Z',
+    decidedAt: '2026-11-17T09:20:00Z',
+    by: 'alice',
+  },
+  {
+    id: 'Q2',
+    flow: 'ticket-triage',
+    status: 'rejected',
+    createdAt: '2026-11-18T09:00:00Z',
+    decidedAt: '2026-11-18T11:00:00Z',
+    by: 'alice',
+    reason: 'Missing the order number',
+  },
   // Noise the digest of #general must not count.
-  { id: 'S1', flow: 'ticket-triage', channel: 'support', status: 'approved', createdAt: '2026-11-24T09:00:00Z', decidedAt: '2026-11-24T09:05:00Z', by: 'alice' },
-  { id: 'T1', flow: 'ticket-triage', tenant: 'other', status: 'rejected', createdAt: '2026-11-24T09:00:00Z', decidedAt: '2026-11-24T09:05:00Z', by: 'zed', reason: 'nope' },
+  {
+    id: 'S1',
+    flow: 'ticket-triage',
+    channel: 'support',
+    status: 'approved',
+    createdAt: '2026-11-24T09:00:00Z',
+    decidedAt: '2026-11-24T09:05:00Z',
+    by: 'alice',
+  },
+  {
+    id: 'T1',
+    flow: 'ticket-triage',
+    tenant: 'other',
+    status: 'rejected',
+    createdAt: '2026-11-24T09:00:00Z',
+    decidedAt: '2026-11-24T09:05:00Z',
+    by: 'zed',
+    reason: 'nope',
+  },
 ];
 
 /** Refused clicks: [review, actor, code, at]. */
@@ -50,10 +138,20 @@ const REFUSALS: [string, string, string, string][] = [
 ];
 
 /** Model spend by review's run: [review, usd]. */
-const SPEND: [string, number][] = [['R1', 0.01], ['R2', 0.02], ['R4', 0.005], ['Q1', 0.03], ['S1', 0.5]];
+const SPEND: [string, number][] = [
+  ['R1', 0.01],
+  ['R2', 0.02],
+  ['R4', 0.005],
+  ['Q1', 0.03],
+  ['S1', 0.5],
+];
 
 /** Runs with no review: one at the start of this week (counted), one at its end (not), one at the start of the week before (counted). */
-const BARE_RUNS: [string, string][] = [['B1', '2026-11-23T08:00:00Z'], ['B2', '2026-11-30T08:00:00Z'], ['B3', '2026-11-16T08:00:00Z']];
+const BARE_RUNS: [string, string][] = [
+  ['B1', '2026-11-23T08:00:00Z'],
+  ['B2', '2026-11-30T08:00:00Z'],
+  ['B3', '2026-11-16T08:00:00Z'],
+];
 
 /** Every seeded time moves by this much (0: the times as written); set by `seedDigest`. */
 let shiftMs = 0;
@@ -78,7 +176,17 @@ export async function seedDigest(sql: Db, shift = 0): Promise<void> {
     const channel = r.channel ?? SEED.channel;
     await insertRun(sql, `run-${r.id}`, r.flow, minuteBefore(r.createdAt), tenant, channel);
     const decidedAt = r.decidedAt ? at(r.decidedAt) : null;
-    const decisions = r.by ? [{ reviewer: r.by, decision: r.status === 'rejected' ? 'reject' : 'approve', version: r.version ?? 1, at: decidedAt, ...(r.reason ? { reason: r.reason } : {}) }] : [];
+    const decisions = r.by
+      ? [
+          {
+            reviewer: r.by,
+            decision: r.status === 'rejected' ? 'reject' : 'approve',
+            version: r.version ?? 1,
+            at: decidedAt,
+            ...(r.reason ? { reason: r.reason } : {}),
+          },
+        ]
+      : [];
     const content = { reply: r.approved ?? `draft of ${r.id}` };
     await sql`
       INSERT INTO reviews (id, run_id, flow, job_key, name, tenant, platform, channel, requested_by, policy, request, content, content_sha256,
@@ -92,7 +200,8 @@ export async function seedDigest(sql: Db, shift = 0): Promise<void> {
       VALUES (${`run-${r.id}:review:2`}, ${`run-${r.id}`}, ${r.flow}, 'review', 'review',
               ${sql.json({ title: `Reply for ${r.id}`, content: { reply: r.original ?? content.reply } })},
               ${r.status === 'pending' ? 'waiting' : 'done'}, 10, 30000, now())`;
-    if (r.by) await audit(sql, r.id, tenant, r.by, r.status === 'rejected' ? 'reject' : 'approve', 'accepted', r.decidedAt!, 1);
+    if (r.by)
+      await audit(sql, r.id, tenant, r.by, r.status === 'rejected' ? 'reject' : 'approve', 'accepted', r.decidedAt!, 1);
   }
   let seq = 10;
   for (const [review, actor, code, when] of REFUSALS) {
@@ -109,7 +218,16 @@ export async function seedDigest(sql: Db, shift = 0): Promise<void> {
   for (const [id, when] of BARE_RUNS) await insertRun(sql, id, 'ticket-triage', at(when), SEED.tenant, SEED.channel);
 }
 
-async function audit(sql: Db, review: string, tenant: string, actor: string, action: string, outcome: string, when: string, seq: number): Promise<void> {
+async function audit(
+  sql: Db,
+  review: string,
+  tenant: string,
+  actor: string,
+  action: string,
+  outcome: string,
+  when: string,
+  seq: number,
+): Promise<void> {
   await sql`
     INSERT INTO review_audit (review_id, seq, run_id, tenant, actor, action, outcome, version, content_sha256, at, prev_hash, hash)
     VALUES (${review}, ${seq}, ${`run-${review}`}, ${tenant}, ${actor}, ${action}, ${outcome}, 1, 'sha', ${at(when)}, 'x', 'y')`;

@@ -29,9 +29,16 @@ const num = (name: string) => (process.env[name] ? Number(process.env[name]) : u
 const workerId = process.env.SIGNOFF_WORKER_ID ?? `child-${process.pid}`;
 const sql = connect({ url, schema, max: 10 });
 const stepSql = connect({ url, schema, max: 5 });
-const stepEnv = { sql: stepSql, worker: workerId, hang: list('SIGNOFF_HANG_STEPS'), timeoutMs: num('SIGNOFF_STEP_TIMEOUT_MS') };
+const stepEnv = {
+  sql: stepSql,
+  worker: workerId,
+  hang: list('SIGNOFF_HANG_STEPS'),
+  timeoutMs: num('SIGNOFF_STEP_TIMEOUT_MS'),
+};
 const engine = new Engine({
-  sql, schema, workerId,
+  sql,
+  schema,
+  workerId,
   flows: [...testFlows(stepEnv), ...patternFlows(stepEnv)],
   pollMs: num('SIGNOFF_POLL_MS') ?? 100,
   concurrency: num('SIGNOFF_CONCURRENCY') ?? 100,
@@ -39,7 +46,11 @@ const engine = new Engine({
   crashpoints: list('SIGNOFF_CRASHPOINTS'),
 });
 
-interface StartSpec { input: unknown; runId?: string; triggerKey?: string }
+interface StartSpec {
+  input: unknown;
+  runId?: string;
+  triggerKey?: string;
+}
 type Request =
   | { id: number; op: 'start'; flow: string; run: StartSpec; at?: number }
   | { id: number; op: 'startMany'; flow: string; runs: StartSpec[]; at?: number; parallel?: number }
@@ -96,9 +107,13 @@ lines.on('line', (line) => {
   const req = JSON.parse(line) as Request;
   handle(req).then(
     (result) => reply({ id: req.id, ok: true, result: result ?? null }),
-    (err: { code?: string; message?: string }) => reply({ id: req.id, ok: false, error: { code: err.code ?? 'error', message: err.message ?? String(err) } }),
+    (err: { code?: string; message?: string }) =>
+      reply({ id: req.id, ok: false, error: { code: err.code ?? 'error', message: err.message ?? String(err) } }),
   );
 });
 lines.on('close', () => {
-  void engine.stop(500).finally(() => Promise.all([sql.end({ timeout: 1 }), stepSql.end({ timeout: 1 })])).finally(() => process.exit(0));
+  void engine
+    .stop(500)
+    .finally(() => Promise.all([sql.end({ timeout: 1 }), stepSql.end({ timeout: 1 })]))
+    .finally(() => process.exit(0));
 });

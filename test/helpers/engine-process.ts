@@ -29,7 +29,11 @@ export interface EngineProcessOptions {
   worker?: boolean;
 }
 
-interface Pending { resolve: (v: unknown) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }
+interface Pending {
+  resolve: (v: unknown) => void;
+  reject: (e: Error) => void;
+  timer: NodeJS.Timeout;
+}
 
 const live = new Set<EngineProcess>();
 
@@ -40,7 +44,10 @@ export class EngineProcess {
   private stderr = '';
   private hasExited = false;
 
-  private constructor(private readonly child: ChildProcess, readonly name: string) {
+  private constructor(
+    private readonly child: ChildProcess,
+    readonly name: string,
+  ) {
     this.exited = new Promise((resolve) => {
       child.once('exit', (code, signal) => {
         this.hasExited = true;
@@ -76,15 +83,26 @@ export class EngineProcess {
     if (opts.stepTimeoutMs !== undefined) env.SIGNOFF_STEP_TIMEOUT_MS = String(opts.stepTimeoutMs);
     if (opts.worker === false) env.SIGNOFF_NO_WORKER = '1';
     const child = spawn(process.execPath, ['--import', 'tsx', CHILD_SCRIPT], {
-      cwd: REPO_ROOT, env, stdio: ['pipe', 'pipe', 'pipe'],
+      cwd: REPO_ROOT,
+      env,
+      stdio: ['pipe', 'pipe', 'pipe'],
     });
     const proc = new EngineProcess(child, name);
     live.add(proc);
     const ready = new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`${name} not ready within ${READY_DEADLINE_MS} ms${proc.stderrTail()}`)), READY_DEADLINE_MS);
+      const timer = setTimeout(
+        () => reject(new Error(`${name} not ready within ${READY_DEADLINE_MS} ms${proc.stderrTail()}`)),
+        READY_DEADLINE_MS,
+      );
       void proc.exited.then(() => reject(new Error(`${name} exited before it was ready${proc.stderrTail()}`)));
       createInterface({ input: child.stdout! }).on('line', (line) => {
-        let msg: { ready?: boolean; id?: number; ok?: boolean; result?: unknown; error?: { code: string; message: string } };
+        let msg: {
+          ready?: boolean;
+          id?: number;
+          ok?: boolean;
+          result?: unknown;
+          error?: { code: string; message: string };
+        };
         try {
           msg = JSON.parse(line);
         } catch {
@@ -164,7 +182,12 @@ export async function withDeadline<T>(promise: Promise<T>, ms: number, what: str
 }
 
 /** Polls `check` until it returns a value other than undefined/false; fails after `timeoutMs`. */
-export async function waitUntil<T>(what: string, check: () => Promise<T | undefined | false>, timeoutMs = 10_000, intervalMs = 25): Promise<T> {
+export async function waitUntil<T>(
+  what: string,
+  check: () => Promise<T | undefined | false>,
+  timeoutMs = 10_000,
+  intervalMs = 25,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await check();

@@ -19,7 +19,10 @@ export async function startTestEngine(db: TestDb, opts: TestEngineOptions = {}):
   const { env, start, ...rest } = opts;
   const workerId = rest.workerId ?? 'test-engine';
   const engine = new Engine({
-    sql: db.sql, schema: db.schema, pollMs: 100, workerId,
+    sql: db.sql,
+    schema: db.schema,
+    pollMs: 100,
+    workerId,
     flows: rest.flows ?? testFlows({ sql: db.sql, worker: workerId, ...env }),
     ...rest,
   });
@@ -28,14 +31,20 @@ export async function startTestEngine(db: TestDb, opts: TestEngineOptions = {}):
 }
 
 /** Executions of a step in a run (rows the step inserted when it started). */
-export async function executions(sql: Sql, runId: string, step: string): Promise<{ worker: string; key: string; attempt: number; at: Date }[]> {
+export async function executions(
+  sql: Sql,
+  runId: string,
+  step: string,
+): Promise<{ worker: string; key: string; attempt: number; at: Date }[]> {
   return sql<{ worker: string; key: string; attempt: number; at: Date }[]>`
     SELECT worker, key, attempt, at FROM step_log WHERE run_id = ${runId} AND step = ${step} AND phase = 'started' ORDER BY id`;
 }
 
 /** run_events rows of one type for a run. */
 export async function eventCount(sql: Sql, runId: string, type: string): Promise<number> {
-  const [row] = await sql<{ n: number }[]>`SELECT count(*)::int AS n FROM run_events WHERE run_id = ${runId} AND type = ${type}`;
+  const [row] = await sql<
+    { n: number }[]
+  >`SELECT count(*)::int AS n FROM run_events WHERE run_id = ${runId} AND type = ${type}`;
   return row!.n;
 }
 

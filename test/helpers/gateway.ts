@@ -34,10 +34,17 @@ export function useGateways() {
   });
   const gateway = (overrides: Partial<ModelSettings> = {}, log: Logger = silentLogger) => {
     const settings: ModelSettings = {
-      apiKey: API_KEY, baseUrl: state.fake.url,
+      apiKey: API_KEY,
+      baseUrl: state.fake.url,
       routes: { cheap: ['gpt-4.1-mini'], strong: ['gpt-4.1', 'gpt-4.1-mini'] },
-      callTimeoutMs: 5_000, maxCallsPerStep: 6, prices: { ...DEFAULT_PRICES }, redactPatterns: [...DEFAULT_REDACT_PATTERNS],
-      maxPromptChars: 24_000, requestsPerMinute: 0, tokensPerMinute: 0, ...overrides,
+      callTimeoutMs: 5_000,
+      maxCallsPerStep: 6,
+      prices: { ...DEFAULT_PRICES },
+      redactPatterns: [...DEFAULT_REDACT_PATTERNS],
+      maxPromptChars: 24_000,
+      requestsPerMinute: 0,
+      tokensPerMinute: 0,
+      ...overrides,
     };
     return createModelGateway({ settings, sql: db.sql, log, pacer });
   };
@@ -48,13 +55,20 @@ export function modelRequest(route: string, prompt = PROMPT): ModelRequest<z.inf
   return { route, system: 'You draft replies to support tickets.', prompt, schema: Reply, schemaName: 'reply' };
 }
 
-export function modelScope(attempt = 1, runId = `run-${randomBytes(4).toString('hex')}`, jobKey = `${runId}:draft:1`): ModelScope {
+export function modelScope(
+  attempt = 1,
+  runId = `run-${randomBytes(4).toString('hex')}`,
+  jobKey = `${runId}:draft:1`,
+): ModelScope {
   return { runId, jobKey, attempt, signal: new AbortController().signal };
 }
 
 /** The SignoffError a promise rejects with. */
 export async function thrown(promise: Promise<unknown>): Promise<SignoffError> {
-  const err = await promise.then(() => null, (e: unknown) => e);
+  const err = await promise.then(
+    () => null,
+    (e: unknown) => e,
+  );
   expect(err).toBeInstanceOf(SignoffError);
   return err as SignoffError;
 }

@@ -17,7 +17,12 @@ import { startFakeTools, ZENDESK_AGENT, type FakeTools } from '../fakes/tool-ser
 export const TOKEN = ZENDESK_AGENT.apiToken;
 export const ZENDESK = { token: TOKEN, email: ZENDESK_AGENT.email };
 
-export interface ToolBoxOptions { connectors?: ToolSettings['connectors']; tools?: ToolDefinition[]; circuit?: CircuitOptions; refusals?: unknown[] }
+export interface ToolBoxOptions {
+  connectors?: ToolSettings['connectors'];
+  tools?: ToolDefinition[];
+  circuit?: CircuitOptions;
+  refusals?: unknown[];
+}
 
 export function useToolBoxes() {
   const state = { fake: null as unknown as FakeTools, logLines: [] as string[] };
@@ -54,14 +59,22 @@ export function useToolBoxes() {
 
 export function toolScope(o: Partial<ToolScope> = {}): ToolScope {
   return {
-    runId: 'run-1', flowId: 'ticket-triage', jobKey: 'run-1:send:1', attempt: 1,
-    signal: new AbortController().signal, allowed: builtinTools.map((t) => t.name), ...o,
+    runId: 'run-1',
+    flowId: 'ticket-triage',
+    jobKey: 'run-1:send:1',
+    attempt: 1,
+    signal: new AbortController().signal,
+    allowed: builtinTools.map((t) => t.name),
+    ...o,
   };
 }
 
 /** The SignoffError a promise rejects with (fails the test if it resolves or throws something else). */
 export async function failure(p: Promise<unknown>): Promise<SignoffError> {
-  const err = await p.then(() => null, (e: unknown) => e);
+  const err = await p.then(
+    () => null,
+    (e: unknown) => e,
+  );
   if (!(err instanceof SignoffError)) throw new Error(`expected a SignoffError, got ${String(err)}`);
   return err;
 }

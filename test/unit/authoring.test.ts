@@ -15,7 +15,11 @@ const draft = step(async (i: { text: string }) => `re: ${i.text}`, { maxAttempts
 const check = review<{ reply: string }>({ approvers: { groups: ['leads'] }, expiresInMs: 60_000 });
 
 function machineWith(invoke: Record<string, unknown>) {
-  return setup({ actors: { draft } }).createMachine({ id: 'm', initial: 'a', states: { a: { invoke: invoke as never }, b: { type: 'final' } } });
+  return setup({ actors: { draft } }).createMachine({
+    id: 'm',
+    initial: 'a',
+    states: { a: { invoke: invoke as never }, b: { type: 'final' } },
+  });
 }
 
 function thrown(fn: () => unknown): unknown {
@@ -34,9 +38,17 @@ describe('defineFlow', () => {
       actors: { draft, check },
       actions: { notify: effect(async () => 'told') },
     }).createMachine({
-      id: 'once', context: ({ input }) => ({ text: input.text, reply: '' }), initial: 'drafting',
+      id: 'once',
+      context: ({ input }) => ({ text: input.text, reply: '' }),
+      initial: 'drafting',
       states: {
-        drafting: { invoke: { src: 'draft', input: ({ context }) => ({ text: context.text }), onDone: { target: 'checking', actions: assign({ reply: ({ event }) => event.output }) } } },
+        drafting: {
+          invoke: {
+            src: 'draft',
+            input: ({ context }) => ({ text: context.text }),
+            onDone: { target: 'checking', actions: assign({ reply: ({ event }) => event.output }) },
+          },
+        },
         checking: {
           invoke: { src: 'check', input: ({ context }) => ({ title: 'Check', content: { reply: context.reply } }) },
           on: {
@@ -51,22 +63,35 @@ describe('defineFlow', () => {
     const flow = defineFlow({ id: 'once', title: 'Declared once', input, machine });
     expect([...flow.stepOptions.keys()].sort()).toEqual(['check', 'draft', 'notify']);
     expect(flow.stepOptions.get('draft')).toMatchObject({ maxAttempts: 4, timeoutMs: 60_000, backoffMs: 1_000 });
-    expect(flow.reviewPolicies.get('check')).toMatchObject({ approvers: { groups: ['leads'] }, expiresInMs: 60_000, quorum: 1 });
+    expect(flow.reviewPolicies.get('check')).toMatchObject({
+      approvers: { groups: ['leads'] },
+      expiresInMs: 60_000,
+      quorum: 1,
+    });
     expect(Object.keys(flow.effects ?? {})).toEqual(['notify']);
     expect(flow.machine.root.states.drafting!.invoke.map((i) => i.id)).toEqual(['draft']);
     expect(flow.triggers).toEqual([]);
   });
 
   it('refuses an invoke whose id is not its src', () => {
-    const err = thrown(() => defineFlow({ id: 'bad-id', title: 'x', input, machine: machineWith({ src: 'draft', id: 'other' }) }));
+    const err = thrown(() =>
+      defineFlow({ id: 'bad-id', title: 'x', input, machine: machineWith({ src: 'draft', id: 'other' }) }),
+    );
     expect(isSignoffError(err, 'flow_invalid') && err.message).toBe(
-      'flow "bad-id": state "a" invokes "draft" with id "other"; leave the id out (it is the src)');
+      'flow "bad-id": state "a" invokes "draft" with id "other"; leave the id out (it is the src)',
+    );
   });
 
   it('refuses an actor that is not a step or a review', () => {
-    const machine = setup({ actors: { stray: fromPromise(async () => 1) } }).createMachine({ id: 'm', initial: 'a', states: { a: { invoke: { src: 'stray' } } } });
+    const machine = setup({ actors: { stray: fromPromise(async () => 1) } }).createMachine({
+      id: 'm',
+      initial: 'a',
+      states: { a: { invoke: { src: 'stray' } } },
+    });
     const err = thrown(() => defineFlow({ id: 'stray', title: 'x', input, machine }));
-    expect(isSignoffError(err, 'flow_invalid') && err.message).toMatch(/^flow "stray": actor "stray" is not a step or a review/);
+    expect(isSignoffError(err, 'flow_invalid') && err.message).toMatch(
+      /^flow "stray": actor "stray" is not a step or a review/,
+    );
   });
 
   it('refuses a bad review policy when the review is declared', () => {

@@ -67,7 +67,11 @@ const RULES: readonly { from: string; isBad: (target: string) => boolean; why: s
 /** Upward imports still to remove, each with its issue; empty since issue 10 took them out. */
 export const KNOWN_VIOLATIONS: readonly string[] = [];
 
-export interface Violation { file: string; target: string; why: string }
+export interface Violation {
+  file: string;
+  target: string;
+  why: string;
+}
 
 export function moduleOf(path: string): (typeof MODULES)[number] | undefined {
   return MODULES.find((m) => (m.path.endsWith('/') ? path.startsWith(m.path) : path === m.path));
@@ -107,7 +111,8 @@ function floorBreak(from: (typeof MODULES)[number], target: string): string | un
   const to = moduleOf(target);
   if (!to) return 'imports a file on no floor';
   if (to === from || to.floor < from.floor) return undefined;
-  if (to.floor === from.floor) return `${from.name} and ${to.name} share floor ${to.floor} and do not import each other`;
+  if (to.floor === from.floor)
+    return `${from.name} and ${to.name} share floor ${to.floor} and do not import each other`;
   return `upward import: ${from.name} (floor ${from.floor}) must not import ${to.name} (floor ${to.floor})`;
 }
 
@@ -152,7 +157,9 @@ describe('boundaries', () => {
   });
 
   it('only config.ts reads process.env (PATH for child processes aside)', () => {
-    const hits = Object.entries(tree).filter(([p, text]) => p !== 'src/config.ts' && /process\.env(?!\.PATH\b)/.test(text));
+    const hits = Object.entries(tree).filter(
+      ([p, text]) => p !== 'src/config.ts' && /process\.env(?!\.PATH\b)/.test(text),
+    );
     expect(hits.map(([p]) => p)).toEqual([]);
   });
 });
@@ -188,7 +195,10 @@ describe('the boundary checker', () => {
     },
     {
       name: 'the core importing a chat SDK, a flow importing postgres',
-      files: { 'src/review/x.ts': "import { App } from '@slack/bolt';", 'flows/f.flow.ts': "import postgres from 'postgres';" },
+      files: {
+        'src/review/x.ts': "import { App } from '@slack/bolt';",
+        'flows/f.flow.ts': "import postgres from 'postgres';",
+      },
       expected: ['src/review/x.ts -> @slack/bolt', 'flows/f.flow.ts -> postgres'],
     },
     {
@@ -199,8 +209,10 @@ describe('the boundary checker', () => {
     {
       name: 'nothing, for imports that go down or stay in their module, and imports in comments or strings',
       files: {
-        'src/engine/x.ts': "import { a } from './a.ts';\nimport type { Sql } from '../store/client.ts';\n// import '../main.ts'",
-        'flows/f.flow.ts': "import { defineFlow } from '../src/authoring/index.ts';\nconst s = \"import '../src/main.ts'\";",
+        'src/engine/x.ts':
+          "import { a } from './a.ts';\nimport type { Sql } from '../store/client.ts';\n// import '../main.ts'",
+        'flows/f.flow.ts':
+          "import { defineFlow } from '../src/authoring/index.ts';\nconst s = \"import '../src/main.ts'\";",
         'src/main.ts': "import { readConfig } from './config.ts';\nimport { a } from '../adapters/slack/a.ts';",
       },
       expected: [],

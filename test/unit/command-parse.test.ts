@@ -31,7 +31,9 @@ const RUN_ID = '0b7c1a52-8f0e-4b8a-9a57-2f7f2a0f4c11';
 describe('subcommands', () => {
   it('reads run with its flow and key=value input', () => {
     expect(parseCommand('run ticket-triage subject=VAT body="Missing VAT line" customer=\'ACME Ltd\'')).toEqual({
-      kind: 'run', flowId: 'ticket-triage', input: { subject: 'VAT', body: 'Missing VAT line', customer: 'ACME Ltd' },
+      kind: 'run',
+      flowId: 'ticket-triage',
+      input: { subject: 'VAT', body: 'Missing VAT line', customer: 'ACME Ltd' },
     });
   });
 
@@ -74,19 +76,28 @@ describe('missing and extra arguments', () => {
   });
 
   it('refuses a bare word among the input, and a duplicate key', () => {
-    expect(refusal('run ticket-triage foo')).toEqual({ message: '"foo" is not key=value; write key=value, or key="a value with spaces"' });
-    expect(refusal('run ticket-triage subject=a subject=b')).toEqual({ message: 'subject is given twice; give each key once' });
+    expect(refusal('run ticket-triage foo')).toEqual({
+      message: '"foo" is not key=value; write key=value, or key="a value with spaces"',
+    });
+    expect(refusal('run ticket-triage subject=a subject=b')).toEqual({
+      message: 'subject is given twice; give each key once',
+    });
   });
 
   it('refuses a key-less value and a key of the wrong shape', () => {
     expect(refusal('run ticket-triage =x')).toEqual({ message: 'a value has no key before its "="; write key=value' });
-    expect(refusal('run ticket-triage 1st=x')).toEqual({ message: '"1st" is not a valid key; keys are letters, digits, _ and - (start with a letter)' });
+    expect(refusal('run ticket-triage 1st=x')).toEqual({
+      message: '"1st" is not a valid key; keys are letters, digits, _ and - (start with a letter)',
+    });
   });
 
   it('refuses what cannot be a flow name or a run id before anything looks it up', () => {
-    expect(refusal('run Ticket_Triage')).toEqual({ message: '"Ticket_Triage" is not a flow name; /signoff help lists the flows' });
+    expect(refusal('run Ticket_Triage')).toEqual({
+      message: '"Ticket_Triage" is not a flow name; /signoff help lists the flows',
+    });
     expect(refusal('status "\'; DROP TABLE runs; --"')).toEqual({
-      message: 'this is not a run id: /signoff status <run>', quote: "'; DROP TABLE runs; --",
+      message: 'this is not a run id: /signoff status <run>',
+      quote: "'; DROP TABLE runs; --",
     });
     expect(refusal("status '; DROP TABLE runs; --").message).toMatch(/has no closing '/);
     expect(refusal('cancel id=1')).toEqual({ message: 'this is not a run id: /signoff cancel <run>', quote: 'id=1' });
@@ -98,39 +109,66 @@ describe('missing and extra arguments', () => {
 
 describe('quoting', () => {
   it('keeps quotes inside a bare value, and handles escapes in quoted ones', () => {
-    expect(inputOf("run f subject=it's body=\"say \\\"hi\\\"\" c='don\\'t' d=\"back\\\\slash\"")).toEqual({
-      subject: "it's", body: 'say "hi"', c: "don't", d: 'back\\slash',
+    expect(inputOf('run f subject=it\'s body="say \\"hi\\"" c=\'don\\\'t\' d="back\\\\slash"')).toEqual({
+      subject: "it's",
+      body: 'say "hi"',
+      c: "don't",
+      d: 'back\\slash',
     });
   });
 
   it('keeps other backslashes, = and spaces of every kind inside quotes verbatim', () => {
     expect(inputOf('run f path="C:\\temp\\new" url=https://x.test/?a=b&c=d q="a  b\n\tc" e=""')).toEqual({
-      path: 'C:\\temp\\new', url: 'https://x.test/?a=b&c=d', q: 'a  b\n\tc', e: '',
+      path: 'C:\\temp\\new',
+      url: 'https://x.test/?a=b&c=d',
+      q: 'a  b\n\tc',
+      e: '',
     });
   });
 
   it('refuses an unterminated quote, naming the key', () => {
-    expect(refusal('run f body="no end')).toEqual({ message: 'the value of body has no closing "; close the quote (write \\" for a literal ")' });
-    expect(refusal("run f body='no end")).toEqual({ message: "the value of body has no closing '; close the quote (write \\' for a literal ')" });
-    expect(refusal('run f body="escaped end\\"')).toEqual({ message: 'the value of body has no closing "; close the quote (write \\" for a literal ")' });
-    expect(refusal('"open')).toEqual({ message: 'a quoted word has no closing "; close the quote (write \\" for a literal ")' });
+    expect(refusal('run f body="no end')).toEqual({
+      message: 'the value of body has no closing "; close the quote (write \\" for a literal ")',
+    });
+    expect(refusal("run f body='no end")).toEqual({
+      message: "the value of body has no closing '; close the quote (write \\' for a literal ')",
+    });
+    expect(refusal('run f body="escaped end\\"')).toEqual({
+      message: 'the value of body has no closing "; close the quote (write \\" for a literal ")',
+    });
+    expect(refusal('"open')).toEqual({
+      message: 'a quoted word has no closing "; close the quote (write \\" for a literal ")',
+    });
   });
 
   it('refuses text glued to a closing quote', () => {
-    expect(refusal('run f body="a"b')).toEqual({ message: 'the value of body goes on after its closing quote; put a space after the quote' });
+    expect(refusal('run f body="a"b')).toEqual({
+      message: 'the value of body goes on after its closing quote; put a space after the quote',
+    });
   });
 
   it('splits on any whitespace, including newlines and no-break spaces', () => {
     expect(tokenize('a\u00a0b\nc=d')).toEqual([
-      { value: 'a', isQuoted: false }, { value: 'b', isQuoted: false }, { key: 'c', value: 'd', isQuoted: false },
+      { value: 'a', isQuoted: false },
+      { value: 'b', isQuoted: false },
+      { key: 'c', value: 'd', isQuoted: false },
     ]);
   });
 });
 
 describe('unicode and hostile text', () => {
   it('keeps emoji, RTL overrides, zero-width and SQL-looking text verbatim', () => {
-    const input = inputOf("run f a=🧾✅ b=\"\u202egnp.exe\" c=\"zero\u200bwidth\" d=\"'; DROP TABLE runs; --\" e=$1 f=ünïcødé");
-    expect(input).toEqual({ a: '🧾✅', b: '\u202egnp.exe', c: 'zero\u200bwidth', d: "'; DROP TABLE runs; --", e: '$1', f: 'ünïcødé' });
+    const input = inputOf(
+      'run f a=🧾✅ b="\u202egnp.exe" c="zero\u200bwidth" d="\'; DROP TABLE runs; --" e=$1 f=ünïcødé',
+    );
+    expect(input).toEqual({
+      a: '🧾✅',
+      b: '\u202egnp.exe',
+      c: 'zero\u200bwidth',
+      d: "'; DROP TABLE runs; --",
+      e: '$1',
+      f: 'ünïcødé',
+    });
   });
 
   it('keeps a key named like an Object.prototype member as plain data', () => {
@@ -141,7 +179,9 @@ describe('unicode and hostile text', () => {
   });
 
   it('refuses NUL and unpaired surrogates, which Postgres cannot store', () => {
-    expect(refusal('run f body=a\u0000b').message).toBe('that command contains a NUL character (\\0), which cannot be stored; remove it and send it again');
+    expect(refusal('run f body=a\u0000b').message).toBe(
+      'that command contains a NUL character (\\0), which cannot be stored; remove it and send it again',
+    );
     expect(refusal('run f body=a\ud800b').message).toMatch(/^that command contains a broken character/);
     expect(refusal('run f body=a\udc00').message).toMatch(/^that command contains a broken character/);
   });

@@ -11,10 +11,15 @@ const noop = async () => null;
 
 function timedFlow() {
   const machine = setup({ actors: { work: step() } }).createMachine({
-    id: 'timed', initial: 'waiting',
+    id: 'timed',
+    initial: 'waiting',
     states: {
       waiting: { after: { 5000: 'expired' }, on: { go: 'working' } },
-      working: { invoke: { src: 'work', id: 'work' }, after: { 1000: 'expired' }, on: { again: { target: 'working', reenter: true } } },
+      working: {
+        invoke: { src: 'work', id: 'work' },
+        after: { 1000: 'expired' },
+        on: { again: { target: 'working', reenter: true } },
+      },
       expired: { type: 'final' },
     },
   });
@@ -25,7 +30,9 @@ describe('decide', () => {
   it('turns an `after` into a timer and cancels it when the state is left', () => {
     const flow = timedFlow();
     const start = decideStart(flow, 'r', {});
-    expect(start.timers).toEqual([{ sendId: 'xstate.after.5000.timed.waiting', event: { type: 'xstate.after.5000.timed.waiting' }, delayMs: 5000 }]);
+    expect(start.timers).toEqual([
+      { sendId: 'xstate.after.5000.timed.waiting', event: { type: 'xstate.after.5000.timed.waiting' }, delayMs: 5000 },
+    ]);
     const go = decideEvent(flow, 'r', 2, start.snapshot, { type: 'go' });
     expect(go.cancelTimers).toEqual(['xstate.after.5000.timed.waiting']);
     expect(go.jobs.map((j) => j.key)).toEqual(['r:work:2']);
@@ -42,15 +49,32 @@ describe('decide', () => {
   });
 
   it('runs named actions as effect jobs and refuses unregistered ones', () => {
-    const machine = setup({ actions: { notify: () => {} } }).createMachine({ id: 'fx', initial: 'a', states: { a: { entry: 'notify' } } });
-    const withEffect = defineFlow({ id: 'fx', title: 'fx', input: z.object({}), machine, steps: {}, effects: { notify: noop } });
-    expect(decideStart(withEffect, 'r', {}).jobs).toEqual([{ key: 'r:fx-notify:1:0', kind: 'effect', name: 'notify', childId: null, input: null }]);
+    const machine = setup({ actions: { notify: () => {} } }).createMachine({
+      id: 'fx',
+      initial: 'a',
+      states: { a: { entry: 'notify' } },
+    });
+    const withEffect = defineFlow({
+      id: 'fx',
+      title: 'fx',
+      input: z.object({}),
+      machine,
+      steps: {},
+      effects: { notify: noop },
+    });
+    expect(decideStart(withEffect, 'r', {}).jobs).toEqual([
+      { key: 'r:fx-notify:1:0', kind: 'effect', name: 'notify', childId: null, input: null },
+    ]);
     const without = defineFlow({ id: 'fx', title: 'fx', input: z.object({}), machine, steps: {} });
     expect(() => decideStart(without, 'r', {})).toThrow(/not a registered effect/);
   });
 
   it('refuses a flow that invokes a step it does not define', () => {
-    const machine = setup({ actors: { ghost: step() } }).createMachine({ id: 'g', initial: 'a', states: { a: { invoke: { src: 'ghost' } } } });
+    const machine = setup({ actors: { ghost: step() } }).createMachine({
+      id: 'g',
+      initial: 'a',
+      states: { a: { invoke: { src: 'ghost' } } },
+    });
     try {
       defineFlow({ id: 'g', title: 'g', input: z.object({}), machine, steps: {} });
       expect.unreachable();
@@ -60,10 +84,13 @@ describe('decide', () => {
   });
 
   it('versions a flow by its machine: editing a guard changes the hash', () => {
-    const make = (limit: number) => setup({}).createMachine({
-      id: 'v', initial: 'a', context: { n: 0 },
-      states: { a: { on: { go: { target: 'b', guard: ({ context }) => context.n < limit } } }, b: {} },
-    });
+    const make = (limit: number) =>
+      setup({}).createMachine({
+        id: 'v',
+        initial: 'a',
+        context: { n: 0 },
+        states: { a: { on: { go: { target: 'b', guard: ({ context }) => context.n < limit } } }, b: {} },
+      });
     expect(hashMachine(make(1))).toBe(hashMachine(make(1)));
     expect(hashMachine(timedFlow().machine)).not.toBe(hashMachine(make(1)));
   });

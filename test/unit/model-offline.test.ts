@@ -53,7 +53,9 @@ describe('offline model', () => {
 
   it('acknowledges reviewer feedback, so a redraft differs from the first draft', () => {
     const first = reply(TICKET);
-    const redraft = reply(`${TICKET}\n\nReviewer feedback: Offer a replacement printer.\nWrite a new draft that addresses this feedback.`);
+    const redraft = reply(
+      `${TICKET}\n\nReviewer feedback: Offer a replacement printer.\nWrite a new draft that addresses this feedback.`,
+    );
     expect(redraft).not.toBe(first);
     expect(redraft).toContain('Offer a replacement printer.');
     expect(redraft).not.toContain('Write a new draft');
@@ -62,6 +64,9 @@ describe('offline model', () => {
 
   it('reports usage at about four characters a token', () => {
     const { text, usage } = answerOffline({ system: SYSTEM, prompt: TICKET, schema: fullJsonSchema(Draft) });
-    expect(usage).toEqual({ inputTokens: Math.ceil((SYSTEM.length + TICKET.length) / 4), outputTokens: Math.ceil(text.length / 4) });
+    expect(usage).toEqual({
+      inputTokens: Math.ceil((SYSTEM.length + TICKET.length) / 4),
+      outputTokens: Math.ceil(text.length / 4),
+    });
   });
 });

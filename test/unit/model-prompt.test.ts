@@ -79,7 +79,11 @@ describe('prompt files', () => {
     const path = join(dir, 'reply.md');
     await writeFile(path, TEXT);
     const template = await loadPrompt(path);
-    expect(template).toEqual({ path, system: 'You are a support agent.', user: expect.stringMatching(/^Subject: \{\{subject\}\}/) });
+    expect(template).toEqual({
+      path,
+      system: 'You are a support agent.',
+      user: expect.stringMatching(/^Subject: \{\{subject\}\}/),
+    });
     await rm(path);
     expect(await loadPrompt(path)).toBe(template);
   });
@@ -99,11 +103,13 @@ describe('prompt files', () => {
     const template = parsePrompt('reply.md', TEXT);
     const vars = { subject: 'Printer on fire', body: 'It is on fire.' };
     expect(renderPrompt(template, { ...vars, feedback: undefined })).toEqual({
-      system: 'You are a support agent.', prompt: 'Subject: Printer on fire\nIt is on fire.',
+      system: 'You are a support agent.',
+      prompt: 'Subject: Printer on fire\nIt is on fire.',
     });
     expect(renderPrompt(template, { ...vars, feedback: '' }).prompt).toBe('Subject: Printer on fire\nIt is on fire.');
-    expect(renderPrompt(template, { ...vars, feedback: 'Be shorter.' }).prompt)
-      .toBe('Subject: Printer on fire\nIt is on fire.\n\nReviewer feedback: Be shorter.');
+    expect(renderPrompt(template, { ...vars, feedback: 'Be shorter.' }).prompt).toBe(
+      'Subject: Printer on fire\nIt is on fire.\n\nReviewer feedback: Be shorter.',
+    );
   });
 
   it('does not read template syntax inside values', () => {
@@ -114,7 +120,9 @@ describe('prompt files', () => {
 
   it('throws a clear error for an unknown placeholder or an unclosed block', () => {
     const unknown = parsePrompt('typo.md', '## system\nHi\n## user\nSubject: {{subjetc}}');
-    expect(() => renderPrompt(unknown, { subject: 'x' })).toThrow('prompt typo.md uses {{subjetc}}, but no value named "subjetc" was given');
+    expect(() => renderPrompt(unknown, { subject: 'x' })).toThrow(
+      'prompt typo.md uses {{subjetc}}, but no value named "subjetc" was given',
+    );
     const unclosed = parsePrompt('open.md', '## system\nHi\n## user\n{{#feedback}}Feedback: {{feedback}}');
     expect(() => renderPrompt(unclosed, { feedback: 'x' })).toThrow('block "feedback" is not closed');
   });

@@ -20,7 +20,11 @@ describe('Pacer', () => {
     await call(1);
     await call(2);
     const third = await call(3).catch((err: unknown) => err);
-    expect(isSignoffError(third, 'step_failed') && third.details).toMatchObject({ retryable: true, defer: true, retryAfterMs: 100 });
+    expect(isSignoffError(third, 'step_failed') && third.details).toMatchObject({
+      retryable: true,
+      defer: true,
+      retryAfterMs: 100,
+    });
     await new Promise((r) => setTimeout(r, 150));
     expect(ran).toEqual([1, 2]); // the abandoned call never ran
   });
@@ -28,7 +32,9 @@ describe('Pacer', () => {
   it('counts weight against the weight limit, and keys are independent', async () => {
     pacer = new Pacer(100);
     await pacer.schedule('model', { weightPerMinute: 1_000 }, async () => 'a', 800);
-    const heavy = await pacer.schedule('model', { weightPerMinute: 1_000 }, async () => 'b', 300).catch((err: unknown) => err);
+    const heavy = await pacer
+      .schedule('model', { weightPerMinute: 1_000 }, async () => 'b', 300)
+      .catch((err: unknown) => err);
     expect(isSignoffError(heavy, 'step_failed')).toBe(true);
     expect(await pacer.schedule('other', { weightPerMinute: 1_000 }, async () => 'd', 900)).toBe('d');
   });
@@ -37,13 +43,17 @@ describe('Pacer', () => {
     pacer = new Pacer(100);
     let active = 0;
     let mostAtOnce = 0;
-    const results = await Promise.all(Array.from({ length: 50 }, (_v, i) => pacer.schedule('free', {}, async () => {
-      active += 1;
-      mostAtOnce = Math.max(mostAtOnce, active);
-      await new Promise((r) => setImmediate(r)); // every call has started before any finishes, unless one was held
-      active -= 1;
-      return i;
-    })));
+    const results = await Promise.all(
+      Array.from({ length: 50 }, (_v, i) =>
+        pacer.schedule('free', {}, async () => {
+          active += 1;
+          mostAtOnce = Math.max(mostAtOnce, active);
+          await new Promise((r) => setImmediate(r)); // every call has started before any finishes, unless one was held
+          active -= 1;
+          return i;
+        }),
+      ),
+    );
     expect(results).toEqual(Array.from({ length: 50 }, (_v, i) => i));
     expect(mostAtOnce).toBe(50);
   });

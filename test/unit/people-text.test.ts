@@ -18,8 +18,15 @@ import { unknownKeyProblem } from '../../src/triggers/input-keys.ts';
 const SPOOF = 'Refund \u202Egnp.exe\u202C';
 
 const card: ReviewCard = {
-  title: SPOOF, fields: [{ label: 'File', value: SPOOF }], body: `Send ${SPOOF}`,
-  status: { kind: 'pending', text: 'Waiting for review' }, actions: ['approve'], reviewRef: 'rev-1', version: 1, runId: 'run-1', costLabel: '$0.0000',
+  title: SPOOF,
+  fields: [{ label: 'File', value: SPOOF }],
+  body: `Send ${SPOOF}`,
+  status: { kind: 'pending', text: 'Waiting for review' },
+  actions: ['approve'],
+  reviewRef: 'rev-1',
+  version: 1,
+  runId: 'run-1',
+  costLabel: '$0.0000',
 };
 
 describe('well-formed text', () => {
@@ -30,16 +37,36 @@ describe('well-formed text', () => {
   });
 
   it('the web chat refuses a lone surrogate in an id or a field with a clear reason', () => {
-    const ids = ['d-\uD800', 'd-\uD801'].map((deliveryId) => parseRequest(commandBody, { user: 'alice', channel: 'general', text: 'help', deliveryId }));
-    for (const parsed of ids) expect(parsed).toEqual({ ok: false, error: 'deliveryId has a broken character (an unpaired UTF-16 surrogate); retype it' });
+    const ids = ['d-\uD800', 'd-\uD801'].map((deliveryId) =>
+      parseRequest(commandBody, { user: 'alice', channel: 'general', text: 'help', deliveryId }),
+    );
+    for (const parsed of ids)
+      expect(parsed).toEqual({
+        ok: false,
+        error: 'deliveryId has a broken character (an unpaired UTF-16 surrogate); retype it',
+      });
     const fields = parseRequest(submissionBody, {
-      user: 'bob', purpose: 'reject', reviewRef: 'r', version: 1, deliveryId: 'd', fields: { reason: 'no \uDFFF' },
+      user: 'bob',
+      purpose: 'reject',
+      reviewRef: 'r',
+      version: 1,
+      deliveryId: 'd',
+      fields: { reason: 'no \uDFFF' },
     });
-    expect(fields).toEqual({ ok: false, error: 'fields.reason has a broken character (an unpaired UTF-16 surrogate); retype it' });
+    expect(fields).toEqual({
+      ok: false,
+      error: 'fields.reason has a broken character (an unpaired UTF-16 surrogate); retype it',
+    });
   });
 
   it('a NUL in a Slack command reaches the parser, whose answer says what is wrong', () => {
-    const cmd = toInboundCommand({ team_id: 'T1', channel_id: 'C1', user_id: 'U1', trigger_id: 't1', text: 'run a x=\u0000' });
+    const cmd = toInboundCommand({
+      team_id: 'T1',
+      channel_id: 'C1',
+      user_id: 'U1',
+      trigger_id: 't1',
+      text: 'run a x=\u0000',
+    });
     expect(cmd?.text).toBe('run a x=\u0000');
     expect(() => parseCommand(cmd!.text)).toThrow(/contains a NUL character/);
   });
@@ -61,7 +88,10 @@ describe('bidirectional controls', () => {
   it('on the web chat card and notice', () => {
     const view = renderConsoleCard(card, () => undefined);
     expect([view.title, view.fields[0]!.value, view.body.text]).toEqual([
-      'Refund [U+202E]gnp.exe[U+202C]', 'Refund [U+202E]gnp.exe[U+202C]', 'Send Refund [U+202E]gnp.exe[U+202C]']);
+      'Refund [U+202E]gnp.exe[U+202C]',
+      'Refund [U+202E]gnp.exe[U+202C]',
+      'Send Refund [U+202E]gnp.exe[U+202C]',
+    ]);
     expect(renderNotice({ text: 'x', quote: SPOOF }, () => undefined).quote).toBe('Refund [U+202E]gnp.exe[U+202C]');
   });
 
@@ -73,9 +103,19 @@ describe('bidirectional controls', () => {
 });
 
 describe('names', () => {
-  const people = [{ id: 'bob', displayName: 'Bob Brown' }, { id: 'carol', displayName: 'Carol Chen' }];
-  it('refuses a display name that reads like another person\'s name or id, and the bot\'s', () => {
-    for (const displayName of ['Bob Brown', ' bob  BROWN', '@carol', 'Ｂｏｂ Ｂｒｏｗｎ', 'Bob\u200B Brown', 'signoff']) {
+  const people = [
+    { id: 'bob', displayName: 'Bob Brown' },
+    { id: 'carol', displayName: 'Carol Chen' },
+  ];
+  it("refuses a display name that reads like another person's name or id, and the bot's", () => {
+    for (const displayName of [
+      'Bob Brown',
+      ' bob  BROWN',
+      '@carol',
+      'Ｂｏｂ Ｂｒｏｗｎ',
+      'Bob\u200B Brown',
+      'signoff',
+    ]) {
       expect(impersonationRefusal({ id: 'mallory', displayName }, people), displayName).not.toBeNull();
     }
     expect(impersonationRefusal({ id: 'bob', displayName: 'Bob B.' }, people)).toBeNull();
@@ -94,12 +134,18 @@ describe('card times', () => {
 
 describe('run keys', () => {
   it('names an unknown key and its near miss', () => {
-    expect(unknownKeyProblem(['subject', 'customer'], ['subject', 'custmer'])).toBe('unknown field "custmer"; did you mean "customer"?');
+    expect(unknownKeyProblem(['subject', 'customer'], ['subject', 'custmer'])).toBe(
+      'unknown field "custmer"; did you mean "customer"?',
+    );
     expect(unknownKeyProblem(['subject'], ['zzz'])).toBe('unknown field "zzz"; this flow takes "subject"');
     expect(unknownKeyProblem(['subject'], ['subject'])).toBeNull();
   });
 
   it('typographic quotes quote values like plain ones', () => {
-    expect(parseCommand('run f a=“two words” b=‘it’s’ c=”x”')).toEqual({ kind: 'run', flowId: 'f', input: { a: 'two words', b: 'it’s', c: 'x' } });
+    expect(parseCommand('run f a=“two words” b=‘it’s’ c=”x”')).toEqual({
+      kind: 'run',
+      flowId: 'f',
+      input: { a: 'two words', b: 'it’s', c: 'x' },
+    });
   });
 });

@@ -22,11 +22,27 @@ it('shows flows/examples/reply.flow.ts as it is, in at most about 25 lines', () 
 it('drafts, asks for review with the tool call, and sends what was approved', () => {
   const ticket = { ticketId: '7', subject: 'Refund', body: 'Charged twice' };
   const start = decideStart(flow, 'r', ticket);
-  const drafted = decideEvent(flow, 'r', 2, start.snapshot,
-    { type: 'xstate.done.actor.draft', output: { value: { reply: 'Refunded.' } } } as EventObject, 'draft');
-  expect(drafted.jobs.map((j) => [j.name, j.input])).toEqual([['replyReview', {
-    title: 'Refund', content: { reply: 'Refunded.' }, proposedAction: { tool: 'zendesk.reply', input: { ticketId: '7', body: 'Refunded.', public: true } },
-  }]]);
-  const approved = decideEvent(flow, 'r', 3, drafted.snapshot, { type: 'review.approved', content: { reply: 'Refunded today.' } } as EventObject);
+  const drafted = decideEvent(
+    flow,
+    'r',
+    2,
+    start.snapshot,
+    { type: 'xstate.done.actor.draft', output: { value: { reply: 'Refunded.' } } } as EventObject,
+    'draft',
+  );
+  expect(drafted.jobs.map((j) => [j.name, j.input])).toEqual([
+    [
+      'replyReview',
+      {
+        title: 'Refund',
+        content: { reply: 'Refunded.' },
+        proposedAction: { tool: 'zendesk.reply', input: { ticketId: '7', body: 'Refunded.', public: true } },
+      },
+    ],
+  ]);
+  const approved = decideEvent(flow, 'r', 3, drafted.snapshot, {
+    type: 'review.approved',
+    content: { reply: 'Refunded today.' },
+  } as EventObject);
   expect(approved.jobs.map((j) => [j.name, j.input])).toEqual([['send', { ticket, reply: 'Refunded today.' }]]);
 });

@@ -24,9 +24,36 @@ function prng(seed: number): () => number {
   };
 }
 
-const PIECES = ['a', 'Z', ' ', '\n', '&', '<', '>', '&amp;', '<!channel>', '<@U123>', '<https://evil|Approve>', '*', '_', '`', '~',
-  '😀', '👩‍👩‍👧', '\u202e', 'é', 'e\u0301', '中文', '\t', '\u0000', '>quote', '```'];
-const LENGTHS = [0, 1, 23, 24, 25, 75, 149, 150, 151, 600, 1_999, 2_000, 2_001, 2_999, 3_000, 3_001, 7_000, 20_000, 60_000];
+const PIECES = [
+  'a',
+  'Z',
+  ' ',
+  '\n',
+  '&',
+  '<',
+  '>',
+  '&amp;',
+  '<!channel>',
+  '<@U123>',
+  '<https://evil|Approve>',
+  '*',
+  '_',
+  '`',
+  '~',
+  '😀',
+  '👩‍👩‍👧',
+  '\u202e',
+  'é',
+  'e\u0301',
+  '中文',
+  '\t',
+  '\u0000',
+  '>quote',
+  '```',
+];
+const LENGTHS = [
+  0, 1, 23, 24, 25, 75, 149, 150, 151, 600, 1_999, 2_000, 2_001, 2_999, 3_000, 3_001, 7_000, 20_000, 60_000,
+];
 /** Fields are many: their values stay under 7000 so a card of 600 fields renders quickly. */
 const FIELD_LENGTHS = LENGTHS.filter((n) => n <= 7_000);
 
@@ -48,7 +75,9 @@ function generator(seed: number) {
 
 function randomCard(seed: number): ReviewCard {
   const g = generator(seed);
-  const actions: ReviewAction[] = ['approve', 'reject', 'edit', 'delegate'].filter(() => g.int(2) === 0) as ReviewAction[];
+  const actions: ReviewAction[] = ['approve', 'reject', 'edit', 'delegate'].filter(
+    () => g.int(2) === 0,
+  ) as ReviewAction[];
   const fieldCount = g.pick([0, 1, 9, 10, 11, 40, 200, 600]);
   const card: ReviewCard = {
     title: g.nonEmpty(),
@@ -65,8 +94,14 @@ function randomCard(seed: number): ReviewCard {
   card.costLabel = g.int(2) === 0 ? g.text() : '';
   if (g.int(2) === 0) {
     card.proposedAction = {
-      tool: g.nonEmpty(), method: g.pick(['PUT', 'POST', g.text()]), host: g.nonEmpty(),
-      fields: Array.from({ length: g.pick([0, 3, 12, 300]) }, () => ({ name: g.field() || 'x', new: g.field(), ...(g.int(2) ? { old: g.field() } : {}) })),
+      tool: g.nonEmpty(),
+      method: g.pick(['PUT', 'POST', g.text()]),
+      host: g.nonEmpty(),
+      fields: Array.from({ length: g.pick([0, 3, 12, 300]) }, () => ({
+        name: g.field() || 'x',
+        new: g.field(),
+        ...(g.int(2) ? { old: g.field() } : {}),
+      })),
     };
   }
   return card;
@@ -76,9 +111,15 @@ function randomForm(seed: number): EditorForm {
   const g = generator(seed);
   const purpose = g.pick(['edit', 'reject', 'delegate'] as const);
   return {
-    purpose, title: g.nonEmpty(), reviewRef: `rv_${seed}`, version: 1 + g.int(9),
+    purpose,
+    title: g.nonEmpty(),
+    reviewRef: `rv_${seed}`,
+    version: 1 + g.int(9),
     fields: Array.from({ length: 1 + g.int(3) }, (_u, i) => ({
-      name: `f${i}`, label: g.nonEmpty(), value: g.pick([g.text(), 'x'.repeat(400_000)]), isMultiline: g.int(2) === 0,
+      name: `f${i}`,
+      label: g.nonEmpty(),
+      value: g.pick([g.text(), 'x'.repeat(400_000)]),
+      isMultiline: g.int(2) === 0,
       maxChars: g.pick([100, 2_000, 20_000, 500_000]),
     })),
   };
@@ -92,7 +133,7 @@ function randomNotice(seed: number): Notice {
 const SEEDS = Array.from({ length: 300 }, (_u, i) => i * 7_919 + 1);
 
 describe('Slack renderer within Block Kit limits (RELIABILITY 81)', () => {
-  it.each(SEEDS)('card %i passes the fake Slack\'s validation', (seed) => {
+  it.each(SEEDS)("card %i passes the fake Slack's validation", (seed) => {
     const { text, blocks } = renderCard(randomCard(seed));
     expect(blockProblems(blocks, 'message')).toEqual([]);
     expect(text.length).toBeGreaterThan(0);
@@ -102,7 +143,7 @@ describe('Slack renderer within Block Kit limits (RELIABILITY 81)', () => {
     expect(blockProblems(noticeMessage(randomNotice(seed)).blocks, 'message')).toEqual([]);
   });
 
-  it.each(SEEDS.slice(0, 150))('editor modal %i passes views.open\'s validation', (seed) => {
+  it.each(SEEDS.slice(0, 150))("editor modal %i passes views.open's validation", (seed) => {
     expect(viewProblems(renderEditor(randomForm(seed), 'C0SUPPORT'))).toEqual([]);
   });
 
@@ -115,11 +156,20 @@ describe('Slack renderer within Block Kit limits (RELIABILITY 81)', () => {
   });
 
   it('the validator refuses what Slack refuses (so a pass means something)', () => {
-    expect(blockProblems([{ type: 'section', text: { type: 'mrkdwn', text: 'x'.repeat(3_001) } }], 'message'))
-      .toEqual(['must be less than 3001 characters [json-pointer:/blocks/0/text/text]']);
-    expect(blockProblems(Array.from({ length: 51 }, () => ({ type: 'divider' })), 'message')).toEqual(['no more than 50 items allowed [json-pointer:/blocks]']);
-    expect(blockProblems([{ type: 'header', text: { type: 'plain_text', text: 'h'.repeat(151) } }], 'message')).toHaveLength(1);
-    expect(viewProblems({ type: 'modal', title: { type: 'plain_text', text: 't'.repeat(25) }, blocks: [] }))
-      .toEqual(['must be less than 25 characters [json-pointer:/view/title/text]']);
+    expect(blockProblems([{ type: 'section', text: { type: 'mrkdwn', text: 'x'.repeat(3_001) } }], 'message')).toEqual([
+      'must be less than 3001 characters [json-pointer:/blocks/0/text/text]',
+    ]);
+    expect(
+      blockProblems(
+        Array.from({ length: 51 }, () => ({ type: 'divider' })),
+        'message',
+      ),
+    ).toEqual(['no more than 50 items allowed [json-pointer:/blocks]']);
+    expect(
+      blockProblems([{ type: 'header', text: { type: 'plain_text', text: 'h'.repeat(151) } }], 'message'),
+    ).toHaveLength(1);
+    expect(viewProblems({ type: 'modal', title: { type: 'plain_text', text: 't'.repeat(25) }, blocks: [] })).toEqual([
+      'must be less than 25 characters [json-pointer:/view/title/text]',
+    ]);
   });
 });

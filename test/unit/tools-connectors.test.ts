@@ -73,15 +73,24 @@ describe('describe()', () => {
     const tool = byName('zendesk.reply');
     const call = tool.describe(tool.input.parse(SAMPLES['zendesk.reply']), zendesk);
     expect(call).toEqual({
-      tool: 'zendesk.reply', method: 'PUT', host: 'acme.zendesk.com',
-      fields: [{ name: 'ticket', new: '42' }, { name: 'public reply', new: 'Thanks, fixed.' }],
+      tool: 'zendesk.reply',
+      method: 'PUT',
+      host: 'acme.zendesk.com',
+      fields: [
+        { name: 'ticket', new: '42' },
+        { name: 'public reply', new: 'Thanks, fixed.' },
+      ],
     });
     expect(JSON.stringify(call)).not.toContain('secret-token');
   });
 
   it('shows old values where the input carries them', () => {
     const tool = byName('hubspot.update-contact');
-    const input = tool.input.parse({ contactId: '901', properties: { lifecyclestage: 'customer', phone: '+1 555' }, previous: { lifecyclestage: 'lead' } });
+    const input = tool.input.parse({
+      contactId: '901',
+      properties: { lifecyclestage: 'customer', phone: '+1 555' },
+      previous: { lifecyclestage: 'lead' },
+    });
     expect(tool.describe(input, { baseUrl: 'https://api.hubapi.com', token: null }).fields).toEqual([
       { name: 'contact', new: '901' },
       { name: 'lifecyclestage', old: 'lead', new: 'customer' },
@@ -94,8 +103,13 @@ describe('describe()', () => {
     expect(update.describe(update.input.parse(SAMPLES['zendesk.update']), unconfigured).host).toMatch(/local mode/);
     const post = byName('http.post-json');
     expect(post.describe(post.input.parse(SAMPLES['http.post-json']), unconfigured)).toEqual({
-      tool: 'http.post-json', method: 'POST', host: 'example.com',
-      fields: [{ name: 'url', new: 'https://example.com/x' }, { name: 'body', new: '{"a":1}' }],
+      tool: 'http.post-json',
+      method: 'POST',
+      host: 'example.com',
+      fields: [
+        { name: 'url', new: 'https://example.com/x' },
+        { name: 'body', new: '{"a":1}' },
+      ],
     });
   });
 });

@@ -24,12 +24,29 @@ export const CHART_HEIGHT_PX = 400;
 const COLOURS = { approved: '#2e7d32', rejected: '#c62828', expired: '#9e9e9e', median: '#1565c0' };
 
 /** One day of the chart. */
-export interface ChartDay { day: string; approved: number; rejected: number; expired: number; medianS: number | null }
+export interface ChartDay {
+  day: string;
+  approved: number;
+  rejected: number;
+  expired: number;
+  medianS: number | null;
+}
 
 /** The chart's SVG: stacked bars of decisions per day by outcome, the day's median time to decision as a line (minutes, right axis). */
 export function chartSvg(days: readonly ChartDay[], title: string): string {
-  const chart = echarts.init(null, null, { renderer: 'svg', ssr: true, width: CHART_WIDTH_PX, height: CHART_HEIGHT_PX });
-  const bar = (name: keyof typeof COLOURS, data: number[]) => ({ name, type: 'bar' as const, stack: 'decided', data, itemStyle: { color: COLOURS[name] } });
+  const chart = echarts.init(null, null, {
+    renderer: 'svg',
+    ssr: true,
+    width: CHART_WIDTH_PX,
+    height: CHART_HEIGHT_PX,
+  });
+  const bar = (name: keyof typeof COLOURS, data: number[]) => ({
+    name,
+    type: 'bar' as const,
+    stack: 'decided',
+    data,
+    itemStyle: { color: COLOURS[name] },
+  });
   chart.setOption({
     animation: false,
     backgroundColor: '#ffffff',
@@ -38,11 +55,29 @@ export function chartSvg(days: readonly ChartDay[], title: string): string {
     legend: { bottom: 0, data: ['approved', 'rejected', 'expired', 'median minutes to decision'] },
     grid: { left: 50, right: 60, top: 45, bottom: 60 },
     xAxis: { type: 'category', data: days.map((d) => d.day.slice(5)) },
-    yAxis: [{ type: 'value', name: 'decisions', minInterval: 1 }, { type: 'value', name: 'minutes', position: 'right' }],
+    yAxis: [
+      { type: 'value', name: 'decisions', minInterval: 1 },
+      { type: 'value', name: 'minutes', position: 'right' },
+    ],
     series: [
-      bar('approved', days.map((d) => d.approved)), bar('rejected', days.map((d) => d.rejected)), bar('expired', days.map((d) => d.expired)),
+      bar(
+        'approved',
+        days.map((d) => d.approved),
+      ),
+      bar(
+        'rejected',
+        days.map((d) => d.rejected),
+      ),
+      bar(
+        'expired',
+        days.map((d) => d.expired),
+      ),
       {
-        name: 'median minutes to decision', type: 'line', yAxisIndex: 1, connectNulls: true, itemStyle: { color: COLOURS.median },
+        name: 'median minutes to decision',
+        type: 'line',
+        yAxisIndex: 1,
+        connectNulls: true,
+        itemStyle: { color: COLOURS.median },
         data: days.map((d) => (d.medianS === null ? null : Math.round(d.medianS / 6) / 10)),
       },
     ],
@@ -66,10 +101,12 @@ const BAR_CHARS = 20;
 /** The chart in text: one line per day, a bar of █ scaled to the busiest day, the counts and the median. */
 export function chartText(days: readonly ChartDay[], formatSeconds: (s: number) => string): string {
   const most = Math.max(1, ...days.map((d) => d.approved + d.rejected + d.expired));
-  return days.map((d) => {
-    const total = d.approved + d.rejected + d.expired;
-    const bar = '█'.repeat(Math.round((total / most) * BAR_CHARS)) || '·';
-    const median = d.medianS === null ? '' : `, median ${formatSeconds(d.medianS)}`;
-    return `${d.day.slice(5)} ${bar.padEnd(BAR_CHARS)} ${total} (${d.approved} approved, ${d.rejected} rejected, ${d.expired} expired${median})`;
-  }).join('\n');
+  return days
+    .map((d) => {
+      const total = d.approved + d.rejected + d.expired;
+      const bar = '█'.repeat(Math.round((total / most) * BAR_CHARS)) || '·';
+      const median = d.medianS === null ? '' : `, median ${formatSeconds(d.medianS)}`;
+      return `${d.day.slice(5)} ${bar.padEnd(BAR_CHARS)} ${total} (${d.approved} approved, ${d.rejected} rejected, ${d.expired} expired${median})`;
+    })
+    .join('\n');
 }

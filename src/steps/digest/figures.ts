@@ -7,7 +7,11 @@ import type { DigestRows, DigestScope, Pair } from '../../store/digest.ts';
 
 export type { Pair } from '../../store/digest.ts';
 
-export interface DecisionTime { decided: number; medianS: number; p90S: number }
+export interface DecisionTime {
+  decided: number;
+  medianS: number;
+  p90S: number;
+}
 
 export interface Digest {
   scope: { tenant: string; channel: string; platform: string; from: string; endAt: string; timezone: string };
@@ -15,7 +19,10 @@ export interface Digest {
   runsTotal: Pair;
   outcomes: { approved: Pair; approvedEdited: Pair; rejected: Pair; expired: Pair; escalated: Pair };
   timeToDecision: { flow: string; this: DecisionTime | null; prev: DecisionTime | null }[];
-  pending: { total: number; oldest: { reviewId: string; runId: string; flow: string; title: string; createdAt: string }[] };
+  pending: {
+    total: number;
+    oldest: { reviewId: string; runId: string; flow: string; title: string; createdAt: string }[];
+  };
   people: { actor: string; decisions: Pair; offHours: Pair }[];
   offHoursTotal: Pair;
   rejectionReasons: { this: string[]; prev: string[] };
@@ -39,8 +46,12 @@ export function buildDigest(rows: DigestRows, scope: DigestScope & { platform: s
   }
   return {
     scope: {
-      tenant: scope.tenant, channel: scope.channel, platform: scope.platform, timezone: scope.timezone ?? 'UTC',
-      from: new Date(scope.endAt.getTime() - 7 * 86_400_000).toISOString(), endAt: scope.endAt.toISOString(),
+      tenant: scope.tenant,
+      channel: scope.channel,
+      platform: scope.platform,
+      timezone: scope.timezone ?? 'UTC',
+      from: new Date(scope.endAt.getTime() - 7 * 86_400_000).toISOString(),
+      endAt: scope.endAt.toISOString(),
     },
     runsByFlow: rows.runsByFlow,
     runsTotal: rows.runsByFlow.reduce((sum, f) => add(sum, f.runs), zero()),
@@ -48,10 +59,19 @@ export function buildDigest(rows: DigestRows, scope: DigestScope & { platform: s
     timeToDecision: decisionTimes(rows),
     pending: {
       total: rows.oldestPending[0]?.total ?? 0,
-      oldest: rows.oldestPending.map((p) => ({ reviewId: p.reviewId, runId: p.runId, flow: p.flow, title: p.title, createdAt: p.createdAt.toISOString() })),
+      oldest: rows.oldestPending.map((p) => ({
+        reviewId: p.reviewId,
+        runId: p.runId,
+        flow: p.flow,
+        title: p.title,
+        createdAt: p.createdAt.toISOString(),
+      })),
     },
     ...people(rows),
-    rejectionReasons: { this: rows.rejectionReasons.filter((r) => r.isThis).map((r) => r.reason), prev: rows.rejectionReasons.filter((r) => !r.isThis).map((r) => r.reason) },
+    rejectionReasons: {
+      this: rows.rejectionReasons.filter((r) => r.isThis).map((r) => r.reason),
+      prev: rows.rejectionReasons.filter((r) => !r.isThis).map((r) => r.reason),
+    },
     edits: { approved: outcomes.approved, edited: outcomes.approvedEdited, meanChangedShare: meanShares(rows) },
     refusals: refusals(rows),
     ...spend(rows),
@@ -77,7 +97,9 @@ function people(rows: DigestRows): Pick<Digest, 'people' | 'offHoursTotal'> {
     p.offHours[week] += r.offHours;
     byActor.set(r.actor, p);
   }
-  const list = [...byActor.values()].sort((a, b) => b.decisions.this - a.decisions.this || (a.actor < b.actor ? -1 : 1));
+  const list = [...byActor.values()].sort(
+    (a, b) => b.decisions.this - a.decisions.this || (a.actor < b.actor ? -1 : 1),
+  );
   return { people: list, offHoursTotal: list.reduce((sum, p) => add(sum, p.offHours), zero()) };
 }
 
@@ -100,9 +122,12 @@ function spend(rows: DigestRows): Pick<Digest, 'spend' | 'spendTotalUsd'> {
     const approved = rows.outcomesByFlow.find((o) => o.flow === flow)?.approved ?? zero();
     const usd = { this: at(true)?.usd ?? 0, prev: at(false)?.usd ?? 0 };
     return {
-      flow, usd, calls: { this: at(true)?.calls ?? 0, prev: at(false)?.calls ?? 0 },
+      flow,
+      usd,
+      calls: { this: at(true)?.calls ?? 0, prev: at(false)?.calls ?? 0 },
       perApprovedUsd: {
-        this: approved.this > 0 ? microUsd(usd.this / approved.this) : null, prev: approved.prev > 0 ? microUsd(usd.prev / approved.prev) : null,
+        this: approved.this > 0 ? microUsd(usd.this / approved.this) : null,
+        prev: approved.prev > 0 ? microUsd(usd.prev / approved.prev) : null,
       },
     };
   });
@@ -123,7 +148,10 @@ function meanShares(rows: DigestRows): { this: number | null; prev: number | nul
  * as first requested and as approved, over the longer one's word count (0: same, 1: all new).
  */
 export function changedShare(before: Record<string, string>, after: Record<string, string>): number {
-  const words = (c: Record<string, string>) => Object.keys(c).sort().flatMap((k) => (c[k] ?? '').split(/\s+/).filter(Boolean));
+  const words = (c: Record<string, string>) =>
+    Object.keys(c)
+      .sort()
+      .flatMap((k) => (c[k] ?? '').split(/\s+/).filter(Boolean));
   const a = words(before);
   const b = words(after);
   const longest = Math.max(a.length, b.length);

@@ -52,45 +52,65 @@ export function digestText(d: Digest, words: DigestWords): string {
     '',
     `Runs started: ${withChange(d.runsTotal)}`,
     ...d.runsByFlow.map((f) => `  ${f.flow}: ${withChange(f.runs)}`),
-    `Reviews decided: approved ${withChange(d.outcomes.approved)} · approved after an edit ${withChange(d.outcomes.approvedEdited)}`
-      + ` · rejected ${withChange(d.outcomes.rejected)} · expired ${withChange(d.outcomes.expired)} · escalated ${withChange(d.outcomes.escalated)}`,
+    `Reviews decided: approved ${withChange(d.outcomes.approved)} · approved after an edit ${withChange(d.outcomes.approvedEdited)}` +
+      ` · rejected ${withChange(d.outcomes.rejected)} · expired ${withChange(d.outcomes.expired)} · escalated ${withChange(d.outcomes.escalated)}`,
     'Time to decision (median / p90):',
     ...(d.timeToDecision.length === 0 ? ['  no decisions'] : d.timeToDecision.map(decisionTimeLine)),
     `Oldest pending reviews (${d.pending.total} waiting):`,
-    ...(d.pending.oldest.length === 0 ? ['  none'] : d.pending.oldest.map((p) =>
-      `  ${p.flow} · "${plain(p.title)}" · waiting since ${p.createdAt.slice(0, 16).replace('T', ' ')} UTC · open: /signoff status ${p.runId}`)),
+    ...(d.pending.oldest.length === 0
+      ? ['  none']
+      : d.pending.oldest.map(
+          (p) =>
+            `  ${p.flow} · "${plain(p.title)}" · waiting since ${p.createdAt.slice(0, 16).replace('T', ' ')} UTC · open: /signoff status ${p.runId}`,
+        )),
     'Decisions per person:',
-    ...(d.people.length === 0 ? ['  none'] : d.people.map((p) => `  ${person(p.actor)}: ${withChange(p.decisions)}, outside working hours ${withChange(p.offHours)}`)),
+    ...(d.people.length === 0
+      ? ['  none']
+      : d.people.map(
+          (p) => `  ${person(p.actor)}: ${withChange(p.decisions)}, outside working hours ${withChange(p.offHours)}`,
+        )),
     `Decisions outside working hours (${WORKING_HOURS} ${d.scope.timezone}): ${withChange(d.offHoursTotal)}`,
     ...reasonLines(d, words),
-    `Edited before approval: ${d.edits.edited.this} of ${d.edits.approved.this} approvals, ${percent(d.edits.meanChangedShare.this)} of words changed on average`
-      + ` (last week ${d.edits.edited.prev} of ${d.edits.approved.prev}, ${percent(d.edits.meanChangedShare.prev)})`,
+    `Edited before approval: ${d.edits.edited.this} of ${d.edits.approved.this} approvals, ${percent(d.edits.meanChangedShare.this)} of words changed on average` +
+      ` (last week ${d.edits.edited.prev} of ${d.edits.approved.prev}, ${percent(d.edits.meanChangedShare.prev)})`,
     `Policy refusals: ${d.refusals.map((r) => `${r.code.replace(/_/g, ' ')} ${withChange(r.n)}`).join(' · ')}`,
     `Model spend: ${withChange(d.spendTotalUsd, usd)}`,
-    ...d.spend.map((s) => `  ${s.flow}: ${withChange(s.usd, usd)} in ${s.calls.this} call${s.calls.this === 1 ? '' : 's'}, per approved item ${s.perApprovedUsd.this === null ? '-' : usd(s.perApprovedUsd.this)}`),
+    ...d.spend.map(
+      (s) =>
+        `  ${s.flow}: ${withChange(s.usd, usd)} in ${s.calls.this} call${s.calls.this === 1 ? '' : 's'}, per approved item ${s.perApprovedUsd.this === null ? '-' : usd(s.perApprovedUsd.this)}`,
+    ),
     'Decisions per day, by outcome, with the median time to decision:',
   ].join('\n');
 }
 
 function decisionTimeLine(t: Digest['timeToDecision'][number]): string {
-  const show = (x: { medianS: number; p90S: number } | null) => (x ? `${formatDuration(x.medianS)} / ${formatDuration(x.p90S)}` : '-');
+  const show = (x: { medianS: number; p90S: number } | null) =>
+    x ? `${formatDuration(x.medianS)} / ${formatDuration(x.p90S)}` : '-';
   return `  ${t.flow}: ${show(t.this)} over ${t.this?.decided ?? 0} decisions (last week ${show(t.prev)})`;
 }
 
 function summaryLines(d: Digest, words: DigestWords): string[] {
-  if (!words.isOffline && words.summary.length === 3) return [`Summary (${plain(words.model)}): ${words.summary.map(plain).join(' ')}`];
+  if (!words.isOffline && words.summary.length === 3)
+    return [`Summary (${plain(words.model)}): ${words.summary.map(plain).join(' ')}`];
   return [`Summary (offline: no model is configured, so rules wrote these sentences): ${ruleSummary(d)}`];
 }
 
 /** Three sentences from the figures alone. */
 export function ruleSummary(d: Digest): string {
-  const decided = { this: d.outcomes.approved.this + d.outcomes.rejected.this + d.outcomes.expired.this, prev: d.outcomes.approved.prev + d.outcomes.rejected.prev + d.outcomes.expired.prev };
+  const decided = {
+    this: d.outcomes.approved.this + d.outcomes.rejected.this + d.outcomes.expired.this,
+    prev: d.outcomes.approved.prev + d.outcomes.rejected.prev + d.outcomes.expired.prev,
+  };
   const medians = d.timeToDecision.filter((t) => t.this).map((t) => `${t.flow} ${formatDuration(t.this!.medianS)}`);
   const oldest = d.pending.oldest[0];
   return [
     `${withChange(decided)} reviews were decided: ${d.outcomes.approved.this} approved, ${d.outcomes.rejected.this} rejected, ${d.outcomes.expired.this} expired.`,
-    medians.length > 0 ? `The median time to decision was ${medians.join(', ')}.` : 'Nobody decided a review this week.',
-    oldest ? `${d.pending.total} reviews are waiting, the oldest since ${oldest.createdAt.slice(0, 10)}.` : 'No review is waiting.',
+    medians.length > 0
+      ? `The median time to decision was ${medians.join(', ')}.`
+      : 'Nobody decided a review this week.',
+    oldest
+      ? `${d.pending.total} reviews are waiting, the oldest since ${oldest.createdAt.slice(0, 10)}.`
+      : 'No review is waiting.',
   ].join(' ');
 }
 
@@ -110,7 +130,8 @@ export function ruleLabel(reason: string): string {
 function reasonLines(d: Digest, words: DigestWords): string[] {
   const all = [...d.rejectionReasons.this, ...d.rejectionReasons.prev];
   const byModel = !words.isOffline && words.reasonLabels.length === all.length;
-  const labelOf = (i: number) => (byModel ? plain(words.reasonLabels[i]!).toLowerCase().slice(0, 40) || 'other' : ruleLabel(all[i]!));
+  const labelOf = (i: number) =>
+    byModel ? plain(words.reasonLabels[i]!).toLowerCase().slice(0, 40) || 'other' : ruleLabel(all[i]!);
   const counts = new Map<string, Pair>();
   all.forEach((_, i) => {
     const label = labelOf(i);
@@ -118,8 +139,13 @@ function reasonLines(d: Digest, words: DigestWords): string[] {
     pair[i < d.rejectionReasons.this.length ? 'this' : 'prev'] += 1;
     counts.set(label, pair);
   });
-  const how = byModel ? `grouped by ${plain(words.model)}`
-    : words.isOffline ? 'grouped by plain rules (offline model)' : 'grouped by plain rules (the model gave no usable labels)';
+  const how = byModel
+    ? `grouped by ${plain(words.model)}`
+    : words.isOffline
+      ? 'grouped by plain rules (offline model)'
+      : 'grouped by plain rules (the model gave no usable labels)';
   const groups = [...counts.entries()].sort((a, b) => b[1].this - a[1].this || (a[0] < b[0] ? -1 : 1));
-  return [`Rejection reasons (${how}): ${groups.length === 0 ? 'none given' : groups.map(([label, n]) => `${label} ${withChange(n)}`).join(' · ')}`];
+  return [
+    `Rejection reasons (${how}): ${groups.length === 0 ? 'none given' : groups.map(([label, n]) => `${label} ${withChange(n)}`).join(' · ')}`,
+  ];
 }

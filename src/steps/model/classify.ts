@@ -37,8 +37,11 @@ const PROVIDER_MESSAGE_CHARS = 200;
 export function classifyFailure(err: unknown, ctx: FailureContext): Unavailable | SignoffError {
   if (err instanceof SignoffError) return err;
   if (err instanceof APIUserAbortError || ctx.signal.aborted) {
-    return new SignoffError('step_failed', `the call to model "${ctx.model}" was cancelled: the step timed out or the worker is stopping`,
-      { details: { retryable: true } });
+    return new SignoffError(
+      'step_failed',
+      `the call to model "${ctx.model}" was cancelled: the step timed out or the worker is stopping`,
+      { details: { retryable: true } },
+    );
   }
   if (err instanceof APIConnectionTimeoutError) return { reason: `timed out after ${ctx.callTimeoutMs} ms` };
   if (err instanceof APIConnectionError) return { reason: 'could not be reached (connection error)' };
@@ -51,18 +54,27 @@ function classifyStatus(err: APIError, status: number, ctx: FailureContext): Una
   const code = err.code ?? err.type;
   if (status === 429) {
     if (err.code === 'insufficient_quota' || err.type === 'insufficient_quota') {
-      return blockedError('quota',
-        'the model provider says the account has no quota left (insufficient_quota); add credit or change OPENAI_API_KEY, then retry the run');
+      return blockedError(
+        'quota',
+        'the model provider says the account has no quota left (insufficient_quota); add credit or change OPENAI_API_KEY, then retry the run',
+      );
     }
     const waitMs = retryAfterMs(err.headers) ?? DEFAULT_RETRY_AFTER_MS;
-    return retryLater(`${model} is rate limited (429${code ? ` ${code}` : ''}); trying again in ${Math.ceil(waitMs / 1000)} s`, waitMs);
+    return retryLater(
+      `${model} is rate limited (429${code ? ` ${code}` : ''}); trying again in ${Math.ceil(waitMs / 1000)} s`,
+      waitMs,
+    );
   }
   // 408 and 409 are what the SDK itself would have retried: transient, like a 5xx.
-  if (status >= 500 || status === 408 || status === 409) return { reason: `returned ${status}${code ? ` (${code})` : ''}` };
+  if (status >= 500 || status === 408 || status === 409)
+    return { reason: `returned ${status}${code ? ` (${code})` : ''}` };
   if (status === 404) return { reason: 'was not found (404)' };
   if (status === 401) return permanentError('the model provider refused the API key (401); check OPENAI_API_KEY');
-  if (status === 403) return permanentError(`the model provider denied access to ${model} (403); check the key's permissions`);
-  return permanentError(`the model provider rejected the request to ${model} (${status}): ${providerMessage(err, ctx)}`);
+  if (status === 403)
+    return permanentError(`the model provider denied access to ${model} (403); check the key's permissions`);
+  return permanentError(
+    `the model provider rejected the request to ${model} (${status}): ${providerMessage(err, ctx)}`,
+  );
 }
 
 /** The provider's own words (they say which parameter is wrong), redacted and short. */
@@ -80,8 +92,10 @@ function providerMessage(err: APIError, ctx: FailureContext): string {
  * both are sent. Undefined when neither says.
  */
 export function retryAfterMs(headers: Headers | undefined, now = Date.now()): number | undefined {
-  const waits = [parseWait(headers?.get('retry-after-ms'), 1, now), parseWait(headers?.get('retry-after'), 1000, now)]
-    .filter((ms): ms is number => ms !== undefined);
+  const waits = [
+    parseWait(headers?.get('retry-after-ms'), 1, now),
+    parseWait(headers?.get('retry-after'), 1000, now),
+  ].filter((ms): ms is number => ms !== undefined);
   return waits.length ? Math.max(...waits) : undefined;
 }
 

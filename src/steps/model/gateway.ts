@@ -48,7 +48,9 @@ type LedgerKey = Omit<ModelCall, 'outcome' | 'error' | 'inputTokens' | 'outputTo
 type CallOutcome<T> = { kind: 'unavailable'; reason: string } | { kind: 'answered'; check: CheckedAnswer<T> };
 
 /** Usage and cost summed over the calls of one generate(). */
-interface Tally extends ModelUsage { costUsd: number }
+interface Tally extends ModelUsage {
+  costUsd: number;
+}
 
 /** Built-in model for runs with no provider configured: no network, same pipeline. */
 const offlineTransport: Transport = async (call) => {
@@ -71,7 +73,9 @@ class Gateway implements ModelGateway {
     this.isOffline = o.settings.apiKey === null && o.settings.baseUrl === null;
     this.transport = this.isOffline ? offlineTransport : createOpenAITransport(o.settings);
     // The offline model is local: the provider's rate limits do not apply to it.
-    this.pace = this.isOffline ? {} : { perMinute: o.settings.requestsPerMinute, weightPerMinute: o.settings.tokensPerMinute };
+    this.pace = this.isOffline
+      ? {}
+      : { perMinute: o.settings.requestsPerMinute, weightPerMinute: o.settings.tokensPerMinute };
   }
 
   async generate<T>(req: ModelRequest<T>, scope: ModelScope): Promise<ModelResult<T>> {
@@ -97,7 +101,9 @@ class Gateway implements ModelGateway {
         ? this.result<T>(model, check.value, undefined, tally)
         : this.result<T>(model, null, { reason: check.reason, raw: check.raw }, tally);
     }
-    throw new SignoffError('step_failed', `no model of "${req.route}" could answer: ${failures.join('; ')}`, { details: { retryable: true } });
+    throw new SignoffError('step_failed', `no model of "${req.route}" could answer: ${failures.join('; ')}`, {
+      details: { retryable: true },
+    });
   }
 
   /** What leaves the process: secrets redacted everywhere, the material cut to size. */
@@ -125,45 +131,80 @@ class Gateway implements ModelGateway {
 
   /** One paced, counted, recorded call. Throws what the step should throw; returns what the loop acts on. */
   private call<T>(call: ProviderCall, req: ModelRequest<T>, scope: ModelScope, tally: Tally): Promise<CallOutcome<T>> {
-    const textChars = call.system.length + call.prompt.length + (call.correction ? call.correction.raw.length + CORRECTION_CHARS : 0);
+    const textChars =
+      call.system.length + call.prompt.length + (call.correction ? call.correction.raw.length + CORRECTION_CHARS : 0);
     const estimatedTokens = Math.ceil(textChars / CHARS_PER_TOKEN) + call.maxOutputTokens;
-    return this.o.pacer.schedule('model', this.pace, async () => {
-      const made = await countModelCalls(this.o.sql, scope.jobKey);
-      if (made >= this.o.settings.maxCallsPerStep) {
-        throw permanentError(`model step made ${made} calls, its limit (MODEL_MAX_CALLS_PER_STEP)`);
-      }
-      // Numbered after every earlier call of the job, so two generate() calls in one attempt never collide.
-      const row: LedgerKey = {
-        runId: scope.runId, jobKey: scope.jobKey, attempt: scope.attempt, callNo: made + 1, model: call.model, offline: this.isOffline,
-      };
-      let answer: RawAnswer;
-      try {
-        answer = await this.transport(call);
-      } catch (err) {
-        return this.failed(err, row, scope);
-      }
-      const check = checkAnswer(answer, req.schema);
-      const costUsd = this.costOf(call.model, answer.usage);
-      tally.inputTokens += answer.usage.inputTokens;
-      tally.outputTokens += answer.usage.outputTokens;
-      tally.costUsd += costUsd;
-      await recordModelCall(this.o.sql, {
-        ...row, outcome: check.ok ? 'ok' : 'invalid', error: check.ok ? null : check.reason, ...answer.usage, costUsd,
-      });
-      return { kind: 'answered', check };
-    }, estimatedTokens);
+    return this.o.pacer.schedule(
+      'model',
+      this.pace,
+      async () => {
+        const made = await countModelCalls(this.o.sql, scope.jobKey);
+        if (made >= this.o.settings.maxCallsPerStep) {
+          throw permanentError(`model step made ${made} calls, its limit (MODEL_MAX_CALLS_PER_STEP)`);
+        }
+        // Numbered after every earlier call of the job, so two generate() calls in one attempt never collide.
+        const row: LedgerKey = {
+          runId: scope.runId,
+          jobKey: scope.jobKey,
+          attempt: scope.attempt,
+          callNo: made + 1,
+          model: call.model,
+          offline: this.isOffline,
+        };
+        let answer: RawAnswer;
+        try {
+          answer = await this.transport(call);
+        } catch (err) {
+          return this.failed(err, row, scope);
+        }
+        const check = checkAnswer(answer, req.schema);
+        const costUsd = this.costOf(call.model, answer.usage);
+        tally.inputTokens += answer.usage.inputTokens;
+        tally.outputTokens += answer.usage.outputTokens;
+        tally.costUsd += costUsd;
+        await recordModelCall(this.o.sql, {
+          ...row,
+          outcome: check.ok ? 'ok' : 'invalid',
+          error: check.ok ? null : check.reason,
+          ...answer.usage,
+          costUsd,
+        });
+        return { kind: 'answered', check };
+      },
+      estimatedTokens,
+    );
   }
 
   /** Records a call that got no answer, then throws or hands the loop the reason to move on. */
-  private async failed(err: unknown, row: LedgerKey, scope: ModelScope): Promise<{ kind: 'unavailable'; reason: string }> {
+  private async failed(
+    err: unknown,
+    row: LedgerKey,
+    scope: ModelScope,
+  ): Promise<{ kind: 'unavailable'; reason: string }> {
     const { settings } = this.o;
     const failure = classifyFailure(err, {
-      model: row.model, callTimeoutMs: settings.callTimeoutMs, signal: scope.signal, redactPatterns: settings.redactPatterns, apiKey: settings.apiKey,
+      model: row.model,
+      callTimeoutMs: settings.callTimeoutMs,
+      signal: scope.signal,
+      redactPatterns: settings.redactPatterns,
+      apiKey: settings.apiKey,
     });
     const reason = failure instanceof SignoffError ? failure.message : failure.reason;
-    await recordModelCall(this.o.sql, { ...row, outcome: 'error', error: reason, inputTokens: 0, outputTokens: 0, costUsd: 0 });
+    await recordModelCall(this.o.sql, {
+      ...row,
+      outcome: 'error',
+      error: reason,
+      inputTokens: 0,
+      outputTokens: 0,
+      costUsd: 0,
+    });
     if (failure instanceof SignoffError) throw failure;
-    this.o.log.warn('model call failed; the next model of the route is tried, if any', { runId: row.runId, job: row.jobKey, model: row.model, reason });
+    this.o.log.warn('model call failed; the next model of the route is tried, if any', {
+      runId: row.runId,
+      job: row.jobKey,
+      model: row.model,
+      reason,
+    });
     return { kind: 'unavailable', reason };
   }
 
@@ -171,7 +212,8 @@ class Gateway implements ModelGateway {
     const { prices } = this.o.settings;
     const price = Object.hasOwn(prices, model) ? prices[model] : undefined;
     if (!price) {
-      if (!this.unpriced.has(model)) this.o.log.warn('model has no price (MODEL_PRICES); its calls are counted as free', { model });
+      if (!this.unpriced.has(model))
+        this.o.log.warn('model has no price (MODEL_PRICES); its calls are counted as free', { model });
       this.unpriced.add(model);
       return 0;
     }
@@ -180,8 +222,12 @@ class Gateway implements ModelGateway {
 
   private result<T>(model: string, value: T | null, invalid: ModelResult<T>['invalid'], tally: Tally): ModelResult<T> {
     return {
-      value, ...(invalid ? { invalid } : {}), model, offline: this.isOffline,
-      usage: { inputTokens: tally.inputTokens, outputTokens: tally.outputTokens }, costUsd: roundUsd(tally.costUsd),
+      value,
+      ...(invalid ? { invalid } : {}),
+      model,
+      offline: this.isOffline,
+      usage: { inputTokens: tally.inputTokens, outputTokens: tally.outputTokens },
+      costUsd: roundUsd(tally.costUsd),
     };
   }
 }

@@ -45,7 +45,10 @@ export function answerOffline(input: { system: string; prompt: string; schema: J
 
 function readMaterial(prompt: string): Material {
   const subject = /^[ \t]*Subject:[ \t]*(\S.*)$/m.exec(prompt)?.[1];
-  const firstLine = prompt.split('\n').map((l) => l.replace(/^#+\s*/, '').trim()).find((l) => l.length > 0);
+  const firstLine = prompt
+    .split('\n')
+    .map((l) => l.replace(/^#+\s*/, '').trim())
+    .find((l) => l.length > 0);
   // The feedback is the rest of its line (or the next line): prompts go on with instructions after it.
   const feedback = /Reviewer feedback:[ \t]*(?:\n[ \t]*)?(\S[^\n]*)/.exec(prompt)?.[1];
   return {
@@ -68,7 +71,9 @@ function build(schema: JsonSchema, key: string, m: Material, root: JsonSchema): 
       return Object.fromEntries(Object.entries(properties).map(([k, s]) => [k, build(s, k, m, root)]));
     }
     case 'array':
-      return Array.from({ length: Number(schema.minItems ?? 0) }, () => build((schema.items ?? {}) as JsonSchema, key, m, root));
+      return Array.from({ length: Number(schema.minItems ?? 0) }, () =>
+        build((schema.items ?? {}) as JsonSchema, key, m, root),
+      );
     case 'string':
       return fitLength(key === 'reply' ? supportReply(m) : `${words(key)}: ${m.topic}`, schema);
     case 'integer':
@@ -119,7 +124,11 @@ function fitLength(text: string, schema: JsonSchema): string {
 
 /** `nextStep` / `next_step` → `next step`. */
 function words(key: string): string {
-  const spaced = key.replace(/([a-z])([A-Z])/g, '$1 $2').replace(/[_-]+/g, ' ').trim().toLowerCase();
+  const spaced = key
+    .replace(/([a-z])([A-Z])/g, '$1 $2')
+    .replace(/[_-]+/g, ' ')
+    .trim()
+    .toLowerCase();
   return spaced || 'answer';
 }
 

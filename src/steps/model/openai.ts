@@ -8,7 +8,10 @@
  * says what they mean.
  */
 import OpenAI from 'openai';
-import type { ChatCompletionCreateParamsNonStreaming, ChatCompletionMessageParam } from 'openai/resources/chat/completions';
+import type {
+  ChatCompletionCreateParamsNonStreaming,
+  ChatCompletionMessageParam,
+} from 'openai/resources/chat/completions';
 import type { ModelSettings } from './types.ts';
 import type { JsonSchema, RawAnswer } from './schema.ts';
 
@@ -43,10 +46,16 @@ export function createOpenAITransport(settings: ModelSettings): Transport {
     const body: ChatCompletionCreateParamsNonStreaming = {
       model: call.model,
       messages: messagesFor(call),
-      response_format: { type: 'json_schema', json_schema: { name: call.schemaName, schema: call.jsonSchema, strict: true } },
+      response_format: {
+        type: 'json_schema',
+        json_schema: { name: call.schemaName, schema: call.jsonSchema, strict: true },
+      },
       ...(isOpenAI ? { max_completion_tokens: call.maxOutputTokens } : { max_tokens: call.maxOutputTokens }),
     };
-    const completion = await client.chat.completions.create(body, { timeout: settings.callTimeoutMs, signal: call.signal });
+    const completion = await client.chat.completions.create(body, {
+      timeout: settings.callTimeoutMs,
+      signal: call.signal,
+    });
     const choice = completion.choices?.[0];
     const fn = choice?.message.tool_calls?.find((t) => t.type === 'function');
     return {
@@ -54,7 +63,10 @@ export function createOpenAITransport(settings: ModelSettings): Transport {
       refusal: choice?.message.refusal ?? null,
       finishReason: choice?.finish_reason ?? null,
       toolCall: fn ? { name: fn.function.name, arguments: fn.function.arguments } : null,
-      usage: { inputTokens: completion.usage?.prompt_tokens ?? 0, outputTokens: completion.usage?.completion_tokens ?? 0 },
+      usage: {
+        inputTokens: completion.usage?.prompt_tokens ?? 0,
+        outputTokens: completion.usage?.completion_tokens ?? 0,
+      },
     };
   };
 }
@@ -68,7 +80,10 @@ function messagesFor(call: ProviderCall): ChatCompletionMessageParam[] {
     messages.push(
       // Some servers reject an empty assistant turn.
       { role: 'assistant', content: call.correction.raw || '(empty answer)' },
-      { role: 'user', content: `That answer was invalid: ${call.correction.reason}. Answer again with only a JSON object that matches the "${call.schemaName}" schema.` },
+      {
+        role: 'user',
+        content: `That answer was invalid: ${call.correction.reason}. Answer again with only a JSON object that matches the "${call.schemaName}" schema.`,
+      },
     );
   }
   return messages;

@@ -89,13 +89,22 @@ function renderText(template: PromptTemplate, text: string, vars: Record<string,
   // Repeat so blocks nested inside other blocks are resolved too.
   for (let previous = ''; previous !== out;) {
     previous = out;
-    out = out.replace(/\{\{#(\w+)\}\}([\s\S]*?)\{\{\/\1\}\}/g, (_m, name: string, body: string) => (vars[name] ? body : ''));
+    out = out.replace(/\{\{#(\w+)\}\}([\s\S]*?)\{\{\/\1\}\}/g, (_m, name: string, body: string) =>
+      vars[name] ? body : '',
+    );
   }
   const stray = /\{\{[#/](\w+)\}\}/.exec(out);
-  if (stray) throw new SignoffError('flow_invalid', `prompt ${template.path}: block "${stray[1]}" is not closed with {{/${stray[1]}}}`);
+  if (stray)
+    throw new SignoffError(
+      'flow_invalid',
+      `prompt ${template.path}: block "${stray[1]}" is not closed with {{/${stray[1]}}}`,
+    );
   out = out.replace(/\{\{\s*(\w+)\s*\}\}/g, (_m, name: string) => {
     if (!Object.hasOwn(vars, name)) {
-      throw new SignoffError('flow_invalid', `prompt ${template.path} uses {{${name}}}, but no value named "${name}" was given`);
+      throw new SignoffError(
+        'flow_invalid',
+        `prompt ${template.path} uses {{${name}}}, but no value named "${name}" was given`,
+      );
     }
     return vars[name] ?? '';
   });

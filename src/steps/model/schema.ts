@@ -32,9 +32,28 @@ export type CheckedAnswer<T> = { ok: true; value: T } | { ok: false; reason: str
  * sent; the zod schema still checks it on the answer (checkAnswer).
  */
 const PERMITTED = new Set([
-  'type', 'properties', 'required', 'additionalProperties', 'items', 'enum', 'const', 'anyOf', '$ref', '$defs',
-  'definitions', 'description', 'title', 'pattern', 'format', 'multipleOf', 'minimum', 'maximum',
-  'exclusiveMinimum', 'exclusiveMaximum', 'minItems', 'maxItems',
+  'type',
+  'properties',
+  'required',
+  'additionalProperties',
+  'items',
+  'enum',
+  'const',
+  'anyOf',
+  '$ref',
+  '$defs',
+  'definitions',
+  'description',
+  'title',
+  'pattern',
+  'format',
+  'multipleOf',
+  'minimum',
+  'maximum',
+  'exclusiveMinimum',
+  'exclusiveMaximum',
+  'minItems',
+  'maxItems',
 ]);
 /** The `format` values strict mode knows (same page); zod's others (e.g. `cidrv4`) are left to zod. */
 const FORMATS = new Set(['date-time', 'time', 'date', 'duration', 'email', 'hostname', 'ipv4', 'ipv6', 'uuid']);
@@ -52,8 +71,10 @@ export function toStrictJsonSchema(schema: z.ZodType, name: string): JsonSchema 
     json = zodResponseFormat(schema, name).json_schema.schema as JsonSchema;
   } catch (err) {
     const why = err instanceof Error ? err.message : String(err);
-    throw new SignoffError('step_failed', `the "${name}" answer schema cannot be used for structured output: ${why}`,
-      { cause: err, details: { retryable: false } });
+    throw new SignoffError('step_failed', `the "${name}" answer schema cannot be used for structured output: ${why}`, {
+      cause: err,
+      details: { retryable: false },
+    });
   }
   return permittedOnly(json) as JsonSchema;
 }
@@ -74,9 +95,12 @@ function permittedOnly(node: unknown): unknown {
   for (const [key, value] of Object.entries(node)) {
     if (!PERMITTED.has(key) || (key === 'format' && !FORMATS.has(String(value)))) continue;
     // Under these keys the values are names → schemas, not schemas themselves.
-    out[key] = key === 'properties' || key === '$defs' || key === 'definitions'
-      ? Object.fromEntries(Object.entries(value as object).map(([k, v]) => [k, permittedOnly(v)]))
-      : key === 'enum' || key === 'const' || key === 'required' ? value : permittedOnly(value);
+    out[key] =
+      key === 'properties' || key === '$defs' || key === 'definitions'
+        ? Object.fromEntries(Object.entries(value as object).map(([k, v]) => [k, permittedOnly(v)]))
+        : key === 'enum' || key === 'const' || key === 'required'
+          ? value
+          : permittedOnly(value);
   }
   return out;
 }
@@ -90,8 +114,10 @@ export function checkAnswer<T>(answer: RawAnswer, schema: z.ZodType<T>): Checked
   const invalid = (reason: string): CheckedAnswer<T> => ({ ok: false, reason, raw });
   if (answer.refusal) return invalid(`the model refused: ${quote(answer.refusal)}`);
   if (answer.finishReason === 'length') return invalid('the answer was cut off at the token limit');
-  if (answer.finishReason === 'content_filter') return invalid("the answer was withheld by the provider's content filter");
-  if (answer.toolCall && !answer.content) return invalid(`the model called a function (${quote(answer.toolCall.name)}) instead of answering`);
+  if (answer.finishReason === 'content_filter')
+    return invalid("the answer was withheld by the provider's content filter");
+  if (answer.toolCall && !answer.content)
+    return invalid(`the model called a function (${quote(answer.toolCall.name)}) instead of answering`);
   if (!answer.content?.trim()) return invalid('the answer was empty');
   let parsed: unknown;
   try {

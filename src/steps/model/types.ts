@@ -34,7 +34,10 @@ export interface ModelScope {
   signal: AbortSignal;
 }
 
-export interface ModelUsage { inputTokens: number; outputTokens: number }
+export interface ModelUsage {
+  inputTokens: number;
+  outputTokens: number;
+}
 
 export interface ModelResult<T> {
   /** The validated answer; null when it stayed invalid after the one retry. */
@@ -55,7 +58,10 @@ export interface ModelGateway {
 }
 
 /** Price of a model per million tokens, in US dollars. */
-export interface ModelPrice { inputPerMTok: number; outputPerMTok: number }
+export interface ModelPrice {
+  inputPerMTok: number;
+  outputPerMTok: number;
+}
 
 export interface ModelSettings {
   /** OPENAI_API_KEY; null with no base URL means the offline model. */

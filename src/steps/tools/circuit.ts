@@ -51,7 +51,10 @@ export class CircuitBreaker {
     if (!state || state.openUntil === 0) return;
     const remainingMs = state.openUntil - this.now();
     if (remainingMs > 0) {
-      throw retryLater(`${host} is failing (${state.failures} failures in a row); circuit open, trying again in ${Math.ceil(remainingMs / 1000)} s`, remainingMs);
+      throw retryLater(
+        `${host} is failing (${state.failures} failures in a row); circuit open, trying again in ${Math.ceil(remainingMs / 1000)} s`,
+        remainingMs,
+      );
     }
     if (state.isTrialInFlight) {
       throw retryLater(`${host} is failing; circuit half-open, a trial call is in flight`, TRIAL_WAIT_MS);

@@ -39,7 +39,12 @@ export interface GuardedHttpOptions {
  */
 export class TransportError extends Error {
   override readonly name = 'TransportError';
-  constructor(readonly host: string, message: string, readonly isAmbiguous: boolean, options?: { cause?: unknown }) {
+  constructor(
+    readonly host: string,
+    message: string,
+    readonly isAmbiguous: boolean,
+    options?: { cause?: unknown },
+  ) {
     super(message, options);
   }
 }
@@ -47,7 +52,10 @@ export class TransportError extends Error {
 /** A non-2xx answer. The guard itself returns every status; the ToolBox's per-call http throws this. */
 export class HttpStatusError extends Error {
   override readonly name = 'HttpStatusError';
-  constructor(readonly host: string, readonly response: HttpResponse) {
+  constructor(
+    readonly host: string,
+    readonly response: HttpResponse,
+  ) {
     super(`${host} answered ${response.status}`);
   }
 }
@@ -130,12 +138,15 @@ class EgressGuard implements GuardedHttp {
 
   /** Same origin as a connector's base URL, and under its path (`/api` covers `/api/x`, not `/apiX`). */
   private isTrusted(url: URL): boolean {
-    return this.trusted.some((b) => url.origin === b.origin && (url.pathname === b.path || url.pathname.startsWith(`${b.path}/`)));
+    return this.trusted.some(
+      (b) => url.origin === b.origin && (url.pathname === b.path || url.pathname.startsWith(`${b.path}/`)),
+    );
   }
 
   /** The checks that need no DNS. Literal IPs are checked here: Node skips `lookup` for them. */
   private checkUntrusted(url: URL): void {
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw this.refuse(url, `scheme ${url.protocol} is not allowed (http and https only)`);
+    if (url.protocol !== 'http:' && url.protocol !== 'https:')
+      throw this.refuse(url, `scheme ${url.protocol} is not allowed (http and https only)`);
     const isListed = this.allowlist.has(url.host) || (url.port === '' && this.allowlist.has(url.hostname));
     if (!isListed) throw this.refuse(url, `${url.host} is not on the egress allowlist (EGRESS_ALLOWLIST)`);
     const literal = url.hostname.replace(/^\[|\]$/g, '');
@@ -162,7 +173,9 @@ class EgressGuard implements GuardedHttp {
     const shown = url ? `${url.protocol}//${url.host}${url.pathname}`.slice(0, 200) : 'an invalid URL';
     this.opts.log.warn('egress refused', { url: shown, reason });
     this.opts.onRefusal?.({ url: shown, reason });
-    return new SignoffError('tool_refused', `request to ${shown} refused: ${reason}`, { details: { retryable: false } });
+    return new SignoffError('tool_refused', `request to ${shown} refused: ${reason}`, {
+      details: { retryable: false },
+    });
   }
 }
 
@@ -188,39 +201,67 @@ function send(url: URL, o: SendOptions): Promise<HttpResponse> {
     headers['content-length'] = String(Buffer.byteLength(payload));
   }
   const transport = url.protocol === 'https:' ? https : http;
-  if (o.signal?.aborted) return Promise.reject(new TransportError(url.host, `request to ${url.host} was cancelled before sending`, false));
+  if (o.signal?.aborted)
+    return Promise.reject(new TransportError(url.host, `request to ${url.host} was cancelled before sending`, false));
   return new Promise((resolve, reject) => {
     let isSent = false;
     let isSettled = false;
     // agent: false: a fresh socket per request, so a pooled connection made for a
     // trusted URL is never reused for one whose address was not checked.
-    const req = transport.request(url, { method: o.method, headers, agent: false, ...(o.lookup ? { lookup: o.lookup } : {}) });
+    const req = transport.request(url, {
+      method: o.method,
+      headers,
+      agent: false,
+      ...(o.lookup ? { lookup: o.lookup } : {}),
+    });
     const settle = (err: unknown, res?: HttpResponse) => {
       if (isSettled) return;
       isSettled = true;
       clearTimeout(timer);
       o.signal?.removeEventListener('abort', onAbort);
       if (res) resolve(res);
-      else reject(err instanceof SignoffError || err instanceof TransportError ? err : describeTransportFailure(url, err, isSent));
+      else
+        reject(
+          err instanceof SignoffError || err instanceof TransportError
+            ? err
+            : describeTransportFailure(url, err, isSent),
+        );
     };
-    const timer = setTimeout(() => req.destroy(new TransportError(url.host, `no answer from ${url.host} within ${o.timeoutMs} ms`, false)), Math.max(0, o.deadline - Date.now()));
+    const timer = setTimeout(
+      () => req.destroy(new TransportError(url.host, `no answer from ${url.host} within ${o.timeoutMs} ms`, false)),
+      Math.max(0, o.deadline - Date.now()),
+    );
     const onAbort = () => req.destroy(new TransportError(url.host, `request to ${url.host} was cancelled`, false));
     o.signal?.addEventListener('abort', onAbort, { once: true });
-    req.on('finish', () => { isSent = true; });
+    req.on('finish', () => {
+      isSent = true;
+    });
     // Our own timeout and abort errors learn only here whether the request had gone out.
-    req.on('error', (err) => settle(err instanceof TransportError ? new TransportError(err.host, err.message, isSent || err.isAmbiguous) : err));
+    req.on('error', (err) =>
+      settle(
+        err instanceof TransportError ? new TransportError(err.host, err.message, isSent || err.isAmbiguous) : err,
+      ),
+    );
     req.on('response', (res) => collect(url, req, res, settle));
     req.end(payload);
   });
 }
 
 /** Reads an answer, up to MAX_RESPONSE_BYTES. Once headers arrived, any failure is ambiguous. */
-function collect(url: URL, req: http.ClientRequest, res: http.IncomingMessage, settle: (err: unknown, res?: HttpResponse) => void): void {
+function collect(
+  url: URL,
+  req: http.ClientRequest,
+  res: http.IncomingMessage,
+  settle: (err: unknown, res?: HttpResponse) => void,
+): void {
   const chunks: Buffer[] = [];
   let size = 0;
   res.on('data', (chunk: Buffer) => {
     size += chunk.length;
-    if (size > MAX_RESPONSE_BYTES) req.destroy(new TransportError(url.host, `answer from ${url.host} is larger than ${MAX_RESPONSE_BYTES} bytes`, true));
+    if (size > MAX_RESPONSE_BYTES)
+      req.destroy(
+        new TransportError(url.host, `answer from ${url.host} is larger than ${MAX_RESPONSE_BYTES} bytes`, true),
+      );
     else chunks.push(chunk);
   });
   res.on('error', (err) => settle(err instanceof TransportError ? err : describeTransportFailure(url, err, true)));

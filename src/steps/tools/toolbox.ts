@@ -21,7 +21,16 @@ import type { Pacer } from '../../ops/pacing.ts';
 import { CircuitBreaker, type CallOutcome, type CircuitOptions } from './circuit.ts';
 import { createGuardedHttp, HttpStatusError, TransportError } from './http.ts';
 import type {
-  ConnectorSettings, GuardedHttp, HttpResponse, ProposedCall, ToolCaller, ToolContext, ToolDefinition, ToolJournal, ToolScope, ToolSettings,
+  ConnectorSettings,
+  GuardedHttp,
+  HttpResponse,
+  ProposedCall,
+  ToolCaller,
+  ToolContext,
+  ToolDefinition,
+  ToolJournal,
+  ToolScope,
+  ToolSettings,
 } from './types.ts';
 
 export interface ToolBoxOptions {
@@ -58,12 +67,14 @@ export class ToolBox implements ToolCaller {
       if (this.tools.has(tool.name)) throw new SignoffError('flow_invalid', `tool "${tool.name}" is registered twice`);
       this.tools.set(tool.name, tool);
     }
-    this.http = o.http ?? createGuardedHttp({
-      trustedBaseUrls: Object.values(o.settings.connectors).map((c) => c.baseUrl),
-      allowlist: o.settings.egressAllowlist,
-      log: o.log,
-      timeoutMs: o.settings.callTimeoutMs,
-    });
+    this.http =
+      o.http ??
+      createGuardedHttp({
+        trustedBaseUrls: Object.values(o.settings.connectors).map((c) => c.baseUrl),
+        allowlist: o.settings.egressAllowlist,
+        log: o.log,
+        timeoutMs: o.settings.callTimeoutMs,
+      });
     this.circuit = new CircuitBreaker(o.circuit);
   }
 
@@ -83,7 +94,11 @@ export class ToolBox implements ToolCaller {
     if (!(err instanceof Error)) return err;
     // The cause may carry the provider's whole answer (HttpStatusError.response): only its redacted words are kept.
     const cause = err.cause instanceof Error ? new Error(clean(err.cause.message)) : undefined;
-    if (err instanceof SignoffError) return new SignoffError(err.code, clean(err.message), { cause, details: err.details ? { ...err.details } : undefined });
+    if (err instanceof SignoffError)
+      return new SignoffError(err.code, clean(err.message), {
+        cause,
+        details: err.details ? { ...err.details } : undefined,
+      });
     return new Error(clean(err.message), cause ? { cause } : undefined);
   }
 
@@ -100,20 +115,32 @@ export class ToolBox implements ToolCaller {
       settings: settings ?? NO_CONNECTOR,
     };
     const journal = tool.safety === 'unsafe' ? this.o.journal : undefined;
-    if (!journal) return this.validOutput(tool, await this.attempt(tool, args, ctx, scope).catch((err: unknown) => this.settle(tool, args, ctx, scope, err)));
+    if (!journal)
+      return this.validOutput(
+        tool,
+        await this.attempt(tool, args, ctx, scope).catch((err: unknown) => this.settle(tool, args, ctx, scope, err)),
+      );
     const earlier = await journal.earlier(scope.jobKey);
     if (earlier?.kind === 'done') {
       this.o.log.info('an earlier attempt made this call; using its answer', { runId: scope.runId, tool: tool.name });
       return this.validOutput(tool, earlier.output);
     }
     if (earlier?.kind === 'unknown') {
-      this.o.log.warn('an earlier unsafe call has an unknown outcome; asking a person', { runId: scope.runId, tool: tool.name });
-      throw blockedError('needs_human', `tool "${tool.name}" may already have run: an earlier attempt was cut off before its answer arrived. Check ${tool.connector}, then retry the run to call it again, or cancel it`);
+      this.o.log.warn('an earlier unsafe call has an unknown outcome; asking a person', {
+        runId: scope.runId,
+        tool: tool.name,
+      });
+      throw blockedError(
+        'needs_human',
+        `tool "${tool.name}" may already have run: an earlier attempt was cut off before its answer arrived. Check ${tool.connector}, then retry the run to call it again, or cancel it`,
+      );
     }
     await journal.begin(scope.jobKey, scope.attempt, tool.name);
     let output: unknown;
     try {
-      output = await this.attempt(tool, args, ctx, scope).catch((err: unknown) => this.settle(tool, args, ctx, scope, err));
+      output = await this.attempt(tool, args, ctx, scope).catch((err: unknown) =>
+        this.settle(tool, args, ctx, scope, err),
+      );
     } catch (err) {
       await journal.end(scope.jobKey, scope.attempt, isSignoffError(err, 'step_blocked') ? 'ambiguous' : 'failed');
       throw err;
@@ -128,14 +155,17 @@ export class ToolBox implements ToolCaller {
     const tool = this.tools.get(name);
     if (!tool) throw new SignoffError('tool_refused', `there is no tool "${name}"`, { details: { retryable: false } });
     const parsed = tool.input.safeParse(input);
-    if (!parsed.success) throw permanentError(`tool "${name}" was given invalid input: ${listProblems(parsed.error.issues)}`);
+    if (!parsed.success)
+      throw permanentError(`tool "${name}" was given invalid input: ${listProblems(parsed.error.issues)}`);
     return tool.describe(parsed.data, this.o.settings.connectors[tool.connector] ?? NO_CONNECTOR);
   }
 
   private permitted(name: string, scope: ToolScope): ToolDefinition {
     const tool = this.tools.get(name);
     if (tool && scope.allowed.includes(name)) return tool;
-    const reason = tool ? `flow "${scope.flowId}" may not call tool "${name}" (not in its tools list)` : `flow "${scope.flowId}" asked for tool "${name}", which does not exist`;
+    const reason = tool
+      ? `flow "${scope.flowId}" may not call tool "${name}" (not in its tools list)`
+      : `flow "${scope.flowId}" asked for tool "${name}", which does not exist`;
     this.reportRefusal(scope, name, reason);
     throw new SignoffError('tool_refused', reason, { details: { retryable: false } });
   }
@@ -161,7 +191,10 @@ export class ToolBox implements ToolCaller {
 
   private answerLocally(tool: ToolDefinition, args: unknown, scope: ToolScope): unknown {
     const env = tool.connector.toUpperCase();
-    this.o.log.info(`not sent: ${tool.connector} is not configured (set ${env}_URL and ${env}_TOKEN)`, { runId: scope.runId, tool: tool.name });
+    this.o.log.info(`not sent: ${tool.connector} is not configured (set ${env}_URL and ${env}_TOKEN)`, {
+      runId: scope.runId,
+      tool: tool.name,
+    });
     return this.validOutput(tool, tool.local!(args));
   }
 
@@ -187,16 +220,29 @@ export class ToolBox implements ToolCaller {
         const host = hostOf(req.url);
         const headers = { ...req.headers };
         for (const [header, value] of Object.entries(headers)) {
-          if (header.toLowerCase() === 'authorization') for (const secret of authorizationSecrets(value)) sent.add(secret);
+          if (header.toLowerCase() === 'authorization')
+            for (const secret of authorizationSecrets(value)) sent.add(secret);
         }
         if (tool.safety === 'keyed' && req.method !== 'GET') headers['idempotency-key'] = scope.jobKey;
         this.circuit.admit(host);
         let outcome: CallOutcome = 'neutral';
         try {
           const res = await this.o.pacer.schedule(`tool:${host}`, { perMinute: this.o.settings.perHostPerMinute }, () =>
-            this.http.request({ ...req, headers, timeoutMs: req.timeoutMs ?? this.o.settings.callTimeoutMs, signal: req.signal ?? scope.signal }));
+            this.http.request({
+              ...req,
+              headers,
+              timeoutMs: req.timeoutMs ?? this.o.settings.callTimeoutMs,
+              signal: req.signal ?? scope.signal,
+            }),
+          );
           outcome = res.status >= 500 || res.status === 429 ? 'failure' : 'success';
-          this.o.log.debug('tool http call', { runId: scope.runId, tool: tool.name, method: req.method, host, status: res.status });
+          this.o.log.debug('tool http call', {
+            runId: scope.runId,
+            tool: tool.name,
+            method: req.method,
+            host,
+            status: res.status,
+          });
           if (res.status >= 400) throw new HttpStatusError(host, res);
           return res;
         } catch (err) {
@@ -210,7 +256,13 @@ export class ToolBox implements ToolCaller {
   }
 
   /** Turns a failed call into its output (a 409 on a keyed tool) or into the engine's error kind. */
-  private async settle(tool: ToolDefinition, args: unknown, ctx: ToolContext, scope: ToolScope, err: unknown): Promise<unknown> {
+  private async settle(
+    tool: ToolDefinition,
+    args: unknown,
+    ctx: ToolContext,
+    scope: ToolScope,
+    err: unknown,
+  ): Promise<unknown> {
     if (isSignoffError(err, 'tool_refused')) this.reportRefusal(scope, tool.name, err.message);
     if (err instanceof HttpStatusError) {
       if (err.response.status === 409 && tool.safety === 'keyed') {
@@ -220,18 +272,36 @@ export class ToolBox implements ToolCaller {
           return earlier;
         }
       }
-      this.o.log.warn('tool call failed', { runId: scope.runId, tool: tool.name, host: err.host, status: err.response.status });
+      this.o.log.warn('tool call failed', {
+        runId: scope.runId,
+        tool: tool.name,
+        host: err.host,
+        status: err.response.status,
+      });
       throw this.fromStatus(tool, err);
     }
     if (err instanceof TransportError) {
-      this.o.log.warn('tool call failed in transit', { runId: scope.runId, tool: tool.name, host: err.host, isAmbiguous: err.isAmbiguous });
+      this.o.log.warn('tool call failed in transit', {
+        runId: scope.runId,
+        tool: tool.name,
+        host: err.host,
+        isAmbiguous: err.isAmbiguous,
+      });
       if (err.isAmbiguous && tool.safety === 'unsafe') throw outcomeUnknown(tool, err.host, err.message, err);
-      throw new SignoffError('step_failed', `tool "${tool.name}": ${err.message}; will retry`, { cause: err, details: { retryable: true } });
+      throw new SignoffError('step_failed', `tool "${tool.name}": ${err.message}; will retry`, {
+        cause: err,
+        details: { retryable: true },
+      });
     }
     throw err;
   }
 
-  private async earlierResult(tool: ToolDefinition, args: unknown, ctx: ToolContext, res: HttpResponse): Promise<unknown> {
+  private async earlierResult(
+    tool: ToolDefinition,
+    args: unknown,
+    ctx: ToolContext,
+    res: HttpResponse,
+  ): Promise<unknown> {
     // The 409 alone says the earlier attempt happened; a failed lookup only loses detail.
     const found = tool.reconcile ? await tool.reconcile(args, ctx).catch(() => null) : null;
     if (found !== null) return found;
@@ -242,25 +312,43 @@ export class ToolBox implements ToolCaller {
     const { status } = err.response;
     if (status === 429) {
       const waitMs = retryAfterMs(err.response.headers['retry-after']);
-      return retryLater(`tool "${tool.name}": ${err.host} is rate limiting; trying again in ${Math.ceil(waitMs / 1000)} s`, waitMs, err);
+      return retryLater(
+        `tool "${tool.name}": ${err.host} is rate limiting; trying again in ${Math.ceil(waitMs / 1000)} s`,
+        waitMs,
+        err,
+      );
     }
     // A gateway that gave up waiting does not know whether the provider acted.
-    if (status === 504 && tool.safety === 'unsafe') return outcomeUnknown(tool, err.host, `${err.host} answered 504`, err);
+    if (status === 504 && tool.safety === 'unsafe')
+      return outcomeUnknown(tool, err.host, `${err.host} answered 504`, err);
     if (status >= 500) {
-      return new SignoffError('step_failed', `tool "${tool.name}": ${err.host} answered ${status}; will retry`, { cause: err, details: { retryable: true, status } });
+      return new SignoffError('step_failed', `tool "${tool.name}": ${err.host} answered ${status}; will retry`, {
+        cause: err,
+        details: { retryable: true, status },
+      });
     }
     const what = status === 409 ? 'a conflict' : `${status}`;
-    return permanentError(`tool "${tool.name}" was refused by ${err.host} (${what}): ${providerMessage(err.response)}`, err);
+    return permanentError(
+      `tool "${tool.name}" was refused by ${err.host} (${what}): ${providerMessage(err.response)}`,
+      err,
+    );
   }
 }
 
 function outcomeUnknown(tool: ToolDefinition, host: string, why: string, cause: unknown): SignoffError {
-  return blockedError('needs_human', `tool "${tool.name}" was sent to ${host} but its outcome is unknown (${why}); `
-    + `check ${host} for whether it happened, then retry or cancel the run`, cause);
+  return blockedError(
+    'needs_human',
+    `tool "${tool.name}" was sent to ${host} but its outcome is unknown (${why}); ` +
+      `check ${host} for whether it happened, then retry or cancel the run`,
+    cause,
+  );
 }
 
 function listProblems(issues: readonly { path: readonly PropertyKey[]; message: string }[]): string {
-  return issues.slice(0, 10).map((i) => `${i.path.map(String).join('.') || '(input)'}: ${i.message}`).join('; ');
+  return issues
+    .slice(0, 10)
+    .map((i) => `${i.path.map(String).join('.') || '(input)'}: ${i.message}`)
+    .join('; ');
 }
 
 function hostOf(url: string): string {
@@ -286,13 +374,19 @@ function retryAfterMs(header: string | undefined): number {
  */
 function providerMessage(res: HttpResponse): string {
   const body = res.body as Record<string, any> | string | null;
-  const parts = typeof body === 'object' && body !== null
-    ? [
-        typeof body.error === 'string' ? body.error : body.error?.message,
-        body.description ?? body.message ?? body.detail,
-        Array.isArray(body.errors) ? body.errors.map((e: any) => e?.message ?? e?.title).filter(Boolean).join('; ') : undefined,
-      ]
-    : [res.text];
+  const parts =
+    typeof body === 'object' && body !== null
+      ? [
+          typeof body.error === 'string' ? body.error : body.error?.message,
+          body.description ?? body.message ?? body.detail,
+          Array.isArray(body.errors)
+            ? body.errors
+                .map((e: any) => e?.message ?? e?.title)
+                .filter(Boolean)
+                .join('; ')
+            : undefined,
+        ]
+      : [res.text];
   const text = parts.filter((p): p is string => typeof p === 'string' && p !== '').join(': ');
   return (text || `HTTP ${res.status}`).replace(/\s+/g, ' ').trim().slice(0, MAX_PROVIDER_MESSAGE);
 }

@@ -122,7 +122,12 @@ export interface HttpRequest {
   signal?: AbortSignal;
 }
 
-export interface HttpResponse { status: number; headers: Record<string, string>; body: unknown; text: string }
+export interface HttpResponse {
+  status: number;
+  headers: Record<string, string>;
+  body: unknown;
+  text: string;
+}
 
 /**
  * HTTP with the egress guard (RELIABILITY 84). A URL under a configured

@@ -14,7 +14,10 @@ import { claimDelivery, insertDeadLetter, noteDeliveryRun } from '../../store/we
 import type { Delivery, SourceSettings } from './types.ts';
 
 /** A flow as ingress sees it: its id and what starts it. */
-export interface WebhookFlow { id: string; triggers: readonly { kind: string }[] }
+export interface WebhookFlow {
+  id: string;
+  triggers: readonly { kind: string }[];
+}
 
 export interface AcceptContext {
   source: SourceSettings;
@@ -24,10 +27,20 @@ export interface AcceptContext {
   tenant: string;
 }
 
-export interface Accepted { started: number; duplicates: number; ignored: number; deadLetters: number; runIds: string[] }
+export interface Accepted {
+  started: number;
+  duplicates: number;
+  ignored: number;
+  deadLetters: number;
+  runIds: string[];
+}
 
 /** The flows a source's event starts, with the trigger that matched. */
-export function triggersFor(flows: readonly WebhookFlow[], source: SourceSettings, event: string): { flowId: string; trigger: WebhookTrigger }[] {
+export function triggersFor(
+  flows: readonly WebhookFlow[],
+  source: SourceSettings,
+  event: string,
+): { flowId: string; trigger: WebhookTrigger }[] {
   const found: { flowId: string; trigger: WebhookTrigger }[] = [];
   for (const flow of flows) {
     for (const t of flow.triggers) {
@@ -41,7 +54,11 @@ export function triggersFor(flows: readonly WebhookFlow[], source: SourceSetting
 }
 
 export async function acceptDeliveries(
-  rt: RunTx, flows: readonly WebhookFlow[], deliveries: readonly Delivery[], replayKey: string | undefined, ctx: AcceptContext,
+  rt: RunTx,
+  flows: readonly WebhookFlow[],
+  deliveries: readonly Delivery[],
+  replayKey: string | undefined,
+  ctx: AcceptContext,
 ): Promise<Accepted> {
   const inboxSource = `webhook:${ctx.source.name}`;
   const out: Accepted = { started: 0, duplicates: 0, ignored: 0, deadLetters: 0, runIds: [] };
@@ -61,15 +78,34 @@ export async function acceptDeliveries(
   return out;
 }
 
-async function startOne(rt: RunTx, flowId: string, trigger: WebhookTrigger, delivery: Delivery, ctx: AcceptContext, out: Accepted) {
-  const deadLetter = (reason: string) => insertDeadLetter(rt.sql, {
-    source: ctx.source.name, deliveryKey: delivery.key, event: delivery.event, flow: flowId, bodySha256: ctx.bodySha256, payload: delivery.payload, reason,
-  }).then(() => void out.deadLetters++);
+async function startOne(
+  rt: RunTx,
+  flowId: string,
+  trigger: WebhookTrigger,
+  delivery: Delivery,
+  ctx: AcceptContext,
+  out: Accepted,
+) {
+  const deadLetter = (reason: string) =>
+    insertDeadLetter(rt.sql, {
+      source: ctx.source.name,
+      deliveryKey: delivery.key,
+      event: delivery.event,
+      flow: flowId,
+      bodySha256: ctx.bodySha256,
+      payload: delivery.payload,
+      reason,
+    }).then(() => void out.deadLetters++);
   let input: unknown;
   try {
     input = trigger.input(delivery.payload);
   } catch (err) {
-    return deadLetter(`the trigger of ${flowId} could not map the payload: ${err instanceof Error ? err.message : String(err)}`.slice(0, 1_000));
+    return deadLetter(
+      `the trigger of ${flowId} could not map the payload: ${err instanceof Error ? err.message : String(err)}`.slice(
+        0,
+        1_000,
+      ),
+    );
   }
   try {
     const started = await rt.start(flowId, input, {

@@ -62,41 +62,80 @@ function isRightPath(source: SourceSettings, segment: string | undefined): boole
   return isMatch;
 }
 
-async function handle(opts: WebhookRouteOptions, log: Logger, source: SourceSettings, req: IncomingMessage, res: ServerResponse) {
+async function handle(
+  opts: WebhookRouteOptions,
+  log: Logger,
+  source: SourceSettings,
+  req: IncomingMessage,
+  res: ServerResponse,
+) {
   const rawBody = await readBody(req, opts.settings.maxBodyBytes);
   if (!rawBody) {
-    log.warn('webhook refused: body over WEBHOOK_MAX_BODY_BYTES', { source: source.name, maxBodyBytes: opts.settings.maxBodyBytes });
+    log.warn('webhook refused: body over WEBHOOK_MAX_BODY_BYTES', {
+      source: source.name,
+      maxBodyBytes: opts.settings.maxBodyBytes,
+    });
     return reply(res, source, 413, { error: 'payload too large' });
   }
-  const request: WebhookRequest = { method: 'POST', pathAndQuery: req.url ?? '', headers: req.headers, rawBody, nowMs: (opts.nowMs ?? Date.now)() };
+  const request: WebhookRequest = {
+    method: 'POST',
+    pathAndQuery: req.url ?? '',
+    headers: req.headers,
+    rawBody,
+    nowMs: (opts.nowMs ?? Date.now)(),
+  };
   let parsed: Parsed;
   try {
     parsed = await VERIFIERS[source.preset](request, source, opts.settings.publicUrl);
   } catch (err) {
-    log.error('webhook verifier failed', { source: source.name, error: err instanceof Error ? err.message : String(err) });
+    log.error('webhook verifier failed', {
+      source: source.name,
+      error: err instanceof Error ? err.message : String(err),
+    });
     return reply(res, source, 401, { error: 'invalid signature' });
   }
   const bodySha256 = sha256Hex(rawBody);
   if (!parsed.ok && parsed.status !== 400) {
-    log.warn('webhook refused', { source: source.name, preset: source.preset, status: parsed.status, reason: parsed.reason });
+    log.warn('webhook refused', {
+      source: source.name,
+      preset: source.preset,
+      status: parsed.status,
+      reason: parsed.reason,
+    });
     return reply(res, source, parsed.status, { error: parsed.status === 401 ? 'invalid signature' : 'forbidden' });
   }
   try {
     if (!parsed.ok) {
       // Genuine, but unreadable: kept for an operator, answered 400 (RELIABILITY 26).
-      await opts.engine.transaction((rt) => insertDeadLetter(rt.sql, {
-        source: source.name, deliveryKey: `body:${bodySha256}`, event: null, flow: null, bodySha256, payload: null, reason: parsed.reason,
-      }));
+      await opts.engine.transaction((rt) =>
+        insertDeadLetter(rt.sql, {
+          source: source.name,
+          deliveryKey: `body:${bodySha256}`,
+          event: null,
+          flow: null,
+          bodySha256,
+          payload: null,
+          reason: parsed.reason,
+        }),
+      );
       log.warn('webhook dead-lettered', { source: source.name, reason: parsed.reason, bodySha256 });
       return reply(res, source, 400, { error: 'the payload could not be read; it is kept as a dead letter' });
     }
     const deliveries = parsed.deliveries;
-    const accepted = await opts.engine.transaction((rt) => acceptDeliveries(rt, opts.engine.listFlows(), deliveries, parsed.replayKey, {
-      source, bodySha256, channel: opts.channel, tenant: opts.settings.tenant,
-    }));
+    const accepted = await opts.engine.transaction((rt) =>
+      acceptDeliveries(rt, opts.engine.listFlows(), deliveries, parsed.replayKey, {
+        source,
+        bodySha256,
+        channel: opts.channel,
+        tenant: opts.settings.tenant,
+      }),
+    );
     return answer(res, log, source, accepted);
   } catch (err) {
-    log.error('webhook not recorded; the sender will retry', { source: source.name, error: err instanceof Error ? err.message : String(err) });
+    log.error('webhook not recorded; the sender will retry', {
+      source: source.name,
+      error: err instanceof Error ? err.message : String(err),
+    });
     return reply(res, source, 503, { error: 'not recorded; try again' });
   }
 }
@@ -105,7 +144,10 @@ function answer(res: ServerResponse, log: Logger, source: SourceSettings, accept
   const { runIds, ...counts } = accepted;
   log.info('webhook accepted', { source: source.name, ...counts, runs: runIds });
   if (accepted.deadLetters > 0 && source.preset !== 'salesforce') {
-    return reply(res, source, 400, { error: 'the payload does not fit the flow; it is kept as a dead letter', ...counts });
+    return reply(res, source, 400, {
+      error: 'the payload does not fit the flow; it is kept as a dead letter',
+      ...counts,
+    });
   }
   // Salesforce resends until it reads Ack true, whatever became of the message: a dead letter is kept, so ack it.
   reply(res, source, 200, { ok: true, ...counts });
@@ -116,6 +158,9 @@ function reply(res: ServerResponse, source: SourceSettings, status: number, body
   const isAck = status === 200;
   const text = isAck ? SALESFORCE_ACK : salesforceFault(String(body.error ?? 'refused'));
   // SOAP 1.1 sends a fault with HTTP 500; a refusal of the path (404) never gets here.
-  res.writeHead(isAck ? 200 : 500, { 'content-type': 'text/xml; charset=utf-8', 'content-length': Buffer.byteLength(text) });
+  res.writeHead(isAck ? 200 : 500, {
+    'content-type': 'text/xml; charset=utf-8',
+    'content-length': Buffer.byteLength(text),
+  });
   res.end(text);
 }

@@ -13,7 +13,11 @@ import { verifyStandardRequest } from './verifiers/standard.ts';
 import { verifyStripeRequest } from './verifiers/stripe.ts';
 import { verifyZendeskRequest } from './verifiers/zendesk.ts';
 
-export type Verifier = (req: WebhookRequest, source: SourceSettings, publicUrl: string | null) => Parsed | Promise<Parsed>;
+export type Verifier = (
+  req: WebhookRequest,
+  source: SourceSettings,
+  publicUrl: string | null,
+) => Parsed | Promise<Parsed>;
 
 export const VERIFIERS: Readonly<Record<PresetName, Verifier>> = {
   zendesk: verifyZendeskRequest,

@@ -52,10 +52,19 @@ export interface SourceSettings {
 }
 
 export type PresetName =
-  | 'zendesk' | 'hubspot' | 'linear' | 'jira' | 'intercom' | 'github' | 'stripe' | 'standard' | 'salesforce' | 'hmac';
+  'zendesk' | 'hubspot' | 'linear' | 'jira' | 'intercom' | 'github' | 'stripe' | 'standard' | 'salesforce' | 'hmac';
 
 export const PRESET_NAMES: readonly PresetName[] = [
-  'zendesk', 'hubspot', 'linear', 'jira', 'intercom', 'github', 'stripe', 'standard', 'salesforce', 'hmac',
+  'zendesk',
+  'hubspot',
+  'linear',
+  'jira',
+  'intercom',
+  'github',
+  'stripe',
+  'standard',
+  'salesforce',
+  'hmac',
 ];
 
 /** The generic HMAC scheme, for a sender none of the presets match. */

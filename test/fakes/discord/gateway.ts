@@ -8,12 +8,15 @@
  */
 import type { Server } from 'node:http';
 import { WebSocketServer, type WebSocket } from 'ws';
-import {
-  GatewayDispatchEvents, GatewayOpcodes, type GatewayDispatchPayload,
-} from 'discord-api-types/v10';
+import { GatewayDispatchEvents, GatewayOpcodes, type GatewayDispatchPayload } from 'discord-api-types/v10';
 import type { FakeDiscord } from './rest.ts';
 
-interface Session { id: string; seq: number; sent: { s: number; t: string; d: unknown }[]; socket: WebSocket | null }
+interface Session {
+  id: string;
+  seq: number;
+  sent: { s: number; t: string; d: unknown }[];
+  socket: WebSocket | null;
+}
 
 /** events/gateway.mdx: HELLO carries the heartbeat interval. Short, so tests see heartbeats. */
 const HEARTBEAT_MS = 5_000;
@@ -29,7 +32,9 @@ export class FakeGateway {
 
   constructor(private readonly fake: FakeDiscord) {}
 
-  get url(): string { return `ws://127.0.0.1:${this.fake.port}/gateway`; }
+  get url(): string {
+    return `ws://127.0.0.1:${this.fake.port}/gateway`;
+  }
 
   attach(server: Server): void {
     this.wss = new WebSocketServer({ noServer: true });
@@ -99,19 +104,44 @@ export class FakeGateway {
     this.identifies += 1;
     // topics/opcodes-and-status-codes.mdx: 4004 Authentication failed.
     if (d.token !== this.fake.botToken) return (ws.close(4004, 'Authentication failed.'), null);
-    const session: Session = { id: `sess-${this.identifies}-${Math.random().toString(36).slice(2, 8)}`, seq: 0, sent: [], socket: ws };
+    const session: Session = {
+      id: `sess-${this.identifies}-${Math.random().toString(36).slice(2, 8)}`,
+      seq: 0,
+      sent: [],
+      socket: ws,
+    };
     this.sessions.set(session.id, session);
     const f = this.fake;
     const ready = {
-      v: 10, session_id: session.id, resume_gateway_url: this.url, guilds: [{ id: f.guildId, unavailable: true }],
+      v: 10,
+      session_id: session.id,
+      resume_gateway_url: this.url,
+      guilds: [{ id: f.guildId, unavailable: true }],
       user: { id: f.botUserId, username: 'signoff', discriminator: '0', global_name: null, avatar: null, bot: true },
-      application: { id: f.applicationId, flags: 0 }, shard: [0, 1],
+      application: { id: f.applicationId, flags: 0 },
+      shard: [0, 1],
     };
     this.sendDispatch(session, GatewayDispatchEvents.Ready, ready);
     this.sendDispatch(session, GatewayDispatchEvents.GuildCreate, {
-      id: f.guildId, name: 'Support', icon: null, owner_id: '1', roles: f.roles, emojis: [], features: [], channels: [], threads: [],
-      members: [], voice_states: [], presences: [], stage_instances: [], guild_scheduled_events: [], soundboard_sounds: [],
-      member_count: 1, large: false, unavailable: false, joined_at: new Date().toISOString(),
+      id: f.guildId,
+      name: 'Support',
+      icon: null,
+      owner_id: '1',
+      roles: f.roles,
+      emojis: [],
+      features: [],
+      channels: [],
+      threads: [],
+      members: [],
+      voice_states: [],
+      presences: [],
+      stage_instances: [],
+      guild_scheduled_events: [],
+      soundboard_sounds: [],
+      member_count: 1,
+      large: false,
+      unavailable: false,
+      joined_at: new Date().toISOString(),
     });
     return session;
   }
@@ -126,7 +156,8 @@ export class FakeGateway {
     }
     session.socket = ws;
     const from = Math.max(0, d.seq - this.replayOnResume);
-    for (const e of session.sent.filter((x) => x.s > from)) ws.send(JSON.stringify({ op: GatewayOpcodes.Dispatch, ...e } as GatewayDispatchPayload));
+    for (const e of session.sent.filter((x) => x.s > from))
+      ws.send(JSON.stringify({ op: GatewayOpcodes.Dispatch, ...e } as GatewayDispatchPayload));
     ws.send(JSON.stringify({ op: GatewayOpcodes.Dispatch, t: GatewayDispatchEvents.Resumed, s: ++session.seq, d: {} }));
     return session;
   }

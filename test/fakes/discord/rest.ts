@@ -17,7 +17,11 @@ import { invalidFormBody, messageProblems, modalProblems, wouldPing } from './li
 type Body = Record<string, any>;
 
 export interface FakeMessage {
-  id: string; channel: string; content: string; embeds: Body[]; components: Body[];
+  id: string;
+  channel: string;
+  content: string;
+  embeds: Body[];
+  components: Body[];
   /** As sent; null when the body had none (then Discord's defaults apply). */
   allowedMentions: Body | null;
   /** Who this message notified (`user:<id>`, `role:<id>`, `everyone`), given its content and allowed_mentions. */
@@ -43,7 +47,11 @@ export interface FakeInteraction {
 }
 
 /** A 429 the next matching request gets (topics/rate-limits.mdx). */
-export interface RateLimitFault { scope: 'user' | 'global' | 'shared'; retryAfterSeconds: number; pathIncludes?: string }
+export interface RateLimitFault {
+  scope: 'user' | 'global' | 'shared';
+  retryAfterSeconds: number;
+  pathIncludes?: string;
+}
 
 /** interactions/receiving-and-responding.mdx: initial response within 3 s; the token lasts 15 minutes. */
 export const INITIAL_RESPONSE_MS = 3_000;
@@ -74,7 +82,9 @@ export class FakeDiscord {
     this.gateway = new FakeGateway(this);
   }
 
-  get apiUrl(): string { return `http://127.0.0.1:${this.port}/api`; }
+  get apiUrl(): string {
+    return `http://127.0.0.1:${this.port}/api`;
+  }
 
   async listen(): Promise<void> {
     this.server = createServer((req, res) => void this.handle(req, res));
@@ -94,12 +104,26 @@ export class FakeDiscord {
     const found = this.roles.find((r) => r.name === name);
     if (found) return found.id;
     const id = snowflake();
-    this.roles.push({ id, name, color: 0, hoist: false, position: this.roles.length + 1, permissions: '0', managed: false, mentionable: false, flags: 0, colors: { primary_color: 0, secondary_color: null, tertiary_color: null } } as unknown as APIRole);
+    this.roles.push({
+      id,
+      name,
+      color: 0,
+      hoist: false,
+      position: this.roles.length + 1,
+      permissions: '0',
+      managed: false,
+      mentionable: false,
+      flags: 0,
+      colors: { primary_color: 0, secondary_color: null, tertiary_color: null },
+    } as unknown as APIRole);
     return id;
   }
 
   setRoles(user: string, names: string[]): void {
-    this.memberRoles.set(user, names.map((n) => this.role(n)));
+    this.memberRoles.set(
+      user,
+      names.map((n) => this.role(n)),
+    );
   }
 
   /** Registers an interaction so its token works, from now (tests deliver it over the gateway or HTTP). */
@@ -130,18 +154,26 @@ export class FakeDiscord {
     const path = decodeURIComponent(url.pathname).replace(/^\/api(\/v\d+)?/, '');
     const raw = await new Promise<string>((resolve) => {
       let text = '';
-      req.setEncoding('utf8').on('data', (c: string) => (text += c)).on('end', () => resolve(text));
+      req
+        .setEncoding('utf8')
+        .on('data', (c: string) => (text += c))
+        .on('end', () => resolve(text));
     });
-    const body = raw ? JSON.parse(raw) as Body : null;
+    const body = raw ? (JSON.parse(raw) as Body) : null;
     const send = (status: number, json?: unknown, headers: Record<string, string> = {}) => {
       this.requests.push({ method: req.method ?? '', path, status, body });
       // A 204 has no body and no content type (discord.js parses any application/json body).
-      res.writeHead(status, { ...(json === undefined ? {} : { 'content-type': 'application/json' }), ...this.rateHeaders(path), ...headers });
+      res.writeHead(status, {
+        ...(json === undefined ? {} : { 'content-type': 'application/json' }),
+        ...this.rateHeaders(path),
+        ...headers,
+      });
       res.end(json === undefined ? undefined : JSON.stringify(json));
     };
     const isTokenRoute = path.startsWith('/interactions/') || path.startsWith('/webhooks/');
     // reference.mdx "Authentication": `Authorization: Bot <token>`; interaction and webhook routes carry their token in the path.
-    if (!isTokenRoute && req.headers.authorization !== `Bot ${this.botToken}`) return send(401, { message: '401: Unauthorized', code: 0 });
+    if (!isTokenRoute && req.headers.authorization !== `Bot ${this.botToken}`)
+      return send(401, { message: '401: Unauthorized', code: 0 });
     const fault = this.faults.rateLimits.findIndex((f) => !f.pathIncludes || path.includes(f.pathIncludes));
     if (fault >= 0) return this.tooMany(send, this.faults.rateLimits.splice(fault, 1)[0]!);
     try {
@@ -154,30 +186,74 @@ export class FakeDiscord {
 
   /** topics/rate-limits.mdx: bucket headers on every response. */
   private rateHeaders(path: string): Record<string, string> {
-    return { 'x-ratelimit-limit': '5', 'x-ratelimit-remaining': '4', 'x-ratelimit-reset-after': '1', 'x-ratelimit-reset': String(Date.now() / 1_000 + 1), 'x-ratelimit-bucket': `b-${path.split('/')[1] ?? ''}` };
+    return {
+      'x-ratelimit-limit': '5',
+      'x-ratelimit-remaining': '4',
+      'x-ratelimit-reset-after': '1',
+      'x-ratelimit-reset': String(Date.now() / 1_000 + 1),
+      'x-ratelimit-bucket': `b-${path.split('/')[1] ?? ''}`,
+    };
   }
 
   /** topics/rate-limits.mdx "Exceeding A Rate Limit": 429, Retry-After, X-RateLimit-Scope, and X-RateLimit-Global when global. */
   private tooMany(send: (s: number, j?: unknown, h?: Record<string, string>) => void, f: RateLimitFault): void {
-    const headers: Record<string, string> = { 'retry-after': String(Math.ceil(f.retryAfterSeconds)), 'x-ratelimit-scope': f.scope, 'x-ratelimit-remaining': '0' };
+    const headers: Record<string, string> = {
+      'retry-after': String(Math.ceil(f.retryAfterSeconds)),
+      'x-ratelimit-scope': f.scope,
+      'x-ratelimit-remaining': '0',
+    };
     if (f.scope === 'global') headers['x-ratelimit-global'] = 'true';
-    send(429, { message: 'You are being rate limited.', retry_after: f.retryAfterSeconds, global: f.scope === 'global', ...(f.scope === 'global' ? { code: 0 } : {}) }, headers);
+    send(
+      429,
+      {
+        message: 'You are being rate limited.',
+        retry_after: f.retryAfterSeconds,
+        global: f.scope === 'global',
+        ...(f.scope === 'global' ? { code: 0 } : {}),
+      },
+      headers,
+    );
   }
 
   private route(method: string, path: string, body: Body): [number, unknown] {
     const p = path.split('/').filter(Boolean);
-    const is = (m: string, pattern: string) => method === m && pattern.split('/').filter(Boolean).every((s, i) => s.startsWith(':') || s === p[i]) && pattern.split('/').filter(Boolean).length === p.length;
-    if (is('GET', '/gateway/bot')) return [200, { url: this.gateway.url, shards: 1, session_start_limit: { total: 1_000, remaining: 1_000 - this.gateway.identifies, reset_after: 86_400_000, max_concurrency: 1 } }];
-    if (is('GET', '/applications/@me')) return [200, { id: this.applicationId, name: 'signoff', bot_public: false, flags: 0 }];
+    const is = (m: string, pattern: string) =>
+      method === m &&
+      pattern
+        .split('/')
+        .filter(Boolean)
+        .every((s, i) => s.startsWith(':') || s === p[i]) &&
+      pattern.split('/').filter(Boolean).length === p.length;
+    if (is('GET', '/gateway/bot'))
+      return [
+        200,
+        {
+          url: this.gateway.url,
+          shards: 1,
+          session_start_limit: {
+            total: 1_000,
+            remaining: 1_000 - this.gateway.identifies,
+            reset_after: 86_400_000,
+            max_concurrency: 1,
+          },
+        },
+      ];
+    if (is('GET', '/applications/@me'))
+      return [200, { id: this.applicationId, name: 'signoff', bot_public: false, flags: 0 }];
     if (is('POST', '/channels/:c/messages')) return this.createMessage(p[1]!, body, false);
     if (is('PATCH', '/channels/:c/messages/:m')) return this.editMessage(p[3]!, body);
     if (is('DELETE', '/channels/:c/messages/:m')) return (this.deleteMessage(p[3]!), [204, undefined]);
-    if (is('POST', '/users/@me/channels')) return [200, { id: `D${body.recipient_id}`, type: 1, recipients: [{ id: body.recipient_id }] }];
-    if (is('GET', '/guilds/:g/roles')) return this.faults.failRoles ? [500, { message: '500: Internal Server Error', code: 0 }] : [200, this.roles];
-    if (is('PUT', '/applications/:a/commands')) return (this.commands.push({ scope: 'global', body: body as Body[] }), [200, body]);
-    if (is('PUT', '/applications/:a/guilds/:g/commands')) return (this.commands.push({ scope: `guild:${p[3]}`, body: body as Body[] }), [200, body]);
+    if (is('POST', '/users/@me/channels'))
+      return [200, { id: `D${body.recipient_id}`, type: 1, recipients: [{ id: body.recipient_id }] }];
+    if (is('GET', '/guilds/:g/roles'))
+      return this.faults.failRoles ? [500, { message: '500: Internal Server Error', code: 0 }] : [200, this.roles];
+    if (is('PUT', '/applications/:a/commands'))
+      return (this.commands.push({ scope: 'global', body: body as Body[] }), [200, body]);
+    if (is('PUT', '/applications/:a/guilds/:g/commands'))
+      return (this.commands.push({ scope: `guild:${p[3]}`, body: body as Body[] }), [200, body]);
     if (is('POST', '/interactions/:i/:t/callback')) return this.callback(p[1]!, p[2]!, body);
-    if (is('PATCH', '/webhooks/:a/:t/messages/@original')) return this.webhook(p[2]!, (entry) => this.editOriginal(entry, body));
+    if (is('PATCH', '/webhooks/:a/:t/messages/@original'))
+      return this.webhook(p[2]!, (entry) => this.editOriginal(entry, body));
     if (is('POST', '/webhooks/:a/:t')) return this.webhook(p[2]!, (entry) => this.followUp(entry, body));
     return [404, { message: '404: Not Found', code: 0 }];
   }
@@ -190,10 +266,18 @@ export class FakeDiscord {
     const seen = nonceKey ? this.nonces.get(nonceKey) : undefined;
     if (seen) return [200, this.toApi(seen)];
     const message: FakeMessage = {
-      id: snowflake(), channel, content: body.content ?? '', embeds: body.embeds ?? [], components: body.components ?? [],
-      allowedMentions: body.allowed_mentions ?? null, pinged: wouldPing(body.content ?? '', body.allowed_mentions, viaInteraction),
-      replyTo: body.message_reference?.message_id ?? null, nonce: body.nonce === undefined ? null : String(body.nonce),
-      viaInteraction, isEphemeral: ((body.flags ?? 0) & MessageFlags.Ephemeral) !== 0, edits: 0,
+      id: snowflake(),
+      channel,
+      content: body.content ?? '',
+      embeds: body.embeds ?? [],
+      components: body.components ?? [],
+      allowedMentions: body.allowed_mentions ?? null,
+      pinged: wouldPing(body.content ?? '', body.allowed_mentions, viaInteraction),
+      replyTo: body.message_reference?.message_id ?? null,
+      nonce: body.nonce === undefined ? null : String(body.nonce),
+      viaInteraction,
+      isEphemeral: ((body.flags ?? 0) & MessageFlags.Ephemeral) !== 0,
+      edits: 0,
     };
     this.messages.push(message);
     if (nonceKey) this.nonces.set(nonceKey, message);
@@ -210,7 +294,12 @@ export class FakeDiscord {
     if ('embeds' in body) message.embeds = body.embeds ?? [];
     if ('components' in body) message.components = body.components ?? [];
     if ('allowed_mentions' in body) message.allowedMentions = body.allowed_mentions;
-    message.pinged = [...new Set([...message.pinged, ...wouldPing(message.content, message.allowedMentions ?? undefined, message.viaInteraction)])];
+    message.pinged = [
+      ...new Set([
+        ...message.pinged,
+        ...wouldPing(message.content, message.allowedMentions ?? undefined, message.viaInteraction),
+      ]),
+    ];
     message.edits += 1;
     return [200, this.toApi(message)];
   }
@@ -221,19 +310,37 @@ export class FakeDiscord {
     // The 3 s deadline passed, or no such interaction: 10062 Unknown interaction (topics/opcodes-and-status-codes.mdx).
     if (!entry || entry.payload.token !== token) return [404, { message: 'Unknown interaction', code: 10062 }];
     const record = (status: number) => entry.callbacks.push({ type: body.type, data: body.data, status });
-    if (Date.now() - entry.createdMs > INITIAL_RESPONSE_MS) return (record(404), [404, { message: 'Unknown interaction', code: 10062 }]);
+    if (Date.now() - entry.createdMs > INITIAL_RESPONSE_MS)
+      return (record(404), [404, { message: 'Unknown interaction', code: 10062 }]);
     // topics/opcodes-and-status-codes.mdx: 40060 Interaction has already been acknowledged.
-    if (entry.callbacks.some((c) => c.status < 300)) return (record(400), [400, { message: 'Interaction has already been acknowledged.', code: 40060 }]);
-    const problems = body.type === InteractionResponseType.Modal ? modalProblems(body.data)
-      : body.type === InteractionResponseType.ChannelMessageWithSource || body.type === InteractionResponseType.UpdateMessage ? messageProblems(body.data ?? {}, body.type === 7) : [];
+    if (entry.callbacks.some((c) => c.status < 300))
+      return (record(400), [400, { message: 'Interaction has already been acknowledged.', code: 40060 }]);
+    const problems =
+      body.type === InteractionResponseType.Modal
+        ? modalProblems(body.data)
+        : body.type === InteractionResponseType.ChannelMessageWithSource ||
+            body.type === InteractionResponseType.UpdateMessage
+          ? messageProblems(body.data ?? {}, body.type === 7)
+          : [];
     if (problems.length > 0) return (record(400), [400, invalidFormBody(problems)]);
     record(204);
-    if (body.type === InteractionResponseType.ChannelMessageWithSource || body.type === InteractionResponseType.DeferredChannelMessageWithSource) {
-      const [, made] = this.createMessage(entry.payload.channel?.id ?? '', { content: '', ...(body.data ?? {}), ...(body.type === 5 ? { content: '…' } : {}) }, true);
+    if (
+      body.type === InteractionResponseType.ChannelMessageWithSource ||
+      body.type === InteractionResponseType.DeferredChannelMessageWithSource
+    ) {
+      const [, made] = this.createMessage(
+        entry.payload.channel?.id ?? '',
+        { content: '', ...(body.data ?? {}), ...(body.type === 5 ? { content: '…' } : {}) },
+        true,
+      );
       entry.original = this.messages.find((m) => m.id === (made as Body).id) ?? null;
     }
     const clicked = (entry.payload as Body).message?.id;
-    if ((body.type === InteractionResponseType.UpdateMessage || body.type === InteractionResponseType.DeferredMessageUpdate) && clicked) {
+    if (
+      (body.type === InteractionResponseType.UpdateMessage ||
+        body.type === InteractionResponseType.DeferredMessageUpdate) &&
+      clicked
+    ) {
       entry.original = this.messages.find((m) => m.id === clicked) ?? null;
       if (body.type === InteractionResponseType.UpdateMessage) this.editMessage(clicked, body.data ?? {});
     }
@@ -243,7 +350,8 @@ export class FakeDiscord {
   private webhook(token: string, work: (entry: FakeInteraction) => [number, unknown]): [number, unknown] {
     const entry = [...this.interactions.values()].find((e) => e.payload.token === token);
     // The token lasts 15 minutes (interactions/receiving-and-responding.mdx); after that 401 50027 Invalid webhook token.
-    if (!entry || Date.now() - entry.createdMs > TOKEN_LIFETIME_MS) return [401, { message: 'Invalid Webhook Token', code: 50027 }];
+    if (!entry || Date.now() - entry.createdMs > TOKEN_LIFETIME_MS)
+      return [401, { message: 'Invalid Webhook Token', code: 50027 }];
     if (!entry.callbacks.some((c) => c.status < 300)) return [404, { message: 'Unknown Webhook', code: 10015 }];
     return work(entry);
   }
@@ -262,10 +370,30 @@ export class FakeDiscord {
 
   toApi(m: FakeMessage): Body {
     return {
-      id: m.id, channel_id: m.channel, content: m.content, embeds: m.embeds, components: m.components, type: 0, tts: false,
-      author: { id: this.botUserId, username: 'signoff', discriminator: '0', global_name: null, avatar: null, bot: true },
-      timestamp: new Date().toISOString(), edited_timestamp: null, mention_everyone: false, mentions: [], mention_roles: [],
-      attachments: [], pinned: false, flags: m.isEphemeral ? MessageFlags.Ephemeral : 0, ...(m.nonce ? { nonce: m.nonce } : {}),
+      id: m.id,
+      channel_id: m.channel,
+      content: m.content,
+      embeds: m.embeds,
+      components: m.components,
+      type: 0,
+      tts: false,
+      author: {
+        id: this.botUserId,
+        username: 'signoff',
+        discriminator: '0',
+        global_name: null,
+        avatar: null,
+        bot: true,
+      },
+      timestamp: new Date().toISOString(),
+      edited_timestamp: null,
+      mention_everyone: false,
+      mentions: [],
+      mention_roles: [],
+      attachments: [],
+      pinned: false,
+      flags: m.isEphemeral ? MessageFlags.Ephemeral : 0,
+      ...(m.nonce ? { nonce: m.nonce } : {}),
     };
   }
 }

@@ -38,16 +38,19 @@ const METADATA_CHARS = 3_000;
 type Problems = string[];
 
 function tooLong(problems: Problems, value: unknown, max: number, pointer: string): void {
-  if (typeof value === 'string' && value.length > max) problems.push(`must be less than ${max + 1} characters [json-pointer:${pointer}]`);
+  if (typeof value === 'string' && value.length > max)
+    problems.push(`must be less than ${max + 1} characters [json-pointer:${pointer}]`);
 }
 
 function tooMany(problems: Problems, items: unknown, max: number, pointer: string): void {
-  if (Array.isArray(items) && items.length > max) problems.push(`no more than ${max} items allowed [json-pointer:${pointer}]`);
+  if (Array.isArray(items) && items.length > max)
+    problems.push(`no more than ${max} items allowed [json-pointer:${pointer}]`);
 }
 
 /** A text object: present, 1..max characters. */
 function textObject(problems: Problems, obj: any, max: number, pointer: string): void {
-  if (!obj || typeof obj.text !== 'string') return void problems.push(`must provide an object [json-pointer:${pointer}]`);
+  if (!obj || typeof obj.text !== 'string')
+    return void problems.push(`must provide an object [json-pointer:${pointer}]`);
   if (obj.text.length === 0) problems.push(`must be more than 0 characters [json-pointer:${pointer}/text]`);
   tooLong(problems, obj.text, max, `${pointer}/text`);
 }
@@ -62,23 +65,32 @@ export function blockProblems(blocks: unknown, surface: Surface, root = '/blocks
     tooLong(problems, block?.block_id, ID_CHARS, `${at}/block_id`);
     switch (block?.type) {
       case 'section':
-        if (block.text === undefined && block.fields === undefined) problems.push(`must provide text or fields [json-pointer:${at}]`);
+        if (block.text === undefined && block.fields === undefined)
+          problems.push(`must provide text or fields [json-pointer:${at}]`);
         if (block.text !== undefined) textObject(problems, block.text, TEXT_CHARS, `${at}/text`);
         tooMany(problems, block.fields, MAX_FIELDS, `${at}/fields`);
         (block.fields ?? []).forEach((f: any, j: number) => textObject(problems, f, FIELD_CHARS, `${at}/fields/${j}`));
         break;
-      case 'header': textObject(problems, block.text, HEADER_CHARS, `${at}/text`); break;
+      case 'header':
+        textObject(problems, block.text, HEADER_CHARS, `${at}/text`);
+        break;
       case 'context':
         tooMany(problems, block.elements, 10, `${at}/elements`);
-        (block.elements ?? []).forEach((e: any, j: number) => textObject(problems, e, TEXT_CHARS, `${at}/elements/${j}`));
+        (block.elements ?? []).forEach((e: any, j: number) =>
+          textObject(problems, e, TEXT_CHARS, `${at}/elements/${j}`),
+        );
         break;
       case 'actions':
         tooMany(problems, block.elements, 25, `${at}/elements`);
         (block.elements ?? []).forEach((e: any, j: number) => buttonProblems(problems, e, `${at}/elements/${j}`));
         break;
-      case 'input': inputProblems(problems, block, at); break;
-      case 'divider': break;
-      default: problems.push(`unsupported type: ${String(block?.type)} [json-pointer:${at}/type]`);
+      case 'input':
+        inputProblems(problems, block, at);
+        break;
+      case 'divider':
+        break;
+      default:
+        problems.push(`unsupported type: ${String(block?.type)} [json-pointer:${at}/type]`);
     }
   });
   return problems;

@@ -16,13 +16,24 @@
 import type { ServerResponse } from 'node:http';
 
 export interface FakeFile {
-  id: string; filename: string; length: number; altText: string | null;
-  bytes: Buffer | null; png: { width: number; height: number } | null;
-  channel: string | null; threadTs: string | null; title: string | null; initialComment: string | null; isCompleted: boolean;
+  id: string;
+  filename: string;
+  length: number;
+  altText: string | null;
+  bytes: Buffer | null;
+  png: { width: number; height: number } | null;
+  channel: string | null;
+  threadTs: string | null;
+  title: string | null;
+  initialComment: string | null;
+  isCompleted: boolean;
 }
 
 /** What the files need of the fake around them. */
-export interface FilesHost { readonly baseUrl: string; readonly channels: ReadonlySet<string> }
+export interface FilesHost {
+  readonly baseUrl: string;
+  readonly channels: ReadonlySet<string>;
+}
 
 const ALT_TEXT_MAX = 1_000;
 const PNG_SIGNATURE = '89504e470d0a1a0a';
@@ -53,7 +64,8 @@ export class FakeFiles {
     if (!file || file.bytes) return void res.writeHead(404).end('not_found');
     const body = contentType.startsWith('multipart/form-data') ? await formFile(raw, contentType) : raw;
     if (!body) return void res.writeHead(400).end('no file in the form');
-    if (body.length !== file.length) return void res.writeHead(400).end(`length ${body.length} is not the ${file.length} promised`);
+    if (body.length !== file.length)
+      return void res.writeHead(400).end(`length ${body.length} is not the ${file.length} promised`);
     const png = readPng(body);
     if (!png) return void res.writeHead(400).end('not a PNG');
     Object.assign(file, { bytes: body, png });
@@ -68,8 +80,17 @@ export class FakeFiles {
     if (altText && altText.length > ALT_TEXT_MAX) return { ok: false, error: 'alt_txt_too_large' };
     const id = `F${String(++this.seq).padStart(8, '0')}`;
     this.files.push({
-      id, filename: String(a.filename), length, altText, bytes: null, png: null,
-      channel: null, threadTs: null, title: null, initialComment: null, isCompleted: false,
+      id,
+      filename: String(a.filename),
+      length,
+      altText,
+      bytes: null,
+      png: null,
+      channel: null,
+      threadTs: null,
+      title: null,
+      initialComment: null,
+      isCompleted: false,
     });
     return { ok: true, file_id: id, upload_url: `${this.host.baseUrl}/upload/${id}` };
   }
@@ -82,22 +103,46 @@ export class FakeFiles {
     const found = wanted.map((w) => this.files.find((f) => f.id === w.id));
     // A file id Slack never received bytes for cannot be completed.
     if (found.some((f) => !f || !f.bytes || f.isCompleted)) return { ok: false, error: 'file_not_found' };
-    found.forEach((f, i) => Object.assign(f!, {
-      isCompleted: true, channel, threadTs: a.thread_ts ?? null, title: wanted[i]!.title ?? null, initialComment: a.initial_comment ?? null,
-    }));
-    return { ok: true, files: found.map((f) => ({ id: f!.id, name: f!.filename, title: f!.title, mimetype: 'image/png', size: f!.length })) };
+    found.forEach((f, i) =>
+      Object.assign(f!, {
+        isCompleted: true,
+        channel,
+        threadTs: a.thread_ts ?? null,
+        title: wanted[i]!.title ?? null,
+        initialComment: a.initial_comment ?? null,
+      }),
+    );
+    return {
+      ok: true,
+      files: found.map((f) => ({
+        id: f!.id,
+        name: f!.filename,
+        title: f!.title,
+        mimetype: 'image/png',
+        size: f!.length,
+      })),
+    };
   }
 }
 
 /** The bytes of the first file in a multipart body (parsed by undici's FormData, as a server would). */
 async function formFile(raw: Buffer, contentType: string): Promise<Buffer | null> {
-  const form = await new Request('http://upload.invalid/', { method: 'POST', headers: { 'content-type': contentType }, body: raw }).formData();
+  const form = await new Request('http://upload.invalid/', {
+    method: 'POST',
+    headers: { 'content-type': contentType },
+    body: raw,
+  }).formData();
   const part = [...form.values()].find((v): v is File => typeof v !== 'string');
   return part ? Buffer.from(await part.arrayBuffer()) : null;
 }
 
 /** Width and height from a PNG's IHDR, or null when the bytes are not a PNG. */
 export function readPng(bytes: Buffer): { width: number; height: number } | null {
-  if (bytes.length < 24 || bytes.subarray(0, 8).toString('hex') !== PNG_SIGNATURE || bytes.subarray(12, 16).toString('ascii') !== 'IHDR') return null;
+  if (
+    bytes.length < 24 ||
+    bytes.subarray(0, 8).toString('hex') !== PNG_SIGNATURE ||
+    bytes.subarray(12, 16).toString('ascii') !== 'IHDR'
+  )
+    return null;
   return { width: bytes.readUInt32BE(16), height: bytes.readUInt32BE(20) };
 }

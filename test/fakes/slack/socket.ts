@@ -15,7 +15,11 @@ export interface FakeSocketMode {
   /** Open connections, in connect order. */
   connections(): WebSocket[];
   /** Sends an envelope to one connection (default: the first) or to all; returns its id. */
-  send(type: EnvelopeType, payload: unknown, opts?: { to?: number | 'all'; retryAttempt?: number; retryReason?: string; envelopeId?: string }): string;
+  send(
+    type: EnvelopeType,
+    payload: unknown,
+    opts?: { to?: number | 'all'; retryAttempt?: number; retryReason?: string; envelopeId?: string },
+  ): string;
   /** The ack payload of an envelope, once it arrives; null at the deadline. */
   ack(envelopeId: string, timeoutMs?: number): Promise<Record<string, unknown> | null>;
   /** Acks received per envelope id (one per connection that acked). */
@@ -37,7 +41,8 @@ export function attachSocketMode(server: Server): FakeSocketMode {
     ws.on('close', () => sockets.splice(sockets.indexOf(ws), 1));
     ws.on('message', (data) => {
       const message = JSON.parse(String(data)) as { envelope_id?: string; payload?: Record<string, unknown> };
-      if (message.envelope_id) acks.set(message.envelope_id, [...(acks.get(message.envelope_id) ?? []), message.payload ?? {}]);
+      if (message.envelope_id)
+        acks.set(message.envelope_id, [...(acks.get(message.envelope_id) ?? []), message.payload ?? {}]);
     });
     ws.send(JSON.stringify({ type: 'hello', num_connections: sockets.length, connection_info: { app_id: 'A0FAKE' } }));
   });
@@ -54,8 +59,13 @@ export function attachSocketMode(server: Server): FakeSocketMode {
     send(type, payload, opts = {}) {
       const envelopeId = opts.envelopeId ?? randomUUID();
       const envelope = JSON.stringify({
-        envelope_id: envelopeId, type, payload, accepts_response_payload: type !== 'events_api',
-        ...(opts.retryAttempt !== undefined ? { retry_attempt: opts.retryAttempt, retry_reason: opts.retryReason ?? 'timeout' } : { retry_attempt: 0 }),
+        envelope_id: envelopeId,
+        type,
+        payload,
+        accepts_response_payload: type !== 'events_api',
+        ...(opts.retryAttempt !== undefined
+          ? { retry_attempt: opts.retryAttempt, retry_reason: opts.retryReason ?? 'timeout' }
+          : { retry_attempt: 0 }),
       });
       const targets = opts.to === 'all' ? sockets : [sockets[opts.to ?? 0]];
       for (const ws of targets) ws?.send(envelope);
@@ -66,7 +76,8 @@ export function attachSocketMode(server: Server): FakeSocketMode {
       return acks.get(envelopeId)?.[0] ?? null;
     },
     async waitForConnections(count, timeoutMs = 10_000) {
-      if (!(await until(() => sockets.length >= count, timeoutMs))) throw new Error(`only ${sockets.length} of ${count} socket connections`);
+      if (!(await until(() => sockets.length >= count, timeoutMs)))
+        throw new Error(`only ${sockets.length} of ${count} socket connections`);
     },
     async close() {
       for (const ws of sockets) ws.terminate();

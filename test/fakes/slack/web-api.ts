@@ -22,9 +22,14 @@ import { FakeFiles } from './files.ts';
 export { blockProblems, viewProblems } from './block-kit.ts';
 
 export interface FakeMessage {
-  channel: string; ts: string; threadTs: string | null; text: string; blocks: any[];
+  channel: string;
+  ts: string;
+  threadTs: string | null;
+  text: string;
+  blocks: any[];
   metadata: { event_type: string; event_payload: Record<string, unknown> } | null;
-  isDeleted: boolean; updates: number;
+  isDeleted: boolean;
+  updates: number;
 }
 /**
  * A reply only one user sees, or (a response_url post with `response_type: in_channel`)
@@ -32,12 +37,28 @@ export interface FakeMessage {
  * (https://api.slack.com/interactivity/handling#message_responses).
  */
 export interface FakeEphemeral {
-  channel: string; user: string; text: string; blocks: any[]; via: 'api' | 'response_url'; url?: string;
+  channel: string;
+  user: string;
+  text: string;
+  blocks: any[];
+  via: 'api' | 'response_url';
+  url?: string;
   responseType: 'ephemeral' | 'in_channel';
 }
-export interface FakeCall { method: string; args: Record<string, any>; status: number; error?: string; atMs: number }
+export interface FakeCall {
+  method: string;
+  args: Record<string, any>;
+  status: number;
+  error?: string;
+  atMs: number;
+}
 
-export interface FakeSlackOptions { channels?: string[]; botToken?: string; appToken?: string; teamId?: string }
+export interface FakeSlackOptions {
+  channels?: string[];
+  botToken?: string;
+  appToken?: string;
+  teamId?: string;
+}
 
 export interface FakeSlackFaults {
   /** method → how many of its next calls answer 429 with this Retry-After (seconds). */
@@ -59,7 +80,12 @@ export class FakeSlack {
   readonly views: { triggerId: string; view: any; id: string }[] = [];
   readonly calls: FakeCall[] = [];
   readonly files = new FakeFiles(this);
-  readonly faults: FakeSlackFaults = { rateLimit: new Map(), dropAfterAccept: new Map(), failGroups: false, channelBurst: null };
+  readonly faults: FakeSlackFaults = {
+    rateLimit: new Map(),
+    dropAfterAccept: new Map(),
+    failGroups: false,
+    channelBurst: null,
+  };
   readonly channels: Set<string>;
   readonly botToken: string;
   readonly appToken: string;
@@ -141,13 +167,25 @@ export class FakeSlack {
     for await (const chunk of req) chunks.push(chunk as Buffer);
     const raw = Buffer.concat(chunks).toString('utf8');
     const path = new URL(req.url ?? '/', this.baseUrl).pathname;
-    if (path.startsWith('/upload/')) return this.files.receive(path.slice('/upload/'.length), Buffer.concat(chunks), String(req.headers['content-type'] ?? ''), res);
+    if (path.startsWith('/upload/'))
+      return this.files.receive(
+        path.slice('/upload/'.length),
+        Buffer.concat(chunks),
+        String(req.headers['content-type'] ?? ''),
+        res,
+      );
     if (path.startsWith('/response/')) return this.respondToUrl(path.slice('/response/'.length), raw, res);
     const method = path.replace(/^\/api\//, '');
     const args = parseArgs(raw, String(req.headers['content-type'] ?? ''));
     const token = String(req.headers.authorization ?? '').replace(/^Bearer /, '') || args.token;
     const send = (status: number, body: Record<string, unknown>, headers: Record<string, string> = {}) => {
-      this.calls.push({ method, args, status, ...(body.ok === false ? { error: String(body.error) } : {}), atMs: Date.now() });
+      this.calls.push({
+        method,
+        args,
+        status,
+        ...(body.ok === false ? { error: String(body.error) } : {}),
+        atMs: Date.now(),
+      });
       res.writeHead(status, { 'content-type': 'application/json', ...headers }).end(JSON.stringify(body));
     };
     const expected = method === 'apps.connections.open' ? this.appToken : this.botToken;
@@ -157,8 +195,10 @@ export class FakeSlack {
       limited.count -= 1;
       return send(429, { ok: false, error: 'ratelimited' }, { 'retry-after': String(limited.retryAfterSec) });
     }
-    if (method === 'chat.postMessage' && this.isTooSoon(String(args.channel))) return send(429, { ok: false, error: 'ratelimited' }, { 'retry-after': '1' });
-    if (method.startsWith('usergroups.') && this.faults.failGroups) return send(500, { ok: false, error: 'fatal_error' });
+    if (method === 'chat.postMessage' && this.isTooSoon(String(args.channel)))
+      return send(429, { ok: false, error: 'ratelimited' }, { 'retry-after': '1' });
+    if (method.startsWith('usergroups.') && this.faults.failGroups)
+      return send(500, { ok: false, error: 'fatal_error' });
     const result = this.run(method, args);
     const drops = this.faults.dropAfterAccept.get(method) ?? 0;
     if (drops > 0 && result.ok) {
@@ -186,16 +226,24 @@ export class FakeSlack {
 
   private respondToUrl(id: string, raw: string, res: ServerResponse): void {
     const entry = this.responseUrls.get(id);
-    if (!entry || entry.isExpired || entry.uses >= 5) return void res.writeHead(404).end(entry ? 'used_url' : 'expired_url');
+    if (!entry || entry.isExpired || entry.uses >= 5)
+      return void res.writeHead(404).end(entry ? 'used_url' : 'expired_url');
     const body = JSON.parse(raw) as { text?: string; blocks?: any[]; response_type?: string };
     // Slack answers a response_url post it cannot show as chat.postMessage would: invalid_blocks.
     const problems = blockProblems(body.blocks, 'message');
     if (problems.length > 0) {
-      return void res.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify(refusal('invalid_blocks', problems)));
+      return void res
+        .writeHead(400, { 'content-type': 'application/json' })
+        .end(JSON.stringify(refusal('invalid_blocks', problems)));
     }
     entry.uses += 1;
     this.ephemerals.push({
-      channel: '', user: '', text: body.text ?? '', blocks: body.blocks ?? [], via: 'response_url', url: `${this.baseUrl}/response/${id}`,
+      channel: '',
+      user: '',
+      text: body.text ?? '',
+      blocks: body.blocks ?? [],
+      via: 'response_url',
+      url: `${this.baseUrl}/response/${id}`,
       responseType: body.response_type === 'in_channel' ? 'in_channel' : 'ephemeral',
     });
     res.writeHead(200).end('ok');
@@ -207,13 +255,20 @@ export class FakeSlack {
   }
 
   private run(method: string, a: Record<string, any>): Record<string, unknown> {
-    const problems = method.startsWith('views.') ? viewProblems(a.view)
-      : method.startsWith('chat.') ? blockProblems(a.blocks, 'message') : [];
-    if (problems.length > 0) return refusal(method.startsWith('views.') ? 'invalid_arguments' : 'invalid_blocks', problems);
+    const problems = method.startsWith('views.')
+      ? viewProblems(a.view)
+      : method.startsWith('chat.')
+        ? blockProblems(a.blocks, 'message')
+        : [];
+    if (problems.length > 0)
+      return refusal(method.startsWith('views.') ? 'invalid_arguments' : 'invalid_blocks', problems);
     switch (method) {
-      case 'auth.test': return { ok: true, user_id: BOT_USER, bot_id: 'BBOT', team_id: this.teamId, team: 'fake', url: this.baseUrl };
-      case 'apps.connections.open': return { ok: true, url: this.socket.url() };
-      case 'chat.postMessage': return this.post(a);
+      case 'auth.test':
+        return { ok: true, user_id: BOT_USER, bot_id: 'BBOT', team_id: this.teamId, team: 'fake', url: this.baseUrl };
+      case 'apps.connections.open':
+        return { ok: true, url: this.socket.url() };
+      case 'chat.postMessage':
+        return this.post(a);
       case 'chat.update': {
         const m = this.messages.find((x) => x.channel === a.channel && x.ts === a.ts && !x.isDeleted);
         if (!this.channelOf(String(a.channel))) return { ok: false, error: 'channel_not_found' };
@@ -223,21 +278,33 @@ export class FakeSlack {
       }
       case 'chat.postEphemeral':
         if (!this.channelOf(String(a.channel))) return { ok: false, error: 'channel_not_found' };
-        this.ephemerals.push({ channel: a.channel, user: a.user, text: a.text ?? '', blocks: a.blocks ?? [], via: 'api', responseType: 'ephemeral' });
+        this.ephemerals.push({
+          channel: a.channel,
+          user: a.user,
+          text: a.text ?? '',
+          blocks: a.blocks ?? [],
+          via: 'api',
+          responseType: 'ephemeral',
+        });
         return { ok: true, message_ts: this.nextTs() };
       case 'conversations.open':
         this.channels.add(`D${a.users}`);
         return { ok: true, channel: { id: `D${a.users}` } };
       case 'conversations.history':
-      case 'conversations.replies': return this.history(method, a);
-      case 'views.open': return this.openView(a);
-      case 'views.update': return { ok: true, view: { ...a.view, id: a.view_id } };
-      case 'usergroups.list': return { ok: true, usergroups: [...this.groups.keys()].map((handle) => ({ id: `S-${handle}`, handle })) };
+      case 'conversations.replies':
+        return this.history(method, a);
+      case 'views.open':
+        return this.openView(a);
+      case 'views.update':
+        return { ok: true, view: { ...a.view, id: a.view_id } };
+      case 'usergroups.list':
+        return { ok: true, usergroups: [...this.groups.keys()].map((handle) => ({ id: `S-${handle}`, handle })) };
       case 'usergroups.users.list': {
         const members = this.groups.get(String(a.usergroup).replace(/^S-/, ''));
         return members ? { ok: true, users: [...members] } : { ok: false, error: 'no_such_subteam' };
       }
-      default: return this.files.run(method, a) ?? { ok: false, error: 'unknown_method' };
+      default:
+        return this.files.run(method, a) ?? { ok: false, error: 'unknown_method' };
     }
   }
 
@@ -245,8 +312,14 @@ export class FakeSlack {
     const channel = this.channelOf(String(a.channel));
     if (!channel) return { ok: false, error: 'channel_not_found' };
     const message: FakeMessage = {
-      channel, ts: this.nextTs(), threadTs: a.thread_ts ?? null, text: a.text ?? '', blocks: a.blocks ?? [],
-      metadata: a.metadata ?? null, isDeleted: false, updates: 0,
+      channel,
+      ts: this.nextTs(),
+      threadTs: a.thread_ts ?? null,
+      text: a.text ?? '',
+      blocks: a.blocks ?? [],
+      metadata: a.metadata ?? null,
+      isDeleted: false,
+      updates: 0,
     };
     this.messages.push(message);
     return { ok: true, channel, ts: message.ts, message: { text: message.text, ts: message.ts, bot_id: 'BBOT' } };
@@ -255,11 +328,20 @@ export class FakeSlack {
   private history(method: string, a: Record<string, any>): Record<string, unknown> {
     if (!this.channelOf(String(a.channel))) return { ok: false, error: 'channel_not_found' };
     const oldest = Number(a.oldest ?? 0);
-    const inThread = (m: FakeMessage) => (method === 'conversations.replies' ? (m.threadTs ?? m.ts) === a.ts : m.threadTs === null);
+    const inThread = (m: FakeMessage) =>
+      method === 'conversations.replies' ? (m.threadTs ?? m.ts) === a.ts : m.threadTs === null;
     const found = this.inChannel(String(a.channel)).filter((m) => inThread(m) && Number(m.ts) > oldest);
     const shown = (method === 'conversations.history' ? [...found].reverse() : found).map((m) => ({
-      type: 'message', ts: m.ts, text: m.text, bot_id: 'BBOT', ...(m.threadTs ? { thread_ts: m.threadTs } : {}),
-      ...(a.include_all_metadata === true || a.include_all_metadata === 'true' ? (m.metadata ? { metadata: m.metadata } : {}) : {}),
+      type: 'message',
+      ts: m.ts,
+      text: m.text,
+      bot_id: 'BBOT',
+      ...(m.threadTs ? { thread_ts: m.threadTs } : {}),
+      ...(a.include_all_metadata === true || a.include_all_metadata === 'true'
+        ? m.metadata
+          ? { metadata: m.metadata }
+          : {}
+        : {}),
     }));
     return { ok: true, messages: shown, has_more: false };
   }
@@ -278,10 +360,18 @@ export class FakeSlack {
 
 /** @slack/web-api sends a form whose object values are JSON. */
 function parseArgs(raw: string, contentType: string): Record<string, any> {
-  if (contentType.includes('application/json')) return raw ? JSON.parse(raw) as Record<string, any> : {};
+  if (contentType.includes('application/json')) return raw ? (JSON.parse(raw) as Record<string, any>) : {};
   const args: Record<string, any> = {};
   for (const [key, value] of new URLSearchParams(raw)) {
-    args[key] = /^[[{]/.test(value) ? (() => { try { return JSON.parse(value); } catch { return value; } })() : value;
+    args[key] = /^[[{]/.test(value)
+      ? (() => {
+          try {
+            return JSON.parse(value);
+          } catch {
+            return value;
+          }
+        })()
+      : value;
   }
   return args;
 }

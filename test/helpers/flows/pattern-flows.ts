@@ -13,7 +13,14 @@
  */
 import { z } from 'zod';
 import {
-  assign, defineFlow, modelStep, permanentError, review, setup, step, type Flow,
+  assign,
+  defineFlow,
+  modelStep,
+  permanentError,
+  review,
+  setup,
+  step,
+  type Flow,
 } from '../../../src/authoring/index.ts';
 import type { StepContext } from '../../../src/engine/flow.ts';
 import { logged, type StepEnv } from './test-flows.ts';
@@ -22,7 +29,8 @@ import { logged, type StepEnv } from './test-flows.ts';
 const BARRIER_MS = 30_000;
 
 export function sequenceFlow(env: StepEnv): Flow<{ text: string }> {
-  const word = (suffix: string) => step((text: string, ctx) => logged(env, suffix, ctx as StepContext, () => `${text}>${suffix}`));
+  const word = (suffix: string) =>
+    step((text: string, ctx) => logged(env, suffix, ctx as StepContext, () => `${text}>${suffix}`));
   const machine = setup({
     types: {} as { input: { text: string }; context: { text: string } },
     actors: { first: word('first'), second: word('second'), third: word('third') },
@@ -31,9 +39,27 @@ export function sequenceFlow(env: StepEnv): Flow<{ text: string }> {
     context: ({ input }) => ({ text: input.text }),
     initial: 'first',
     states: {
-      first: { invoke: { src: 'first', input: ({ context }) => context.text, onDone: { target: 'second', actions: assign({ text: ({ event }) => event.output }) } } },
-      second: { invoke: { src: 'second', input: ({ context }) => context.text, onDone: { target: 'third', actions: assign({ text: ({ event }) => event.output }) } } },
-      third: { invoke: { src: 'third', input: ({ context }) => context.text, onDone: { target: 'done', actions: assign({ text: ({ event }) => event.output }) } } },
+      first: {
+        invoke: {
+          src: 'first',
+          input: ({ context }) => context.text,
+          onDone: { target: 'second', actions: assign({ text: ({ event }) => event.output }) },
+        },
+      },
+      second: {
+        invoke: {
+          src: 'second',
+          input: ({ context }) => context.text,
+          onDone: { target: 'third', actions: assign({ text: ({ event }) => event.output }) },
+        },
+      },
+      third: {
+        invoke: {
+          src: 'third',
+          input: ({ context }) => context.text,
+          onDone: { target: 'done', actions: assign({ text: ({ event }) => event.output }) },
+        },
+      },
       done: { type: 'final' },
     },
     output: ({ context }) => ({ text: context.text }),
@@ -51,17 +77,24 @@ async function barrier(env: StepEnv, runId: string): Promise<void> {
     const [row] = await env.sql<{ n: number }[]>`
       SELECT count(DISTINCT step)::int AS n FROM step_log WHERE run_id = ${runId} AND step IN ('left', 'right') AND phase = 'started'`;
     if (row!.n === 2) return;
-    if (Date.now() > deadline) throw new Error(`the other fan-out step of ${runId} did not start within ${BARRIER_MS} ms`);
+    if (Date.now() > deadline)
+      throw new Error(`the other fan-out step of ${runId} did not start within ${BARRIER_MS} ms`);
     await new Promise((r) => setTimeout(r, 20));
   }
 }
 
 export function fanOutFlow(env: StepEnv): Flow<FanOutInput> {
-  const side = (name: 'left' | 'right') => step(async (input: FanOutInput, ctx) => logged(env, name, ctx as StepContext, async () => {
-    await barrier(env, ctx.runId);
-    if (name === 'right' && input.failRight) throw permanentError('the right-hand service refused the request (400)');
-    return `${name}:${input.topic}`;
-  }), { timeoutMs: 2_000, maxAttempts: 3, backoffMs: 100 });
+  const side = (name: 'left' | 'right') =>
+    step(
+      async (input: FanOutInput, ctx) =>
+        logged(env, name, ctx as StepContext, async () => {
+          await barrier(env, ctx.runId);
+          if (name === 'right' && input.failRight)
+            throw permanentError('the right-hand service refused the request (400)');
+          return `${name}:${input.topic}`;
+        }),
+      { timeoutMs: 2_000, maxAttempts: 3, backoffMs: 100 },
+    );
 
   const machine = setup({
     types: {} as { input: FanOutInput; context: { input: FanOutInput; left: string; right: string; error: string } },
@@ -77,7 +110,13 @@ export function fanOutFlow(env: StepEnv): Flow<FanOutInput> {
           left: {
             initial: 'working',
             states: {
-              working: { invoke: { src: 'left', input: ({ context }) => context.input, onDone: { target: 'finished', actions: assign({ left: ({ event }) => event.output }) } } },
+              working: {
+                invoke: {
+                  src: 'left',
+                  input: ({ context }) => context.input,
+                  onDone: { target: 'finished', actions: assign({ left: ({ event }) => event.output }) },
+                },
+              },
               finished: { type: 'final' },
             },
           },
@@ -86,9 +125,13 @@ export function fanOutFlow(env: StepEnv): Flow<FanOutInput> {
             states: {
               working: {
                 invoke: {
-                  src: 'right', input: ({ context }) => context.input,
+                  src: 'right',
+                  input: ({ context }) => context.input,
                   onDone: { target: 'finished', actions: assign({ right: ({ event }) => event.output }) },
-                  onError: { target: '#fan-out.failed', actions: assign({ error: ({ event }) => String((event.error as Error | undefined)?.message) }) },
+                  onError: {
+                    target: '#fan-out.failed',
+                    actions: assign({ error: ({ event }) => String((event.error as Error | undefined)?.message) }),
+                  },
                 },
               },
               finished: { type: 'final' },
@@ -112,14 +155,20 @@ type Category = z.infer<typeof Category>;
 
 export function routingFlow(env: StepEnv): Flow<Ticket> {
   const classify = modelStep({
-    route: 'cheap', prompt: new URL('../../fixtures/prompts/summarize.md', import.meta.url), output: Category,
+    route: 'cheap',
+    prompt: new URL('../../fixtures/prompts/summarize.md', import.meta.url),
+    output: Category,
     vars: (t: Ticket) => ({ text: `${t.subject}\n${t.body}` }),
   });
-  const act = (name: string) => step((note: string, ctx) => logged(env, name, ctx as StepContext, () => `${name}: ${note}`));
+  const act = (name: string) =>
+    step((note: string, ctx) => logged(env, name, ctx as StepContext, () => `${name}: ${note}`));
   const refundReview = review<{ note: string }>({ approvers: { groups: ['billing-leads'] } });
 
   const machine = setup({
-    types: {} as { input: Ticket; context: { ticket: Ticket; category: Category['category'] | 'unknown'; note: string; result: string } },
+    types: {} as {
+      input: Ticket;
+      context: { ticket: Ticket; category: Category['category'] | 'unknown'; note: string; result: string };
+    },
     actors: { classify, refundReview, refund: act('refund'), fileBug: act('fileBug') },
   }).createMachine({
     id: 'routing',
@@ -128,24 +177,48 @@ export function routingFlow(env: StepEnv): Flow<Ticket> {
     states: {
       classifying: {
         invoke: {
-          src: 'classify', input: ({ context }) => context.ticket,
+          src: 'classify',
+          input: ({ context }) => context.ticket,
           onDone: [
-            { guard: ({ event }) => event.output.value?.category === 'refund', target: 'awaitingRefundReview', actions: assign({ category: 'refund', note: ({ context }) => `refund for "${context.ticket.subject}"` }) },
-            { guard: ({ event }) => event.output.value?.category === 'bug', target: 'filingBug', actions: assign({ category: 'bug', note: ({ context }) => context.ticket.body }) },
+            {
+              guard: ({ event }) => event.output.value?.category === 'refund',
+              target: 'awaitingRefundReview',
+              actions: assign({ category: 'refund', note: ({ context }) => `refund for "${context.ticket.subject}"` }),
+            },
+            {
+              guard: ({ event }) => event.output.value?.category === 'bug',
+              target: 'filingBug',
+              actions: assign({ category: 'bug', note: ({ context }) => context.ticket.body }),
+            },
             { target: 'answered', actions: assign({ category: 'other' }) },
           ],
         },
       },
       awaitingRefundReview: {
-        invoke: { src: 'refundReview', input: ({ context }) => ({ title: `Refund: ${context.ticket.subject}`, content: { note: context.note } }) },
+        invoke: {
+          src: 'refundReview',
+          input: ({ context }) => ({ title: `Refund: ${context.ticket.subject}`, content: { note: context.note } }),
+        },
         on: {
           'review.approved': { target: 'refunding', actions: assign({ note: ({ event }) => event.content.note }) },
           'review.rejected': 'answered',
           'review.expired': 'answered',
         },
       },
-      refunding: { invoke: { src: 'refund', input: ({ context }) => context.note, onDone: { target: 'done', actions: assign({ result: ({ event }) => event.output }) } } },
-      filingBug: { invoke: { src: 'fileBug', input: ({ context }) => context.note, onDone: { target: 'done', actions: assign({ result: ({ event }) => event.output }) } } },
+      refunding: {
+        invoke: {
+          src: 'refund',
+          input: ({ context }) => context.note,
+          onDone: { target: 'done', actions: assign({ result: ({ event }) => event.output }) },
+        },
+      },
+      filingBug: {
+        invoke: {
+          src: 'fileBug',
+          input: ({ context }) => context.note,
+          onDone: { target: 'done', actions: assign({ result: ({ event }) => event.output }) },
+        },
+      },
       answered: { type: 'final' },
       done: { type: 'final' },
     },

@@ -67,7 +67,11 @@ type ApproveInput = z.infer<typeof ApproveInput>;
 type Decision = { type: 'review.approved'; by: string } | { type: 'review.rejected'; by: string };
 
 const approveMachine = setup({
-  types: {} as { input: ApproveInput; context: { request: ApproveInput; draft?: string; applied?: boolean }; events: Decision },
+  types: {} as {
+    input: ApproveInput;
+    context: { request: ApproveInput; draft?: string; applied?: boolean };
+    events: Decision;
+  },
   actors: { draft: step<ApproveInput, string>(), apply: step<{ draft: string }, boolean>() },
 }).createMachine({
   id: 'counted-approve',
@@ -76,7 +80,9 @@ const approveMachine = setup({
   states: {
     drafting: {
       invoke: {
-        src: 'draft', id: 'draft', input: ({ context }) => context.request,
+        src: 'draft',
+        id: 'draft',
+        input: ({ context }) => context.request,
         onDone: { target: 'awaitingDecision', actions: assign({ draft: ({ event }) => event.output }) },
       },
     },
@@ -85,7 +91,9 @@ const approveMachine = setup({
     },
     applying: {
       invoke: {
-        src: 'apply', id: 'apply', input: ({ context }) => ({ draft: context.draft! }),
+        src: 'apply',
+        id: 'apply',
+        input: ({ context }) => ({ draft: context.draft! }),
         onDone: { target: 'done', actions: assign({ applied: ({ event }) => event.output }) },
       },
     },
@@ -107,7 +115,9 @@ const oneStepMachine = setup({
   states: {
     working: {
       invoke: {
-        src: 'work', id: 'work', input: ({ context }) => ({ label: context.label }),
+        src: 'work',
+        id: 'work',
+        input: ({ context }) => ({ label: context.label }),
         onDone: { target: 'done', actions: assign({ result: ({ event }) => event.output }) },
       },
       after: { 60_000: 'timedOut' },
@@ -132,7 +142,9 @@ const relayMachine = setup({
     queued: { after: { 100: 'drafting' } },
     drafting: {
       invoke: {
-        src: 'draft', id: 'draft', input: ({ context }) => ({ n: context.n, failFirst: context.failFirst }),
+        src: 'draft',
+        id: 'draft',
+        input: ({ context }) => ({ n: context.n, failFirst: context.failFirst }),
         onDone: { target: 'done', actions: assign({ drafted: ({ event }) => event.output }) },
       },
     },
@@ -167,7 +179,9 @@ const flakyMachine = setup({
   states: {
     working: {
       invoke: {
-        src: 'work', id: 'work', input: ({ context }) => ({ failTimes: context.failTimes }),
+        src: 'work',
+        id: 'work',
+        input: ({ context }) => ({ failTimes: context.failTimes }),
         onDone: { target: 'done', actions: assign({ result: ({ event }) => event.output }) },
       },
     },
@@ -187,11 +201,15 @@ const guardedMachine = setup({
   states: {
     working: {
       invoke: {
-        src: 'work', id: 'work', input: ({ context }) => ({ label: context.label }),
+        src: 'work',
+        id: 'work',
+        input: ({ context }) => ({ label: context.label }),
         onDone: 'done',
         onError: {
           target: 'handled',
-          actions: assign({ error: ({ event }) => (event.error as { message?: string } | undefined)?.message ?? 'unknown' }),
+          actions: assign({
+            error: ({ event }) => (event.error as { message?: string } | undefined)?.message ?? 'unknown',
+          }),
         },
       },
     },
@@ -205,55 +223,88 @@ const guardedMachine = setup({
 export function testFlows(env: StepEnv): Flow<any>[] {
   return [
     defineFlow({
-      id: 'counted-approve', triggers: [{ kind: 'command' }], title: 'Draft, decide, apply (counted)', input: ApproveInput, machine: approveMachine,
+      id: 'counted-approve',
+      triggers: [{ kind: 'command' }],
+      title: 'Draft, decide, apply (counted)',
+      input: ApproveInput,
+      machine: approveMachine,
       steps: {
         draft: (req: ApproveInput, ctx) => logged(env, 'draft', ctx, () => `Re: ${req.subject}`),
         apply: (_: { draft: string }, ctx) => logged(env, 'apply', ctx, () => true),
       },
     }),
     defineFlow({
-      id: 'one-step', triggers: [{ kind: 'command' }], title: 'One step (counted)', input: OneStepInput, machine: oneStepMachine,
+      id: 'one-step',
+      triggers: [{ kind: 'command' }],
+      title: 'One step (counted)',
+      input: OneStepInput,
+      machine: oneStepMachine,
       steps: {
         work: {
           run: (input: { label: string }, ctx) => logged(env, 'work', ctx, () => `worked:${input.label}:${env.worker}`),
-          timeoutMs: env.timeoutMs ?? 1_000, maxAttempts: 3, backoffMs: 100,
+          timeoutMs: env.timeoutMs ?? 1_000,
+          maxAttempts: 3,
+          backoffMs: 100,
         },
       },
     }),
     defineFlow({
-      id: 'relay', title: 'Timer, then one step (counted)', input: RelayInput, machine: relayMachine,
+      id: 'relay',
+      title: 'Timer, then one step (counted)',
+      input: RelayInput,
+      machine: relayMachine,
       steps: {
         draft: {
-          run: (input: RelayInput, ctx) => logged(env, 'draft', ctx, () => {
-            if (input.failFirst && ctx.attempt === 1) throw new Error('transient failure on the first attempt');
-            return input.n;
-          }),
-          timeoutMs: 10_000, maxAttempts: 3, backoffMs: 50,
-        },
-      },
-    }),
-    defineFlow({ id: 'timed', title: 'Expires after 2 s', input: z.object({ topic: z.string() }), machine: timedMachine, steps: {} }),
-    defineFlow({
-      id: 'flaky', triggers: [{ kind: 'command' }], title: 'Fails its first N executions', input: FlakyInput, machine: flakyMachine,
-      steps: {
-        work: {
-          run: (input: { failTimes: number }, ctx) => logged(env, 'work', ctx, async () => {
-            const n = await executionsSoFar(env, 'work', ctx.runId);
-            if (n <= input.failTimes) throw new Error(`transient failure ${n}`);
-            return `ok after ${n - 1} failures`;
-          }),
-          maxAttempts: 3, backoffMs: 100,
+          run: (input: RelayInput, ctx) =>
+            logged(env, 'draft', ctx, () => {
+              if (input.failFirst && ctx.attempt === 1) throw new Error('transient failure on the first attempt');
+              return input.n;
+            }),
+          timeoutMs: 10_000,
+          maxAttempts: 3,
+          backoffMs: 50,
         },
       },
     }),
     defineFlow({
-      id: 'guarded', title: 'A refused step handled by onError', input: z.object({ label: z.string() }), machine: guardedMachine,
+      id: 'timed',
+      title: 'Expires after 2 s',
+      input: z.object({ topic: z.string() }),
+      machine: timedMachine,
+      steps: {},
+    }),
+    defineFlow({
+      id: 'flaky',
+      triggers: [{ kind: 'command' }],
+      title: 'Fails its first N executions',
+      input: FlakyInput,
+      machine: flakyMachine,
       steps: {
         work: {
-          run: (_: { label: string }, ctx) => logged(env, 'work', ctx, () => {
-            throw permanentError('upstream refused the request (400)');
-          }),
-          maxAttempts: 3, backoffMs: 100,
+          run: (input: { failTimes: number }, ctx) =>
+            logged(env, 'work', ctx, async () => {
+              const n = await executionsSoFar(env, 'work', ctx.runId);
+              if (n <= input.failTimes) throw new Error(`transient failure ${n}`);
+              return `ok after ${n - 1} failures`;
+            }),
+          maxAttempts: 3,
+          backoffMs: 100,
+        },
+      },
+    }),
+    defineFlow({
+      id: 'guarded',
+      title: 'A refused step handled by onError',
+      input: z.object({ label: z.string() }),
+      machine: guardedMachine,
+      steps: {
+        work: {
+          run: (_: { label: string }, ctx) =>
+            logged(env, 'work', ctx, () => {
+              throw permanentError('upstream refused the request (400)');
+            }),
+          maxAttempts: 3,
+          backoffMs: 100,
         },
       },
     }),

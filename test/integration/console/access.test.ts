@@ -21,26 +21,43 @@ const db = useTestDb();
 const ROOT = join(import.meta.dirname, '..', '..', '..');
 const PUBLIC_HOST = 'chat.example.test';
 
-interface Answer { status: number; headers: Record<string, string | string[] | undefined>; body: string }
+interface Answer {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+}
 
 /** A raw request: fetch may not set Host, and a browser under attack would send exactly these headers. */
-function send(port: number, method: string, path: string, headers: Record<string, string>, body?: unknown): Promise<Answer> {
+function send(
+  port: number,
+  method: string,
+  path: string,
+  headers: Record<string, string>,
+  body?: unknown,
+): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const payload = body === undefined ? undefined : JSON.stringify(body);
-    const req = request({
-      host: '127.0.0.1', port, method, path, timeout: 5_000,
-      headers: { ...(payload ? { 'content-type': 'application/json' } : {}), ...headers },
-    }, (res) => {
-      const isStream = String(res.headers['content-type']).startsWith('text/event-stream');
-      let text = '';
-      res.on('data', (chunk: Buffer) => {
-        text += chunk.toString();
-        if (isStream) res.destroy(); // the first frame is enough
-      });
-      const done = () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text });
-      res.on('end', done);
-      res.on('close', done);
-    });
+    const req = request(
+      {
+        host: '127.0.0.1',
+        port,
+        method,
+        path,
+        timeout: 5_000,
+        headers: { ...(payload ? { 'content-type': 'application/json' } : {}), ...headers },
+      },
+      (res) => {
+        const isStream = String(res.headers['content-type']).startsWith('text/event-stream');
+        let text = '';
+        res.on('data', (chunk: Buffer) => {
+          text += chunk.toString();
+          if (isStream) res.destroy(); // the first frame is enough
+        });
+        const done = () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text });
+        res.on('end', done);
+        res.on('close', done);
+      },
+    );
     req.on('timeout', () => req.destroy(new Error(`${method} ${path} timed out`)));
     req.on('error', reject);
     req.end(payload);
@@ -64,7 +81,12 @@ async function serve(access: Parameters<typeof createConsoleAdapter>[0]['access'
 }
 
 let deliveries = 0;
-const cmd = (extra: Record<string, unknown> = {}) => ({ channel: 'general', text: 'help', deliveryId: `a${++deliveries}`, ...extra });
+const cmd = (extra: Record<string, unknown> = {}) => ({
+  channel: 'general',
+  text: 'help',
+  deliveryId: `a${++deliveries}`,
+  ...extra,
+});
 
 describe('local demo mode (loopback)', () => {
   let app: { adapter: ConsoleAdapter; http: HttpServer; port: number };
@@ -79,10 +101,16 @@ describe('local demo mode (loopback)', () => {
   const own = () => ({ host: `127.0.0.1:${app.port}` });
 
   it('refuses a Host that is not a loopback name on this port with 403 and a reason, the live stream too', async () => {
-    for (const [method, path, body] of [['GET', '/api/state'], ['GET', '/api/events'], ['POST', '/api/command', cmd({ user: 'alice' })]] as const) {
+    for (const [method, path, body] of [
+      ['GET', '/api/state'],
+      ['GET', '/api/events'],
+      ['POST', '/api/command', cmd({ user: 'alice' })],
+    ] as const) {
       const answer = await send(app.port, method, path, { host: 'evil.example' }, body);
       expect([path, answer.status]).toEqual([path, 403]);
-      expect(JSON.parse(answer.body).error).toMatch(/answers only at http:\/\/localhost; Host "evil.example" is not it/);
+      expect(JSON.parse(answer.body).error).toMatch(
+        /answers only at http:\/\/localhost; Host "evil.example" is not it/,
+      );
     }
     // A loopback name on another port is a different site to a browser.
     expect((await send(app.port, 'GET', '/api/state', { host: `localhost:${app.port + 1}` })).status).toBe(403);
@@ -93,25 +121,47 @@ describe('local demo mode (loopback)', () => {
     expect((await send(app.port, 'GET', '/api/events', own())).status).toBe(200);
   });
 
-  it('refuses a request whose Origin is another site, and serves the page\'s own', async () => {
-    const foreign = await send(app.port, 'POST', '/api/command', { ...own(), origin: 'http://evil.example' }, cmd({ user: 'alice' }));
-    expect([foreign.status, JSON.parse(foreign.body)]).toEqual([403, { error: 'requests from http://evil.example are not accepted here' }]);
+  it("refuses a request whose Origin is another site, and serves the page's own", async () => {
+    const foreign = await send(
+      app.port,
+      'POST',
+      '/api/command',
+      { ...own(), origin: 'http://evil.example' },
+      cmd({ user: 'alice' }),
+    );
+    expect([foreign.status, JSON.parse(foreign.body)]).toEqual([
+      403,
+      { error: 'requests from http://evil.example are not accepted here' },
+    ]);
     const nullOrigin = await send(app.port, 'GET', '/api/events', { ...own(), origin: 'null' });
     expect(nullOrigin.status).toBe(403);
     expect(seen).toHaveLength(0);
-    const same = await send(app.port, 'POST', '/api/command', { ...own(), origin: `http://127.0.0.1:${app.port}` }, cmd({ user: 'alice' }));
+    const same = await send(
+      app.port,
+      'POST',
+      '/api/command',
+      { ...own(), origin: `http://127.0.0.1:${app.port}` },
+      cmd({ user: 'alice' }),
+    );
     expect(same.status).toBe(200);
     expect(seen.map((c) => c.user)).toEqual(['alice']);
   });
 
-  it('refuses a display name that reads like another person\'s name or id', async () => {
+  it("refuses a display name that reads like another person's name or id", async () => {
     for (const displayName of ['Bob Brown', 'bob brown ', '@bob', 'ＢＯＢ', 'Signoff']) {
-      const answer = await send(app.port, 'POST', '/api/people', own(), { id: 'mallory', displayName, groups: ['support-leads'] });
+      const answer = await send(app.port, 'POST', '/api/people', own(), {
+        id: 'mallory',
+        displayName,
+        groups: ['support-leads'],
+      });
       expect([displayName, answer.status]).toEqual([displayName, 400]);
     }
     const rows = await db.sql`SELECT id FROM console_people WHERE id = 'mallory'`;
     expect(rows).toHaveLength(0);
-    expect((await send(app.port, 'POST', '/api/people', own(), { id: 'mallory', displayName: 'Mallory M', groups: [] })).status).toBe(200);
+    expect(
+      (await send(app.port, 'POST', '/api/people', own(), { id: 'mallory', displayName: 'Mallory M', groups: [] }))
+        .status,
+    ).toBe(200);
   });
 });
 
@@ -136,8 +186,16 @@ describe('signed-in mode (WEB_CHAT_AUTH=invite)', () => {
   function webInvite(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
     const { DATABASE_URL: _url, ...env } = process.env;
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/web-invite.ts', ...args], {
-      cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...env, DATABASE_URL: db.url, SIGNOFF_SCHEMA: db.schema, WEB_CHAT_AUTH: 'invite', WEB_CHAT_URL: publicUrl, HOST: '0.0.0.0' },
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: {
+        ...env,
+        DATABASE_URL: db.url,
+        SIGNOFF_SCHEMA: db.schema,
+        WEB_CHAT_AUTH: 'invite',
+        WEB_CHAT_URL: publicUrl,
+        HOST: '0.0.0.0',
+      },
     });
     let stdout = '';
     let stderr = '';
@@ -161,11 +219,16 @@ describe('signed-in mode (WEB_CHAT_AUTH=invite)', () => {
   }
 
   it('has no person switcher door, and every /api call needs a session', async () => {
-    expect((await send(app.port, 'POST', '/api/people', pub(), { id: 'eve', displayName: 'Eve', groups: ['support-leads'] })).status).toBe(404);
+    expect(
+      (await send(app.port, 'POST', '/api/people', pub(), { id: 'eve', displayName: 'Eve', groups: ['support-leads'] }))
+        .status,
+    ).toBe(404);
     expect((await send(app.port, 'GET', '/api/state', pub())).status).toBe(401);
     expect((await send(app.port, 'GET', '/api/events', pub())).status).toBe(401);
     expect((await send(app.port, 'POST', '/api/command', pub(), cmd({ user: 'bob' }))).status).toBe(401);
-    expect((await send(app.port, 'GET', '/api/state', { host: 'evil.example', cookie: 'signoff_session=x' })).status).toBe(403);
+    expect(
+      (await send(app.port, 'GET', '/api/state', { host: 'evil.example', cookie: 'signoff_session=x' })).status,
+    ).toBe(403);
     expect((await send(app.port, 'GET', '/', pub())).status).toBe(200);
     expect(seen).toHaveLength(0);
   });
@@ -175,10 +238,15 @@ describe('signed-in mode (WEB_CHAT_AUTH=invite)', () => {
     const [stored] = await db.sql`SELECT count(*)::int AS n FROM console_sessions WHERE person = 'alice'`;
     expect(stored!.n).toBe(1);
     const asBob = await send(app.port, 'POST', '/api/command', pub({ cookie }), cmd({ user: 'bob' }));
-    expect([asBob.status, JSON.parse(asBob.body)]).toEqual([403, { error: 'you are signed in as alice and cannot act as bob' }]);
+    expect([asBob.status, JSON.parse(asBob.body)]).toEqual([
+      403,
+      { error: 'you are signed in as alice and cannot act as bob' },
+    ]);
     expect(seen).toHaveLength(0);
     expect((await send(app.port, 'POST', '/api/command', pub({ cookie }), cmd())).status).toBe(200);
-    expect((await send(app.port, 'POST', '/api/command', pub({ cookie, origin: publicUrl }), cmd({ user: 'alice' }))).status).toBe(200);
+    expect(
+      (await send(app.port, 'POST', '/api/command', pub({ cookie, origin: publicUrl }), cmd({ user: 'alice' }))).status,
+    ).toBe(200);
     expect(seen.map((c) => c.user)).toEqual(['alice', 'alice']);
     const state = JSON.parse((await send(app.port, 'GET', '/api/state', pub({ cookie }))).body);
     expect([state.mode, state.me]).toEqual(['invite', 'alice']);
@@ -188,14 +256,21 @@ describe('signed-in mode (WEB_CHAT_AUTH=invite)', () => {
     expect(JSON.stringify(rows)).not.toContain(cookie.split('=')[1]);
   });
 
-  it('a message\'s picture is served to who may see the message: another person\'s DM reads as missing', async () => {
+  it("a message's picture is served to who may see the message: another person's DM reads as missing", async () => {
     const cookie = await signIn(['carol', '--name', 'Carol Chen']);
     // The smallest PNG: signature and IHDR are what a browser checks first.
     const png = Buffer.from('89504e470d0a1a0a0000000d4948445200000001000000010806000000', 'hex').toString('base64');
     const image = { pngBase64: png, alt: 'a chart', fallbackText: '█' };
     await app.adapter.port.notifyUser('local', 'bob', { text: 'chart for bob', image }, { idempotencyKey: 'img-bob' });
-    await app.adapter.port.notifyUser('local', 'carol', { text: 'chart for carol', image }, { idempotencyKey: 'img-carol' });
-    const ids = await db.sql<{ channel: string; id: string }[]>`SELECT channel, id::text FROM console_messages WHERE idempotency_key IN ('img-bob', 'img-carol')`;
+    await app.adapter.port.notifyUser(
+      'local',
+      'carol',
+      { text: 'chart for carol', image },
+      { idempotencyKey: 'img-carol' },
+    );
+    const ids = await db.sql<
+      { channel: string; id: string }[]
+    >`SELECT channel, id::text FROM console_messages WHERE idempotency_key IN ('img-bob', 'img-carol')`;
     const idOf = (channel: string) => ids.find((m) => m.channel === channel)!.id;
     const own = await send(app.port, 'GET', `/api/image?id=${idOf('@carol')}`, pub({ cookie }));
     expect([own.status, own.headers['content-type']]).toEqual([200, 'image/png']);
@@ -203,18 +278,22 @@ describe('signed-in mode (WEB_CHAT_AUTH=invite)', () => {
     expect((await send(app.port, 'GET', `/api/image?id=${idOf('@carol')}`, pub())).status).toBe(401);
   });
 
-  it('the live stream carries the shared channels and the person\'s own DMs, never another person\'s', async () => {
+  it("the live stream carries the shared channels and the person's own DMs, never another person's", async () => {
     const cookie = await signIn(['carol', '--name', 'Carol Chen']);
     const frames: string[] = [];
     const stream = await new Promise<import('node:http').IncomingMessage>((resolve, reject) => {
-      request({ host: '127.0.0.1', port: app.port, path: '/api/events', headers: pub({ cookie }) }, resolve).on('error', reject).end();
+      request({ host: '127.0.0.1', port: app.port, path: '/api/events', headers: pub({ cookie }) }, resolve)
+        .on('error', reject)
+        .end();
     });
     try {
       expect(stream.statusCode).toBe(200);
-      const marker = new Promise<void>((resolve) => stream.on('data', (chunk: Buffer) => {
-        frames.push(chunk.toString());
-        if (frames.join('').includes('marker for carol')) resolve();
-      }));
+      const marker = new Promise<void>((resolve) =>
+        stream.on('data', (chunk: Buffer) => {
+          frames.push(chunk.toString());
+          if (frames.join('').includes('marker for carol')) resolve();
+        }),
+      );
       const port = app.adapter.port;
       await port.notifyUser('local', 'bob', { text: 'secret for bob' }, { idempotencyKey: 'dm-bob' });
       await port.notifyUser('local', 'carol', { text: 'note for carol' }, { idempotencyKey: 'dm-carol' });
@@ -227,9 +306,12 @@ describe('signed-in mode (WEB_CHAT_AUTH=invite)', () => {
     }
   });
 
-  it('web:invite refuses a name that reads like someone else\'s, and a person who does not exist', async () => {
+  it("web:invite refuses a name that reads like someone else's, and a person who does not exist", async () => {
     const copycat = await webInvite(['mallory', '--name', 'Bob Brown']);
-    expect([copycat.code, copycat.stderr]).toEqual([1, 'web:invite failed: display name "Bob Brown" reads like @bob\'s; pick a name of your own\n']);
+    expect([copycat.code, copycat.stderr]).toEqual([
+      1,
+      'web:invite failed: display name "Bob Brown" reads like @bob\'s; pick a name of your own\n',
+    ]);
     const nobody = await webInvite(['zed']);
     expect(nobody.code).toBe(1);
     expect(nobody.stderr).toMatch(/there is no person "zed"/);

@@ -29,10 +29,18 @@ function toyDesk(port: ChatPort): ChatHandlers {
   return {
     async command(c) {
       if (c.text === 'explode') throw new Error('relation "runs" does not exist at SELECT secret FROM runs');
-      if (!c.text.startsWith('run ')) return { visibility: 'ephemeral', notice: { text: 'Try /signoff run <title>', quote: JSON.stringify(c) } };
+      if (!c.text.startsWith('run '))
+        return { visibility: 'ephemeral', notice: { text: 'Try /signoff run <title>', quote: JSON.stringify(c) } };
       const card: ReviewCard = {
-        title: c.text.slice(4), fields: [], body: 'draft', status: { kind: 'pending', text: 'Waiting for review' }, actions: ['approve', 'edit'],
-        reviewRef: `rev_${c.deliveryId}`, version: 1, runId: `run_${c.deliveryId}`, costLabel: '$0.00 (no model calls)',
+        title: c.text.slice(4),
+        fields: [],
+        body: 'draft',
+        status: { kind: 'pending', text: 'Waiting for review' },
+        actions: ['approve', 'edit'],
+        reviewRef: `rev_${c.deliveryId}`,
+        version: 1,
+        runId: `run_${c.deliveryId}`,
+        costLabel: '$0.00 (no model calls)',
       };
       const ref = await port.postCard(c.channel, card, { idempotencyKey: `card:${c.deliveryId}` });
       cards.set(card.reviewRef, { ref, card });
@@ -40,12 +48,20 @@ function toyDesk(port: ChatPort): ChatHandlers {
     },
     async action(a) {
       const held = cards.get(a.reviewRef);
-      if (!held || held.ref !== a.messageRef) return { kind: 'ephemeral', notice: { text: 'Not found', quote: JSON.stringify(a) } };
+      if (!held || held.ref !== a.messageRef)
+        return { kind: 'ephemeral', notice: { text: 'Not found', quote: JSON.stringify(a) } };
       if (a.action === 'edit') {
         const field = { name: 'body', label: 'Draft', value: held.card.body, isMultiline: true, maxChars: 100 };
-        return { kind: 'open_editor', form: { purpose: 'edit', title: 'Edit draft', reviewRef: a.reviewRef, version: a.version, fields: [field] } };
+        return {
+          kind: 'open_editor',
+          form: { purpose: 'edit', title: 'Edit draft', reviewRef: a.reviewRef, version: a.version, fields: [field] },
+        };
       }
-      held.card = { ...held.card, status: { kind: 'approved', by: a.user, at: '2025-01-02T14:02:00Z', text: `Approved by <@${a.user}>` }, actions: [] };
+      held.card = {
+        ...held.card,
+        status: { kind: 'approved', by: a.user, at: '2025-01-02T14:02:00Z', text: `Approved by <@${a.user}>` },
+        actions: [],
+      };
       await port.updateCard(held.ref, held.card);
       return { kind: 'ok', notice: { text: 'Done', quote: JSON.stringify(a) } };
     },
@@ -60,7 +76,10 @@ function toyDesk(port: ChatPort): ChatHandlers {
 }
 
 beforeAll(async () => {
-  adapter = createConsoleAdapter({ store: consoleStore(db.sql), log: createLogger('debug', (line) => logLines.push(line)) });
+  adapter = createConsoleAdapter({
+    store: consoleStore(db.sql),
+    log: createLogger('debug', (line) => logLines.push(line)),
+  });
   http = await startHttpServer({ port: 0, host: '127.0.0.1', sql: db.sql, routes: adapter.routes });
   base = `http://127.0.0.1:${http.port}`;
 });
@@ -72,11 +91,12 @@ afterAll(async () => {
 
 async function call(path: string, body: unknown, headers: Record<string, string> = {}) {
   const res = await fetch(base + path, {
-    method: 'POST', headers: { 'content-type': 'application/json', ...headers },
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
     body: typeof body === 'string' ? body : JSON.stringify(body),
     signal: AbortSignal.timeout(5_000),
   });
-  return { status: res.status, type: res.headers.get('content-type'), body: await res.json() as any };
+  return { status: res.status, type: res.headers.get('content-type'), body: (await res.json()) as any };
 }
 
 let deliveries = 0;
@@ -105,10 +125,17 @@ describe('console HTTP API', () => {
     expect(res.status).toBe(200);
     expect(res.type).toMatch(/^application\/json/);
     expect(JSON.parse(res.body.reply.notice.quote)).toEqual({
-      platform: 'console', tenant: 'local', channel: 'general', user: 'alice', text, deliveryId: 'cmd-verbatim',
+      platform: 'console',
+      tenant: 'local',
+      channel: 'general',
+      user: 'alice',
+      text,
+      deliveryId: 'cmd-verbatim',
     });
     expect(res.body.reply.visibility).toBe('ephemeral');
-    const [{ n }] = await db.sql<[{ n: number }]>`SELECT count(*)::int AS n FROM console_messages WHERE idempotency_key LIKE 'command-reply:%'`;
+    const [{ n }] = await db.sql<
+      [{ n: number }]
+    >`SELECT count(*)::int AS n FROM console_messages WHERE idempotency_key LIKE 'command-reply:%'`;
     expect(n).toBe(0);
   });
 
@@ -117,33 +144,63 @@ describe('console HTTP API', () => {
     const first = await call('/api/command', body);
     await call('/api/command', body);
     expect(first.body.notice.parts).toEqual([
-      { kind: 'mention', userId: 'alice', name: 'Alice Adams' }, { kind: 'text', text: ' asked for a review' },
+      { kind: 'mention', userId: 'alice', name: 'Alice Adams' },
+      { kind: 'text', text: ' asked for a review' },
     ]);
-    const rows = await db.sql`SELECT author, content->>'text' AS text FROM console_messages WHERE idempotency_key = 'command-reply:cmd-twice'`;
+    const rows =
+      await db.sql`SELECT author, content->>'text' AS text FROM console_messages WHERE idempotency_key = 'command-reply:cmd-twice'`;
     expect(rows).toEqual([{ author: 'signoff', text: '<@alice> asked for a review' }]);
   });
 
   it('hands a click over in the neutral shape and the handler updates the card', async () => {
     const { ref, reviewRef } = await startReview('Refund');
-    const click = { user: 'bob', channel: 'general', messageRef: ref, reviewRef, action: 'approve', version: 1, deliveryId: 'click-1' };
+    const click = {
+      user: 'bob',
+      channel: 'general',
+      messageRef: ref,
+      reviewRef,
+      action: 'approve',
+      version: 1,
+      deliveryId: 'click-1',
+    };
     const res = await call('/api/action', click);
     expect(res.status).toBe(200);
     expect(res.body.reply.kind).toBe('ok');
     expect(JSON.parse(res.body.reply.notice.quote)).toEqual({ platform: 'console', tenant: 'local', ...click });
     const [row] = await db.sql`SELECT content FROM console_messages WHERE id = ${ref.split(':')[2]!}::bigint`;
-    expect(row!.content.status).toEqual({ kind: 'approved', by: 'bob', at: '2025-01-02T14:02:00Z', text: 'Approved by <@bob>' });
+    expect(row!.content.status).toEqual({
+      kind: 'approved',
+      by: 'bob',
+      at: '2025-01-02T14:02:00Z',
+      text: 'Approved by <@bob>',
+    });
   });
 
   it('returns the dialog a click opens, and submission errors or changes come back', async () => {
     const { ref, reviewRef } = await startReview('Edit me');
-    const opened = await call('/api/action', { user: 'bob', channel: 'general', messageRef: ref, reviewRef, action: 'edit', version: 1, deliveryId: 'click-2' });
+    const opened = await call('/api/action', {
+      user: 'bob',
+      channel: 'general',
+      messageRef: ref,
+      reviewRef,
+      action: 'edit',
+      version: 1,
+      deliveryId: 'click-2',
+    });
     expect(opened.body.reply).toMatchObject({ kind: 'open_editor', form: { purpose: 'edit', reviewRef, version: 1 } });
-    const submit = (body: string, deliveryId: string) => call('/api/submission', { user: 'bob', purpose: 'edit', reviewRef, version: 1, fields: { body }, deliveryId });
+    const submit = (body: string, deliveryId: string) =>
+      call('/api/submission', { user: 'bob', purpose: 'edit', reviewRef, version: 1, fields: { body }, deliveryId });
     expect((await submit('', 'sub-1')).body.reply).toEqual({ kind: 'errors', errors: { body: 'Write something' } });
     const saved = await submit('<script>alert(1)</script>', 'sub-2');
     expect(JSON.parse(saved.body.reply.notice.quote)).toEqual({
-      platform: 'console', tenant: 'local', user: 'bob', purpose: 'edit', reviewRef, version: 1,
-      fields: { body: '<script>alert(1)</script>' }, deliveryId: 'sub-2',
+      platform: 'console',
+      tenant: 'local',
+      user: 'bob',
+      purpose: 'edit',
+      reviewRef,
+      version: 1,
+      fields: { body: '<script>alert(1)</script>' },
+      deliveryId: 'sub-2',
     });
     const [row] = await db.sql`SELECT content FROM console_messages WHERE id = ${ref.split(':')[2]!}::bigint`;
     expect(row!.content).toMatchObject({ body: '<script>alert(1)</script>', version: 2 });
@@ -163,14 +220,25 @@ describe('console HTTP API', () => {
       [{ ...ok, channel: '@bob' }, /owner of a direct-message channel/],
     ];
     for (const [body, error] of cases) {
-      expect(await call('/api/command', body)).toMatchObject({ status: 400, body: { error: expect.stringMatching(error) } });
+      expect(await call('/api/command', body)).toMatchObject({
+        status: 400,
+        body: { error: expect.stringMatching(error) },
+      });
     }
     expect((await command('x'.repeat(4_000))).status).toBe(200);
   });
 
   it('refuses a click naming no card in its channel, and a bad action or version', async () => {
     const { ref, reviewRef } = await startReview('Guarded');
-    const click = { user: 'bob', channel: 'general', messageRef: ref, reviewRef, action: 'approve', version: 1, deliveryId: 'c' };
+    const click = {
+      user: 'bob',
+      channel: 'general',
+      messageRef: ref,
+      reviewRef,
+      action: 'approve',
+      version: 1,
+      deliveryId: 'c',
+    };
     for (const [change, error] of [
       [{ messageRef: ref.replace('general', 'support'), channel: 'support' }, /messageRef does not name a card/],
       [{ messageRef: 'console:general:999999' }, /messageRef does not name a card/],
@@ -178,17 +246,33 @@ describe('console HTTP API', () => {
       [{ action: 'approve_all' }, /action must be approve, reject, edit or delegate/],
       [{ version: 1.5 }, /version must be a whole number/],
     ] as const) {
-      expect(await call('/api/action', { ...click, ...change })).toMatchObject({ status: 400, body: { error: expect.stringMatching(error) } });
+      expect(await call('/api/action', { ...click, ...change })).toMatchObject({
+        status: 400,
+        body: { error: expect.stringMatching(error) },
+      });
     }
   });
 
   it('refuses bodies over 64 KiB with 413 before parsing, declared or streamed', async () => {
     const big = JSON.stringify({ user: 'alice', channel: 'general', text: 'x'.repeat(70_000), deliveryId: 'big' });
-    expect(await call('/api/command', big)).toMatchObject({ status: 413, body: { error: 'request body is larger than 64 KiB' } });
+    expect(await call('/api/command', big)).toMatchObject({
+      status: 413,
+      body: { error: 'request body is larger than 64 KiB' },
+    });
     const chunks = [big.slice(0, 40_000), big.slice(40_000)];
-    const streamed = new ReadableStream({ pull(c) { const next = chunks.shift(); if (next) c.enqueue(new TextEncoder().encode(next)); else c.close(); } });
+    const streamed = new ReadableStream({
+      pull(c) {
+        const next = chunks.shift();
+        if (next) c.enqueue(new TextEncoder().encode(next));
+        else c.close();
+      },
+    });
     const res = await fetch(`${base}/api/command`, {
-      method: 'POST', headers: { 'content-type': 'application/json' }, body: streamed, duplex: 'half', signal: AbortSignal.timeout(5_000),
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: streamed,
+      duplex: 'half',
+      signal: AbortSignal.timeout(5_000),
     } as RequestInit);
     expect([res.status, await res.json()]).toEqual([413, { error: 'request body is larger than 64 KiB' }]);
   });
@@ -200,9 +284,16 @@ describe('console HTTP API', () => {
 
   it('answers a handler failure with a generic 503 whose correlation id finds the cause in the log', async () => {
     const res = await command('explode');
-    expect([res.status, res.body]).toEqual([503, { ...GENERIC, correlationId: expect.stringMatching(/^[0-9a-f]{8}$/) }]);
+    expect([res.status, res.body]).toEqual([
+      503,
+      { ...GENERIC, correlationId: expect.stringMatching(/^[0-9a-f]{8}$/) },
+    ]);
     const logged = logLines.map((line) => JSON.parse(line)).find((l) => l.correlationId === res.body.correlationId);
-    expect(logged).toMatchObject({ level: 'error', path: '/api/command', error: { message: expect.stringContaining('relation "runs"') } });
+    expect(logged).toMatchObject({
+      level: 'error',
+      path: '/api/command',
+      error: { message: expect.stringContaining('relation "runs"') },
+    });
   });
 
   it('adds a person with groups, which groupsOf then reads', async () => {

@@ -59,20 +59,36 @@ function openStream(url: string): Promise<Stream> {
       const listeners = new Set<() => void>();
       res.setEncoding('utf8');
       let isEnded = false;
-      const notify = () => { for (const l of listeners) l(); };
-      res.on('data', (chunk: string) => { text += chunk; notify(); });
-      res.once('end', () => { isEnded = true; notify(); });
-      const until = (isDone: () => boolean, what: string) => new Promise<void>((done, fail) => {
-        const timer = setTimeout(() => fail(new Error(`no ${what} within 5 s; got:\n${text}`)), 5_000);
-        const check = () => { if (isDone()) { clearTimeout(timer); listeners.delete(check); done(); } };
-        listeners.add(check);
-        check();
+      const notify = () => {
+        for (const l of listeners) l();
+      };
+      res.on('data', (chunk: string) => {
+        text += chunk;
+        notify();
       });
-      const events = () => text.split('\n\n').flatMap((frame) => {
-        const event = /^event: (.*)$/m.exec(frame)?.[1];
-        const data = /^data: (.*)$/m.exec(frame)?.[1];
-        return event && data ? [{ event, data: JSON.parse(data) }] : [];
+      res.once('end', () => {
+        isEnded = true;
+        notify();
       });
+      const until = (isDone: () => boolean, what: string) =>
+        new Promise<void>((done, fail) => {
+          const timer = setTimeout(() => fail(new Error(`no ${what} within 5 s; got:\n${text}`)), 5_000);
+          const check = () => {
+            if (isDone()) {
+              clearTimeout(timer);
+              listeners.delete(check);
+              done();
+            }
+          };
+          listeners.add(check);
+          check();
+        });
+      const events = () =>
+        text.split('\n\n').flatMap((frame) => {
+          const event = /^event: (.*)$/m.exec(frame)?.[1];
+          const data = /^data: (.*)$/m.exec(frame)?.[1];
+          return event && data ? [{ event, data: JSON.parse(data) }] : [];
+        });
       resolve({ text: () => text, events, isEnded: () => isEnded, until, close: () => res.destroy() });
     }).once('error', reject);
   });
@@ -82,11 +98,26 @@ const hostile = '<!channel> @everyone <@U123> <https://evil|Approve> <script>ale
 
 function card(overrides: Partial<ReviewCard> = {}): ReviewCard {
   return {
-    title: '<script>alert("title")</script>', fields: [{ label: '<b>Customer</b>', value: hostile }], body: hostile,
+    title: '<script>alert("title")</script>',
+    fields: [{ label: '<b>Customer</b>', value: hostile }],
+    body: hostile,
     diff: { before: 'old <i>', after: 'new <i>' },
-    proposedAction: { tool: 'zendesk', method: 'PUT', host: 'acme.zendesk.com', fields: [{ name: 'status', old: 'open', new: 'solved' }, { name: 'note', new: 'x'.repeat(10_000) }] },
-    costLabel: '$0.04', status: { kind: 'pending', tally: { approvals: 1, needed: 2 }, text: 'Waiting for review: 1 of 2 approvals' }, actions: ['approve', 'reject', 'edit', 'delegate'],
-    reviewRef: 'rev_live', version: 3, runId: 'run_live', ...overrides,
+    proposedAction: {
+      tool: 'zendesk',
+      method: 'PUT',
+      host: 'acme.zendesk.com',
+      fields: [
+        { name: 'status', old: 'open', new: 'solved' },
+        { name: 'note', new: 'x'.repeat(10_000) },
+      ],
+    },
+    costLabel: '$0.04',
+    status: { kind: 'pending', tally: { approvals: 1, needed: 2 }, text: 'Waiting for review: 1 of 2 approvals' },
+    actions: ['approve', 'reject', 'edit', 'delegate'],
+    reviewRef: 'rev_live',
+    version: 3,
+    runId: 'run_live',
+    ...overrides,
   };
 }
 
@@ -108,28 +139,52 @@ describe('console page, state and live stream', () => {
 
   it('returns people, channels and messages with every text verbatim for the page to escape', async () => {
     const ref = await adapter.port.postCard('general', card(), { idempotencyKey: 'state-card' });
-    await adapter.port.replyInThread(ref, { text: '<@bob> approved; <@U999> too', quote: hostile }, { idempotencyKey: 'state-reply' });
+    await adapter.port.replyInThread(
+      ref,
+      { text: '<@bob> approved; <@U999> too', quote: hostile },
+      { idempotencyKey: 'state-reply' },
+    );
     const res = await fetch(`${base}/api/state`, { signal: AbortSignal.timeout(5_000) });
-    const state = await res.json() as any;
+    const state = (await res.json()) as any;
     expect(state.tenant).toBe('local');
-    expect(state.people.map((p: any) => [p.id, p.groups])).toEqual([['alice', []], ['bob', ['support-leads']], ['carol', ['support-leads']], ['dave', ['release-managers']]]);
+    expect(state.people.map((p: any) => [p.id, p.groups])).toEqual([
+      ['alice', []],
+      ['bob', ['support-leads']],
+      ['carol', ['support-leads']],
+      ['dave', ['release-managers']],
+    ]);
     expect(state.channels.map((c: any) => c.id)).toEqual(['general', 'support', '@alice', '@bob', '@carol', '@dave']);
     const [cardMessage, reply] = state.messages;
     expect(cardMessage).toMatchObject({ ref, parentId: null, kind: 'card', author: { id: 'signoff', isBot: true } });
     expect(cardMessage.card).toMatchObject({
-      title: '<script>alert("title")</script>', fields: [{ label: '<b>Customer</b>', value: hostile }],
-      body: { label: 'Draft (written by the model)', text: hostile }, diff: { before: 'old <i>', after: 'new <i>' },
-      costLabel: '$0.04', version: 3, status: {
-        kind: 'pending', at: null, tally: '1 of 2 approvals',
+      title: '<script>alert("title")</script>',
+      fields: [{ label: '<b>Customer</b>', value: hostile }],
+      body: { label: 'Draft (written by the model)', text: hostile },
+      diff: { before: 'old <i>', after: 'new <i>' },
+      costLabel: '$0.04',
+      version: 3,
+      status: {
+        kind: 'pending',
+        at: null,
+        tally: '1 of 2 approvals',
         parts: [{ kind: 'text', text: 'Waiting for review: 1 of 2 approvals' }],
       },
-      actions: [{ action: 'approve', label: 'Approve' }, { action: 'reject', label: 'Reject' }, { action: 'edit', label: 'Edit' }, { action: 'delegate', label: 'Delegate' }],
+      actions: [
+        { action: 'approve', label: 'Approve' },
+        { action: 'reject', label: 'Reject' },
+        { action: 'edit', label: 'Edit' },
+        { action: 'delegate', label: 'Delegate' },
+      ],
     });
     expect(cardMessage.card.proposedAction.fields[1]).toMatchObject({ name: 'note', old: null, isTruncated: true });
     expect(reply).toMatchObject({ parentId: cardMessage.id, kind: 'text' });
     expect(reply.notice).toEqual({
-      parts: [{ kind: 'mention', userId: 'bob', name: 'Bob Brown' }, { kind: 'text', text: ' approved; ' },
-        { kind: 'mention', userId: 'U999', name: 'U999' }, { kind: 'text', text: ' too' }],
+      parts: [
+        { kind: 'mention', userId: 'bob', name: 'Bob Brown' },
+        { kind: 'text', text: ' approved; ' },
+        { kind: 'mention', userId: 'U999', name: 'U999' },
+        { kind: 'text', text: ' too' },
+      ],
       quote: hostile,
     });
   });
@@ -138,15 +193,28 @@ describe('console page, state and live stream', () => {
     const pages = await Promise.all([openStream(`${base}/api/events`), openStream(`${base}/api/events`)]);
     await Promise.all(pages.map((p) => p.until(() => p.text().includes(': connected'), 'connected comment')));
     const ref = await adapter.port.postCard('support', card({ title: 'live card' }), { idempotencyKey: 'live-card' });
-    await adapter.port.updateCard(ref, card({ title: 'live card', status: { kind: 'approved', by: 'bob', at: '2025-01-02T14:02:00Z', text: 'Approved by <@bob> at 14:02 UTC' }, actions: [] }));
+    await adapter.port.updateCard(
+      ref,
+      card({
+        title: 'live card',
+        status: { kind: 'approved', by: 'bob', at: '2025-01-02T14:02:00Z', text: 'Approved by <@bob> at 14:02 UTC' },
+        actions: [],
+      }),
+    );
     await adapter.port.replyInThread(ref, { text: 'done' }, { idempotencyKey: 'live-reply' });
     for (const page of pages) {
       await page.until(() => page.events().length >= 3, 'three events');
       const [posted, updated, replied] = page.events().map((e) => e.data.message);
       expect(posted).toMatchObject({ ref, kind: 'card', card: { title: 'live card', status: { kind: 'pending' } } });
       expect(updated.card.status).toEqual({
-        kind: 'approved', at: '2025-01-02T14:02:00Z', tally: null,
-        parts: [{ kind: 'text', text: 'Approved by ' }, { kind: 'mention', userId: 'bob', name: 'Bob Brown' }, { kind: 'text', text: ' at 14:02 UTC' }],
+        kind: 'approved',
+        at: '2025-01-02T14:02:00Z',
+        tally: null,
+        parts: [
+          { kind: 'text', text: 'Approved by ' },
+          { kind: 'mention', userId: 'bob', name: 'Bob Brown' },
+          { kind: 'text', text: ' at 14:02 UTC' },
+        ],
       });
       expect(updated.card.actions).toEqual([]);
       expect(replied).toMatchObject({ parentId: posted.id, notice: { parts: [{ kind: 'text', text: 'done' }] } });

@@ -27,21 +27,34 @@ afterAll(async () => {
 
 function card(overrides: Partial<ReviewCard> = {}): ReviewCard {
   return {
-    title: 'Reply to ticket #42', fields: [{ label: 'Customer', value: 'ACME' }], body: 'Dear customer, …',
-    status: { kind: 'pending', tally: { approvals: 0, needed: 2 }, text: 'Waiting for review: 0 of 2 approvals' }, actions: ['approve', 'reject', 'edit'],
-    reviewRef: 'rev_1', version: 1, runId: 'run_1', costLabel: '$0.00 (no model calls)', ...overrides,
+    title: 'Reply to ticket #42',
+    fields: [{ label: 'Customer', value: 'ACME' }],
+    body: 'Dear customer, …',
+    status: { kind: 'pending', tally: { approvals: 0, needed: 2 }, text: 'Waiting for review: 0 of 2 approvals' },
+    actions: ['approve', 'reject', 'edit'],
+    reviewRef: 'rev_1',
+    version: 1,
+    runId: 'run_1',
+    costLabel: '$0.00 (no model calls)',
+    ...overrides,
   };
 }
 
 async function rowOf(ref: MessageRef) {
   const id = parseMessageRef(ref).parts[1]!;
-  const [row] = await db.sql`SELECT channel, parent_id::text AS parent, kind, content, author FROM console_messages WHERE id = ${id}::bigint`;
+  const [row] =
+    await db.sql`SELECT channel, parent_id::text AS parent, kind, content, author FROM console_messages WHERE id = ${id}::bigint`;
   return row!;
 }
 
 /** Resolves to the thrown error, so its code and details can be asserted. */
 async function failureOf(promise: Promise<unknown>): Promise<unknown> {
-  return promise.then(() => { throw new Error('expected a failure'); }, (err: unknown) => err);
+  return promise.then(
+    () => {
+      throw new Error('expected a failure');
+    },
+    (err: unknown) => err,
+  );
 }
 
 function expectNotRetryable(err: unknown): void {
@@ -52,26 +65,38 @@ function expectNotRetryable(err: unknown): void {
 describe('console ChatPort', () => {
   it('posts a card once per idempotency key and returns the first ref to a repeat', async () => {
     const first = await adapter.port.postCard('general', card(), { idempotencyKey: 'run_1:review:1' });
-    const again = await adapter.port.postCard('general', card({ title: 'changed' }), { idempotencyKey: 'run_1:review:1' });
+    const again = await adapter.port.postCard('general', card({ title: 'changed' }), {
+      idempotencyKey: 'run_1:review:1',
+    });
     expect(again).toBe(first);
     expect(parseMessageRef(first)).toEqual({ platform: 'console', parts: ['general', expect.stringMatching(/^\d+$/)] });
-    const rows = await db.sql`SELECT content->>'title' AS title FROM console_messages WHERE idempotency_key = 'run_1:review:1'`;
+    const rows =
+      await db.sql`SELECT content->>'title' AS title FROM console_messages WHERE idempotency_key = 'run_1:review:1'`;
     expect(rows.map((r) => r.title)).toEqual(['Reply to ticket #42']);
   });
 
   it('gives the same single row to concurrent posts with one key', async () => {
-    const refs = await Promise.all([1, 2, 3, 4].map(() => adapter.port.postMessage('general', { text: 'once' }, { idempotencyKey: 'race' })));
+    const refs = await Promise.all(
+      [1, 2, 3, 4].map(() => adapter.port.postMessage('general', { text: 'once' }, { idempotencyKey: 'race' })),
+    );
     expect(new Set(refs).size).toBe(1);
-    const [{ n }] = await db.sql<[{ n: number }]>`SELECT count(*)::int AS n FROM console_messages WHERE idempotency_key = 'race'`;
+    const [{ n }] = await db.sql<
+      [{ n: number }]
+    >`SELECT count(*)::int AS n FROM console_messages WHERE idempotency_key = 'race'`;
     expect(n).toBe(1);
   });
 
   it('replaces a card in place on update', async () => {
     const ref = await adapter.port.postCard('support', card(), { idempotencyKey: 'update-me' });
-    const decided = card({ status: { kind: 'approved', by: 'bob', at: '2025-01-02T14:02:00Z', text: 'Approved by <@bob> at 14:02 UTC' }, actions: [] });
+    const decided = card({
+      status: { kind: 'approved', by: 'bob', at: '2025-01-02T14:02:00Z', text: 'Approved by <@bob> at 14:02 UTC' },
+      actions: [],
+    });
     await adapter.port.updateCard(ref, decided);
     expect(await rowOf(ref)).toMatchObject({ channel: 'support', kind: 'card', content: decided });
-    const [{ n }] = await db.sql<[{ n: number }]>`SELECT count(*)::int AS n FROM console_messages WHERE channel = 'support'`;
+    const [{ n }] = await db.sql<
+      [{ n: number }]
+    >`SELECT count(*)::int AS n FROM console_messages WHERE channel = 'support'`;
     expect(n).toBe(1);
   });
 
@@ -82,11 +107,16 @@ describe('console ChatPort', () => {
     const nested = await adapter.port.replyInThread(reply, { text: 'second' }, { idempotencyKey: 'reply-2' });
     const repeat = await adapter.port.replyInThread(cardRef, { text: 'other words' }, { idempotencyKey: 'reply-1' });
     expect(repeat).toBe(reply);
-    expect(await rowOf(reply)).toMatchObject({ parent: cardId, kind: 'text', author: 'signoff', content: { text: '<@bob> approved' } });
+    expect(await rowOf(reply)).toMatchObject({
+      parent: cardId,
+      kind: 'text',
+      author: 'signoff',
+      content: { text: '<@bob> approved' },
+    });
     expect(await rowOf(nested)).toMatchObject({ parent: cardId, content: { text: 'second' } });
   });
 
-  it('sends a DM to the person\'s own channel', async () => {
+  it("sends a DM to the person's own channel", async () => {
     await adapter.port.notifyUser('local', 'bob', { text: 'You have a review waiting' }, { idempotencyKey: 'dm-1' });
     await adapter.port.notifyUser('local', 'bob', { text: 'You have a review waiting' }, { idempotencyKey: 'dm-1' });
     const rows = await db.sql`SELECT channel, content FROM console_messages WHERE idempotency_key = 'dm-1'`;
@@ -103,7 +133,9 @@ describe('console ChatPort', () => {
     expectNotRetryable(await failureOf(adapter.port.updateCard(unknown, card())));
     expectNotRetryable(await failureOf(adapter.port.replyInThread(unknown, { text: 'x' }, key)));
     expectNotRetryable(await failureOf(adapter.port.updateCard('slack:C1:1.2' as MessageRef, card())));
-    const [{ n }] = await db.sql<[{ n: number }]>`SELECT count(*)::int AS n FROM console_messages WHERE idempotency_key = 'nowhere'`;
+    const [{ n }] = await db.sql<
+      [{ n: number }]
+    >`SELECT count(*)::int AS n FROM console_messages WHERE idempotency_key = 'nowhere'`;
     expect(n).toBe(0);
   });
 
@@ -145,6 +177,8 @@ describe('console ChatPort', () => {
     const ref = await other.port.postMessage('general', { text: 'acme only' }, { idempotencyKey: 'restart' });
     const local = await store.recentMessages('local', 1000);
     expect(local.some((m) => m.kind === 'text' && m.notice.text === 'acme only')).toBe(false);
-    expect((await store.recentMessages('acme', 10)).map((m) => makeMessageRef('console', m.channel, m.id))).toEqual([ref]);
+    expect((await store.recentMessages('acme', 10)).map((m) => makeMessageRef('console', m.channel, m.id))).toEqual([
+      ref,
+    ]);
   });
 });

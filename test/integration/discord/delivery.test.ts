@@ -45,23 +45,47 @@ describe('discord delivery over the gateway', () => {
   /** A second adapter on the same fake and database: another bot process, with handlers the test controls. */
   async function secondProcess(handlers: ChatHandlers, log = recordingLog(), mode: 'gateway' | 'http' = 'gateway') {
     const adapter = createDiscordAdapter({
-      settings: { token: driver.fake.botToken, apiUrl: driver.fake.apiUrl, publicKey: mode === 'http' ? driver.signer.publicKeyHex : null, applicationId: null, guildId: null },
-      store: discordStore(db.sql), roleCacheMs: 0, waitGuildTimeoutMs: 200, log, freeIdentifiesPerMinute: 1_000,
+      settings: {
+        token: driver.fake.botToken,
+        apiUrl: driver.fake.apiUrl,
+        publicKey: mode === 'http' ? driver.signer.publicKeyHex : null,
+        applicationId: null,
+        guildId: null,
+      },
+      store: discordStore(db.sql),
+      roleCacheMs: 0,
+      waitGuildTimeoutMs: 200,
+      log,
+      freeIdentifiesPerMinute: 1_000,
     });
     const http = await startHttpServer({ port: 0, host: '127.0.0.1', sql: db.sql, routes: adapter.routes });
     await adapter.port.start(handlers);
     const deliver = async (payload: APIInteraction) => {
       const entry = driver.fake.track(payload);
-      expect((await postInteraction(`http://127.0.0.1:${http.port}/discord/interactions`, driver.signer, payload)).status).toBe(202);
+      expect(
+        (await postInteraction(`http://127.0.0.1:${http.port}/discord/interactions`, driver.signer, payload)).status,
+      ).toBe(202);
       return entry;
     };
-    return { adapter, log, deliver, stop: async () => { await adapter.port.stop(); await http.close(); } };
+    return {
+      adapter,
+      log,
+      deliver,
+      stop: async () => {
+        await adapter.port.stop();
+        await http.close();
+      },
+    };
   }
 
   it('15 + 68: a slow command is deferred, then the original edited; past the token, one channel message with nonce + enforce_nonce', async () => {
     let release!: (reply: CommandReply) => void;
     const gate = new Promise<CommandReply>((resolve) => (release = resolve));
-    const handlers: ChatHandlers = { command: () => gate, action: async () => ({ kind: 'ok' }), submission: async () => ({ kind: 'ok' }) };
+    const handlers: ChatHandlers = {
+      command: () => gate,
+      action: async () => ({ kind: 'ok' }),
+      submission: async () => ({ kind: 'ok' }),
+    };
     // Over HTTP, which only this process serves: the answer comes before the work ends (a 202, then the edit).
     const other = await secondProcess(handlers, recordingLog(), 'http');
     try {
@@ -74,17 +98,32 @@ describe('discord delivery over the gateway', () => {
       let releaseLate!: (reply: CommandReply) => void;
       const lateGate = new Promise<CommandReply>((resolve) => (releaseLate = resolve));
       handlers.command = () => lateGate;
-      const expired = await other.deliver(commandInteraction(driver.fake, { user: 'alice', channel: driver.channel }, 'status', 'very-slow'));
+      const expired = await other.deliver(
+        commandInteraction(driver.fake, { user: 'alice', channel: driver.channel }, 'status', 'very-slow'),
+      );
       driver.fake.age(expired.payload.id, TOKEN_LIFETIME_MS + 60_000);
       releaseLate({ visibility: 'channel', notice: { text: 'finished after the token' } });
-      const posted = await until('the fallback message', async () => driver.fake.messages.find((m) => m.content === 'finished after the token'));
+      const posted = await until('the fallback message', async () =>
+        driver.fake.messages.find((m) => m.content === 'finished after the token'),
+      );
       expect(posted).toMatchObject({ viaInteraction: false, isEphemeral: false });
       expect(posted.nonce).toHaveLength(25);
-      const sent = driver.fake.requests.filter((r) => r.method === 'POST' && r.path === `/channels/${driver.channel}/messages` && r.body?.content === 'finished after the token');
-      expect(sent.every((r) => r.body?.enforce_nonce === true && r.body?.allowed_mentions?.parse?.length === 0)).toBe(true);
+      const sent = driver.fake.requests.filter(
+        (r) =>
+          r.method === 'POST' &&
+          r.path === `/channels/${driver.channel}/messages` &&
+          r.body?.content === 'finished after the token',
+      );
+      expect(sent.every((r) => r.body?.enforce_nonce === true && r.body?.allowed_mentions?.parse?.length === 0)).toBe(
+        true,
+      );
       expect(driver.fake.requests.some((r) => r.status === 401 && r.path.startsWith('/webhooks/'))).toBe(true);
       // Sent again (a retry of the same job), it is still one message: the ledger, then Discord's nonce.
-      await other.adapter.port.rest.followUp(expired.payload, { content: 'finished after the token', allowed_mentions: { parse: [] } }, { edit: true, key: `discord:command:${expired.payload.id}` });
+      await other.adapter.port.rest.followUp(
+        expired.payload,
+        { content: 'finished after the token', allowed_mentions: { parse: [] } },
+        { edit: true, key: `discord:command:${expired.payload.id}` },
+      );
       expect(driver.fake.messages.filter((m) => m.content === 'finished after the token')).toHaveLength(1);
     } finally {
       await other.stop();
@@ -95,17 +134,31 @@ describe('discord delivery over the gateway', () => {
     const other = await secondProcess(deskHandlers());
     try {
       await until('both sessions live', async () => driver.fake.gateway.live >= 2);
-      const cmd = commandInteraction(driver.fake, { user: 'alice', channel: driver.channel }, 'run', 'rv-leads text="twice delivered"');
+      const cmd = commandInteraction(
+        driver.fake,
+        { user: 'alice', channel: driver.channel },
+        'run',
+        'rv-leads text="twice delivered"',
+      );
       const entry = await driver.deliver(cmd);
       const runs = await until('the run', async () => {
         const rows = await db.sql`SELECT id FROM runs WHERE input->>'text' = 'twice delivered'`;
         return rows.length > 0 && rows;
       });
-      const card = await until('its card', async () => (await driver.cards(driver.channel)).find((c) => c.runId === runs[0]!.id));
+      const card = await until('its card', async () =>
+        (await driver.cards(driver.channel)).find((c) => c.runId === runs[0]!.id),
+      );
       expect(entry.callbacks.filter((c) => c.status < 300)).toHaveLength(1);
       // An Edit click both processes answer: one modal, one 40060, and no error anywhere.
       const message = driver.fake.messages.find((m) => card.messageRef.endsWith(m.id))!;
-      const edit = await driver.deliver(buttonInteraction(driver.fake, { user: 'bob', channel: driver.channel }, driver.fake.toApi(message), buttonId('edit', card.version, card.reviewRef)));
+      const edit = await driver.deliver(
+        buttonInteraction(
+          driver.fake,
+          { user: 'bob', channel: driver.channel },
+          driver.fake.toApi(message),
+          buttonId('edit', card.version, card.reviewRef),
+        ),
+      );
       await until('both answers', async () => edit.callbacks.length === 2);
       expect(edit.callbacks.map((c) => c.status).sort()).toEqual([204, 400]);
       expect(other.log.lines.filter((l) => l.level === 'error')).toEqual([]);
@@ -116,18 +169,29 @@ describe('discord delivery over the gateway', () => {
   });
 
   it('17: a gateway resume that replays events starts no duplicate run', async () => {
-    const cmd = commandInteraction(driver.fake, { user: 'alice', channel: driver.channel }, 'run', 'rv-leads text="replayed"');
+    const cmd = commandInteraction(
+      driver.fake,
+      { user: 'alice', channel: driver.channel },
+      'run',
+      'rv-leads text="replayed"',
+    );
     await driver.deliver(cmd);
     const resumes = driver.fake.gateway.resumes;
     driver.fake.gateway.replayOnResume = 50;
     driver.fake.gateway.drop();
-    await until('the resume', async () => driver.fake.gateway.resumes > resumes && driver.fake.gateway.live > 0, 20_000);
+    await until(
+      'the resume',
+      async () => driver.fake.gateway.resumes > resumes && driver.fake.gateway.live > 0,
+      20_000,
+    );
     driver.fake.gateway.replayOnResume = 0;
     // A marker after the replay: a fresh command answered means the replayed one was handled before it.
-    const marker = await driver.deliver(commandInteraction(driver.fake, { user: 'alice', channel: driver.channel }, 'help', ''));
+    const marker = await driver.deliver(
+      commandInteraction(driver.fake, { user: 'alice', channel: driver.channel }, 'help', ''),
+    );
     expect(marker.callbacks).toHaveLength(1);
     expect(await db.sql`SELECT id FROM runs WHERE input->>'text' = 'replayed'`).toHaveLength(1);
-    expect((await db.sql`SELECT 1 FROM inbox WHERE source = 'discord:interaction' AND key = ${cmd.id}`)).toHaveLength(1);
+    expect(await db.sql`SELECT 1 FROM inbox WHERE source = 'discord:interaction' AND key = ${cmd.id}`).toHaveLength(1);
   });
 
   // Last: its 20 logins hold back every later login on this database.
@@ -137,11 +201,22 @@ describe('discord delivery over the gateway', () => {
     const identifies = driver.fake.gateway.identifies;
     const log = recordingLog();
     const adapter = createDiscordAdapter({
-      settings: { token: driver.fake.botToken, apiUrl: driver.fake.apiUrl, publicKey: null, applicationId: null, guildId: null },
-      store, roleCacheMs: 0, waitGuildTimeoutMs: 200, log,
+      settings: {
+        token: driver.fake.botToken,
+        apiUrl: driver.fake.apiUrl,
+        publicKey: null,
+        applicationId: null,
+        guildId: null,
+      },
+      store,
+      roleCacheMs: 0,
+      waitGuildTimeoutMs: 200,
+      log,
     });
     const starting = adapter.port.start(deskHandlers()).catch(() => undefined);
-    const alert = await until('the crash-loop alert', async () => log.lines.find((l) => l.level === 'error' && /crash-looping/.test(l.msg)));
+    const alert = await until('the crash-loop alert', async () =>
+      log.lines.find((l) => l.level === 'error' && /crash-looping/.test(l.msg)),
+    );
     expect((alert.data as { delayMs: number }).delayMs).toBeGreaterThanOrEqual(60_000);
     expect(driver.fake.gateway.identifies).toBe(identifies);
     await adapter.port.stop();

@@ -25,10 +25,17 @@ describe('discord HTTP interactions', () => {
     await app?.stop();
     await driver?.close();
   });
-  const post = (body: string, headers: Record<string, string>) => fetch(driver.botUrl, { method: 'POST', headers, body });
+  const post = (body: string, headers: Record<string, string>) =>
+    fetch(driver.botUrl, { method: 'POST', headers, body });
 
   it('13: PING is answered with PONG as JSON', async () => {
-    const body = JSON.stringify({ id: '1', type: InteractionType.Ping, application_id: driver.fake.applicationId, token: 't', version: 1 });
+    const body = JSON.stringify({
+      id: '1',
+      type: InteractionType.Ping,
+      application_id: driver.fake.applicationId,
+      token: 't',
+      version: 1,
+    });
     const res = await post(body, driver.signer.headers(body));
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toMatch(/^application\/json/);
@@ -58,33 +65,64 @@ describe('discord HTTP interactions', () => {
     expect((await post(body, driver.signer.headers(body, now - 200))).status).toBe(200);
   });
 
-  it('an answer past Discord\'s 3 s gets 10062: logged, nothing recorded as answered, the review unchanged', async () => {
-    const { runId } = await app.engine.startRun('rv-leads', { text: 'too late' }, {
-      trigger: { source: 'discord', actor: 'alice', channel: driver.channel, tenant: driver.tenant },
-    });
-    const card = await until('the card', async () => (await driver.cards(driver.channel)).find((c) => c.runId === runId));
+  it("an answer past Discord's 3 s gets 10062: logged, nothing recorded as answered, the review unchanged", async () => {
+    const { runId } = await app.engine.startRun(
+      'rv-leads',
+      { text: 'too late' },
+      {
+        trigger: { source: 'discord', actor: 'alice', channel: driver.channel, tenant: driver.tenant },
+      },
+    );
+    const card = await until('the card', async () =>
+      (await driver.cards(driver.channel)).find((c) => c.runId === runId),
+    );
     const message = driver.fake.messages.find((m) => card.messageRef.endsWith(m.id))!;
-    const click = buttonInteraction(driver.fake, { user: 'bob', channel: driver.channel }, driver.fake.toApi(message), buttonId('reject', card.version, card.reviewRef));
+    const click = buttonInteraction(
+      driver.fake,
+      { user: 'bob', channel: driver.channel },
+      driver.fake.toApi(message),
+      buttonId('reject', card.version, card.reviewRef),
+    );
     driver.fake.track(click);
     driver.fake.age(click.id, 3_500);
     const entry = await driver.deliver(click);
     expect(entry.callbacks).toEqual([expect.objectContaining({ type: 9, status: 404 })]);
-    expect((await db.sql`SELECT status, version FROM reviews WHERE run_id = ${runId}`)[0]).toMatchObject({ status: 'pending', version: 1 });
+    expect((await db.sql`SELECT status, version FROM reviews WHERE run_id = ${runId}`)[0]).toMatchObject({
+      status: 'pending',
+      version: 1,
+    });
   });
 
   it('54: a re-sent Approve interaction is deduplicated by id: one decision, one acknowledgement', async () => {
-    const { runId } = await app.engine.startRun('rv-quorum', { text: 'dedupe me' }, {
-      trigger: { source: 'discord', actor: 'alice', channel: driver.channel, tenant: driver.tenant },
-    });
-    const card = await until('the card', async () => (await driver.cards(driver.channel)).find((c) => c.runId === runId));
+    const { runId } = await app.engine.startRun(
+      'rv-quorum',
+      { text: 'dedupe me' },
+      {
+        trigger: { source: 'discord', actor: 'alice', channel: driver.channel, tenant: driver.tenant },
+      },
+    );
+    const card = await until('the card', async () =>
+      (await driver.cards(driver.channel)).find((c) => c.runId === runId),
+    );
     const message = driver.fake.messages.find((m) => card.messageRef.endsWith(m.id))!;
-    const click = buttonInteraction(driver.fake, { user: 'bob', channel: driver.channel }, driver.fake.toApi(message), buttonId('approve', card.version, card.reviewRef));
+    const click = buttonInteraction(
+      driver.fake,
+      { user: 'bob', channel: driver.channel },
+      driver.fake.toApi(message),
+      buttonId('approve', card.version, card.reviewRef),
+    );
     const first = await driver.deliver(click);
-    await until('the click decided', async () => (await db.sql`SELECT 1 FROM inbox WHERE source = 'discord:click' AND key = ${click.id} AND done_at IS NOT NULL`).length === 1);
+    await until(
+      'the click decided',
+      async () =>
+        (await db.sql`SELECT 1 FROM inbox WHERE source = 'discord:click' AND key = ${click.id} AND done_at IS NOT NULL`)
+          .length === 1,
+    );
     const again = await driver.deliver(click);
     expect(again).toBe(first);
     expect(first.callbacks.map((c) => c.status)).toEqual([204]);
-    const audit = await db.sql`SELECT a.actor FROM review_audit a JOIN reviews r ON r.id = a.review_id WHERE r.run_id = ${runId} AND a.action = 'approve'`;
+    const audit =
+      await db.sql`SELECT a.actor FROM review_audit a JOIN reviews r ON r.id = a.review_id WHERE r.run_id = ${runId} AND a.action = 'approve'`;
     expect(audit).toHaveLength(1);
   });
 });

@@ -29,11 +29,20 @@ afterAll(async () => {
 
 /** Runs `act`, expects a SignoffError with `code`, and that no engine row changed. */
 async function refused(code: ErrorCode, act: () => Promise<unknown>): Promise<string> {
-  const before = { counts: await tableCounts(db.sql), runs: await db.sql`SELECT id, status, version, snapshot FROM runs ORDER BY id` };
-  const err = await act().then(() => null, (e: unknown) => e);
+  const before = {
+    counts: await tableCounts(db.sql),
+    runs: await db.sql`SELECT id, status, version, snapshot FROM runs ORDER BY id`,
+  };
+  const err = await act().then(
+    () => null,
+    (e: unknown) => e,
+  );
   expect(isSignoffError(err), `expected a SignoffError, got ${String(err)}`).toBe(true);
   expect((err as { code: string }).code).toBe(code);
-  expect({ counts: await tableCounts(db.sql), runs: await db.sql`SELECT id, status, version, snapshot FROM runs ORDER BY id` }).toEqual(before);
+  expect({
+    counts: await tableCounts(db.sql),
+    runs: await db.sql`SELECT id, status, version, snapshot FROM runs ORDER BY id`,
+  }).toEqual(before);
   const message = (err as Error).message;
   expect(message).not.toMatch(/SELECT|INSERT|UPDATE|\n\s+at /); // no SQL, no stack
   return message;
@@ -41,20 +50,27 @@ async function refused(code: ErrorCode, act: () => Promise<unknown>): Promise<st
 
 describe('refused input', () => {
   it('an event for an unknown run', async () => {
-    const message = await refused('run_not_found', () => engine.send('no-such-run', { type: 'review.approved', by: 'U1' }));
+    const message = await refused('run_not_found', () =>
+      engine.send('no-such-run', { type: 'review.approved', by: 'U1' }),
+    );
     expect(message).toBe('no run no-such-run');
     await refused('run_not_found', () => engine.cancel('no-such-run'));
     await refused('run_not_found', () => engine.retry('no-such-run'));
   });
 
   it('an event the current state does not accept', async () => {
-    const message = await refused('event_not_accepted', () => engine.send(waitingRun, { type: 'decide' }, { actor: 'U1', dedupeKey: 'k1' }));
+    const message = await refused('event_not_accepted', () =>
+      engine.send(waitingRun, { type: 'decide' }, { actor: 'U1', dedupeKey: 'k1' }),
+    );
     expect(message).toBe(`run ${waitingRun} is in state "awaitingDecision", which does not accept "decide"`);
     // The refused event's dedupe key was not burnt: the same key can still carry a good event.
     const other = (await engine.startRun('counted-approve', { subject: 'x', body: 'y' })).runId;
     await engine.waitFor(other, ['waiting']);
     await refused('event_not_accepted', () => engine.send(other, { type: 'decide' }, { dedupeKey: 'k2' }));
-    expect(await engine.send(other, { type: 'review.rejected', by: 'U1' }, { dedupeKey: 'k2' })).toEqual({ status: 'done', duplicate: false });
+    expect(await engine.send(other, { type: 'review.rejected', by: 'U1' }, { dedupeKey: 'k2' })).toEqual({
+      status: 'done',
+      duplicate: false,
+    });
   });
 
   it('an event for a run that has finished', async () => {
@@ -65,7 +81,9 @@ describe('refused input', () => {
   });
 
   it('flow input failing its schema, naming the field', async () => {
-    const message = await refused('input_invalid', () => engine.startRun('counted-approve', { subject: '', body: 'b' }));
+    const message = await refused('input_invalid', () =>
+      engine.startRun('counted-approve', { subject: '', body: 'b' }),
+    );
     expect(message).toMatch(/^invalid input for "counted-approve": subject: /);
     const missing = await refused('input_invalid', () => engine.startRun('counted-approve', { subject: 'x' }));
     expect(missing).toMatch(/body: /);
@@ -75,7 +93,12 @@ describe('refused input', () => {
   });
 
   it('reserved xstate.* event types, and events without a type', async () => {
-    for (const type of ['xstate.done.actor.draft', 'xstate.error.actor.draft', 'xstate.after.2000.timed.waiting', 'xstate.init']) {
+    for (const type of [
+      'xstate.done.actor.draft',
+      'xstate.error.actor.draft',
+      'xstate.after.2000.timed.waiting',
+      'xstate.init',
+    ]) {
       const message = await refused('event_invalid', () => engine.send(waitingRun, { type, output: 'forged' }));
       expect(message).toBe(`event type "${type}" is reserved for the engine`);
     }
@@ -87,6 +110,8 @@ describe('refused input', () => {
 
   it('an unknown flow', async () => {
     const message = await refused('flow_not_found', () => engine.startRun('no-such-flow', {}));
-    expect(message).toMatch(/^no flow named "no-such-flow" \(known: counted-approve, one-step, relay, timed, flaky, guarded\)$/);
+    expect(message).toMatch(
+      /^no flow named "no-such-flow" \(known: counted-approve, one-step, relay, timed, flaky, guarded\)$/,
+    );
   });
 });

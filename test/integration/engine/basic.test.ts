@@ -33,7 +33,10 @@ describe('a run from start to finish', () => {
       [4, 'xstate.done.actor.apply', 'done'],
     ]);
     const jobs = await db.sql`SELECT name, status, attempts FROM jobs WHERE run_id = ${runId} ORDER BY created_at`;
-    expect(jobs.map((j) => [j.name, j.status, j.attempts])).toEqual([['draft', 'done', 1], ['apply', 'done', 1]]);
+    expect(jobs.map((j) => [j.name, j.status, j.attempts])).toEqual([
+      ['draft', 'done', 1],
+      ['apply', 'done', 1],
+    ]);
   });
 
   it('applies a decision once when it is delivered twice', async () => {
@@ -43,7 +46,9 @@ describe('a run from start to finish', () => {
     const second = await engine.send(runId, { type: 'review.approved', by: 'U1' }, { dedupeKey: 'd1' });
     expect([first.duplicate, second.duplicate]).toEqual([false, true]);
     await engine.waitFor(runId, ['done']);
-    const [row] = await db.sql<{ n: number }[]>`SELECT count(*)::int AS n FROM run_events WHERE run_id = ${runId} AND type = 'review.approved'`;
+    const [row] = await db.sql<
+      { n: number }[]
+    >`SELECT count(*)::int AS n FROM run_events WHERE run_id = ${runId} AND type = 'review.approved'`;
     expect(row!.n).toBe(1);
   });
 });

@@ -31,22 +31,32 @@ afterAll(async () => {
 
 describe('two engine processes on one schema', () => {
   it(`record each of ${RUNS} runs' timer and step result exactly once`, async () => {
-    const procs = await Promise.all(['alpha', 'beta'].map((workerId) =>
-      EngineProcess.spawn({ url: db.url, schema: db.schema, workerId, pollMs: 100 })));
+    const procs = await Promise.all(
+      ['alpha', 'beta'].map((workerId) =>
+        EngineProcess.spawn({ url: db.url, schema: db.schema, workerId, pollMs: 100 }),
+      ),
+    );
     try {
       // Both processes take triggers at once: 500 runs each, started together.
       const at = Date.now() + 200;
-      await Promise.all(procs.map((p, half) => {
-        const runs = Array.from({ length: RUNS / 2 }, (_, i) => {
-          const n = half * (RUNS / 2) + i;
-          return { runId: `c-${String(n).padStart(4, '0')}`, input: { n, failFirst: n % 10 === 0 } };
-        });
-        return p.call('startMany', { flow: 'relay', runs, at, parallel: 10 }, 30_000);
-      }));
-      await waitUntil(`all ${RUNS} runs are done`, async () => {
-        const [row] = await db.sql<{ n: number }[]>`SELECT count(*)::int AS n FROM runs WHERE status = 'done'`;
-        return row!.n === RUNS;
-      }, 40_000, 200);
+      await Promise.all(
+        procs.map((p, half) => {
+          const runs = Array.from({ length: RUNS / 2 }, (_, i) => {
+            const n = half * (RUNS / 2) + i;
+            return { runId: `c-${String(n).padStart(4, '0')}`, input: { n, failFirst: n % 10 === 0 } };
+          });
+          return p.call('startMany', { flow: 'relay', runs, at, parallel: 10 }, 30_000);
+        }),
+      );
+      await waitUntil(
+        `all ${RUNS} runs are done`,
+        async () => {
+          const [row] = await db.sql<{ n: number }[]>`SELECT count(*)::int AS n FROM runs WHERE status = 'done'`;
+          return row!.n === RUNS;
+        },
+        40_000,
+        200,
+      );
 
       // Per run: one timer event, one recorded step result, the output of its own step.
       const wrong = await db.sql`
@@ -68,7 +78,10 @@ describe('two engine processes on one schema', () => {
 
       const jobs = await db.sql<{ status: string; attempts: number; n: number }[]>`
         SELECT status, attempts, count(*)::int AS n FROM jobs GROUP BY status, attempts ORDER BY attempts`;
-      expect(jobs).toEqual([{ status: 'done', attempts: 1, n: 900 }, { status: 'done', attempts: 2, n: 100 }]);
+      expect(jobs).toEqual([
+        { status: 'done', attempts: 1, n: 900 },
+        { status: 'done', attempts: 2, n: 100 },
+      ]);
       expect((await tableCounts(db.sql)).timers).toBe(0);
 
       // Both processes did work: nothing starved, nothing was done twice.
@@ -89,7 +102,14 @@ describe('the version fence', () => {
 
   /** A one-step run whose step job was leased to a worker that died; A claims it, A's lease expires, B claims it. */
   async function zombieSetup(d: TestDb, runId: string) {
-    const starter = new Committer({ sql: d.sql, owner: 'starter', flows, log: silentLogger, onCommit: () => {}, onWork: () => {} });
+    const starter = new Committer({
+      sql: d.sql,
+      owner: 'starter',
+      flows,
+      log: silentLogger,
+      onCommit: () => {},
+      onWork: () => {},
+    });
     await starter.insert(flow, runId, { label: 'z' }, decideStart(flow, runId, { label: 'z' }), {});
     await d.sql`UPDATE jobs SET due_at = now() - interval '1 second' WHERE run_id = ${runId}`;
     const [a] = await claimJobs(d.sql, 'A', 10);
@@ -109,15 +129,37 @@ describe('the version fence', () => {
     };
   }
 
-  async function resultCommit(d: TestDb, runId: string, owner: string, attempt: number, key: string): Promise<TransitionCommit> {
+  async function resultCommit(
+    d: TestDb,
+    runId: string,
+    owner: string,
+    attempt: number,
+    key: string,
+  ): Promise<TransitionCommit> {
     const head = (await readRunHead(d.sql, runId, null))!;
     const event = { type: 'xstate.done.actor.work', output: `from ${owner}` };
     const dec = decideEvent(flow, runId, head.version + 1, head.snapshot, event, 'work');
     return {
-      runId, flow: flow.id, seq: head.version + 1, snapshot: dec.snapshot, status: dec.status, reason: null, output: dec.output,
-      event: { kind: 'event', type: event.type, event, actor: null, stateBefore: head.snapshot.value, stateAfter: dec.snapshot.value, dedupeKey: null },
+      runId,
+      flow: flow.id,
+      seq: head.version + 1,
+      snapshot: dec.snapshot,
+      status: dec.status,
+      reason: null,
+      output: dec.output,
+      event: {
+        kind: 'event',
+        type: event.type,
+        event,
+        actor: null,
+        stateBefore: head.snapshot.value,
+        stateAfter: dec.snapshot.value,
+        dedupeKey: null,
+      },
       plan: { jobs: [], timers: [], cancelJobs: dec.cancelJobs, cancelTimers: dec.cancelTimers },
-      owner, timerSendId: null, job: { key, attempt, outcome: 'done', error: null },
+      owner,
+      timerSendId: null,
+      job: { key, attempt, outcome: 'done', error: null },
     };
   }
 
@@ -149,15 +191,34 @@ describe('the version fence', () => {
     const runId = 'fenced-2';
     const { key, a, b } = await zombieSetup(fenceDb, runId);
     const before = await rowsOf(fenceDb, runId);
-    const zombie = new Committer({ sql: fenceDb.sql, owner: 'A', flows, log: silentLogger, onCommit: () => {}, onWork: () => {} });
-    const ctx = (attempt: number) => ({ actor: null, dedupeKey: null, timerSendId: null, job: { key, attempt, childId: 'work' } });
+    const zombie = new Committer({
+      sql: fenceDb.sql,
+      owner: 'A',
+      flows,
+      log: silentLogger,
+      onCommit: () => {},
+      onWork: () => {},
+    });
+    const ctx = (attempt: number) => ({
+      actor: null,
+      dedupeKey: null,
+      timerSendId: null,
+      job: { key, attempt, childId: 'work' },
+    });
     const event = { type: 'xstate.done.actor.work', output: 'from A' };
 
     // It gives up at once (its claim is gone), rather than re-deciding until "too busy".
     expect(await zombie.apply(runId, event, ctx(a.attempts))).toEqual({ status: 'running', duplicate: false });
     expect(await rowsOf(fenceDb, runId)).toEqual(before);
 
-    const holder = new Committer({ sql: fenceDb.sql, owner: 'B', flows, log: silentLogger, onCommit: () => {}, onWork: () => {} });
+    const holder = new Committer({
+      sql: fenceDb.sql,
+      owner: 'B',
+      flows,
+      log: silentLogger,
+      onCommit: () => {},
+      onWork: () => {},
+    });
     const fromB = { type: 'xstate.done.actor.work', output: 'from B' };
     expect(await holder.apply(runId, fromB, ctx(b.attempts))).toEqual({ status: 'done', duplicate: false });
     const after = await rowsOf(fenceDb, runId);

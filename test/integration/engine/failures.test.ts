@@ -22,14 +22,19 @@ const gates = new Map<string, Promise<void>>();
 
 beforeAll(async () => {
   await Promise.all([db, stopDb, cancelDb].map((d) => createStepLog(d.sql)));
-  engine = await startTestEngine(db, { workerId: 'main', env: { gate: (_step, runId) => gates.get(runId) ?? Promise.resolve() } });
+  engine = await startTestEngine(db, {
+    workerId: 'main',
+    env: { gate: (_step, runId) => gates.get(runId) ?? Promise.resolve() },
+  });
 });
 afterAll(async () => {
   await engine.stop(500);
 });
 
 async function jobs(runId: string) {
-  return db.sql<{ status: string; attempts: number; last_error: any }[]>`SELECT status, attempts, last_error FROM jobs WHERE run_id = ${runId} ORDER BY created_at`;
+  return db.sql<
+    { status: string; attempts: number; last_error: any }[]
+  >`SELECT status, attempts, last_error FROM jobs WHERE run_id = ${runId} ORDER BY created_at`;
 }
 
 describe('a step that keeps failing', () => {
@@ -44,12 +49,20 @@ describe('a step that keeps failing', () => {
     const gaps = [tries[1]!.at.getTime() - tries[0]!.at.getTime(), tries[2]!.at.getTime() - tries[1]!.at.getTime()];
     expect(gaps[0]).toBeGreaterThanOrEqual(100); // backoffMs
     expect(gaps[1]).toBeGreaterThanOrEqual(200); // doubled
-    expect(await jobs(runId)).toEqual([{ status: 'failed', attempts: 3, last_error: { message: 'transient failure 3' } }]);
+    expect(await jobs(runId)).toEqual([
+      { status: 'failed', attempts: 3, last_error: { message: 'transient failure 3' } },
+    ]);
     const timeline = await engine.timeline(runId);
-    expect(timeline.map((e) => [e.kind, e.type])).toEqual([['event', 'xstate.init'], ['note', 'step.failed']]);
+    expect(timeline.map((e) => [e.kind, e.type])).toEqual([
+      ['event', 'xstate.init'],
+      ['note', 'step.failed'],
+    ]);
     const run = await engine.getRun(runId);
     expect([run!.status, run!.status_reason]).toEqual(['failed', 'step "work" failed: transient failure 3']);
-    const refused = await engine.send(runId, { type: 'anything' }).then(() => null, (e: unknown) => e);
+    const refused = await engine.send(runId, { type: 'anything' }).then(
+      () => null,
+      (e: unknown) => e,
+    );
     expect(isSignoffError(refused, 'run_not_active')).toBe(true);
 
     await engine.retry(runId, { actor: 'ops' });
@@ -57,10 +70,18 @@ describe('a step that keeps failing', () => {
     expect(done.output).toEqual({ result: 'ok after 3 failures' });
     expect((await executions(db.sql, runId, 'work')).map((t) => t.attempt)).toEqual([1, 2, 3, 1]);
     expect(await jobs(runId)).toMatchObject([{ status: 'done', attempts: 1 }]);
-    expect((await engine.timeline(runId)).map((e) => e.type)).toEqual(['xstate.init', 'step.failed', 'run.retried', 'xstate.done.actor.work']);
+    expect((await engine.timeline(runId)).map((e) => e.type)).toEqual([
+      'xstate.init',
+      'step.failed',
+      'run.retried',
+      'xstate.done.actor.work',
+    ]);
     expect((await engine.getRun(runId))!.status_reason).toBeNull();
 
-    const again = await engine.retry(runId).then(() => null, (e: unknown) => e);
+    const again = await engine.retry(runId).then(
+      () => null,
+      (e: unknown) => e,
+    );
     expect(isSignoffError(again, 'run_not_failed')).toBe(true);
   });
 
@@ -72,7 +93,7 @@ describe('a step that keeps failing', () => {
     expect((await engine.timeline(runId)).map((e) => e.type)).toEqual(['xstate.init', 'xstate.done.actor.work']);
   });
 
-  it('that is refused for good is not retried, and the flow\'s onError handles it', async () => {
+  it("that is refused for good is not retried, and the flow's onError handles it", async () => {
     const { runId } = await engine.startRun('guarded', { label: 'g' });
     const done = await engine.waitFor(runId, ['done'], { timeoutMs: 5_000 });
     expect([done.state, done.output]).toEqual(['handled', { error: 'upstream refused the request (400)' }]);
@@ -113,12 +134,22 @@ describe('cancel()', () => {
       await stepping.stop(5_000);
       expect(await cdb.sql`SELECT 1 FROM step_log WHERE run_id = ${runId} AND phase = 'finished'`).toHaveLength(1);
       const after = (await ops.getRun(runId))!;
-      expect([after.status, after.version, after.snapshot]).toEqual(['cancelled', cancelled.version, cancelled.snapshot]);
+      expect([after.status, after.version, after.snapshot]).toEqual([
+        'cancelled',
+        cancelled.version,
+        cancelled.snapshot,
+      ]);
       expect(await eventCount(cdb.sql, runId, 'xstate.done.actor.work')).toBe(0);
       expect(await cjobs()).toMatchObject([{ status: 'cancelled' }]);
-      expect((await ops.timeline(runId)).map((e) => [e.type, e.actor])).toEqual([['xstate.init', null], ['run.cancelled', 'U9']]);
+      expect((await ops.timeline(runId)).map((e) => [e.type, e.actor])).toEqual([
+        ['xstate.init', null],
+        ['run.cancelled', 'U9'],
+      ]);
 
-      const twice = await ops.cancel(runId).then(() => null, (e: unknown) => e);
+      const twice = await ops.cancel(runId).then(
+        () => null,
+        (e: unknown) => e,
+      );
       expect(isSignoffError(twice, 'run_not_active')).toBe(true);
     } finally {
       await stepping.stop(100);
@@ -140,18 +171,30 @@ describe('stop()', () => {
   it('hands the steps in flight back at once, and another engine completes them', async () => {
     // Both engines run on their own schema; `leaving`'s step blocks until it is aborted.
     const staying = await startTestEngine(stopDb, { workerId: 'staying', env: { timeoutMs: 10_000 } });
-    const leaving = await startTestEngine(stopDb, { workerId: 'leaving', env: { timeoutMs: 10_000, hang: new Set(['work']) } });
+    const leaving = await startTestEngine(stopDb, {
+      workerId: 'leaving',
+      env: { timeoutMs: 10_000, hang: new Set(['work']) },
+    });
     try {
       const { runId } = await leaving.startRun('one-step', { label: 's' });
-      await waitUntil('the step started', async () => (await executions(stopDb.sql, runId, 'work')).length === 1, 5_000);
+      await waitUntil(
+        'the step started',
+        async () => (await executions(stopDb.sql, runId, 'work')).length === 1,
+        5_000,
+      );
 
       await leaving.stop(200);
       // Handed back, not left to its 15 s lease: the moment stop() returns, `leaving` holds no lease on it.
-      const [released] = await stopDb.sql<{ lease_owner: string | null }[]>`SELECT lease_owner FROM jobs WHERE run_id = ${runId}`;
+      const [released] = await stopDb.sql<
+        { lease_owner: string | null }[]
+      >`SELECT lease_owner FROM jobs WHERE run_id = ${runId}`;
       expect(released!.lease_owner).not.toBe('leaving');
       const done = await staying.waitFor(runId, ['done'], { timeoutMs: 5_000, pollMs: 20 });
       expect(done.output).toEqual({ result: 'worked:s:staying' });
-      expect((await executions(stopDb.sql, runId, 'work')).map((e) => [e.worker, e.attempt])).toEqual([['leaving', 1], ['staying', 1]]);
+      expect((await executions(stopDb.sql, runId, 'work')).map((e) => [e.worker, e.attempt])).toEqual([
+        ['leaving', 1],
+        ['staying', 1],
+      ]);
       const [job] = await stopDb.sql`SELECT status, attempts, recoveries FROM jobs WHERE run_id = ${runId}`;
       // A release is not a failed attempt, and not a recovery: a reclaim after the lease ran out would count one.
       expect(job).toEqual({ status: 'done', attempts: 1, recoveries: 0 });

@@ -22,17 +22,23 @@ afterAll(async () => {
 
 describe('starting a run with the same trigger key from two processes at once', () => {
   it('creates one run per key, and both callers get its id', async () => {
-    const procs = await Promise.all(['left', 'right'].map((workerId) => EngineProcess.spawn({ url: db.url, schema: db.schema, workerId })));
+    const procs = await Promise.all(
+      ['left', 'right'].map((workerId) => EngineProcess.spawn({ url: db.url, schema: db.schema, workerId })),
+    );
     try {
       const runs = Array.from({ length: KEYS }, (_, i) => ({
-        triggerKey: `slack:Ev${i}`, input: { subject: `s${i}`, body: 'b' },
+        triggerKey: `slack:Ev${i}`,
+        input: { subject: `s${i}`, body: 'b' },
       }));
       const at = Date.now() + 300;
       type Started = { runId: string; isNew: boolean }[];
-      const [left, right] = await Promise.all(procs.map((p) =>
-        p.call<Started>('startMany', { flow: 'counted-approve', runs, at, parallel: KEYS })));
+      const [left, right] = await Promise.all(
+        procs.map((p) => p.call<Started>('startMany', { flow: 'counted-approve', runs, at, parallel: KEYS })),
+      );
 
-      const stored = await db.sql<{ id: string; trigger_key: string }[]>`SELECT id, trigger_key FROM runs ORDER BY trigger_key`;
+      const stored = await db.sql<
+        { id: string; trigger_key: string }[]
+      >`SELECT id, trigger_key FROM runs ORDER BY trigger_key`;
       expect(stored).toHaveLength(KEYS);
       const idByKey = new Map(stored.map((r) => [r.trigger_key, r.id]));
       for (let i = 0; i < KEYS; i++) {
@@ -41,10 +47,15 @@ describe('starting a run with the same trigger key from two processes at once', 
         expect([left![i]!.isNew, right![i]!.isNew].filter(Boolean)).toHaveLength(1);
       }
       // The losers (and duplicates) changed nothing: one init event and one draft per run.
-      await waitUntil('every run drafted', async () => {
-        const [row] = await db.sql<{ n: number }[]>`SELECT count(*)::int AS n FROM runs WHERE status = 'waiting'`;
-        return row!.n === KEYS;
-      }, 10_000, 50);
+      await waitUntil(
+        'every run drafted',
+        async () => {
+          const [row] = await db.sql<{ n: number }[]>`SELECT count(*)::int AS n FROM runs WHERE status = 'waiting'`;
+          return row!.n === KEYS;
+        },
+        10_000,
+        50,
+      );
       const [counts] = await db.sql<{ inits: number; jobs: number; drafts: number }[]>`
         SELECT (SELECT count(*)::int FROM run_events WHERE type = 'xstate.init') AS inits,
                (SELECT count(*)::int FROM jobs) AS jobs,
@@ -58,8 +69,16 @@ describe('starting a run with the same trigger key from two processes at once', 
   it('returns the existing run to a later duplicate start, in any process', async () => {
     const engine = await startTestEngine(db, { workerId: 'late' });
     try {
-      const first = await engine.startRun('counted-approve', { subject: 'x', body: 'y' }, { triggerKey: 'webhook:dup-1' });
-      const again = await engine.startRun('counted-approve', { subject: 'other', body: 'input' }, { triggerKey: 'webhook:dup-1' });
+      const first = await engine.startRun(
+        'counted-approve',
+        { subject: 'x', body: 'y' },
+        { triggerKey: 'webhook:dup-1' },
+      );
+      const again = await engine.startRun(
+        'counted-approve',
+        { subject: 'other', body: 'input' },
+        { triggerKey: 'webhook:dup-1' },
+      );
       expect(first.isNew).toBe(true);
       expect(again).toEqual({ runId: first.runId, isNew: false });
       const rows = await db.sql`SELECT id, input FROM runs WHERE trigger_key = 'webhook:dup-1'`;

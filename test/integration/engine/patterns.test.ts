@@ -29,12 +29,16 @@ afterAll(async () => {
 });
 
 async function stepJobs(sql: typeof db.sql, runId: string) {
-  return sql<{ name: string; key: string; status: string }[]>`SELECT name, key, status FROM jobs WHERE run_id = ${runId} AND kind = 'step' ORDER BY name`;
+  return sql<
+    { name: string; key: string; status: string }[]
+  >`SELECT name, key, status FROM jobs WHERE run_id = ${runId} AND kind = 'step' ORDER BY name`;
 }
 
 /** step_log rows of a run, in the order they were written. */
 async function log(sql: typeof db.sql, runId: string) {
-  return sql<{ step: string; phase: string; worker: string }[]>`SELECT step, phase, worker FROM step_log WHERE run_id = ${runId} ORDER BY id`;
+  return sql<
+    { step: string; phase: string; worker: string }[]
+  >`SELECT step, phase, worker FROM step_log WHERE run_id = ${runId} ORDER BY id`;
 }
 
 describe('patterns on the engine', () => {
@@ -43,7 +47,12 @@ describe('patterns on the engine', () => {
     const done = await engine.waitFor(runId, ['done']);
     expect(done.output).toEqual({ text: 'a>first>second>third' });
     expect((await log(db.sql, runId)).map((r) => `${r.step}:${r.phase}`)).toEqual([
-      'first:started', 'first:finished', 'second:started', 'second:finished', 'third:started', 'third:finished',
+      'first:started',
+      'first:finished',
+      'second:started',
+      'second:finished',
+      'third:started',
+      'third:finished',
     ]);
   });
 
@@ -52,7 +61,8 @@ describe('patterns on the engine', () => {
     const done = await engine.waitFor(runId, ['done']);
     expect([done.state, done.output]).toEqual(['joined', { left: 'left:t', right: 'right:t', error: '' }]);
     expect(await stepJobs(db.sql, runId)).toEqual([
-      { name: 'left', key: `${runId}:left:1`, status: 'done' }, { name: 'right', key: `${runId}:right:1`, status: 'done' },
+      { name: 'left', key: `${runId}:left:1`, status: 'done' },
+      { name: 'right', key: `${runId}:right:1`, status: 'done' },
     ]);
     // Both started before either finished: each waited at the barrier for the other.
     const phases = (await log(db.sql, runId)).map((r) => r.phase);
@@ -64,7 +74,11 @@ describe('patterns on the engine', () => {
     const { runId } = await engine.startRun('fan-out', { topic: 't', failRight: true });
     const done = await engine.waitFor(runId, ['done']);
     const output = done.output as { left: string; right: string; error: string };
-    expect([done.state, output.right, output.error]).toEqual(['failed', '', 'the right-hand service refused the request (400)']);
+    expect([done.state, output.right, output.error]).toEqual([
+      'failed',
+      '',
+      'the right-hand service refused the request (400)',
+    ]);
     // Left ran at the same time: its result counts if it committed before right's failure, else it is ignored.
     expect(['', 'left:t']).toContain(output.left);
     const jobs = await stepJobs(db.sql, runId);
@@ -76,17 +90,29 @@ describe('patterns on the engine', () => {
 
 describe('fan-out across a SIGKILL', () => {
   it('one step finished, the other in flight: after the restart the finished one is not run again and the run joins', async () => {
-    const first = await EngineProcess.spawn({ url: restartDb.url, schema: restartDb.schema, workerId: 'first', hang: ['right'] });
+    const first = await EngineProcess.spawn({
+      url: restartDb.url,
+      schema: restartDb.schema,
+      workerId: 'first',
+      hang: ['right'],
+    });
     let second: Engine | undefined;
     try {
-      const { runId } = await first.call<{ runId: string }>('start', { flow: 'fan-out', run: { input: { topic: 'k' } } });
+      const { runId } = await first.call<{ runId: string }>('start', {
+        flow: 'fan-out',
+        run: { input: { topic: 'k' } },
+      });
       // Left is done and recorded (the barrier saw right start); right hangs in `first`.
       await waitUntil('left recorded as done', async () =>
-        (await stepJobs(restartDb.sql, runId)).find((j) => j.name === 'left' && j.status === 'done'));
+        (await stepJobs(restartDb.sql, runId)).find((j) => j.name === 'left' && j.status === 'done'),
+      );
       expect((await stepJobs(restartDb.sql, runId)).find((j) => j.name === 'right')?.status).toBe('running');
       await first.kill();
 
-      second = await startTestEngine(restartDb, { workerId: 'second', flows: patternFlows({ sql: restartDb.sql, worker: 'second' }) });
+      second = await startTestEngine(restartDb, {
+        workerId: 'second',
+        flows: patternFlows({ sql: restartDb.sql, worker: 'second' }),
+      });
       const done = await second.waitFor(runId, ['done'], { timeoutMs: 20_000 });
       expect([done.state, done.output]).toEqual(['joined', { left: 'left:k', right: 'right:k', error: '' }]);
       expect((await executions(restartDb.sql, runId, 'left')).map((e) => e.worker)).toEqual(['first']);

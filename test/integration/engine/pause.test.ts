@@ -30,14 +30,22 @@ const pausing = defineFlow({
     context: ({ input }) => ({ label: input.label }),
     initial: 'working',
     states: {
-      working: { invoke: { src: 'work', id: 'work', input: ({ context }) => ({ label: context.label }), onDone: { target: 'done', actions: assign({ result: ({ event }) => event.output }) } } },
+      working: {
+        invoke: {
+          src: 'work',
+          id: 'work',
+          input: ({ context }) => ({ label: context.label }),
+          onDone: { target: 'done', actions: assign({ result: ({ event }) => event.output }) },
+        },
+      },
       done: { type: 'final' },
     },
     output: ({ context }) => ({ result: context.result }),
   }),
   steps: {
     work: {
-      maxAttempts: 2, backoffMs: 50,
+      maxAttempts: 2,
+      backoffMs: 50,
       run: async ({ label }: { label: string }, ctx) => {
         const s = script.get(label)!;
         s.calls.push(Date.now());
@@ -64,26 +72,37 @@ afterAll(async () => {
 
 async function start(label: string, answers: Error[]): Promise<string> {
   script.set(label, { answers, calls: [] });
-  const { runId } = await app.engine.startRun('pausing', { label }, {
-    trigger: { source: driver.port.platform, actor: 'alice', channel: driver.channel, tenant: driver.tenant },
-  });
+  const { runId } = await app.engine.startRun(
+    'pausing',
+    { label },
+    {
+      trigger: { source: driver.port.platform, actor: 'alice', channel: driver.channel, tenant: driver.tenant },
+    },
+  );
   return runId;
 }
 
 describe('rate limits and pauses', () => {
   it('retryLater reschedules after the delay, durably, without using up attempts', async () => {
-    const runId = await start('deferred', [retryLater('429 from the provider', 300), retryLater('429 again', 300), retryLater('and again', 300)]);
+    const runId = await start('deferred', [
+      retryLater('429 from the provider', 300),
+      retryLater('429 again', 300),
+      retryLater('and again', 300),
+    ]);
     const run = await app.engine.waitFor(runId, ['done'], { timeoutMs: 10_000 });
     // Three waits on a step allowed two attempts: none of them counted.
     expect(run.output).toEqual({ result: 'done on attempt 1' });
-    const [job] = await db.sql`SELECT attempts, deferrals, last_error FROM jobs WHERE run_id = ${runId} AND name = 'work'`;
+    const [job] =
+      await db.sql`SELECT attempts, deferrals, last_error FROM jobs WHERE run_id = ${runId} AND name = 'work'`;
     expect([job!.attempts, job!.deferrals]).toEqual([1, 3]);
     const calls = script.get('deferred')!.calls;
     for (let i = 1; i < calls.length; i++) expect(calls[i]! - calls[i - 1]!).toBeGreaterThanOrEqual(290);
   });
 
   it('a blocked step parks its run with the reason, tells the channel, and /signoff retry resumes it', async () => {
-    const runId = await start('quota', [blockedError('quota', 'the model provider says the account has no quota left')]);
+    const runId = await start('quota', [
+      blockedError('quota', 'the model provider says the account has no quota left'),
+    ]);
     const parked = await app.engine.waitFor(runId, ['parked'], { timeoutMs: 10_000 });
     expect(parked.reason).toMatch(/^blocked:quota: the model provider says the account has no quota left/);
     expect(script.get('quota')!.calls).toHaveLength(1); // not retried

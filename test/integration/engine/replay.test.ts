@@ -26,7 +26,7 @@ beforeAll(async () => {
 });
 
 describe('replaying stored events', () => {
-  it('reproduces every run\'s recorded states, final snapshot and jobs', async () => {
+  it("reproduces every run's recorded states, final snapshot and jobs", async () => {
     const engine = await startTestEngine(db, { workerId: 'recorder' });
     try {
       await Promise.all([
@@ -72,12 +72,22 @@ describe('replaying stored events', () => {
     const flows = new Map(testFlows({ sql: db.sql, worker: 'replay' }).map((f) => [f.id, f]));
     const runs = await db.sql<{ id: string; flow: string; input: unknown; snapshot: StoredSnapshot; status: string }[]>`
       SELECT id, flow, input, snapshot, status FROM runs ORDER BY created_at`;
-    expect(runs.map((r) => r.flow).sort()).toEqual(['counted-approve', 'counted-approve', 'flaky', 'guarded', 'relay', 'timed', 'timed']);
+    expect(runs.map((r) => r.flow).sort()).toEqual([
+      'counted-approve',
+      'counted-approve',
+      'flaky',
+      'guarded',
+      'relay',
+      'timed',
+      'timed',
+    ]);
     expect(runs.every((r) => r.status === 'done')).toBe(true);
     let replayed = 0;
     for (const run of runs) {
       const flow = flows.get(run.flow)!;
-      const events = await db.sql<{ seq: number; type: string; event: any; state_before: unknown; state_after: unknown }[]>`
+      const events = await db.sql<
+        { seq: number; type: string; event: any; state_before: unknown; state_after: unknown }[]
+      >`
         SELECT seq, type, event, state_before, state_after FROM run_events WHERE run_id = ${run.id} AND kind = 'event' ORDER BY seq`;
       expect(events[0]).toMatchObject({ seq: 1, type: 'xstate.init', state_before: null });
       let dec = decideStart(flow, run.id, run.input);
@@ -111,7 +121,12 @@ const v1Machine = setup({
   initial: 'drafting',
   states: {
     drafting: {
-      invoke: { src: 'draft', id: 'draft', input: ({ context }) => ({ hold: context.hold }), onDone: { target: 'awaiting', actions: assign({ draft: ({ event }) => event.output }) } },
+      invoke: {
+        src: 'draft',
+        id: 'draft',
+        input: ({ context }) => ({ hold: context.hold }),
+        onDone: { target: 'awaiting', actions: assign({ draft: ({ event }) => event.output }) },
+      },
     },
     awaiting: { on: { approve: 'done', escalate: 'escalated' } },
     escalated: { on: { resolve: 'done' } },
@@ -127,7 +142,12 @@ const v2Machine = setup({
   initial: 'drafting',
   states: {
     drafting: {
-      invoke: { src: 'draft', id: 'draft', input: ({ context }) => ({ hold: context.hold }), onDone: { target: 'awaiting', actions: assign({ draft: ({ event }) => event.output }) } },
+      invoke: {
+        src: 'draft',
+        id: 'draft',
+        input: ({ context }) => ({ hold: context.hold }),
+        onDone: { target: 'awaiting', actions: assign({ draft: ({ event }) => event.output }) },
+      },
     },
     awaiting: { on: { approve: 'confirming' } },
     confirming: { on: { confirm: 'done' } },
@@ -137,7 +157,10 @@ const v2Machine = setup({
 
 function evolving(machine: typeof v1Machine | typeof v2Machine, label: string): Flow<any> {
   return defineFlow({
-    id: 'evolving', title: `Evolving (${label})`, input: Input, machine,
+    id: 'evolving',
+    title: `Evolving (${label})`,
+    input: Input,
+    machine,
     steps: {
       draft: {
         run: async ({ hold }: { hold: boolean }) => {
@@ -186,20 +209,26 @@ describe('a changed flow with runs in flight', () => {
       // State gone: an event parks the run and is refused with the reason.
       const id = started.parkedByEvent!;
       const before = (await engine.getRun(id))!;
-      const err = await engine.send(id, { type: 'resolve' }).then(() => null, (e: unknown) => e);
+      const err = await engine.send(id, { type: 'resolve' }).then(
+        () => null,
+        (e: unknown) => e,
+      );
       expect(isSignoffError(err, 'run_not_active')).toBe(true);
       expect((err as Error).message).toMatch(/is parked: .*state "escalated" no longer exists/);
       const parked = (await engine.getRun(id))!;
       expect(parked.status).toBe('parked');
       expect(parked.status_reason).toBe(
-        'flow "evolving" changed since this run started: its state "escalated" no longer exists; migrate or cancel the run');
+        'flow "evolving" changed since this run started: its state "escalated" no longer exists; migrate or cancel the run',
+      );
       expect(parked.snapshot).toEqual(before.snapshot);
       expect(parked.version).toBe(before.version + 1);
       expect((await engine.timeline(id)).map((e) => [e.kind, e.type]).slice(-1)).toEqual([['note', 'run.parked']]);
 
       // The sweep after a deploy parks exactly the orphans.
       expect(await engine.parkOrphanedRuns()).toEqual([started.parkedBySweep]);
-      expect((await engine.getRun(started.parkedBySweep!))!.status_reason).toMatch(/state "escalated" no longer exists/);
+      expect((await engine.getRun(started.parkedBySweep!))!.status_reason).toMatch(
+        /state "escalated" no longer exists/,
+      );
       expect((await engine.getRun(started.untouched!))!.status).toBe('waiting');
       expect(await engine.parkOrphanedRuns()).toEqual([]);
     } finally {

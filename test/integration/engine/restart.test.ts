@@ -28,7 +28,9 @@ afterAll(async () => {
 });
 
 async function jobOf(db: TestDb, runId: string) {
-  const rows = await db.sql<{ key: string; status: string; attempts: number; recoveries: number; lease_owner: string | null; due_at: Date }[]>`
+  const rows = await db.sql<
+    { key: string; status: string; attempts: number; recoveries: number; lease_owner: string | null; due_at: Date }[]
+  >`
     SELECT key, status, attempts, recoveries, lease_owner, due_at FROM jobs WHERE run_id = ${runId}`;
   if (rows.length !== 1) throw new Error(`expected one job for ${runId}, found ${rows.length}`);
   return rows[0]!;
@@ -40,7 +42,10 @@ describe.concurrent('after kill -9', () => {
     const child = await EngineProcess.spawn({ url: db.url, schema: db.schema, workerId: 'first' });
     let engine: Engine | undefined;
     try {
-      const { runId } = await child.call<{ runId: string }>('start', { flow: 'counted-approve', run: { input: { subject: 'VAT', body: 'Missing VAT line' } } });
+      const { runId } = await child.call<{ runId: string }>('start', {
+        flow: 'counted-approve',
+        run: { input: { subject: 'VAT', body: 'Missing VAT line' } },
+      });
       const waiting = await child.call<RunView>('waitFor', { runId, status: ['waiting'] });
       expect(waiting.state).toBe('awaitingDecision');
       await child.kill();
@@ -60,22 +65,38 @@ describe.concurrent('after kill -9', () => {
         ['xstate.done.actor.apply', null, 'done'],
       ]);
       const jobs = await db.sql`SELECT name, status FROM jobs WHERE run_id = ${runId} ORDER BY created_at`;
-      expect(jobs.map((j) => [j.name, j.status])).toEqual([['draft', 'done'], ['apply', 'done']]);
+      expect(jobs.map((j) => [j.name, j.status])).toEqual([
+        ['draft', 'done'],
+        ['apply', 'done'],
+      ]);
     } finally {
       await child.kill();
       await engine?.stop(500);
     }
   });
 
-  it('a step killed half-way runs again exactly once after its lease expires, and its result is recorded once', async ({ expect }) => {
+  it('a step killed half-way runs again exactly once after its lease expires, and its result is recorded once', async ({
+    expect,
+  }) => {
     const db = halfwayDb;
     const runId = 'halfway-1';
     // The step hangs in this process; its 2 s limit gives a 7 s lease.
-    const child = await EngineProcess.spawn({ url: db.url, schema: db.schema, workerId: 'doomed', hang: ['work'], stepTimeoutMs: 2_000 });
+    const child = await EngineProcess.spawn({
+      url: db.url,
+      schema: db.schema,
+      workerId: 'doomed',
+      hang: ['work'],
+      stepTimeoutMs: 2_000,
+    });
     let engine: Engine | undefined;
     try {
       await child.call('start', { flow: 'one-step', run: { runId, input: { label: 'a' } } });
-      await waitUntil('the step started in the child', async () => (await executions(db.sql, runId, 'work')).length === 1, 5_000, 10);
+      await waitUntil(
+        'the step started in the child',
+        async () => (await executions(db.sql, runId, 'work')).length === 1,
+        5_000,
+        10,
+      );
       await child.kill();
       const before = await jobOf(db, runId);
       expect(before).toMatchObject({ status: 'running', attempts: 1, recoveries: 0, lease_owner: 'doomed' });
@@ -85,7 +106,10 @@ describe.concurrent('after kill -9', () => {
       expect(done.output).toEqual({ result: 'worked:a:rescuer' });
 
       const runs = await executions(db.sql, runId, 'work');
-      expect(runs.map((r) => [r.worker, r.attempt])).toEqual([['doomed', 1], ['rescuer', 2]]);
+      expect(runs.map((r) => [r.worker, r.attempt])).toEqual([
+        ['doomed', 1],
+        ['rescuer', 2],
+      ]);
       expect(runs[1]!.key).toBe(runs[0]!.key); // same idempotency key for the tool
       // Not re-run before the dead worker's lease (DB clock) ran out.
       expect(runs[1]!.at.getTime()).toBeGreaterThanOrEqual(before.due_at.getTime());
@@ -99,10 +123,18 @@ describe.concurrent('after kill -9', () => {
     }
   });
 
-  it('a step whose worker dies after the step returned (crash point after-step) is re-run once and recorded once', async ({ expect }) => {
+  it('a step whose worker dies after the step returned (crash point after-step) is re-run once and recorded once', async ({
+    expect,
+  }) => {
     const db = crashpointDb;
     const runId = 'crashpoint-1';
-    const child = await EngineProcess.spawn({ url: db.url, schema: db.schema, workerId: 'crasher', crashpoints: ['after-step:work'], stepTimeoutMs: 300 });
+    const child = await EngineProcess.spawn({
+      url: db.url,
+      schema: db.schema,
+      workerId: 'crasher',
+      crashpoints: ['after-step:work'],
+      stepTimeoutMs: 300,
+    });
     let engine: Engine | undefined;
     try {
       // The process may die before it answers: the step runs as soon as the run commits.
@@ -118,11 +150,15 @@ describe.concurrent('after kill -9', () => {
       expect(done.output).toEqual({ result: 'worked:c:rescuer' });
 
       const runs = await executions(db.sql, runId, 'work');
-      expect(runs.map((r) => [r.worker, r.attempt])).toEqual([['crasher', 1], ['rescuer', 2]]);
+      expect(runs.map((r) => [r.worker, r.attempt])).toEqual([
+        ['crasher', 1],
+        ['rescuer', 2],
+      ]);
       expect(new Set(runs.map((r) => r.key)).size).toBe(1);
       expect(await jobOf(db, runId)).toMatchObject({ status: 'done', attempts: 2, recoveries: 1 });
       expect(await eventCount(db.sql, runId, 'xstate.done.actor.work')).toBe(1);
-      const [run] = await db.sql`SELECT version, (SELECT max(seq) FROM run_events WHERE run_id = ${runId}) AS last FROM runs WHERE id = ${runId}`;
+      const [run] =
+        await db.sql`SELECT version, (SELECT max(seq) FROM run_events WHERE run_id = ${runId}) AS last FROM runs WHERE id = ${runId}`;
       expect(run!.version).toBe(run!.last);
     } finally {
       await child.kill();
@@ -130,10 +166,18 @@ describe.concurrent('after kill -9', () => {
     }
   });
 
-  it('a step that kills its worker every time parks its run after maxRecoveries; other runs keep flowing; retry() revives it', async ({ expect }) => {
+  it('a step that kills its worker every time parks its run after maxRecoveries; other runs keep flowing; retry() revives it', async ({
+    expect,
+  }) => {
     const db = loopDb;
     const runId = 'crashloop-1';
-    const crashing = { url: db.url, schema: db.schema, crashpoints: ['after-step:work'], stepTimeoutMs: 300, maxRecoveries: 1 };
+    const crashing = {
+      url: db.url,
+      schema: db.schema,
+      crashpoints: ['after-step:work'],
+      stepTimeoutMs: 300,
+      maxRecoveries: 1,
+    };
     const procs: EngineProcess[] = [];
     let engine: Engine | undefined;
     try {
@@ -155,7 +199,9 @@ describe.concurrent('after kill -9', () => {
       expect(await eventCount(db.sql, runId, 'run.parked')).toBe(1);
 
       const other = await engine.startRun('one-step', { label: 'other' });
-      expect((await engine.waitFor(other.runId, ['done'], { timeoutMs: 5_000 })).output).toEqual({ result: 'worked:other:survivor' });
+      expect((await engine.waitFor(other.runId, ['done'], { timeoutMs: 5_000 })).output).toEqual({
+        result: 'worked:other:survivor',
+      });
 
       await engine.retry(runId, { actor: 'ops' });
       const done = await engine.waitFor(runId, ['done'], { timeoutMs: 5_000 });

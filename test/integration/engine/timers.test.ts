@@ -25,21 +25,33 @@ afterAll(async () => {
 });
 
 describe.concurrent('an after timer', () => {
-  it('fires once, promptly, when an engine starts after its fire time passed while all processes were down', async ({ expect }) => {
+  it('fires once, promptly, when an engine starts after its fire time passed while all processes were down', async ({
+    expect,
+  }) => {
     const db = restartDb;
     const child = await EngineProcess.spawn({ url: db.url, schema: db.schema, workerId: 'doomed' });
     let engine: Engine | undefined;
     try {
-      const { runId } = await child.call<{ runId: string }>('start', { flow: 'timed', run: { input: { topic: 'expiry' } } });
+      const { runId } = await child.call<{ runId: string }>('start', {
+        flow: 'timed',
+        run: { input: { topic: 'expiry' } },
+      });
       await child.kill();
       const [timer] = await db.sql<{ send_id: string; fire_at: Date; due_at: Date; lease_owner: string | null }[]>`
         SELECT send_id, fire_at, due_at, lease_owner FROM timers WHERE run_id = ${runId}`;
       expect(timer).toMatchObject({ send_id: AFTER_EVENT, lease_owner: null });
       // Every process is down until well past the fire time (DB clock).
-      await waitUntil('the fire time has passed', async () => {
-        const [row] = await db.sql<{ past: boolean }[]>`SELECT now() > ${timer!.fire_at}::timestamptz + interval '500 ms' AS past`;
-        return row!.past;
-      }, 10_000, 50);
+      await waitUntil(
+        'the fire time has passed',
+        async () => {
+          const [row] = await db.sql<
+            { past: boolean }[]
+          >`SELECT now() > ${timer!.fire_at}::timestamptz + interval '500 ms' AS past`;
+          return row!.past;
+        },
+        10_000,
+        50,
+      );
       expect((await db.sql`SELECT status FROM runs WHERE id = ${runId}`)[0]!.status).toBe('waiting');
 
       const [{ restartAt }] = await db.sql<[{ restartAt: Date }]>`SELECT now() AS "restartAt"`;
@@ -48,7 +60,9 @@ describe.concurrent('an after timer', () => {
       expect(expired.state).toBe('expired');
 
       expect(await eventCount(db.sql, runId, AFTER_EVENT)).toBe(1);
-      const [fired] = await db.sql<{ at: Date; actor: string }[]>`SELECT at, actor FROM run_events WHERE run_id = ${runId} AND type = ${AFTER_EVENT}`;
+      const [fired] = await db.sql<
+        { at: Date; actor: string }[]
+      >`SELECT at, actor FROM run_events WHERE run_id = ${runId} AND type = ${AFTER_EVENT}`;
       expect(fired!.actor).toBe('timer');
       expect(fired!.at.getTime()).toBeGreaterThanOrEqual(timer!.fire_at.getTime());
       // On the DB clock: fired before a 2 s delay counted from the restart could have ended, so it kept its time.

@@ -21,10 +21,14 @@ afterAll(async () => {
   await engine.stop(1_000);
 });
 
-it('starts a run with the caller\'s own write; its first step runs once COMMIT returns', async () => {
+it("starts a run with the caller's own write; its first step runs once COMMIT returns", async () => {
   const { runId } = await engine.transaction(async (rt) => {
     await rt.sql`INSERT INTO deliveries (id) VALUES ('d-1')`;
-    return rt.start('draft-approve', { subject: 'VAT', body: 'Missing VAT line' }, { triggerKey: 'hook:d-1', trigger: { source: 'webhook:test' } });
+    return rt.start(
+      'draft-approve',
+      { subject: 'VAT', body: 'Missing VAT line' },
+      { triggerKey: 'hook:d-1', trigger: { source: 'webhook:test' } },
+    );
   });
   const waiting = await engine.waitFor(runId, ['waiting'], { timeoutMs: 10_000 });
   expect(waiting.state).toBe('awaitingDecision');
@@ -33,22 +37,32 @@ it('starts a run with the caller\'s own write; its first step runs once COMMIT r
 });
 
 it('rolls back with the caller: neither the write nor the run exists', async () => {
-  await expect(engine.transaction(async (rt) => {
-    await rt.sql`INSERT INTO deliveries (id) VALUES ('d-2')`;
-    await rt.start('draft-approve', { subject: 'a', body: 'b' }, { triggerKey: 'hook:d-2' });
-    throw new Error('the caller changed its mind');
-  })).rejects.toThrow('changed its mind');
+  await expect(
+    engine.transaction(async (rt) => {
+      await rt.sql`INSERT INTO deliveries (id) VALUES ('d-2')`;
+      await rt.start('draft-approve', { subject: 'a', body: 'b' }, { triggerKey: 'hook:d-2' });
+      throw new Error('the caller changed its mind');
+    }),
+  ).rejects.toThrow('changed its mind');
   expect(await db.sql`SELECT 1 FROM deliveries WHERE id = 'd-2'`).toHaveLength(0);
   expect(await db.sql`SELECT 1 FROM runs WHERE trigger_key = 'hook:d-2'`).toHaveLength(0);
-  expect(await db.sql`SELECT 1 FROM jobs j JOIN runs r ON r.id = j.run_id WHERE r.trigger_key = 'hook:d-2'`).toHaveLength(0);
+  expect(
+    await db.sql`SELECT 1 FROM jobs j JOIN runs r ON r.id = j.run_id WHERE r.trigger_key = 'hook:d-2'`,
+  ).toHaveLength(0);
 });
 
 it('a second start with the same trigger key returns the first run', async () => {
-  const first = await engine.transaction((rt) => rt.start('draft-approve', { subject: 'c', body: 'd' }, { triggerKey: 'hook:d-3' }));
-  const second = await engine.transaction((rt) => rt.start('draft-approve', { subject: 'c', body: 'd' }, { triggerKey: 'hook:d-3' }));
+  const first = await engine.transaction((rt) =>
+    rt.start('draft-approve', { subject: 'c', body: 'd' }, { triggerKey: 'hook:d-3' }),
+  );
+  const second = await engine.transaction((rt) =>
+    rt.start('draft-approve', { subject: 'c', body: 'd' }, { triggerKey: 'hook:d-3' }),
+  );
   expect(second).toEqual({ runId: first.runId, isNew: false });
 });
 
 it('refuses invalid input by throwing, so the caller can record why', async () => {
-  await expect(engine.transaction((rt) => rt.start('draft-approve', { subject: 42 }))).rejects.toMatchObject({ code: 'input_invalid' });
+  await expect(engine.transaction((rt) => rt.start('draft-approve', { subject: 42 }))).rejects.toMatchObject({
+    code: 'input_invalid',
+  });
 });

@@ -22,18 +22,27 @@ it('reminds twice, escalates, then rejects by default, once each, across a resta
   driver = await makeConsoleDriver(db);
   await driver.setGroups('dave', []);
   app = await deploy(db, driver);
-  const { runId } = await app.engine.startRun('rv-escalating', { text: 'nobody looks at this' }, {
-    trigger: { source: 'console', actor: 'alice', channel: driver.channel, tenant: driver.tenant },
-  });
+  const { runId } = await app.engine.startRun(
+    'rv-escalating',
+    { text: 'nobody looks at this' },
+    {
+      trigger: { source: 'console', actor: 'alice', channel: driver.channel, tenant: driver.tenant },
+    },
+  );
   const card = await until('the card', async () => (await driver.cards(driver.channel)).find((c) => c.runId === runId));
-  await until('the first reminder', async () => (await driver.thread(card.messageRef)).find((t) => t.startsWith('Reminder')));
+  await until('the first reminder', async () =>
+    (await driver.thread(card.messageRef)).find((t) => t.startsWith('Reminder')),
+  );
 
   // Restart in the middle: the second reminder falls due while nothing runs.
   await app.stop();
   app = null;
   // Down until (DB clock) the next reminder's job is due: the marker that it fell due while nothing ran.
-  await until('the next reminder falls due with the bot down', async () =>
-    (await db.sql`SELECT 1 FROM jobs WHERE run_id = ${runId} AND status = 'queued' AND due_at <= now()`).length > 0);
+  await until(
+    'the next reminder falls due with the bot down',
+    async () =>
+      (await db.sql`SELECT 1 FROM jobs WHERE run_id = ${runId} AND status = 'queued' AND due_at <= now()`).length > 0,
+  );
   app = await deploy(db, driver);
 
   const run = await app.engine.waitFor(runId, ['done'], { timeoutMs: 15_000 });
@@ -50,19 +59,29 @@ it('reminds twice, escalates, then rejects by default, once each, across a resta
   });
   expect(thread.filter((t) => t.startsWith('Reminder'))).toHaveLength(2);
   expect(thread.filter((t) => t.startsWith('Escalated to @dave'))).toHaveLength(1);
-  await until('the escalation DM to dave', async () => (await driver.dms('dave')).find((t) => t.startsWith('Escalated')));
-  const final = await until('the final card', async () => (await driver.cards(driver.channel)).find((c) => c.runId === runId && c.status === 'rejected'));
+  await until('the escalation DM to dave', async () =>
+    (await driver.dms('dave')).find((t) => t.startsWith('Escalated')),
+  );
+  const final = await until('the final card', async () =>
+    (await driver.cards(driver.channel)).find((c) => c.runId === runId && c.status === 'rejected'),
+  );
   expect(final.actions).toEqual([]);
 });
 
 it('after escalation the escalation target may decide', async () => {
-  const { runId } = await app!.engine.startRun('rv-escalating', { text: 'dave decides' }, {
-    trigger: { source: 'console', actor: 'alice', channel: driver.channel, tenant: driver.tenant },
-  });
+  const { runId } = await app!.engine.startRun(
+    'rv-escalating',
+    { text: 'dave decides' },
+    {
+      trigger: { source: 'console', actor: 'alice', channel: driver.channel, tenant: driver.tenant },
+    },
+  );
   const card = await until('the card', async () => (await driver.cards(driver.channel)).find((c) => c.runId === runId));
   const early = await driver.click('dave', card, 'approve');
   expect(JSON.stringify(early)).toMatch(/not on the approver list/);
-  await until('the escalation', async () => (await driver.thread(card.messageRef)).find((t) => t.startsWith('Escalated')));
+  await until('the escalation', async () =>
+    (await driver.thread(card.messageRef)).find((t) => t.startsWith('Escalated')),
+  );
   expect((await driver.click('dave', card, 'approve')).kind).toBe('ok');
   const run = await app!.engine.waitFor(runId, ['done']);
   expect(run.output).toMatchObject({ outcome: 'approved', decided: { by: ['dave'] } });

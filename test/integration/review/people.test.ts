@@ -24,14 +24,18 @@ afterAll(async () => {
 });
 
 async function request(flow: string, text: string) {
-  const { runId } = await app.engine.startRun(flow, { text }, {
-    trigger: { source: driver.port.platform, actor: 'alice', channel: driver.channel, tenant: driver.tenant },
-  });
+  const { runId } = await app.engine.startRun(
+    flow,
+    { text },
+    {
+      trigger: { source: driver.port.platform, actor: 'alice', channel: driver.channel, tenant: driver.tenant },
+    },
+  );
   const card = await until('the card', async () => (await driver.cards(driver.channel)).find((c) => c.runId === runId));
   return { runId, card };
 }
 
-it('a delivery id reused by another person is that person\'s own: both approvals count', async () => {
+it("a delivery id reused by another person is that person's own: both approvals count", async () => {
   const { runId, card } = await request('rv-quorum', 'two approvals, one delivery id');
   expect((await driver.click('bob', card, 'approve', { deliveryId: 'same-id' })).kind).toBe('ok');
   const second = await driver.click('carol', card, 'approve', { deliveryId: 'same-id' });
@@ -46,17 +50,21 @@ it('a delivery id reused by another person is that person\'s own: both approvals
 
 it('delegating to someone who is not here is refused, and nobody is told anything', async () => {
   const { runId, card } = await request('rv-leads', 'delegate to a stranger');
-  const delegate = await driver.click('bob', card, 'delegate') as Extract<ActionReply, { kind: 'open_editor' }>;
+  const delegate = (await driver.click('bob', card, 'delegate')) as Extract<ActionReply, { kind: 'open_editor' }>;
   const reply = await driver.submit('bob', delegate.form, { user: 'zed' });
   expect(reply).toMatchObject({ kind: 'errors', errors: { user: expect.stringMatching(/no one called "zed"/) } });
   const [row] = await db.sql`SELECT delegates FROM reviews WHERE run_id = ${runId}`;
   expect(row!.delegates).toEqual([]);
-  const audit = await db.sql`SELECT action FROM review_audit a JOIN reviews r ON r.id = a.review_id WHERE r.run_id = ${runId}`;
+  const audit =
+    await db.sql`SELECT action FROM review_audit a JOIN reviews r ON r.id = a.review_id WHERE r.run_id = ${runId}`;
   expect(audit.map((a) => a.action)).toEqual(['request']);
 });
 
 it('a click naming a version no card showed says so', async () => {
   const { card } = await request('rv-leads', 'version 99');
   const reply = await driver.click('bob', card, 'approve', { version: 99 });
-  expect(reply).toMatchObject({ kind: 'ephemeral', notice: { text: expect.stringMatching(/names version 99, which does not exist \(the latest is 1\)/) } });
+  expect(reply).toMatchObject({
+    kind: 'ephemeral',
+    notice: { text: expect.stringMatching(/names version 99, which does not exist \(the latest is 1\)/) },
+  });
 });

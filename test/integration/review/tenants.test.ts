@@ -10,7 +10,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { InboundAction } from '../../../src/chat/messages.ts';
 import type { ChatHandlers } from '../../../src/chat/port.ts';
-import { deploy, until, type Deployment, type PlatformDriver, type SeenCard } from '../../contract/chat-port.contract.ts';
+import {
+  deploy,
+  until,
+  type Deployment,
+  type PlatformDriver,
+  type SeenCard,
+} from '../../contract/chat-port.contract.ts';
 import { makeConsoleDriver } from '../../contract/console-driver.ts';
 import { useTestDb } from '../../helpers/db.ts';
 
@@ -23,7 +29,9 @@ let n = 0;
 beforeAll(async () => {
   driver = await makeConsoleDriver(db);
   app = await deploy(db, driver);
-  handlers = app.desk.handlers(async () => { throw new Error('no commands in this test'); });
+  handlers = app.desk.handlers(async () => {
+    throw new Error('no commands in this test');
+  });
 });
 afterAll(async () => {
   await app?.stop();
@@ -32,23 +40,38 @@ afterAll(async () => {
 
 /** A run of rv-anyone (anyone may approve) in the driver's tenant, and its card. */
 async function pendingCard(): Promise<{ runId: string; card: SeenCard }> {
-  const { runId } = await app.engine.startRun('rv-anyone', { text: `tenant case ${++n}` }, {
-    trigger: { source: driver.port.platform, actor: 'alice', channel: driver.channel, tenant: driver.tenant },
-  });
-  const card = await until(`the card of ${runId}`, async () => (await driver.cards(driver.channel)).find((c) => c.runId === runId));
+  const { runId } = await app.engine.startRun(
+    'rv-anyone',
+    { text: `tenant case ${++n}` },
+    {
+      trigger: { source: driver.port.platform, actor: 'alice', channel: driver.channel, tenant: driver.tenant },
+    },
+  );
+  const card = await until(`the card of ${runId}`, async () =>
+    (await driver.cards(driver.channel)).find((c) => c.runId === runId),
+  );
   return { runId, card };
 }
 
 function clickOn(card: SeenCard, tenant: string, deliveryId: string): InboundAction {
   return {
-    platform: driver.port.platform, tenant, channel: driver.channel, user: 'mallory', reviewRef: card.reviewRef,
-    action: 'approve', messageRef: card.messageRef as InboundAction['messageRef'], version: card.version, deliveryId,
+    platform: driver.port.platform,
+    tenant,
+    channel: driver.channel,
+    user: 'mallory',
+    reviewRef: card.reviewRef,
+    action: 'approve',
+    messageRef: card.messageRef as InboundAction['messageRef'],
+    version: card.version,
+    deliveryId,
   };
 }
 
 async function review(runId: string) {
   const [row] = await db.sql<{ id: string; status: string }[]>`SELECT id, status FROM reviews WHERE run_id = ${runId}`;
-  const audit = await db.sql<{ actor: string }[]>`SELECT actor FROM review_audit WHERE review_id = ${row!.id} ORDER BY seq`;
+  const audit = await db.sql<
+    { actor: string }[]
+  >`SELECT actor FROM review_audit WHERE review_id = ${row!.id} ORDER BY seq`;
   return { status: row!.status, actors: audit.map((a) => a.actor) };
 }
 
@@ -65,14 +88,20 @@ describe('RELIABILITY 85: tenant isolation of clicks', () => {
   it('a reject dialog submitted from another tenant is refused and changes nothing', async () => {
     const { runId, card } = await pendingCard();
     const reply = await handlers.submission({
-      platform: driver.port.platform, tenant: 'T-OTHER-WORKSPACE', user: 'mallory', reviewRef: card.reviewRef,
-      version: card.version, purpose: 'reject', fields: { reason: 'nope' }, deliveryId: `s-${runId}`,
+      platform: driver.port.platform,
+      tenant: 'T-OTHER-WORKSPACE',
+      user: 'mallory',
+      reviewRef: card.reviewRef,
+      version: card.version,
+      purpose: 'reject',
+      fields: { reason: 'nope' },
+      deliveryId: `s-${runId}`,
     });
     expect(reply.kind).toBe('errors');
     expect(await review(runId)).toEqual({ status: 'pending', actors: ['alice'] });
   });
 
-  it('the same approve from the card\'s own tenant is accepted (so only the tenant check refused the forgery)', async () => {
+  it("the same approve from the card's own tenant is accepted (so only the tenant check refused the forgery)", async () => {
     const { runId, card } = await pendingCard();
     expect((await handlers.action(clickOn(card, driver.tenant, `ok-${runId}`))).kind).toBe('ok');
     expect(await review(runId)).toMatchObject({ status: 'approved' });

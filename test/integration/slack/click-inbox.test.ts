@@ -17,7 +17,9 @@ describe('the recorded-click inbox', () => {
     const fresh = await Promise.all(keys.map((k) => store.recordClick(k, { action: { deliveryId: k } })));
     expect(fresh.every(Boolean)).toBe(true);
     expect(await store.recordClick('T-batch-7', { action: { deliveryId: 'T-batch-7' } })).toBe(false);
-    const [row] = await db.sql<{ n: number }[]>`SELECT count(*)::int AS n FROM inbox WHERE source = 'slack:click' AND key LIKE 'T-batch-%'`;
+    const [row] = await db.sql<
+      { n: number }[]
+    >`SELECT count(*)::int AS n FROM inbox WHERE source = 'slack:click' AND key LIKE 'T-batch-%'`;
     expect(row!.n).toBe(50);
     await Promise.all(keys.map((k) => store.finishClick(k)));
   });
@@ -41,7 +43,11 @@ describe('the recorded-click inbox', () => {
   it('keeps a click whose decision failed, for the next replay', async () => {
     const store = slackStore(db.sql);
     await store.recordClick('T-fail', { key: 'T-fail' });
-    await expect(store.replayClicks(0, 50, async () => { throw new Error('database went away'); })).rejects.toThrow('database went away');
+    await expect(
+      store.replayClicks(0, 50, async () => {
+        throw new Error('database went away');
+      }),
+    ).rejects.toThrow('database went away');
     const later: string[] = [];
     await store.replayClicks(0, 50, async (p) => void later.push((p as { key: string }).key));
     expect(later).toContain('T-fail');

@@ -25,7 +25,10 @@ beforeAll(async () => {
   fake = await startFakeSlack({ channels: [CHANNEL] });
   adapter = createSlackAdapter({
     settings: { botToken: fake.botToken, apiUrl: fake.apiUrl, signingSecret: 'secret', appToken: null },
-    store: slackStore(db.sql), log: silentLogger, channelIntervalMs: 0, isTierPaced: false,
+    store: slackStore(db.sql),
+    log: silentLogger,
+    channelIntervalMs: 0,
+    isTierPaced: false,
   });
 });
 afterAll(async () => {
@@ -53,7 +56,7 @@ it('posts the digest, then shares its chart as a PNG in the channel; the same ke
   expect(fake.countCalls('files.getUploadURLExternal')).toBe(1);
 });
 
-it('where uploads are disabled, the chart\'s Unicode bars go in the message\'s thread instead', async () => {
+it("where uploads are disabled, the chart's Unicode bars go in the message's thread instead", async () => {
   fake.files.isDisabled = true;
   try {
     const message = await notice();

@@ -8,7 +8,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FORM, JSON_TYPE, postToBot, signed, signature } from '../../fakes/slack/requests.ts';
 import { startFakeSlack, type FakeSlack } from '../../fakes/slack/web-api.ts';
 import { useTestDb } from '../../helpers/db.ts';
-import { CHANNEL, countRuns, hasEventRow, mentionEvent, SECRET, sendCommand, sendEvent, startSlackBot, type SlackBot } from './harness.ts';
+import {
+  CHANNEL,
+  countRuns,
+  hasEventRow,
+  mentionEvent,
+  SECRET,
+  sendCommand,
+  sendEvent,
+  startSlackBot,
+  type SlackBot,
+} from './harness.ts';
 
 describe('slack ingress over HTTP', () => {
   const db = useTestDb();
@@ -25,7 +35,7 @@ describe('slack ingress over HTTP', () => {
   });
 
   // Speed is the bench's to show (npm run bench); here the bound is Slack's own 3 s, past which it retries.
-  it('1: a valid signed event is answered 200 within Slack\'s 3 s, its row committed before the 200', async () => {
+  it("1: a valid signed event is answered 200 within Slack's 3 s, its row committed before the 200", async () => {
     for (let i = 0; i < 20; i++) {
       // sendEvent gives up after Slack's 3 s, as Slack does, so a late answer fails here.
       const res = await sendEvent(bot, mentionEvent(fake, `Ev1-${i}`, 'help'));
@@ -80,7 +90,8 @@ describe('slack ingress over HTTP', () => {
 
   it('4: a timestamp 301 s old or 301 s in the future gets 401; 299 s either way passes', async () => {
     const nowS = Math.floor(Date.now() / 1_000);
-    const at = (offsetS: number, id: string) => postToBot(bot.url, signed(SECRET, mentionEvent(fake, id, 'help'), JSON_TYPE, nowS + offsetS));
+    const at = (offsetS: number, id: string) =>
+      postToBot(bot.url, signed(SECRET, mentionEvent(fake, id, 'help'), JSON_TYPE, nowS + offsetS));
     expect((await at(-301, 'Ev4a')).status).toBe(401);
     expect((await at(301, 'Ev4b')).status).toBe(401);
     expect((await at(-299, 'Ev4c')).status).toBe(200);
@@ -89,9 +100,10 @@ describe('slack ingress over HTTP', () => {
   });
 
   it('5: a body with unicode escapes, odd key order and whitespace verifies on its raw bytes', async () => {
-    const raw = `{ "type" : "event_callback",\n  "event_id":"Ev5", "team_id": "${fake.teamId}",\t"api_app_id":"A0FAKE",`
-      + ` "event": {"text": "<@UBOT> help caf\\u00e9 \\u2028 \\ud83d\\ude00", "user":"alice", "type":"app_mention",`
-      + ` "channel":"${CHANNEL}", "ts":"1712000000.000100"} ,"event_time": 1712000000 }`;
+    const raw =
+      `{ "type" : "event_callback",\n  "event_id":"Ev5", "team_id": "${fake.teamId}",\t"api_app_id":"A0FAKE",` +
+      ` "event": {"text": "<@UBOT> help caf\\u00e9 \\u2028 \\ud83d\\ude00", "user":"alice", "type":"app_mention",` +
+      ` "channel":"${CHANNEL}", "ts":"1712000000.000100"} ,"event_time": 1712000000 }`;
     // A verifier that re-serialised the parsed JSON would hash different bytes and refuse it.
     expect(JSON.stringify(JSON.parse(raw))).not.toBe(raw);
     expect((await postToBot(bot.url, signed(SECRET, raw, JSON_TYPE))).status).toBe(200);
@@ -106,7 +118,11 @@ describe('slack ingress over HTTP', () => {
     const ok = await postToBot(bot.url, signed(SECRET, challenge, JSON_TYPE));
     expect([ok.status, await ok.json()]).toEqual([200, { challenge: 'chal-123' }]);
     // Earlier tests' cards may still be updating: measure once no job is open.
-    for (let i = 0; i < 100 && (await db.sql`SELECT 1 FROM jobs WHERE status IN ('queued', 'running') LIMIT 1`).length > 0; i++) {
+    for (
+      let i = 0;
+      i < 100 && (await db.sql`SELECT 1 FROM jobs WHERE status IN ('queued', 'running') LIMIT 1`).length > 0;
+      i++
+    ) {
       await new Promise((r) => setTimeout(r, 50));
     }
     const callsBefore = fake.calls.length;
@@ -133,12 +149,25 @@ describe('slack ingress over HTTP', () => {
   it('11: a body above 1 MB gets 413 before any signature check, declared or streamed; the process stays healthy', async () => {
     const big = 'x'.repeat(1024 * 1024 + 1);
     // Unsigned on purpose: a 401 here would mean the HMAC ran before the cap.
-    const declared = await fetch(`${bot.url}/slack/events`, { method: 'POST', headers: { 'content-type': FORM }, body: big });
+    const declared = await fetch(`${bot.url}/slack/events`, {
+      method: 'POST',
+      headers: { 'content-type': FORM },
+      body: big,
+    });
     expect(declared.status).toBe(413);
     const chunks = [Buffer.alloc(600_000, 'y'), Buffer.alloc(600_000, 'y')];
-    const stream = new ReadableStream({ pull(c) { const next = chunks.shift(); if (next) c.enqueue(next); else c.close(); } });
+    const stream = new ReadableStream({
+      pull(c) {
+        const next = chunks.shift();
+        if (next) c.enqueue(next);
+        else c.close();
+      },
+    });
     const streamed = await fetch(`${bot.url}/slack/events`, {
-      method: 'POST', headers: { 'content-type': FORM, 'x-slack-signature': signature(SECRET, 1, 'z') }, body: stream, duplex: 'half',
+      method: 'POST',
+      headers: { 'content-type': FORM, 'x-slack-signature': signature(SECRET, 1, 'z') },
+      body: stream,
+      duplex: 'half',
     } as RequestInit);
     expect(streamed.status).toBe(413);
     expect((await fetch(`${bot.url}/healthz`)).status).toBe(200);

@@ -18,7 +18,10 @@ type Yaml = string | Yaml[] | { [key: string]: Yaml };
 
 /** Indentation-based: `key: value`, `key:` + nested block, `- scalar`, `- key: value` items. */
 function readYaml(text: string): Yaml {
-  const lines = text.split('\n').filter((l) => l.trim() && !l.trim().startsWith('#')).map((l) => ({ indent: l.search(/\S/), text: l.trim() }));
+  const lines = text
+    .split('\n')
+    .filter((l) => l.trim() && !l.trim().startsWith('#'))
+    .map((l) => ({ indent: l.search(/\S/), text: l.trim() }));
   let i = 0;
   const block = (indent: number): Yaml => {
     if (lines[i]?.text.startsWith('- ')) {
@@ -51,7 +54,11 @@ describe('manifest.yml', () => {
 
   it('declares the command, interactivity and events the adapter handles, all on its one path', () => {
     expect(manifest.features.slash_commands.map((c: any) => c.command)).toEqual([COMMAND]);
-    const urls = [manifest.features.slash_commands[0].url, manifest.settings.interactivity.request_url, manifest.settings.event_subscriptions.request_url];
+    const urls = [
+      manifest.features.slash_commands[0].url,
+      manifest.settings.interactivity.request_url,
+      manifest.settings.event_subscriptions.request_url,
+    ];
     expect(urls.map((u: string) => new URL(u).pathname)).toEqual([EVENTS_PATH, EVENTS_PATH, EVENTS_PATH]);
     expect(manifest.settings.interactivity.is_enabled).toBe('true');
     expect(manifest.settings.event_subscriptions.bot_events).toEqual([...BOT_EVENTS]);
@@ -61,14 +68,20 @@ describe('manifest.yml', () => {
   it('asks for the scope of every method the adapter calls, and for no scope nothing uses', () => {
     const called = calledMethods();
     const unknown = called.filter((m) => !(m in SCOPES_OF));
-    expect(unknown, 'add the method\'s bot scopes from its page on api.slack.com/methods').toEqual([]);
+    expect(unknown, "add the method's bot scopes from its page on api.slack.com/methods").toEqual([]);
     const declared: string[] = manifest.oauth_config.scopes.bot;
     const needed = new Set([...FEATURE_SCOPES, ...called.flatMap((m) => SCOPES_OF[m]!)]);
-    expect([...needed].filter((s) => !declared.includes(s)), 'scopes a called method needs but the manifest lacks').toEqual([]);
-    expect(declared.filter((s) => !needed.has(s)), 'scopes the manifest asks for but nothing uses').toEqual([]);
+    expect(
+      [...needed].filter((s) => !declared.includes(s)),
+      'scopes a called method needs but the manifest lacks',
+    ).toEqual([]);
+    expect(
+      declared.filter((s) => !needed.has(s)),
+      'scopes the manifest asks for but nothing uses',
+    ).toEqual([]);
   });
 
-  it('the adapter\'s own METHOD_SCOPES table says the same as the methods\' pages', () => {
+  it("the adapter's own METHOD_SCOPES table says the same as the methods' pages", () => {
     const called = calledMethods();
     expect(Object.keys(METHOD_SCOPES).sort()).toEqual(called.sort());
     for (const m of called) expect([...METHOD_SCOPES[m]!].sort(), m).toEqual([...SCOPES_OF[m]!].sort());
@@ -101,7 +114,10 @@ const CALLED_BY_BOLT = ['auth.test'];
 function calledMethods(): string[] {
   const dir = join(import.meta.dirname, '..', '..', '..', 'adapters', 'slack');
   const found = new Set<string>(CALLED_BY_BOLT);
-  const patterns = [/\.(?:call|apiCall|postOnce)\(\s*'([a-z]+(?:\.[a-zA-Z]+)+)'/g, /\bclient\.([a-z]+)\.([a-zA-Z]+)\(/g];
+  const patterns = [
+    /\.(?:call|apiCall|postOnce)\(\s*'([a-z]+(?:\.[a-zA-Z]+)+)'/g,
+    /\bclient\.([a-z]+)\.([a-zA-Z]+)\(/g,
+  ];
   for (const file of readdirSync(dir).filter((f) => f.endsWith('.ts'))) {
     const source = readFileSync(join(dir, file), 'utf8');
     for (const m of source.matchAll(patterns[0]!)) found.add(m[1]!);
@@ -113,6 +129,7 @@ function calledMethods(): string[] {
 describe('the scope check itself', () => {
   it('finds the calls the adapter makes (so a new call cannot slip past)', () => {
     const called = calledMethods();
-    for (const m of ['chat.postMessage', 'chat.update', 'conversations.open', 'usergroups.users.list', 'views.open']) expect(called).toContain(m);
+    for (const m of ['chat.postMessage', 'chat.update', 'conversations.open', 'usergroups.users.list', 'views.open'])
+      expect(called).toContain(m);
   });
 });

@@ -65,7 +65,10 @@ export async function startPgProxy(databaseUrl: string): Promise<PgProxy> {
       if (isStalled) return void held.push(() => client.write(chunk));
       if (latencyMs === 0) return void client.write(chunk);
       upstream.pause();
-      setTimeout(() => { client.write(chunk); upstream.resume(); }, latencyMs);
+      setTimeout(() => {
+        client.write(chunk);
+        upstream.resume();
+      }, latencyMs);
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

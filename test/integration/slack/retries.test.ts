@@ -12,7 +12,16 @@ import { eventCallback, appMention } from '../../fakes/slack/requests.ts';
 import { startFakeSlack, type FakeSlack } from '../../fakes/slack/web-api.ts';
 import { useTestDb } from '../../helpers/db.ts';
 import { startPgProxy, type PgProxy } from './pg-proxy.ts';
-import { CHANNEL, countRuns, hasEventRow, mentionEvent, sendCommand, sendEvent, startSlackBot, type SlackBot } from './harness.ts';
+import {
+  CHANNEL,
+  countRuns,
+  hasEventRow,
+  mentionEvent,
+  sendCommand,
+  sendEvent,
+  startSlackBot,
+  type SlackBot,
+} from './harness.ts';
 
 describe('slack redeliveries and a failing database', () => {
   const db = useTestDb({ max: 20 });
@@ -72,7 +81,9 @@ describe('slack redeliveries and a failing database', () => {
   it('8: a slash command while Postgres is down gets "try again" within 3 s and starts nothing', async () => {
     const flaky = await bot({}, proxiedSql);
     proxy.setDown(true);
-    const reply = await sendCommand(flaky, fake, 'alice', 'run rv-quorum text="db is down"').finally(() => proxy.setDown(false));
+    const reply = await sendCommand(flaky, fake, 'alice', 'run rv-quorum text="db is down"').finally(() =>
+      proxy.setDown(false),
+    );
     expect(reply.status).toBe(200);
     expect(reply.isTimedOut).toBe(false); // answered before Slack gave up waiting
     expect(reply.body.response_type).toBe('ephemeral');
@@ -84,12 +95,18 @@ describe('slack redeliveries and a failing database', () => {
     const flaky = await bot({}, proxiedSql);
     await proxiedSql`SELECT 1`; // a warm connection, so the delay is the queries', not the login's
     proxy.setLatency(1_500);
-    const reply = await sendCommand(flaky, fake, 'alice', 'run rv-short text="db is slow"').finally(() => proxy.setLatency(0));
+    const reply = await sendCommand(flaky, fake, 'alice', 'run rv-short text="db is slow"').finally(() =>
+      proxy.setLatency(0),
+    );
     expect(reply.isTimedOut).toBe(false); // answered before Slack gave up waiting
     expect(reply.body.response_type).toBe('ephemeral');
     expect(reply.body.text).toMatch(/try again/i);
     // It was not half-created: it either never started, or it started whole and the person is told so.
-    const late = await until('the late answer', async () => fake.ephemerals.find((e) => e.url === reply.responseUrl), 20_000);
+    const late = await until(
+      'the late answer',
+      async () => fake.ephemerals.find((e) => e.url === reply.responseUrl),
+      20_000,
+    );
     expect(late.text).toMatch(/started rv-short/);
     expect(await countRuns(db.sql, 'rv-short')).toBe(1);
   }, 40_000);
@@ -97,12 +114,20 @@ describe('slack redeliveries and a failing database', () => {
   it('12: Socket Mode with two processes: an event delivered to both is handled once; both acknowledge', async () => {
     const [a, b] = [await bot({ mode: 'socket' }), await bot({ mode: 'socket' })];
     await fake.socket.waitForConnections(2);
-    const payload = eventCallback({ team: fake.teamId, eventId: 'Ev12', event: appMention({ channel: CHANNEL, user: 'bob', text: 'run rv-anyone text="two sockets"' }) });
+    const payload = eventCallback({
+      team: fake.teamId,
+      eventId: 'Ev12',
+      event: appMention({ channel: CHANNEL, user: 'bob', text: 'run rv-anyone text="two sockets"' }),
+    });
     const envelope = fake.socket.send('events_api', payload, { to: 'all' });
     await until('both acks', async () => (fake.socket.acks.get(envelope)?.length ?? 0) >= 2);
     const retry = fake.socket.send('events_api', payload, { to: 1, retryAttempt: 1, retryReason: 'timeout' });
     expect(await fake.socket.ack(retry)).not.toBeNull();
-    expect((await db.sql`SELECT count(*)::int AS n FROM runs WHERE flow = 'rv-anyone' AND input->>'text' = 'two sockets'`)[0]!.n).toBe(1);
+    expect(
+      (
+        await db.sql`SELECT count(*)::int AS n FROM runs WHERE flow = 'rv-anyone' AND input->>'text' = 'two sockets'`
+      )[0]!.n,
+    ).toBe(1);
     expect(replies('started rv-anyone').filter((m) => m.text.includes('bob'))).toHaveLength(1);
     expect([a.adapter.mode, b.adapter.mode]).toEqual(['socket', 'socket']);
   });

@@ -12,7 +12,15 @@ import { createStepRuntime } from '../../../src/steps/runtime.ts';
 import { useTestDb } from '../../helpers/db.ts';
 
 const db = useTestDb();
-const configured = createStepRuntime({ config: readConfig({ ZENDESK_URL: 'https://acme.zendesk.com', ZENDESK_EMAIL: 'agent@acme.example', ZENDESK_TOKEN: 'zd-secret' }), sql: db.sql, log: silentLogger });
+const configured = createStepRuntime({
+  config: readConfig({
+    ZENDESK_URL: 'https://acme.zendesk.com',
+    ZENDESK_EMAIL: 'agent@acme.example',
+    ZENDESK_TOKEN: 'zd-secret',
+  }),
+  sql: db.sql,
+  log: silentLogger,
+});
 const local = createStepRuntime({ config: readConfig({}), sql: db.sql, log: silentLogger });
 afterAll(async () => {
   await configured.stop();
@@ -24,8 +32,13 @@ const reply = { ticketId: '4242', body: 'We refunded the duplicate charge.', pub
 it('describes zendesk.reply as the PUT it makes, on the configured host, without the token', async () => {
   const action = await configured.describeAction('zendesk.reply', reply);
   expect(action).toEqual({
-    tool: 'zendesk.reply', method: 'PUT', host: 'acme.zendesk.com',
-    fields: [{ name: 'ticket', new: '4242' }, { name: 'public reply', new: 'We refunded the duplicate charge.' }],
+    tool: 'zendesk.reply',
+    method: 'PUT',
+    host: 'acme.zendesk.com',
+    fields: [
+      { name: 'ticket', new: '4242' },
+      { name: 'public reply', new: 'We refunded the duplicate charge.' },
+    ],
   });
   expect(JSON.stringify(action)).not.toContain('zd-secret');
 });
@@ -36,7 +49,13 @@ it('says so when the connector is not configured: nothing is sent', async () => 
 
 it('refuses an unknown tool and invalid input with a clear error', async () => {
   const unknown = await local.describeAction('zendesk.delete-everything', {}).catch((e: unknown) => e);
-  expect(isSignoffError(unknown, 'tool_refused') && unknown.message).toBe('there is no tool "zendesk.delete-everything"');
-  const invalid = await local.describeAction('zendesk.reply', { ticketId: '../admin', body: '' }).catch((e: unknown) => e);
-  expect(isSignoffError(invalid, 'step_failed') && invalid.message).toMatch(/^tool "zendesk.reply" was given invalid input: /);
+  expect(isSignoffError(unknown, 'tool_refused') && unknown.message).toBe(
+    'there is no tool "zendesk.delete-everything"',
+  );
+  const invalid = await local
+    .describeAction('zendesk.reply', { ticketId: '../admin', body: '' })
+    .catch((e: unknown) => e);
+  expect(isSignoffError(invalid, 'step_failed') && invalid.message).toMatch(
+    /^tool "zendesk.reply" was given invalid input: /,
+  );
 });

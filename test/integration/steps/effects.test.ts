@@ -33,7 +33,8 @@ const tagging = defineFlow({
   effects: {
     tag: {
       maxAttempts: 1,
-      run: async (_input: unknown, ctx) => ctx.services.callTool('zendesk.update', { ticketId: '77', tags: ['triaged'] }),
+      run: async (_input: unknown, ctx) =>
+        ctx.services.callTool('zendesk.update', { ticketId: '77', tags: ['triaged'] }),
     },
   },
 });
@@ -45,7 +46,11 @@ let engine: Engine;
 
 beforeAll(async () => {
   fake = await startFakeTools();
-  const config = readConfig({ ZENDESK_URL: fake.baseUrl, ZENDESK_OAUTH_TOKEN: ZENDESK_AGENT.oauthToken, TOOL_RPM: '0' });
+  const config = readConfig({
+    ZENDESK_URL: fake.baseUrl,
+    ZENDESK_OAUTH_TOKEN: ZENDESK_AGENT.oauthToken,
+    TOOL_RPM: '0',
+  });
   steps = createStepRuntime({ config, sql: db.sql, log: silentLogger });
   engine = new Engine({ sql: db.sql, schema: db.schema, flows: [tagging], services: steps.services, pollMs: 100 });
   await engine.start();
@@ -59,9 +64,13 @@ afterAll(async () => {
 it('an effect calls a tool its flow lists, through the real API', async () => {
   const { runId } = await engine.startRun('tagging', { ticketId: '77', tool: 'zendesk.update' });
   await engine.waitFor(runId, ['done']);
-  const effectStatus = async () => (await db.sql<{ status: string }[]>`SELECT status FROM jobs WHERE run_id = ${runId} AND kind = 'effect'`)[0]?.status;
+  const effectStatus = async () =>
+    (await db.sql<{ status: string }[]>`SELECT status FROM jobs WHERE run_id = ${runId} AND kind = 'effect'`)[0]
+      ?.status;
   const deadline = Date.now() + 5_000;
   while (Date.now() < deadline && (await effectStatus()) !== 'done') await new Promise((r) => setTimeout(r, 20));
   expect(await effectStatus()).toBe('done');
-  expect(fake.calls.map((c) => [c.method, c.path, c.body])).toEqual([['PUT', '/api/v2/tickets/77.json', { ticket: { tags: ['triaged'] } }]]);
+  expect(fake.calls.map((c) => [c.method, c.path, c.body])).toEqual([
+    ['PUT', '/api/v2/tickets/77.json', { ticket: { tags: ['triaged'] } }],
+  ]);
 });

@@ -21,7 +21,19 @@ beforeAll(() => {
 });
 
 async function ledger(jobKey: string) {
-  return db.sql<{ model: string; attempt: number; call_no: number; outcome: string; error: string | null; input_tokens: number; output_tokens: number; cost_usd: number; offline: boolean }[]>`
+  return db.sql<
+    {
+      model: string;
+      attempt: number;
+      call_no: number;
+      outcome: string;
+      error: string | null;
+      input_tokens: number;
+      output_tokens: number;
+      cost_usd: number;
+      offline: boolean;
+    }[]
+  >`
     SELECT model, attempt, call_no, outcome, error, input_tokens, output_tokens, cost_usd::float8 AS cost_usd, offline
     FROM model_calls WHERE job_key = ${jobKey} ORDER BY id`;
 }
@@ -53,9 +65,16 @@ describe('provider errors (RELIABILITY 69)', () => {
     fake.next({ kind: 'status', status: 503 });
     const s = scope();
     const result = await gateway().generate(request('strong'), s);
-    expect(result).toMatchObject({ value: { reply: 'fake answer', tone: 'friendly' }, model: 'gpt-4.1-mini', offline: false });
+    expect(result).toMatchObject({
+      value: { reply: 'fake answer', tone: 'friendly' },
+      model: 'gpt-4.1-mini',
+      offline: false,
+    });
     expect(models()).toEqual(['gpt-4.1', 'gpt-4.1-mini']);
-    expect((await ledger(s.jobKey)).map((r) => [r.model, r.outcome, r.call_no])).toEqual([['gpt-4.1', 'error', 1], ['gpt-4.1-mini', 'ok', 2]]);
+    expect((await ledger(s.jobKey)).map((r) => [r.model, r.outcome, r.call_no])).toEqual([
+      ['gpt-4.1', 'error', 1],
+      ['gpt-4.1-mini', 'ok', 2],
+    ]);
   });
 
   it('503 on every model is a retryable step failure naming the models and the status', async () => {
@@ -87,7 +106,12 @@ describe('provider errors (RELIABILITY 69)', () => {
   });
 
   it('401 is permanent, and the message carries neither the key nor the prompt', async () => {
-    fake.always({ kind: 'status', status: 401, code: 'invalid_api_key', message: `Incorrect API key provided: ${API_KEY}` });
+    fake.always({
+      kind: 'status',
+      status: 401,
+      code: 'invalid_api_key',
+      message: `Incorrect API key provided: ${API_KEY}`,
+    });
     const err = await thrown(gateway().generate(request('strong'), scope()));
     expect(err.details).toMatchObject({ retryable: false });
     expect(err.message).toContain('the model provider refused the API key');
@@ -97,7 +121,11 @@ describe('provider errors (RELIABILITY 69)', () => {
   });
 
   it('400 is permanent and quotes the provider, with secrets redacted', async () => {
-    fake.always({ kind: 'status', status: 400, message: `Invalid schema for response_format 'reply' (key ${API_KEY}, sk-abcdefghijklmnopqrstuvwx)` });
+    fake.always({
+      kind: 'status',
+      status: 400,
+      message: `Invalid schema for response_format 'reply' (key ${API_KEY}, sk-abcdefghijklmnopqrstuvwx)`,
+    });
     const err = await thrown(gateway().generate(request('cheap'), scope()));
     expect(err.details).toMatchObject({ retryable: false });
     expect(err.message).toContain('Invalid schema for response_format');
@@ -108,7 +136,11 @@ describe('provider errors (RELIABILITY 69)', () => {
 
 describe('invalid answers (RELIABILITY 70)', () => {
   it.each([
-    ['schema-invalid JSON', { kind: 'json', value: { reply: '', tone: 'rude' } }, 'the answer does not match the schema'],
+    [
+      'schema-invalid JSON',
+      { kind: 'json', value: { reply: '', tone: 'rude' } },
+      'the answer does not match the schema',
+    ],
     ['a refusal', { kind: 'refusal', text: 'I cannot help with that.' }, 'the model refused: I cannot help with that.'],
     ['a truncated answer', { kind: 'truncated' }, 'the answer was cut off at the token limit'],
   ] as const)('%s gets one retry that says why, then comes back as invalid', async (_name, behaviour, reason) => {
@@ -150,7 +182,11 @@ describe('retry amplification bound (RELIABILITY 72)', () => {
     expect(second.message).toBe('model step made 3 calls, its limit (MODEL_MAX_CALLS_PER_STEP)');
     expect((await attempt(3)).details).toMatchObject({ retryable: false });
     expect(fake.requests).toHaveLength(3);
-    expect((await ledger(first.jobKey)).map((r) => [r.attempt, r.call_no])).toEqual([[1, 1], [1, 2], [2, 3]]);
+    expect((await ledger(first.jobKey)).map((r) => [r.attempt, r.call_no])).toEqual([
+      [1, 1],
+      [1, 2],
+      [2, 3],
+    ]);
   });
 });
 
@@ -163,9 +199,12 @@ describe('what reaches the provider (RELIABILITY 81, 86)', () => {
     expect(body.response_format).toEqual({
       type: 'json_schema',
       json_schema: {
-        name: 'reply', strict: true,
+        name: 'reply',
+        strict: true,
         schema: {
-          type: 'object', additionalProperties: false, required: ['reply', 'tone'],
+          type: 'object',
+          additionalProperties: false,
+          required: ['reply', 'tone'],
           // minLength is not permitted in strict mode: it is left to zod, which checks the answer.
           properties: { reply: { type: 'string' }, tone: { type: 'string', enum: ['friendly', 'formal'] } },
         },
@@ -179,11 +218,16 @@ describe('what reaches the provider (RELIABILITY 81, 86)', () => {
     await gateway().generate(request('cheap', prompt), scope());
     const sent = JSON.stringify(fake.requests[0]!.body);
     for (const secret of secrets) expect(sent).not.toContain(secret);
-    expect(fake.requests[0]!.body.messages[1].content).toBe(`${PROMPT}\nkey [redacted], bot [redacted]\npassword: [redacted]`);
+    expect(fake.requests[0]!.body.messages[1].content).toBe(
+      `${PROMPT}\nkey [redacted], bot [redacted]\npassword: [redacted]`,
+    );
   });
 
   it('material longer than MODEL_MAX_PROMPT_CHARS is cut with an explicit marker', async () => {
-    await gateway({ maxPromptChars: 500 }).generate(request('cheap', `${PROMPT}\n${'lorem ipsum '.repeat(200)}`), scope());
+    await gateway({ maxPromptChars: 500 }).generate(
+      request('cheap', `${PROMPT}\n${'lorem ipsum '.repeat(200)}`),
+      scope(),
+    );
     const sent: string = fake.requests[0]!.body.messages[1].content;
     expect(sent.length).toBeLessThanOrEqual(500);
     expect(sent.startsWith(PROMPT)).toBe(true);
@@ -198,18 +242,36 @@ describe('cost and the ledger', () => {
     fake.next({ kind: 'usage', prompt: 1000, completion: 500 }, { kind: 'usage', prompt: 1000, completion: 500 });
     const result = await gw.generate(request('gpt-4.1'), first);
     expect(result).toMatchObject({ model: 'gpt-4.1', usage: { inputTokens: 1000, outputTokens: 500 }, costUsd: 0.006 });
-    expect(await ledger(first.jobKey)).toEqual([{
-      model: 'gpt-4.1', attempt: 1, call_no: 1, outcome: 'ok', error: null, input_tokens: 1000, output_tokens: 500, cost_usd: 0.006, offline: false,
-    }]);
+    expect(await ledger(first.jobKey)).toEqual([
+      {
+        model: 'gpt-4.1',
+        attempt: 1,
+        call_no: 1,
+        outcome: 'ok',
+        error: null,
+        input_tokens: 1000,
+        output_tokens: 500,
+        cost_usd: 0.006,
+        offline: false,
+      },
+    ]);
     await gw.generate(request('gpt-4.1'), scope(1, first.runId, `${first.runId}:classify:2`));
     expect(await runCost(db.sql, first.runId)).toEqual({
-      calls: 2, inputTokens: 2000, outputTokens: 1000, costUsd: 0.012, offline: false, models: ['gpt-4.1'],
+      calls: 2,
+      inputTokens: 2000,
+      outputTokens: 1000,
+      costUsd: 0.012,
+      offline: false,
+      models: ['gpt-4.1'],
     });
   });
 
   it('a model without a price costs 0 and is reported once', async () => {
     const lines: string[] = [];
-    const gw = gateway({}, createLogger('debug', (line) => lines.push(line)));
+    const gw = gateway(
+      {},
+      createLogger('debug', (line) => lines.push(line)),
+    );
     for (let i = 0; i < 2; i++) expect((await gw.generate(request('llama3.1'), scope())).costUsd).toBe(0);
     expect(lines.filter((l) => l.includes('has no price'))).toHaveLength(1);
   });
@@ -232,9 +294,16 @@ describe('offline model', () => {
 describe('the fake server', () => {
   it('answers the Responses API in a shape the SDK reads', async () => {
     const client = new OpenAI({ apiKey: API_KEY, baseURL: fake.url, maxRetries: 0 });
-    const schema = { type: 'object', properties: { ok: { type: 'boolean' } }, required: ['ok'], additionalProperties: false };
+    const schema = {
+      type: 'object',
+      properties: { ok: { type: 'boolean' } },
+      required: ['ok'],
+      additionalProperties: false,
+    };
     const res = await client.responses.create({
-      model: 'gpt-4.1', input: 'hi', text: { format: { type: 'json_schema', name: 'answer', schema, strict: true } },
+      model: 'gpt-4.1',
+      input: 'hi',
+      text: { format: { type: 'json_schema', name: 'answer', schema, strict: true } },
     });
     expect(JSON.parse(res.output_text)).toEqual({ ok: false });
     expect(res.usage!.input_tokens).toBeGreaterThan(0);

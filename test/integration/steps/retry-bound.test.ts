@@ -17,8 +17,12 @@ import { useTestDb } from '../../helpers/db.ts';
 const Summary = z.object({ summary: z.string() });
 
 const summarizeStep = modelStep<{ text: string }, z.infer<typeof Summary>>({
-  route: 'strong', prompt: new URL('../../fixtures/prompts/summarize.md', import.meta.url), output: Summary,
-  vars: () => ({}), maxAttempts: 10, backoffMs: 20,
+  route: 'strong',
+  prompt: new URL('../../fixtures/prompts/summarize.md', import.meta.url),
+  output: Summary,
+  vars: () => ({}),
+  maxAttempts: 10,
+  backoffMs: 20,
 });
 
 const summarize = defineFlow({
@@ -44,12 +48,23 @@ beforeAll(async () => {
   fake = await startFakeOpenAI({ apiKey: 'sk-test-not-a-real-key-000000', models: ['primary', 'fallback'] });
   fake.always({ kind: 'status', status: 503 });
   const config = readConfig({
-    OPENAI_API_KEY: 'sk-test-not-a-real-key-000000', OPENAI_BASE_URL: fake.url, MODEL_STRONG: 'primary,fallback',
-    MODEL_MAX_CALLS_PER_STEP: '4', MODEL_RPM: '0', MODEL_TPM: '0',
+    OPENAI_API_KEY: 'sk-test-not-a-real-key-000000',
+    OPENAI_BASE_URL: fake.url,
+    MODEL_STRONG: 'primary,fallback',
+    MODEL_MAX_CALLS_PER_STEP: '4',
+    MODEL_RPM: '0',
+    MODEL_TPM: '0',
   });
   for (const name of ['a', 'b']) {
     const steps = createStepRuntime({ config, sql: db.sql, log: silentLogger });
-    const engine = new Engine({ sql: db.sql, schema: db.schema, flows: [summarize], services: steps.services, workerId: name, pollMs: 50 });
+    const engine = new Engine({
+      sql: db.sql,
+      schema: db.schema,
+      flows: [summarize],
+      services: steps.services,
+      workerId: name,
+      pollMs: 50,
+    });
     await engine.start();
     engines.push(engine);
     runtimes.push(steps);

@@ -11,7 +11,13 @@ import { readConfig } from '../../../src/config.ts';
 import { createLogger, silentLogger } from '../../../src/ops/log.ts';
 import { createStepRuntime, type StepRuntime } from '../../../src/steps/runtime.ts';
 import ticketTriage from '../../../flows/ticket-triage.flow.ts';
-import { deploy, until, type Deployment, type PlatformDriver, type SeenCard } from '../../contract/chat-port.contract.ts';
+import {
+  deploy,
+  until,
+  type Deployment,
+  type PlatformDriver,
+  type SeenCard,
+} from '../../contract/chat-port.contract.ts';
 import { makeConsoleDriver } from '../../contract/console-driver.ts';
 import { makeSlackDriver } from '../../contract/slack-driver.ts';
 import { startFakeOpenAI, type FakeOpenAI } from '../../fakes/openai-server.ts';
@@ -34,7 +40,10 @@ function answer(body: any): unknown {
 }
 
 beforeAll(async () => {
-  [model, helpdesk] = await Promise.all([startFakeOpenAI({ apiKey: OPENAI_KEY, models: ['test-cheap', 'test-strong'] }), startFakeTools()]);
+  [model, helpdesk] = await Promise.all([
+    startFakeOpenAI({ apiKey: OPENAI_KEY, models: ['test-cheap', 'test-strong'] }),
+    startFakeTools(),
+  ]);
   driver = await makeConsoleDriver(db);
 });
 afterEach(() => {
@@ -46,31 +55,68 @@ afterAll(async () => {
 });
 
 /** The bot as main.ts builds it, with models and tools pointing at the fakes. */
-async function bot(env: Record<string, string> = {}, logLine?: (line: string) => void): Promise<{ app: Deployment; steps: StepRuntime; stop(): Promise<void> }> {
+async function bot(
+  env: Record<string, string> = {},
+  logLine?: (line: string) => void,
+): Promise<{ app: Deployment; steps: StepRuntime; stop(): Promise<void> }> {
   const config = readConfig({
-    OPENAI_API_KEY: OPENAI_KEY, OPENAI_BASE_URL: model.url, MODEL_CHEAP: 'test-cheap', MODEL_STRONG: 'test-strong',
-    MODEL_PRICES: JSON.stringify({ 'test-cheap': { inputPerMTok: 0.4, outputPerMTok: 1.6 }, 'test-strong': { inputPerMTok: 2, outputPerMTok: 8 } }),
-    MODEL_RPM: '0', MODEL_TPM: '0', TOOL_RPM: '0', ZENDESK_URL: helpdesk.baseUrl,
-    ZENDESK_EMAIL: ZENDESK_AGENT.email, ZENDESK_TOKEN: ZENDESK_AGENT.apiToken, ...env,
+    OPENAI_API_KEY: OPENAI_KEY,
+    OPENAI_BASE_URL: model.url,
+    MODEL_CHEAP: 'test-cheap',
+    MODEL_STRONG: 'test-strong',
+    MODEL_PRICES: JSON.stringify({
+      'test-cheap': { inputPerMTok: 0.4, outputPerMTok: 1.6 },
+      'test-strong': { inputPerMTok: 2, outputPerMTok: 8 },
+    }),
+    MODEL_RPM: '0',
+    MODEL_TPM: '0',
+    TOOL_RPM: '0',
+    ZENDESK_URL: helpdesk.baseUrl,
+    ZENDESK_EMAIL: ZENDESK_AGENT.email,
+    ZENDESK_TOKEN: ZENDESK_AGENT.apiToken,
+    ...env,
   });
-  const steps = createStepRuntime({ config, sql: db.sql, log: logLine ? createLogger('debug', logLine) : silentLogger });
-  const app = await deploy(db, driver, { flows: [ticketTriage], services: steps.services, describeAction: steps.describeAction });
-  return { app, steps, stop: async () => { await app.stop(); await steps.stop(); } };
+  const steps = createStepRuntime({
+    config,
+    sql: db.sql,
+    log: logLine ? createLogger('debug', logLine) : silentLogger,
+  });
+  const app = await deploy(db, driver, {
+    flows: [ticketTriage],
+    services: steps.services,
+    describeAction: steps.describeAction,
+  });
+  return {
+    app,
+    steps,
+    stop: async () => {
+      await app.stop();
+      await steps.stop();
+    },
+  };
 }
 
 async function startTriage(app: Deployment, subject: string, ticketId = '4242'): Promise<string> {
-  const { runId } = await app.engine.startRun('ticket-triage', { subject, body: 'I was charged twice for March.', customer: 'ACME', ticketId }, {
-    trigger: { source: driver.port.platform, actor: 'alice', channel: driver.channel, tenant: driver.tenant },
-  });
+  const { runId } = await app.engine.startRun(
+    'ticket-triage',
+    { subject, body: 'I was charged twice for March.', customer: 'ACME', ticketId },
+    {
+      trigger: { source: driver.port.platform, actor: 'alice', channel: driver.channel, tenant: driver.tenant },
+    },
+  );
   return runId;
 }
 
 function cardOf(runId: string, test: (c: SeenCard) => boolean = (c) => c.status === 'pending'): Promise<SeenCard> {
-  return until(`the card of ${runId}`, async () => (await driver.cards(driver.channel)).find((c) => c.runId === runId && test(c)), 20_000);
+  return until(
+    `the card of ${runId}`,
+    async () => (await driver.cards(driver.channel)).find((c) => c.runId === runId && test(c)),
+    20_000,
+  );
 }
 
 describe('ticket-triage with a model and a helpdesk', () => {
-  it('the card shows the draft\'s model, tokens and cost; approval sends it to the helpdesk once', async () => {
+  it("the card shows the draft's model, tokens and cost; approval sends it to the helpdesk once", async () => {
     const { app, stop } = await bot();
     try {
       model.answer = answer;
@@ -83,24 +129,39 @@ describe('ticket-triage with a model and a helpdesk', () => {
       expect(card.allText).toContain('billing, high urgency'); // the cheap model's triage
       // "On approval" is the call zendesk.reply describes: its method, the configured host, what it sends.
       const [stored] = await db.sql`SELECT request->'proposedAction' AS action FROM reviews WHERE run_id = ${runId}`;
-      expect(stored!.action).toMatchObject({ tool: 'zendesk.reply', method: 'PUT', host: new URL(helpdesk.baseUrl).host });
+      expect(stored!.action).toMatchObject({
+        tool: 'zendesk.reply',
+        method: 'PUT',
+        host: new URL(helpdesk.baseUrl).host,
+      });
       expect(card.proposed).toEqual([
-        { name: 'ticket', old: null, new: '4242' }, { name: 'public reply', old: null, new: 'Hello, we refunded the duplicate charge.' },
+        { name: 'ticket', old: null, new: '4242' },
+        { name: 'public reply', old: null, new: 'Hello, we refunded the duplicate charge.' },
       ]);
-      const calls = await db.sql`SELECT model, input_tokens, output_tokens, cost_usd::float8 AS cost FROM model_calls WHERE run_id = ${runId} ORDER BY id`;
+      const calls =
+        await db.sql`SELECT model, input_tokens, output_tokens, cost_usd::float8 AS cost FROM model_calls WHERE run_id = ${runId} ORDER BY id`;
       expect(calls.map((c) => [c.model, c.input_tokens, c.output_tokens, c.cost])).toEqual([
-        ['test-cheap', 1000, 500, 0.0012], ['test-strong', 1000, 500, 0.006],
+        ['test-cheap', 1000, 500, 0.0012],
+        ['test-strong', 1000, 500, 0.006],
       ]);
       // The card's cost line: the run so far (triage and draft).
-      const [shown] = await db.sql`SELECT content->>'costLabel' AS cost FROM console_messages WHERE kind = 'card' AND content->>'runId' = ${runId}`;
+      const [shown] =
+        await db.sql`SELECT content->>'costLabel' AS cost FROM console_messages WHERE kind = 'card' AND content->>'runId' = ${runId}`;
       expect(shown!.cost).toBe('$0.0072 · 3,000 tokens');
       expect(await driver.click('bob', card, 'approve')).toMatchObject({ kind: 'ok' });
       const run = await app.engine.waitFor(runId, ['done'], { timeoutMs: 15_000 });
-      expect(run.output).toMatchObject({ sent: { ticketId: '4242', delivery: 'zendesk', reply: 'Hello, we refunded the duplicate charge.' }, approvedBy: ['bob'] });
+      expect(run.output).toMatchObject({
+        sent: { ticketId: '4242', delivery: 'zendesk', reply: 'Hello, we refunded the duplicate charge.' },
+        approvedBy: ['bob'],
+      });
       const puts = helpdesk.calls.filter((c) => c.method === 'PUT' && c.path === '/api/v2/tickets/4242.json');
-      expect(puts.map((c) => c.body)).toEqual([{ ticket: { comment: { body: 'Hello, we refunded the duplicate charge.', public: true } } }]);
+      expect(puts.map((c) => c.body)).toEqual([
+        { ticket: { comment: { body: 'Hello, we refunded the duplicate charge.', public: true } } },
+      ]);
       // The credentials Zendesk expects for an API token: Basic {email}/token:{token}.
-      expect(puts[0]!.headers.authorization).toBe(`Basic ${Buffer.from(`${ZENDESK_AGENT.email}/token:${ZENDESK_AGENT.apiToken}`).toString('base64')}`);
+      expect(puts[0]!.headers.authorization).toBe(
+        `Basic ${Buffer.from(`${ZENDESK_AGENT.email}/token:${ZENDESK_AGENT.apiToken}`).toString('base64')}`,
+      );
       expect(helpdesk.state.tickets.get('4242')!.comments.filter((c) => c.public)).toHaveLength(1);
     } finally {
       await stop();
@@ -117,10 +178,16 @@ describe('ticket-triage with a model and a helpdesk', () => {
       expect(await driver.click('bob', card, 'approve')).toMatchObject({ kind: 'ok' });
       const run = await app.engine.waitFor(runId, ['done'], { timeoutMs: 20_000 });
       expect(run.output).toMatchObject({ sent: { ticketId: '5151', delivery: 'zendesk' } });
-      const [send] = await db.sql<{ attempts: number }[]>`SELECT attempts FROM jobs WHERE run_id = ${runId} AND name = 'send'`;
+      const [send] = await db.sql<
+        { attempts: number }[]
+      >`SELECT attempts FROM jobs WHERE run_id = ${runId} AND name = 'send'`;
       expect(send!.attempts).toBe(2); // the lost answer made the engine try again
-      expect(helpdesk.state.tickets.get('5151')!.comments).toMatchObject([{ body: 'Hello, we refunded the duplicate charge.', public: true }]);
-      expect(helpdesk.calls.filter((c) => c.method === 'PUT' && c.path === '/api/v2/tickets/5151.json')).toHaveLength(1);
+      expect(helpdesk.state.tickets.get('5151')!.comments).toMatchObject([
+        { body: 'Hello, we refunded the duplicate charge.', public: true },
+      ]);
+      expect(helpdesk.calls.filter((c) => c.method === 'PUT' && c.path === '/api/v2/tickets/5151.json')).toHaveLength(
+        1,
+      );
     } finally {
       await stop();
     }
@@ -158,7 +225,13 @@ describe('ticket-triage with a model and a helpdesk', () => {
       model.answer = answer;
       const runId = await startTriage(app, 'Echoed token');
       const card = await cardOf(runId);
-      helpdesk.next({ status: 401, body: (call: RecordedCall) => ({ error: "Couldn't authenticate you", description: `Authorization: ${String(call.headers.authorization)}` }) });
+      helpdesk.next({
+        status: 401,
+        body: (call: RecordedCall) => ({
+          error: "Couldn't authenticate you",
+          description: `Authorization: ${String(call.headers.authorization)}`,
+        }),
+      });
       expect(await driver.click('bob', card, 'approve')).toMatchObject({ kind: 'ok' });
       const run = await app.engine.waitFor(runId, ['failed'], { timeoutMs: 15_000 });
       const sent = `Basic ${Buffer.from(`${ZENDESK_AGENT.email}/token:${token}`).toString('base64')}`;
@@ -188,8 +261,10 @@ describe('ticket-triage with a model and a helpdesk', () => {
       model.always({ kind: 'status', status: 503, message: 'upstream overloaded' });
       const runId = await startTriage(app, 'During the outage');
       // The marker that the outage was waited out rather than ended the run: a retry after backoff failed too.
-      await until('a retried model call that failed again', async () =>
-        (await db.sql`SELECT 1 FROM model_calls WHERE run_id = ${runId} AND outcome = 'error'`).length >= 2);
+      await until(
+        'a retried model call that failed again',
+        async () => (await db.sql`SELECT 1 FROM model_calls WHERE run_id = ${runId} AND outcome = 'error'`).length >= 2,
+      );
       expect((await app.engine.getRun(runId))!.status).toBe('running');
       model.always(null);
       const card = await cardOf(runId);
@@ -244,12 +319,20 @@ describe('ticket-triage with a model and a helpdesk', () => {
     const { app, stop } = await bot();
     try {
       model.answer = answer;
-      model.next({ kind: 'json', value: { category: 'billing', urgency: 'low' } }, { kind: 'json', value: { text: 'wrong shape' } }, { kind: 'truncated' });
+      model.next(
+        { kind: 'json', value: { category: 'billing', urgency: 'low' } },
+        { kind: 'json', value: { text: 'wrong shape' } },
+        { kind: 'truncated' },
+      );
       const runId = await startTriage(app, 'Bad answers');
       const card = await cardOf(runId);
       expect(card.allText).toMatch(/Model problem[\s\S]*not usable \(the answer was cut off at the token limit\)/);
       expect(model.requests.filter((r) => r.body.response_format.json_schema.name.endsWith('draft'))).toHaveLength(2);
-      expect(helpdesk.calls.filter((c) => c.path === '/api/v2/tickets/4242.json' && c.body?.ticket?.comment?.body?.includes('wrong shape'))).toHaveLength(0);
+      expect(
+        helpdesk.calls.filter(
+          (c) => c.path === '/api/v2/tickets/4242.json' && c.body?.ticket?.comment?.body?.includes('wrong shape'),
+        ),
+      ).toHaveLength(0);
       await app.engine.cancel(runId, { actor: 'alice' });
     } finally {
       await stop();
@@ -268,7 +351,7 @@ describe('ticket-triage on Slack, with a key at OpenAI and Zendesk credentials (
     driver = consoleDriver;
   });
 
-  it('the approved reply is sent once, as the Zendesk agent, though the first send\'s answer was lost', async () => {
+  it("the approved reply is sent once, as the Zendesk agent, though the first send's answer was lost", async () => {
     const { app, stop } = await bot();
     const callsBefore = helpdesk.calls.length; // the fake is shared by this file's tests
     try {
@@ -279,7 +362,9 @@ describe('ticket-triage on Slack, with a key at OpenAI and Zendesk credentials (
       helpdesk.next({ kind: 'drop-after-accept' });
       expect(await driver.click('bob', card, 'approve')).toMatchObject({ kind: 'ok' });
       await app.engine.waitFor(runId, ['done'], { timeoutMs: 20_000 });
-      expect(helpdesk.state.tickets.get('6161')!.comments).toMatchObject([{ body: 'Hello, we refunded the duplicate charge.', public: true, author_id: ZENDESK_AGENT.id }]);
+      expect(helpdesk.state.tickets.get('6161')!.comments).toMatchObject([
+        { body: 'Hello, we refunded the duplicate charge.', public: true, author_id: ZENDESK_AGENT.id },
+      ]);
       const basic = `Basic ${Buffer.from(`${ZENDESK_AGENT.email}/token:${ZENDESK_AGENT.apiToken}`).toString('base64')}`;
       const calls = helpdesk.calls.slice(callsBefore).filter((c) => c.path.startsWith('/api/v2/'));
       expect(calls.length).toBeGreaterThan(0);

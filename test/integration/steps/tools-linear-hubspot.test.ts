@@ -13,7 +13,12 @@ import { builtinTools } from '../../../src/steps/tools/registry.ts';
 import { ToolBox } from '../../../src/steps/tools/toolbox.ts';
 import type { ToolScope, ToolSettings } from '../../../src/steps/tools/types.ts';
 import {
-  HUBSPOT_TOKEN, hubspotRateLimited, LINEAR_KEYS, linearRateLimited, startFakeTools, type FakeTools,
+  HUBSPOT_TOKEN,
+  hubspotRateLimited,
+  LINEAR_KEYS,
+  linearRateLimited,
+  startFakeTools,
+  type FakeTools,
 } from '../../fakes/tool-servers.ts';
 
 let fake: FakeTools;
@@ -28,7 +33,9 @@ afterEach(async () => {
   await Promise.all(pacers.map((p) => p.stop()));
   pacers = [];
   await fake.close();
-  expect(logLines.join('\n')).not.toMatch(new RegExp(`${LINEAR_KEYS.apiKey}|${LINEAR_KEYS.oauthToken}|${HUBSPOT_TOKEN}`));
+  expect(logLines.join('\n')).not.toMatch(
+    new RegExp(`${LINEAR_KEYS.apiKey}|${LINEAR_KEYS.oauthToken}|${HUBSPOT_TOKEN}`),
+  );
 });
 
 function toolBox(connectors?: ToolSettings['connectors']) {
@@ -37,8 +44,13 @@ function toolBox(connectors?: ToolSettings['connectors']) {
   return new ToolBox({
     tools: builtinTools,
     settings: {
-      connectors: connectors ?? { linear: { baseUrl: fake.baseUrl, token: LINEAR_KEYS.apiKey }, hubspot: { baseUrl: fake.baseUrl, token: HUBSPOT_TOKEN } },
-      egressAllowlist: [`127.0.0.1:${fake.port}`], perHostPerMinute: 0, callTimeoutMs: 1_000,
+      connectors: connectors ?? {
+        linear: { baseUrl: fake.baseUrl, token: LINEAR_KEYS.apiKey },
+        hubspot: { baseUrl: fake.baseUrl, token: HUBSPOT_TOKEN },
+      },
+      egressAllowlist: [`127.0.0.1:${fake.port}`],
+      perHostPerMinute: 0,
+      callTimeoutMs: 1_000,
     },
     pacer,
     log: createLogger('debug', (line) => logLines.push(line)),
@@ -46,11 +58,21 @@ function toolBox(connectors?: ToolSettings['connectors']) {
 }
 
 function scope(jobKey = 'run-1:step:1'): ToolScope {
-  return { runId: 'run-1', flowId: 'f', jobKey, attempt: 1, signal: new AbortController().signal, allowed: builtinTools.map((t) => t.name) };
+  return {
+    runId: 'run-1',
+    flowId: 'f',
+    jobKey,
+    attempt: 1,
+    signal: new AbortController().signal,
+    allowed: builtinTools.map((t) => t.name),
+  };
 }
 
 async function failure(p: Promise<unknown>): Promise<SignoffError> {
-  const err = await p.then(() => null, (e: unknown) => e);
+  const err = await p.then(
+    () => null,
+    (e: unknown) => e,
+  );
   if (!(err instanceof SignoffError)) throw new Error(`expected a SignoffError, got ${String(err)}`);
   return err;
 }
@@ -61,15 +83,23 @@ describe('Linear', () => {
   it('sends a personal API key as is (no Bearer), and Linear refuses the same key as Bearer', async () => {
     await toolBox().call('linear.update-issue', { issueId: 'ENG-1', priority: 2 }, scope());
     expect(lastAuth()).toBe(LINEAR_KEYS.apiKey);
-    const asBearer = await failure(toolBox({ linear: { baseUrl: fake.baseUrl, token: `Bearer ${LINEAR_KEYS.apiKey}` } })
-      .call('linear.update-issue', { issueId: 'ENG-1', priority: 2 }, scope()));
+    const asBearer = await failure(
+      toolBox({ linear: { baseUrl: fake.baseUrl, token: `Bearer ${LINEAR_KEYS.apiKey}` } }).call(
+        'linear.update-issue',
+        { issueId: 'ENG-1', priority: 2 },
+        scope(),
+      ),
+    );
     expect(asBearer.message).toMatch(/Authentication required/);
     expect(asBearer.details).toMatchObject({ retryable: false });
   });
 
   it('an OAuth access token given as "Bearer <token>" (.env.example) goes as Bearer and is accepted', async () => {
-    const out = await toolBox({ linear: { baseUrl: fake.baseUrl, token: `Bearer ${LINEAR_KEYS.oauthToken}` } })
-      .call('linear.update-issue', { issueId: 'ENG-2', title: 'New title' }, scope());
+    const out = await toolBox({ linear: { baseUrl: fake.baseUrl, token: `Bearer ${LINEAR_KEYS.oauthToken}` } }).call(
+      'linear.update-issue',
+      { issueId: 'ENG-2', title: 'New title' },
+      scope(),
+    );
     expect(out).toMatchObject({ issueId: 'ENG-2', title: 'New title' });
     expect(lastAuth()).toBe(`Bearer ${LINEAR_KEYS.oauthToken}`);
   });
@@ -87,10 +117,19 @@ describe('Linear', () => {
 
 describe('HubSpot', () => {
   it('sends the private app token as Bearer; without it HubSpot answers 401 INVALID_AUTHENTICATION, a refusal', async () => {
-    await toolBox().call('hubspot.update-contact', { contactId: '7', properties: { lifecyclestage: 'customer' } }, scope());
+    await toolBox().call(
+      'hubspot.update-contact',
+      { contactId: '7', properties: { lifecyclestage: 'customer' } },
+      scope(),
+    );
     expect(lastAuth()).toBe(`Bearer ${HUBSPOT_TOKEN}`);
-    const wrong = await failure(toolBox({ hubspot: { baseUrl: fake.baseUrl, token: 'pat-revoked' } })
-      .call('hubspot.update-contact', { contactId: '7', properties: { lifecyclestage: 'lead' } }, scope()));
+    const wrong = await failure(
+      toolBox({ hubspot: { baseUrl: fake.baseUrl, token: 'pat-revoked' } }).call(
+        'hubspot.update-contact',
+        { contactId: '7', properties: { lifecyclestage: 'lead' } },
+        scope(),
+      ),
+    );
     expect(wrong.message).toMatch(/\(401\): Authentication credentials not found/);
     expect(wrong.details).toMatchObject({ retryable: false });
     expect(fake.state.contacts.get('7')!.lifecyclestage).toBe('customer');
@@ -98,7 +137,9 @@ describe('HubSpot', () => {
 
   it('a 429 (HubSpot sends no Retry-After) waits for the window its X-HubSpot-RateLimit-Interval-Milliseconds names', async () => {
     fake.next(hubspotRateLimited(10_000));
-    const err = await failure(toolBox().call('hubspot.update-contact', { contactId: '8', properties: { phone: '1' } }, scope()));
+    const err = await failure(
+      toolBox().call('hubspot.update-contact', { contactId: '8', properties: { phone: '1' } }, scope()),
+    );
     expect(err.details).toMatchObject({ retryable: true, defer: true, retryAfterMs: 10_000 });
   });
 
@@ -121,7 +162,10 @@ describe('generic http.*', () => {
     await box.call('http.get', { url: `${fake.baseUrl}/echo?q=1` }, scope());
     const posted = await box.call('http.post-json', { url: `${fake.baseUrl}/echo`, body: { a: 1 } }, scope());
     expect(posted).toMatchObject({ status: 200, body: { method: 'POST', body: { a: 1 } } });
-    expect(fake.calls.map((c) => [c.headers.authorization, c.key])).toEqual([[undefined, null], [undefined, null]]);
+    expect(fake.calls.map((c) => [c.headers.authorization, c.key])).toEqual([
+      [undefined, null],
+      [undefined, null],
+    ]);
     expect(builtinTools.find((t) => t.name === 'http.post-json')!.safety).toBe('unsafe');
   });
 });

@@ -25,11 +25,20 @@ const reply = { ticketId: 42, body: 'Fixed in 1.2.3.' };
 
 /** A keyed tool on the one Zendesk write that honours Idempotency-Key: creating a ticket. */
 const createTicket: ToolDefinition<{ body: string }, { ticketId: string; duplicate?: boolean }> = {
-  name: 'test.create-ticket', connector: 'zendesk', description: 'test', safety: 'keyed', isWrite: true,
+  name: 'test.create-ticket',
+  connector: 'zendesk',
+  description: 'test',
+  safety: 'keyed',
+  isWrite: true,
   input: z.object({ body: z.string() }),
   output: z.object({ ticketId: z.string(), duplicate: z.boolean().optional() }),
   async call(input, ctx) {
-    const res = await ctx.http.request({ method: 'POST', url: `${ctx.settings.baseUrl}/api/v2/tickets.json`, headers: zendeskAuth(ctx.settings), body: { ticket: { comment: { body: input.body } } } });
+    const res = await ctx.http.request({
+      method: 'POST',
+      url: `${ctx.settings.baseUrl}/api/v2/tickets.json`,
+      headers: zendeskAuth(ctx.settings),
+      body: { ticket: { comment: { body: input.body } } },
+    });
     return { ticketId: String((res.body as { ticket: { id: number } }).ticket.id) };
   },
   fromConflict: () => ({ ticketId: 'unknown', duplicate: true }),
@@ -45,10 +54,14 @@ describe('Zendesk: credentials, keys and the reply found again', () => {
     const out = await box.call('zendesk.reply', reply, scope({ attempt: 2 }));
     expect(out).toEqual({ ticketId: '42', status: 'open', priority: null, tags: [], commentId: '100001' });
     expect(fake.calls.map((c) => `${c.method} ${c.path}`)).toEqual([
-      'PUT /api/v2/tickets/42.json', 'GET /api/v2/users/me.json',
-      'GET /api/v2/tickets/42/comments.json?sort_order=desc&per_page=100', 'PUT /api/v2/tickets/42.json',
+      'PUT /api/v2/tickets/42.json',
+      'GET /api/v2/users/me.json',
+      'GET /api/v2/tickets/42/comments.json?sort_order=desc&per_page=100',
+      'PUT /api/v2/tickets/42.json',
     ]);
-    expect(fake.state.tickets.get('42')!.comments).toMatchObject([{ body: 'Fixed in 1.2.3.', public: true, author_id: ZENDESK_AGENT.id }]);
+    expect(fake.state.tickets.get('42')!.comments).toMatchObject([
+      { body: 'Fixed in 1.2.3.', public: true, author_id: ZENDESK_AGENT.id },
+    ]);
   });
 
   it('an approved reply whose PUT was applied but whose answer was lost leaves exactly one public comment', async () => {
@@ -66,15 +79,38 @@ describe('Zendesk: credentials, keys and the reply found again', () => {
     const box = toolBox();
     fake.next({ kind: 'drop-after-accept' }, { status: 500 });
     await failure(box.call('zendesk.reply', reply, scope()));
-    expect((await failure(box.call('zendesk.reply', reply, scope({ attempt: 2 })))).details).toMatchObject({ retryable: true });
+    expect((await failure(box.call('zendesk.reply', reply, scope({ attempt: 2 })))).details).toMatchObject({
+      retryable: true,
+    });
     expect(fake.calls.filter((c) => c.method === 'PUT')).toHaveLength(1);
   });
 
   it('a reply by someone else with the same words, or an internal note, is not taken for ours', async () => {
-    fake.state.tickets.set('42', { status: 'open', priority: null, tags: [], comments: [
-      { id: 7, type: 'Comment', author_id: 1234, body: reply.body, plain_body: reply.body, public: true, created_at: new Date().toISOString() },
-      { id: 8, type: 'Comment', author_id: ZENDESK_AGENT.id, body: reply.body, plain_body: reply.body, public: false, created_at: new Date().toISOString() },
-    ] });
+    fake.state.tickets.set('42', {
+      status: 'open',
+      priority: null,
+      tags: [],
+      comments: [
+        {
+          id: 7,
+          type: 'Comment',
+          author_id: 1234,
+          body: reply.body,
+          plain_body: reply.body,
+          public: true,
+          created_at: new Date().toISOString(),
+        },
+        {
+          id: 8,
+          type: 'Comment',
+          author_id: ZENDESK_AGENT.id,
+          body: reply.body,
+          plain_body: reply.body,
+          public: false,
+          created_at: new Date().toISOString(),
+        },
+      ],
+    });
     await toolBox().call('zendesk.reply', reply, scope({ attempt: 2 }));
     expect(fake.state.tickets.get('42')!.comments.map((c) => c.id)).toEqual([7, 8, 100003]);
   });
@@ -82,7 +118,7 @@ describe('Zendesk: credentials, keys and the reply found again', () => {
   it.each([
     ['an API token as Bearer', { token: TOKEN, email: null }],
     ['a wrong API token', { token: 'zd-wrong', email: ZENDESK_AGENT.email }],
-    ['another agent\'s email', { token: TOKEN, email: 'other@example.com' }],
+    ["another agent's email", { token: TOKEN, email: 'other@example.com' }],
     ['no credentials', { token: null }],
   ])('Zendesk refuses %s with 401, and nothing is changed', async (_what, auth) => {
     const box = toolBox({ connectors: { zendesk: { baseUrl: fake.baseUrl, ...auth } } });
@@ -96,8 +132,9 @@ describe('Zendesk: credentials, keys and the reply found again', () => {
     await toolBox().call('zendesk.update', { ticketId: 42, status: 'pending' }, scope());
     const basic = Buffer.from(`${ZENDESK_AGENT.email}/token:${TOKEN}`).toString('base64');
     expect(fake.calls[0]!.headers.authorization).toBe(`Basic ${basic}`);
-    await toolBox({ connectors: { zendesk: { baseUrl: fake.baseUrl, token: ZENDESK_AGENT.oauthToken, email: null } } })
-      .call('zendesk.update', { ticketId: 42, status: 'open' }, scope());
+    await toolBox({
+      connectors: { zendesk: { baseUrl: fake.baseUrl, token: ZENDESK_AGENT.oauthToken, email: null } },
+    }).call('zendesk.update', { ticketId: 42, status: 'open' }, scope());
     expect(fake.calls[1]!.headers.authorization).toBe(`Bearer ${ZENDESK_AGENT.oauthToken}`);
     expect(fake.state.tickets.get('42')!.status).toBe('open');
   });
@@ -107,11 +144,15 @@ describe('Zendesk: credentials, keys and the reply found again', () => {
     const allowed = scope({ allowed: ['test.create-ticket'] });
     fake.next({ kind: 'drop-after-accept' });
     await failure(box.call('test.create-ticket', { body: 'Printer offline' }, allowed));
-    expect(await box.call('test.create-ticket', { body: 'Printer offline' }, { ...allowed, attempt: 2 })).toEqual({ ticketId: '1001' });
+    expect(await box.call('test.create-ticket', { body: 'Printer offline' }, { ...allowed, attempt: 2 })).toEqual({
+      ticketId: '1001',
+    });
     expect(fake.countByKey('run-1:send:1')).toBe(2);
     expect(fake.effectsByKey('run-1:send:1')).toHaveLength(1);
     fake.next({ kind: 'conflict' });
-    expect(await box.call('test.create-ticket', { body: 'Printer offline' }, { ...allowed, attempt: 3 })).toEqual({ ticketId: 'unknown', duplicate: true });
+    expect(await box.call('test.create-ticket', { body: 'Printer offline' }, { ...allowed, attempt: 3 })).toEqual({
+      ticketId: 'unknown',
+      duplicate: true,
+    });
   });
-
 });

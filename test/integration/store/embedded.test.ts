@@ -119,8 +119,11 @@ describe('embedded Postgres', () => {
     try {
       const rows = await query(second.url, (sql) => sql`select body from notes`);
       expect(rows.map((row) => row.body)).toEqual(['kept']);
-      const settings = await query(second.url, (sql) =>
-        sql`select current_setting('listen_addresses') as listen, current_setting('unix_socket_directories') as sockets`);
+      const settings = await query(
+        second.url,
+        (sql) =>
+          sql`select current_setting('listen_addresses') as listen, current_setting('unix_socket_directories') as sockets`,
+      );
       expect(settings[0]).toEqual({ listen: '127.0.0.1', sockets: '' });
     } finally {
       await second.stop();
@@ -144,7 +147,10 @@ describe('embedded Postgres', () => {
       process.kill(await readPostmasterPid(dataDir), 'SIGKILL');
       await rename(dataDir, `${dataDir}-gone`);
       await waitUntil('it gives up', async () => events.some((e) => e.kind === 'gave_up'), 30_000);
-      expect(events.at(-1)).toMatchObject({ kind: 'gave_up', message: expect.stringMatching(/could not be restarted after 5 attempts/) });
+      expect(events.at(-1)).toMatchObject({
+        kind: 'gave_up',
+        message: expect.stringMatching(/could not be restarted after 5 attempts/),
+      });
     } finally {
       await db.stop();
     }

@@ -58,7 +58,9 @@ describe('database timeouts', () => {
     });
     const send = async (deliveryId: string) => {
       const res = await fetch(`http://127.0.0.1:${chat.port}/api/command`, {
-        method: 'POST', headers: { 'content-type': 'application/json' }, signal: AbortSignal.timeout(10_000),
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        signal: AbortSignal.timeout(10_000),
         body: JSON.stringify({ user: 'alice', channel: 'general', text: 'help', deliveryId }),
       });
       return [res.status, await res.json()];
@@ -66,7 +68,10 @@ describe('database timeouts', () => {
     try {
       expect((await send('before'))[0]).toBe(200);
       proxy.setStalled(true);
-      expect(await send('stalled')).toEqual([503, { error: 'signoff is slow to record that right now; if nothing shows up in a moment, please try again' }]);
+      expect(await send('stalled')).toEqual([
+        503,
+        { error: 'signoff is slow to record that right now; if nothing shows up in a moment, please try again' },
+      ]);
       expect(seen).toEqual(['before']);
       proxy.setStalled(false);
       await until('the stalled command to go through', async () => seen.includes('stalled'));

@@ -28,16 +28,26 @@ beforeAll(async () => {
   await seedDigest(db.sql);
   driver = await makeConsoleDriver(db);
   steps = createStepRuntime({
-    config: readConfig({}), sql: db.sql, log: silentLogger, ports: new Map([[driver.port.platform, driver.port]]), tenants: new Map([['console', 'local']]),
+    config: readConfig({}),
+    sql: db.sql,
+    log: silentLogger,
+    ports: new Map([[driver.port.platform, driver.port]]),
+    tenants: new Map([['console', 'local']]),
   });
   app = await deploy(db, driver, { flows: [weeklyDigest], services: steps.services });
   const scheduler = new Scheduler({
-    transaction: (fn) => app.engine.transaction(fn), sql: db.sql, flows: [weeklyDigest], clock: () => new Date(nowIso), defaults: { tenant: 'local' },
+    transaction: (fn) => app.engine.transaction(fn),
+    sql: db.sql,
+    flows: [weeklyDigest],
+    clock: () => new Date(nowIso),
+    defaults: { tenant: 'local' },
   });
   deps = makeCommandDeps(app.engine, { schedules: () => scheduler.list(), clock: () => new Date(nowIso) });
   // The Monday slot fired, 30 minutes late: the digest's run for it, one digest per channel of this tenant.
   const [fired] = await scheduler.tick();
-  expect((await app.engine.waitFor(fired!.runId, ['done', 'failed'], { timeoutMs: 30_000 })).output).toEqual({ posted: ['general', 'support'] });
+  expect((await app.engine.waitFor(fired!.runId, ['done', 'failed'], { timeoutMs: 30_000 })).output).toEqual({
+    posted: ['general', 'support'],
+  });
 });
 afterAll(async () => {
   await app?.stop();
@@ -46,21 +56,38 @@ afterAll(async () => {
 });
 
 function command(text: string, over: Partial<InboundCommand> = {}): InboundCommand {
-  return { platform: 'console', tenant: SEED.tenant, channel: SEED.channel, user: 'alice', text, deliveryId: `d-${++deliveries}`, ...over };
+  return {
+    platform: 'console',
+    tenant: SEED.tenant,
+    channel: SEED.channel,
+    user: 'alice',
+    text,
+    deliveryId: `d-${++deliveries}`,
+    ...over,
+  };
 }
 const runIdOf = (text: string) => /run `([^`]+)`/.exec(text)![1]!;
-const postedIn = (channel: string) => db.sql<{ content: any }[]>`SELECT content FROM console_messages WHERE channel = ${channel} AND kind = 'text' ORDER BY id`;
+const postedIn = (channel: string) =>
+  db.sql<
+    { content: any }[]
+  >`SELECT content FROM console_messages WHERE channel = ${channel} AND kind = 'text' ORDER BY id`;
 
 describe('/signoff digest', () => {
-  it('posts this week\'s digest of this channel, ending now, and says so in the channel', async () => {
+  it("posts this week's digest of this channel, ending now, and says so in the channel", async () => {
     nowIso = '2026-11-30T08:00:00.000Z';
     const reply = await handleCommand(command('digest'), deps);
     expect(reply.visibility).toBe('channel');
-    expect(reply.notice.text).toMatch(/^<@alice> asked for this week's digest; it will be posted here shortly \(run `[^`]+`\)$/);
+    expect(reply.notice.text).toMatch(
+      /^<@alice> asked for this week's digest; it will be posted here shortly \(run `[^`]+`\)$/,
+    );
     const runId = runIdOf(reply.notice.text);
     expect((await app.engine.waitFor(runId, ['done', 'failed'], { timeoutMs: 30_000 })).status).toBe('done');
     const run = await app.engine.getRun(runId);
-    expect(run!.input).toEqual({ endAt: SEED.endAt, timezone: 'Europe/Berlin', target: { tenant: 'local', platform: 'console', channel: 'general' } });
+    expect(run!.input).toEqual({
+      endAt: SEED.endAt,
+      timezone: 'Europe/Berlin',
+      target: { tenant: 'local', platform: 'console', channel: 'general' },
+    });
     const digests = (await postedIn('general')).filter((m) => m.content.text.startsWith('Weekly digest'));
     // The scheduled one (for local's #general only: the other tenant's #general is not this chat's) and this one.
     expect(digests).toHaveLength(2);
@@ -74,7 +101,9 @@ describe('/signoff digest', () => {
     const runId = runIdOf(reply.notice.text);
     expect((await app.engine.waitFor(runId, ['done', 'failed'], { timeoutMs: 30_000 })).status).toBe('done');
     const dms = await postedIn('@bob');
-    expect(dms.map((m) => m.content.text.split('\n')[0])).toEqual(['Weekly digest · general · 2026-11-23 to 2026-11-30, against the 7 days before']);
+    expect(dms.map((m) => m.content.text.split('\n')[0])).toEqual([
+      'Weekly digest · general · 2026-11-23 to 2026-11-30, against the 7 days before',
+    ]);
   });
 
   it('a redelivered command starts no second digest; anything after "digest" but "preview" is refused', async () => {
@@ -82,18 +111,25 @@ describe('/signoff digest', () => {
     const again = await handleCommand(command('digest', { deliveryId: 'same' }), deps);
     expect(runIdOf(again.notice.text)).toBe(runIdOf(first.notice.text));
     const refused = await handleCommand(command('digest everyone'), deps);
-    expect(refused).toEqual({ visibility: 'ephemeral', notice: { text: 'unexpected "everyone"; use /signoff digest or /signoff digest preview' } });
+    expect(refused).toEqual({
+      visibility: 'ephemeral',
+      notice: { text: 'unexpected "everyone"; use /signoff digest or /signoff digest preview' },
+    });
   });
 });
 
 describe('/signoff schedules', () => {
   it('lists each schedule with its next slot in local time and the last slot fired', async () => {
     nowIso = '2026-12-01T12:00:00.000Z';
-    const [fire] = await db.sql<{ run_id: string }[]>`SELECT run_id FROM schedule_fires WHERE schedule_id = 'weekly-digest'`;
+    const [fire] = await db.sql<
+      { run_id: string }[]
+    >`SELECT run_id FROM schedule_fires WHERE schedule_id = 'weekly-digest'`;
     const reply = await handleCommand(command('schedules'), deps);
     expect(reply).toEqual({
       visibility: 'ephemeral',
-      notice: { text: `schedules:\nweekly-digest · weekly-digest · \`0 9 * * MON\` Europe/Berlin · next 2026-12-07 09:00 Europe/Berlin · last fired 2026-11-30 08:00 UTC (late), run \`${fire!.run_id}\`` },
+      notice: {
+        text: `schedules:\nweekly-digest · weekly-digest · \`0 9 * * MON\` Europe/Berlin · next 2026-12-07 09:00 Europe/Berlin · last fired 2026-11-30 08:00 UTC (late), run \`${fire!.run_id}\``,
+      },
     });
   });
 });

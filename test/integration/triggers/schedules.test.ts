@@ -17,7 +17,9 @@ let engines: Engine[] = [];
 
 beforeAll(async () => {
   // Three engines on one database: three bot processes as far as claims go (RELIABILITY 38 names three).
-  engines = ['p1', 'p2', 'p3'].map((workerId) => new Engine({ sql: db.sql, schema: db.schema, flows: [demo], pollMs: 60_000, workerId }));
+  engines = ['p1', 'p2', 'p3'].map(
+    (workerId) => new Engine({ sql: db.sql, schema: db.schema, flows: [demo], pollMs: 60_000, workerId }),
+  );
   await Promise.all(engines.map((e) => e.start()));
 });
 afterAll(async () => {
@@ -27,7 +29,11 @@ afterAll(async () => {
 /** A clock the test moves. */
 function testClock(startIso: string) {
   let now = new Date(startIso).getTime();
-  return { now: () => new Date(now), set: (iso: string) => (now = new Date(iso).getTime()), advance: (ms: number) => (now += ms) };
+  return {
+    now: () => new Date(now),
+    set: (iso: string) => (now = new Date(iso).getTime()),
+    advance: (ms: number) => (now += ms),
+  };
 }
 
 /** A logger that keeps its info lines. */
@@ -37,11 +43,21 @@ function recordingLogger(): Logger & { lines: string[] } {
   return { lines, debug() {}, info: keep, warn: keep, error: keep };
 }
 
-function scheduler(engine: Engine, trigger: Omit<ScheduleTrigger, 'kind'>, clock: { now: () => Date }, extra: { tickMs?: number; log?: Logger } = {}) {
+function scheduler(
+  engine: Engine,
+  trigger: Omit<ScheduleTrigger, 'kind'>,
+  clock: { now: () => Date },
+  extra: { tickMs?: number; log?: Logger } = {},
+) {
   return new Scheduler({
-    transaction: (fn) => engine.transaction(fn), sql: db.sql, clock: clock.now, tickMs: extra.tickMs ?? 1_000, catchupHours: 6,
+    transaction: (fn) => engine.transaction(fn),
+    sql: db.sql,
+    clock: clock.now,
+    tickMs: extra.tickMs ?? 1_000,
+    catchupHours: 6,
     flows: [{ id: 'draft-approve', triggers: [{ kind: 'schedule', ...trigger } as ScheduleTrigger] }],
-    defaults: { channel: 'general', tenant: 'local' }, ...(extra.log ? { log: extra.log } : {}),
+    defaults: { channel: 'general', tenant: 'local' },
+    ...(extra.log ? { log: extra.log } : {}),
   });
 }
 
@@ -64,16 +80,21 @@ describe('RELIABILITY 38: each slot fires once across processes', () => {
     }
     const fires = await firesOf('every-second');
     expect(fires.map((f) => f.slot_at.toISOString())).toEqual(
-      Array.from({ length: 10 }, (_, i) => `2026-12-01T10:00:0${i}.000Z`));
+      Array.from({ length: 10 }, (_, i) => `2026-12-01T10:00:0${i}.000Z`),
+    );
     expect(fires.every((f) => f.trigger_key === `schedule:every-second:${f.slot_at.toISOString()}`)).toBe(true);
     expect(fires.every((f) => f.subject === `slot ${f.slot_at.toISOString()}`)).toBe(true);
-    const [runs] = await db.sql<{ n: number }[]>`SELECT count(*)::int AS n FROM runs WHERE trigger_key LIKE 'schedule:every-second:%'`;
+    const [runs] = await db.sql<
+      { n: number }[]
+    >`SELECT count(*)::int AS n FROM runs WHERE trigger_key LIKE 'schedule:every-second:%'`;
     expect(runs!.n).toBe(10);
   });
 
   it('three processes on the real clock, ticking every 100 ms: every slot of 10 seconds starts exactly one run', async () => {
     const real = { now: () => new Date() };
-    const pair = engines.map((e) => scheduler(e, { name: 'real-second', cron: '* * * * * *', input }, real, { tickMs: 100 }));
+    const pair = engines.map((e) =>
+      scheduler(e, { name: 'real-second', cron: '* * * * * *', input }, real, { tickMs: 100 }),
+    );
     pair.forEach((s) => s.start());
     const deadline = Date.now() + 30_000;
     let fires = await firesOf('real-second');
@@ -97,20 +118,33 @@ describe('catch-up after downtime', () => {
     const clock = testClock('2026-12-01T08:00:00.500Z');
     const before = scheduler(engines[0]!, { name: 'hourly', cron: '0 * * * *', input }, clock);
     await before.tick();
-    expect((await firesOf('hourly')).map((f) => [f.slot_at.toISOString(), f.is_late])).toEqual([['2026-12-01T08:00:00.000Z', false]]);
+    expect((await firesOf('hourly')).map((f) => [f.slot_at.toISOString(), f.is_late])).toEqual([
+      ['2026-12-01T08:00:00.000Z', false],
+    ]);
     // Down from 08:00 to 11:20: 09:00, 10:00 and 11:00 were missed.
     clock.set('2026-12-01T11:20:00Z');
     const log = recordingLogger();
     const pair = engines.map((e) => scheduler(e, { name: 'hourly', cron: '0 * * * *', input }, clock, { log }));
     await Promise.all(pair.map((s) => s.tick()));
-    expect((await firesOf('hourly')).map((f) => [f.slot_at.toISOString(), f.is_late]))
-      .toEqual([['2026-12-01T08:00:00.000Z', false], ['2026-12-01T11:00:00.000Z', true]]);
-    expect(log.lines.some((l) => l.startsWith('schedule: skipping missed slots older than the latest one')
-      && l.includes('"after":"2026-12-01T08:00:00.000Z"') && l.includes('"before":"2026-12-01T11:00:00.000Z"'))).toBe(true);
+    expect((await firesOf('hourly')).map((f) => [f.slot_at.toISOString(), f.is_late])).toEqual([
+      ['2026-12-01T08:00:00.000Z', false],
+      ['2026-12-01T11:00:00.000Z', true],
+    ]);
+    expect(
+      log.lines.some(
+        (l) =>
+          l.startsWith('schedule: skipping missed slots older than the latest one') &&
+          l.includes('"after":"2026-12-01T08:00:00.000Z"') &&
+          l.includes('"before":"2026-12-01T11:00:00.000Z"'),
+      ),
+    ).toBe(true);
     // The next ticks go on from there: 12:00 fires on time, once.
     clock.set('2026-12-01T12:00:00.500Z');
     await Promise.all(pair.map((s) => s.tick()));
-    expect((await firesOf('hourly')).map((f) => [f.slot_at.toISOString(), f.is_late]).at(-1)).toEqual(['2026-12-01T12:00:00.000Z', false]);
+    expect((await firesOf('hourly')).map((f) => [f.slot_at.toISOString(), f.is_late]).at(-1)).toEqual([
+      '2026-12-01T12:00:00.000Z',
+      false,
+    ]);
     expect(await firesOf('hourly')).toHaveLength(3);
   });
 
@@ -122,8 +156,14 @@ describe('catch-up after downtime', () => {
     const fired = await scheduler(engines[1]!, { name: 'daily', cron: '0 9 * * *', input }, clock, { log }).tick();
     expect(fired).toEqual([]);
     expect((await firesOf('daily')).map((f) => f.slot_at.toISOString())).toEqual(['2026-12-01T09:00:00.000Z']);
-    expect(log.lines.some((l) => l.startsWith('schedule: skipping a missed slot older than the catch-up window')
-      && l.includes('"slot":"2026-12-02T09:00:00.000Z"') && l.includes('"ageHours":6.5'))).toBe(true);
+    expect(
+      log.lines.some(
+        (l) =>
+          l.startsWith('schedule: skipping a missed slot older than the catch-up window') &&
+          l.includes('"slot":"2026-12-02T09:00:00.000Z"') &&
+          l.includes('"ageHours":6.5'),
+      ),
+    ).toBe(true);
   });
 });
 
@@ -139,18 +179,26 @@ describe('DST and zones through the ticker (Europe/Berlin)', () => {
   }
 
   it('the spring-forward night: 02:30 does not exist on 2026-03-29 and is skipped', async () => {
-    expect(await tickThrough('gap', '30 2 * * *', '2026-03-28T00:00:00Z', '2026-03-30T03:00:00Z'))
-      .toEqual(['2026-03-28T01:30:00.000Z', '2026-03-30T00:30:00.000Z']);
+    expect(await tickThrough('gap', '30 2 * * *', '2026-03-28T00:00:00Z', '2026-03-30T03:00:00Z')).toEqual([
+      '2026-03-28T01:30:00.000Z',
+      '2026-03-30T00:30:00.000Z',
+    ]);
   });
 
   it('the fall-back night: 02:00 and 02:30 happen twice on 2026-10-25 and fire once each', async () => {
-    expect(await tickThrough('overlap', '*/30 2 * * *', '2026-10-24T23:50:00Z', '2026-10-25T03:00:00Z'))
-      .toEqual(['2026-10-25T00:00:00.000Z', '2026-10-25T00:30:00.000Z']);
+    expect(await tickThrough('overlap', '*/30 2 * * *', '2026-10-24T23:50:00Z', '2026-10-25T03:00:00Z')).toEqual([
+      '2026-10-25T00:00:00.000Z',
+      '2026-10-25T00:30:00.000Z',
+    ]);
   });
 
-  it('Monday 09:00 Berlin is 08:00 UTC in winter, and the run gets the schedule\'s channel and tenant', async () => {
+  it("Monday 09:00 Berlin is 08:00 UTC in winter, and the run gets the schedule's channel and tenant", async () => {
     const clock = testClock('2026-11-30T07:59:50Z');
-    const s = scheduler(engines[0]!, { name: 'monday', cron: '0 9 * * MON', timezone: 'Europe/Berlin', channel: 'ops', input }, clock);
+    const s = scheduler(
+      engines[0]!,
+      { name: 'monday', cron: '0 9 * * MON', timezone: 'Europe/Berlin', channel: 'ops', input },
+      clock,
+    );
     await s.tick();
     clock.set('2026-11-30T08:00:20Z');
     const [fired] = await s.tick();

@@ -19,15 +19,29 @@ afterAll(async () => {
   await h?.stop();
 });
 
-const runsOf = (flow: string) => db.sql<{ id: string; input: any; trigger: any }[]>`SELECT id, input, trigger FROM runs WHERE flow = ${flow} ORDER BY created_at`;
+const runsOf = (flow: string) =>
+  db.sql<
+    { id: string; input: any; trigger: any }[]
+  >`SELECT id, input, trigger FROM runs WHERE flow = ${flow} ORDER BY created_at`;
 const zendeskTicket = (id: string, subject = 'Printer on fire') => ({
-  type: 'zen:event-type:ticket.created', account_id: 22129848, id: `evt-${id}`, subject: `zen:ticket:${id}`, time: new Date().toISOString(),
-  zendesk_event_version: '2022-11-06', detail: { id, subject, description: 'It is on fire', status: 'NEW', requester_id: '8447388090494' }, event: {},
+  type: 'zen:event-type:ticket.created',
+  account_id: 22129848,
+  id: `evt-${id}`,
+  subject: `zen:ticket:${id}`,
+  time: new Date().toISOString(),
+  zendesk_event_version: '2022-11-06',
+  detail: { id, subject, description: 'It is on fire', status: 'NEW', requester_id: '8447388090494' },
+  event: {},
 });
 
 describe('a verified delivery', () => {
   it('is recorded in inbox with the run it started, then answered 200; a retry starts nothing', async () => {
-    const first = await post(h, { preset: 'zendesk', source: 'zendesk', body: zendeskTicket('35436'), deliveryId: 'inv-35436' });
+    const first = await post(h, {
+      preset: 'zendesk',
+      source: 'zendesk',
+      body: zendeskTicket('35436'),
+      deliveryId: 'inv-35436',
+    });
     expect(first.status).toBe(200);
     const [run] = await runsOf('on-ticket');
     expect(run!.input).toEqual({ ticketId: '35436', subject: 'Printer on fire' });
@@ -46,14 +60,38 @@ describe('a verified delivery', () => {
     clockMs = now;
     const sent = await Promise.all([
       post(h, { preset: 'github', source: 'github', body: { action: 'opened', issue: { number: 7 } } }),
-      post(h, { preset: 'jira', source: 'jira', body: { webhookEvent: 'jira:issue_created', issue: { key: 'OPS-7' } } }),
-      post(h, { preset: 'intercom', source: 'intercom', body: { type: 'notification_event', id: 'notif_7', topic: 'conversation.user.created', data: { item: {} } } }),
-      post(h, { preset: 'linear', source: 'linear', body: { action: 'create', type: 'Issue', data: { id: 'lin-7' }, webhookTimestamp: now } }),
-      post(h, { preset: 'stripe', source: 'stripe', body: { id: 'evt_7', object: 'event', type: 'charge.dispute.created', data: { object: {} } }, nowMs: now }),
+      post(h, {
+        preset: 'jira',
+        source: 'jira',
+        body: { webhookEvent: 'jira:issue_created', issue: { key: 'OPS-7' } },
+      }),
+      post(h, {
+        preset: 'intercom',
+        source: 'intercom',
+        body: { type: 'notification_event', id: 'notif_7', topic: 'conversation.user.created', data: { item: {} } },
+      }),
+      post(h, {
+        preset: 'linear',
+        source: 'linear',
+        body: { action: 'create', type: 'Issue', data: { id: 'lin-7' }, webhookTimestamp: now },
+      }),
+      post(h, {
+        preset: 'stripe',
+        source: 'stripe',
+        body: { id: 'evt_7', object: 'event', type: 'charge.dispute.created', data: { object: {} } },
+        nowMs: now,
+      }),
       post(h, { preset: 'standard', source: 'standard', body: { type: 'invoice.paid', data: { id: 'inv_7' } } }),
     ]);
     expect(sent.map((s) => s.status)).toEqual([200, 200, 200, 200, 200, 200]);
-    expect((await runsOf('on-any')).map((r) => r.input.ref).sort()).toEqual(['OPS-7', 'evt_7', 'gh-7', 'inv_7', 'lin-7', 'notif_7']);
+    expect((await runsOf('on-any')).map((r) => r.input.ref).sort()).toEqual([
+      'OPS-7',
+      'evt_7',
+      'gh-7',
+      'inv_7',
+      'lin-7',
+      'notif_7',
+    ]);
   });
 });
 
@@ -61,9 +99,23 @@ describe('RELIABILITY 23: a captured valid delivery replayed an hour later', () 
   it('gets 200 and starts nothing, for GitHub, Jira and Intercom (no signed timestamp), even under a new delivery id', async () => {
     clockMs = Date.now();
     const captured = await Promise.all([
-      post(h, { preset: 'github', source: 'github', body: { action: 'opened', issue: { number: 23 } }, deliveryId: 'gh-23' }),
-      post(h, { preset: 'jira', source: 'jira', body: { webhookEvent: 'jira:issue_created', issue: { key: 'OPS-23' } }, deliveryId: 'jira-23' }),
-      post(h, { preset: 'intercom', source: 'intercom', body: { type: 'notification_event', id: 'notif_23', topic: 'conversation.user.created', data: { item: {} } } }),
+      post(h, {
+        preset: 'github',
+        source: 'github',
+        body: { action: 'opened', issue: { number: 23 } },
+        deliveryId: 'gh-23',
+      }),
+      post(h, {
+        preset: 'jira',
+        source: 'jira',
+        body: { webhookEvent: 'jira:issue_created', issue: { key: 'OPS-23' } },
+        deliveryId: 'jira-23',
+      }),
+      post(h, {
+        preset: 'intercom',
+        source: 'intercom',
+        body: { type: 'notification_event', id: 'notif_23', topic: 'conversation.user.created', data: { item: {} } },
+      }),
     ]);
     const before = (await runsOf('on-any')).length;
     clockMs += 60 * 60_000;
@@ -74,11 +126,20 @@ describe('RELIABILITY 23: a captured valid delivery replayed an hour later', () 
   });
 
   it('Linear: a redelivery under the same Linear-Delivery starts nothing; an hour later its signed timestamp is stale (401)', async () => {
-    const sent = await post(h, { preset: 'linear', source: 'linear', body: { action: 'create', type: 'Issue', data: { id: 'lin-23' }, webhookTimestamp: Date.now() }, deliveryId: 'ld-23' });
+    const sent = await post(h, {
+      preset: 'linear',
+      source: 'linear',
+      body: { action: 'create', type: 'Issue', data: { id: 'lin-23' }, webhookTimestamp: Date.now() },
+      deliveryId: 'ld-23',
+    });
     const before = (await runsOf('on-any')).length;
     expect((await replay(h, sent)).status).toBe(200);
     expect(await runsOf('on-any')).toHaveLength(before);
-    const stale = await post(h, { preset: 'linear', source: 'linear', body: { action: 'create', type: 'Issue', data: { id: 'lin-24' }, webhookTimestamp: Date.now() - 3_600_000 } });
+    const stale = await post(h, {
+      preset: 'linear',
+      source: 'linear',
+      body: { action: 'create', type: 'Issue', data: { id: 'lin-24' }, webhookTimestamp: Date.now() - 3_600_000 },
+    });
     expect(stale.status).toBe(401);
     expect(await runsOf('on-any')).toHaveLength(before);
   });
@@ -86,23 +147,49 @@ describe('RELIABILITY 23: a captured valid delivery replayed an hour later', () 
 
 describe('HubSpot batches', () => {
   const event = (objectId: number, eventId: number) => ({
-    eventId, subscriptionId: 2881778, portalId: 62515, appId: 1160452, occurredAt: 1717000000000 + eventId,
-    subscriptionType: 'contact.creation', attemptNumber: 0, objectId, changeFlag: 'CREATED', changeSource: 'CRM', sourceId: 'userId:1',
+    eventId,
+    subscriptionId: 2881778,
+    portalId: 62515,
+    appId: 1160452,
+    occurredAt: 1717000000000 + eventId,
+    subscriptionType: 'contact.creation',
+    attemptNumber: 0,
+    objectId,
+    changeFlag: 'CREATED',
+    changeSource: 'CRM',
+    sourceId: 'userId:1',
   });
   it('start one run per event, keyed by subscription, event id and time; a resent batch starts only what is new', async () => {
     clockMs = Date.now();
-    expect((await post(h, { preset: 'hubspot', source: 'hubspot', body: [event(101, 1), event(102, 2), event(103, 3)] })).status).toBe(200);
+    expect(
+      (await post(h, { preset: 'hubspot', source: 'hubspot', body: [event(101, 1), event(102, 2), event(103, 3)] }))
+        .status,
+    ).toBe(200);
     expect((await runsOf('on-contact')).map((r) => r.input.contactId).sort()).toEqual(['101', '102', '103']);
-    expect((await post(h, { preset: 'hubspot', source: 'hubspot', body: [event(103, 3), event(104, 4)] })).status).toBe(200);
+    expect((await post(h, { preset: 'hubspot', source: 'hubspot', body: [event(103, 3), event(104, 4)] })).status).toBe(
+      200,
+    );
     expect((await runsOf('on-contact')).map((r) => r.input.contactId).sort()).toEqual(['101', '102', '103', '104']);
     const keys = await db.sql`SELECT key FROM inbox WHERE source = 'webhook:hubspot' ORDER BY key`;
-    expect(keys.map((k) => k.key)).toEqual(['2881778:1:1717000000001', '2881778:2:1717000000002', '2881778:3:1717000000003', '2881778:4:1717000000004']);
+    expect(keys.map((k) => k.key)).toEqual([
+      '2881778:1:1717000000001',
+      '2881778:2:1717000000002',
+      '2881778:3:1717000000003',
+      '2881778:4:1717000000004',
+    ]);
   });
 
   it('RELIABILITY 24: signed for another URL than SIGNOFF_PUBLIC_URL gives 401 and a log line saying what to fix', async () => {
-    const res = await post(h, { preset: 'hubspot', source: 'hubspot', body: [event(105, 5)], publicUrl: 'http://127.0.0.1:3000' });
+    const res = await post(h, {
+      preset: 'hubspot',
+      source: 'hubspot',
+      body: [event(105, 5)],
+      publicUrl: 'http://127.0.0.1:3000',
+    });
     expect(res.status).toBe(401);
-    expect(h.logs.some((l) => l.includes('webhook refused') && l.includes('SIGNOFF_PUBLIC_URL must be the exact public'))).toBe(true);
+    expect(
+      h.logs.some((l) => l.includes('webhook refused') && l.includes('SIGNOFF_PUBLIC_URL must be the exact public')),
+    ).toBe(true);
     expect((await runsOf('on-contact')).map((r) => r.input.contactId)).not.toContain('105');
   });
 });
@@ -130,10 +217,17 @@ const outbound = (org: string, notificationId: string, leadId: string) => `<?xml
 
 describe('RELIABILITY 25: Salesforce outbound messages', () => {
   it('a wrong OrganizationId gets a SOAP fault and no run; a wrong path secret a plain 404', async () => {
-    const res = await post(h, { preset: 'salesforce', source: 'salesforce', body: outbound('00D000000000001AAA', '04l000000000001AAA', '00Q000000000001AAA') });
+    const res = await post(h, {
+      preset: 'salesforce',
+      source: 'salesforce',
+      body: outbound('00D000000000001AAA', '04l000000000001AAA', '00Q000000000001AAA'),
+    });
     expect(res.status).toBe(500);
     expect(res.text).toMatch(/<soapenv:Fault>.*<faultstring>forbidden<\/faultstring>/s);
-    const wrongPath = await fetch(`${h.base}/webhooks/salesforce/not-the-secret-0000000000`, { method: 'POST', body: outbound(ORG_ID, '04l1', '00Q1') });
+    const wrongPath = await fetch(`${h.base}/webhooks/salesforce/not-the-secret-0000000000`, {
+      method: 'POST',
+      body: outbound(ORG_ID, '04l1', '00Q1'),
+    });
     expect(wrongPath.status).toBe(404);
     expect(await db.sql`SELECT 1 FROM runs WHERE input->>'ref' LIKE '00Q%'`).toHaveLength(0);
   });
@@ -152,19 +246,30 @@ describe('RELIABILITY 25: Salesforce outbound messages', () => {
 
 describe('RELIABILITY 26: a valid signature with a body the flow cannot take', () => {
   it('invalid JSON: 400, a dead-letter row with the raw-body hash, no run, the server still up', async () => {
-    const res = await post(h, { preset: 'zendesk', source: 'zendesk', body: '{"type": "zen:event-type:ticket.created", oops' });
+    const res = await post(h, {
+      preset: 'zendesk',
+      source: 'zendesk',
+      body: '{"type": "zen:event-type:ticket.created", oops',
+    });
     expect(res.status).toBe(400);
     expect(res.text).not.toMatch(/at .*\.ts|SyntaxError/);
     const sha = createHash('sha256').update(res.body).digest('hex');
-    const [row] = await db.sql`SELECT source, body_sha256, reason, payload FROM webhook_dead_letters WHERE body_sha256 = ${sha}`;
+    const [row] =
+      await db.sql`SELECT source, body_sha256, reason, payload FROM webhook_dead_letters WHERE body_sha256 = ${sha}`;
     expect(row).toEqual({ source: 'zendesk', body_sha256: sha, reason: 'the body is not valid JSON', payload: null });
     expect((await fetch(`${h.base}/healthz`)).status).toBe(200);
   });
 
-  it('a payload failing the flow\'s schema: 400 and a dead letter naming the flow and the problem; a retry adds nothing', async () => {
-    const res = await post(h, { preset: 'zendesk', source: 'zendesk', body: zendeskTicket('not-a-number'), deliveryId: 'inv-bad' });
+  it("a payload failing the flow's schema: 400 and a dead letter naming the flow and the problem; a retry adds nothing", async () => {
+    const res = await post(h, {
+      preset: 'zendesk',
+      source: 'zendesk',
+      body: zendeskTicket('not-a-number'),
+      deliveryId: 'inv-bad',
+    });
     expect(res.status).toBe(400);
-    const rows = await db.sql`SELECT flow, event, reason, payload->'detail'->>'id' AS ticket FROM webhook_dead_letters WHERE delivery_key = 'inv-bad'`;
+    const rows =
+      await db.sql`SELECT flow, event, reason, payload->'detail'->>'id' AS ticket FROM webhook_dead_letters WHERE delivery_key = 'inv-bad'`;
     expect(rows).toHaveLength(1);
     expect(rows[0]).toMatchObject({ flow: 'on-ticket', event: 'ticket.created', ticket: 'not-a-number' });
     expect(rows[0]!.reason).toMatch(/invalid input for "on-ticket": ticketId/);
@@ -176,7 +281,12 @@ describe('RELIABILITY 26: a valid signature with a body the flow cannot take', (
 
 describe('RELIABILITY 27: unknown route or provider', () => {
   it('gets the generic 404, with no stack, for an unconfigured source, a GET, or a path past the source', async () => {
-    for (const [method, path] of [['POST', '/webhooks/shopify'], ['GET', '/webhooks/zendesk'], ['POST', '/webhooks/zendesk/extra'], ['POST', '/webhooks/../etc']]) {
+    for (const [method, path] of [
+      ['POST', '/webhooks/shopify'],
+      ['GET', '/webhooks/zendesk'],
+      ['POST', '/webhooks/zendesk/extra'],
+      ['POST', '/webhooks/../etc'],
+    ]) {
       const res = await fetch(`${h.base}${path}`, { method, body: method === 'POST' ? '{}' : undefined });
       expect([res.status, await res.text()]).toEqual([404, '{"error":"not found"}']);
     }
@@ -188,11 +298,16 @@ describe('RELIABILITY 27: unknown route or provider', () => {
 });
 
 describe('persist, then acknowledge', () => {
-  it('a delivery that cannot be recorded gets 503 and starts nothing; the provider\'s retry then starts it once', async () => {
+  it("a delivery that cannot be recorded gets 503 and starts nothing; the provider's retry then starts it once", async () => {
     await db.sql`ALTER TABLE inbox RENAME TO inbox_away`;
     let first: Awaited<ReturnType<typeof post>>;
     try {
-      first = await post(h, { preset: 'zendesk', source: 'zendesk', body: zendeskTicket('5030', 'Down'), deliveryId: 'inv-503' });
+      first = await post(h, {
+        preset: 'zendesk',
+        source: 'zendesk',
+        body: zendeskTicket('5030', 'Down'),
+        deliveryId: 'inv-503',
+      });
     } finally {
       await db.sql`ALTER TABLE inbox_away RENAME TO inbox`;
     }

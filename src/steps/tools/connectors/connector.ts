@@ -40,8 +40,13 @@ export function field(name: string, value: unknown, old?: unknown): ProposedCall
 }
 
 /** Fields for every key of `changes` that is set, with the matching `previous` value. */
-export function changedFields(changes: Record<string, unknown>, previous: Record<string, unknown> = {}): ProposedCall['fields'] {
-  return Object.entries(changes).filter(([, v]) => v !== undefined).map(([k, v]) => field(k, v, previous[k]));
+export function changedFields(
+  changes: Record<string, unknown>,
+  previous: Record<string, unknown> = {},
+): ProposedCall['fields'] {
+  return Object.entries(changes)
+    .filter(([, v]) => v !== undefined)
+    .map(([k, v]) => field(k, v, previous[k]));
 }
 
 function shown(value: unknown): string {

@@ -59,6 +59,11 @@ export const httpPostJson: ToolDefinition<PostInput, ResponseOutput> = {
     return { status: res.status, body: res.body };
   },
   describe(input) {
-    return { tool: 'http.post-json', method: 'POST', host: hostOf(input.url), fields: [field('url', input.url), field('body', input.body ?? null)] };
+    return {
+      tool: 'http.post-json',
+      method: 'POST',
+      host: hostOf(input.url),
+      fields: [field('url', input.url), field('body', input.body ?? null)],
+    };
   },
 };

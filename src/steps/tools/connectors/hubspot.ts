@@ -40,7 +40,11 @@ function rateLimited(err: unknown): unknown {
   if (!(err instanceof HttpStatusError) || err.response.status !== 429) return err;
   const intervalMs = Number(err.response.headers['x-hubspot-ratelimit-interval-milliseconds']);
   if (!Number.isFinite(intervalMs) || intervalMs <= 0) return err;
-  return retryLater(`HubSpot is rate limiting; trying again in ${Math.ceil(intervalMs / 1000)} s`, Math.max(1_000, intervalMs), err);
+  return retryLater(
+    `HubSpot is rate limiting; trying again in ${Math.ceil(intervalMs / 1000)} s`,
+    Math.max(1_000, intervalMs),
+    err,
+  );
 }
 
 type UpdateInput = z.infer<typeof updateInput>;
@@ -55,14 +59,16 @@ export const hubspotUpdateContact: ToolDefinition<UpdateInput, ContactOutput> = 
   safety: 'idempotent',
   isWrite: true,
   async call(input, ctx) {
-    const res = await ctx.http.request({
-      method: 'PATCH',
-      url: apiUrl(ctx.settings, `/crm/v3/objects/contacts/${encodeURIComponent(input.contactId)}`),
-      headers: bearer(ctx.settings),
-      body: { properties: input.properties },
-    }).catch((err: unknown) => {
-      throw rateLimited(err);
-    });
+    const res = await ctx.http
+      .request({
+        method: 'PATCH',
+        url: apiUrl(ctx.settings, `/crm/v3/objects/contacts/${encodeURIComponent(input.contactId)}`),
+        headers: bearer(ctx.settings),
+        body: { properties: input.properties },
+      })
+      .catch((err: unknown) => {
+        throw rateLimited(err);
+      });
     // HubSpot answers `{ id, properties, createdAt, updatedAt, archived }`.
     const body = res.body as { id?: unknown; properties?: Record<string, string | null> } | null;
     return { contactId: String(body?.id ?? input.contactId), properties: body?.properties ?? input.properties };
@@ -85,7 +91,17 @@ const getInput = z.object({
 });
 
 /** What lead qualification reads; HubSpot returns only the properties asked for. */
-export const CONTACT_PROPERTIES = ['email', 'firstname', 'lastname', 'company', 'jobtitle', 'lifecyclestage', 'hs_lead_status', 'numemployees', 'website'];
+export const CONTACT_PROPERTIES = [
+  'email',
+  'firstname',
+  'lastname',
+  'company',
+  'jobtitle',
+  'lifecyclestage',
+  'hs_lead_status',
+  'numemployees',
+  'website',
+];
 
 const getOutput = contactOutput.extend({
   /** False when the contact is gone (deleted or merged since the webhook was sent): HubSpot answers 404. */
@@ -117,12 +133,28 @@ export const hubspotGetContact: ToolDefinition<GetInput, GetOutput> = {
     });
     if (!res) return { contactId: input.contactId, properties: {}, exists: false, updatedAt: null };
     const body = res.body as { id?: unknown; properties?: Record<string, string | null>; updatedAt?: string } | null;
-    return { contactId: String(body?.id ?? input.contactId), properties: body?.properties ?? {}, exists: true, updatedAt: body?.updatedAt ?? null };
+    return {
+      contactId: String(body?.id ?? input.contactId),
+      properties: body?.properties ?? {},
+      exists: true,
+      updatedAt: body?.updatedAt ?? null,
+    };
   },
   local(input) {
-    return { contactId: input.contactId, properties: { email: `contact-${input.contactId}@example.com` }, exists: true, updatedAt: null, local: true };
+    return {
+      contactId: input.contactId,
+      properties: { email: `contact-${input.contactId}@example.com` },
+      exists: true,
+      updatedAt: null,
+      local: true,
+    };
   },
   describe(input, settings) {
-    return { tool: 'hubspot.get-contact', method: 'GET', host: cardHost(settings), fields: [field('contact', input.contactId)] };
+    return {
+      tool: 'hubspot.get-contact',
+      method: 'GET',
+      host: cardHost(settings),
+      fields: [field('contact', input.contactId)],
+    };
   },
 };

@@ -22,12 +22,17 @@ const issueChanges = {
   priority: z.number().int().min(0).max(4).optional(),
   title: z.string().min(1).max(255).optional(),
 };
-const updateInput = z.object({
-  issueId,
-  ...issueChanges,
-  /** The issue's current values, when the flow read them: the card shows old → new. */
-  previous: z.object(issueChanges).optional(),
-}).refine((i) => i.stateId !== undefined || i.priority !== undefined || i.title !== undefined, 'set at least one of stateId, priority, title');
+const updateInput = z
+  .object({
+    issueId,
+    ...issueChanges,
+    /** The issue's current values, when the flow read them: the card shows old → new. */
+    previous: z.object(issueChanges).optional(),
+  })
+  .refine(
+    (i) => i.stateId !== undefined || i.priority !== undefined || i.title !== undefined,
+    'set at least one of stateId, priority, title',
+  );
 
 const commentInput = z.object({ issueId, body: z.string().min(1).max(65_000) });
 
@@ -46,12 +51,17 @@ type CommentInput = z.infer<typeof commentInput>;
 type IssueOutput = z.infer<typeof issueOutput>;
 type CommentOutput = z.infer<typeof commentOutput>;
 
-const ISSUE_UPDATE = 'mutation IssueUpdate($id: String!, $input: IssueUpdateInput!) '
-  + '{ issueUpdate(id: $id, input: $input) { success issue { id title priority state { id } } } }';
-const COMMENT_CREATE = 'mutation CommentCreate($input: CommentCreateInput!) '
-  + '{ commentCreate(input: $input) { success comment { id } } }';
+const ISSUE_UPDATE =
+  'mutation IssueUpdate($id: String!, $input: IssueUpdateInput!) ' +
+  '{ issueUpdate(id: $id, input: $input) { success issue { id title priority state { id } } } }';
+const COMMENT_CREATE =
+  'mutation CommentCreate($input: CommentCreateInput!) ' +
+  '{ commentCreate(input: $input) { success comment { id } } }';
 
-type GraphQLBody = { data?: Record<string, any>; errors?: { message?: string; extensions?: { code?: string } }[] } | null;
+type GraphQLBody = {
+  data?: Record<string, any>;
+  errors?: { message?: string; extensions?: { code?: string } }[];
+} | null;
 
 /** When Linear's rate limit lets a call through again, from its reset header (epoch ms); 60 s when absent. */
 const DEFAULT_RATE_WAIT_MS = 60_000;
@@ -72,20 +82,34 @@ function rateLimited(body: GraphQLBody, headers: Record<string, string>): Signof
  * 200 answer (`errors`, or `success: false`); apart from a rate limit,
  * retrying will not fix them.
  */
-async function mutate(ctx: ToolContext, name: string, query: string, variables: Record<string, unknown>): Promise<Record<string, any>> {
-  const res = await ctx.http.request({
-    method: 'POST',
-    url: apiUrl(ctx.settings, '/graphql'),
-    headers: ctx.settings.token ? { authorization: ctx.settings.token } : {},
-    body: { query, variables },
-  }).catch((err: unknown) => {
-    throw (err instanceof HttpStatusError && rateLimited(err.response.body as GraphQLBody, err.response.headers)) || err;
-  });
+async function mutate(
+  ctx: ToolContext,
+  name: string,
+  query: string,
+  variables: Record<string, unknown>,
+): Promise<Record<string, any>> {
+  const res = await ctx.http
+    .request({
+      method: 'POST',
+      url: apiUrl(ctx.settings, '/graphql'),
+      headers: ctx.settings.token ? { authorization: ctx.settings.token } : {},
+      body: { query, variables },
+    })
+    .catch((err: unknown) => {
+      throw (
+        (err instanceof HttpStatusError && rateLimited(err.response.body as GraphQLBody, err.response.headers)) || err
+      );
+    });
   const body = res.body as GraphQLBody;
   const limited = rateLimited(body, res.headers);
   if (limited) throw limited;
   if (body?.errors?.length) {
-    throw permanentError(`Linear refused ${name}: ${body.errors.map((e) => e.message).join('; ').slice(0, 300)}`);
+    throw permanentError(
+      `Linear refused ${name}: ${body.errors
+        .map((e) => e.message)
+        .join('; ')
+        .slice(0, 300)}`,
+    );
   }
   const payload = body?.data?.[name];
   if (!payload?.success) throw permanentError(`Linear did not apply ${name} (success was not true)`);
@@ -102,7 +126,10 @@ export const linearUpdateIssue: ToolDefinition<UpdateInput, IssueOutput> = {
   isWrite: true,
   async call(input, ctx) {
     const { stateId, priority, title } = input;
-    const payload = await mutate(ctx, 'issueUpdate', ISSUE_UPDATE, { id: input.issueId, input: { stateId, priority, title } });
+    const payload = await mutate(ctx, 'issueUpdate', ISSUE_UPDATE, {
+      id: input.issueId,
+      input: { stateId, priority, title },
+    });
     const issue = payload.issue ?? {};
     return {
       issueId: String(issue.id ?? input.issueId),
@@ -113,7 +140,13 @@ export const linearUpdateIssue: ToolDefinition<UpdateInput, IssueOutput> = {
   },
   local(input) {
     const { stateId, priority, title } = input;
-    return { issueId: input.issueId, ...(title ? { title } : {}), ...(priority !== undefined ? { priority } : {}), ...(stateId ? { stateId } : {}), local: true };
+    return {
+      issueId: input.issueId,
+      ...(title ? { title } : {}),
+      ...(priority !== undefined ? { priority } : {}),
+      ...(stateId ? { stateId } : {}),
+      local: true,
+    };
   },
   describe(input, settings) {
     const { stateId, priority, title } = input;
@@ -135,7 +168,9 @@ export const linearComment: ToolDefinition<CommentInput, CommentOutput> = {
   safety: 'unsafe',
   isWrite: true,
   async call(input, ctx) {
-    const payload = await mutate(ctx, 'commentCreate', COMMENT_CREATE, { input: { issueId: input.issueId, body: input.body } });
+    const payload = await mutate(ctx, 'commentCreate', COMMENT_CREATE, {
+      input: { issueId: input.issueId, body: input.body },
+    });
     return { commentId: String(payload.comment?.id ?? ''), issueId: input.issueId };
   },
   local(input) {

@@ -15,7 +15,10 @@ const refundInput = z.object({
   charge: z.string().regex(/^ch_[A-Za-z0-9]{1,100}$/, 'must be a Stripe charge id (ch_…)'),
   /** In the currency's smallest unit (cents); the whole remaining amount when left out. */
   amount: z.number().int().positive().max(99_999_999).optional(),
-  currency: z.string().regex(/^[a-z]{3}$/).optional(),
+  currency: z
+    .string()
+    .regex(/^[a-z]{3}$/)
+    .optional(),
   reason: z.enum(['duplicate', 'fraudulent', 'requested_by_customer']).optional(),
 });
 
@@ -41,19 +44,37 @@ export const stripeRefund: ToolDefinition<RefundInput, RefundOutput> = {
     const form = new URLSearchParams({ charge: input.charge });
     if (input.amount !== undefined) form.set('amount', String(input.amount));
     if (input.reason) form.set('reason', input.reason);
-    const res = await ctx.http.request({ method: 'POST', url: apiUrl(ctx.settings, '/v1/refunds'), headers: bearer(ctx.settings), body: form });
+    const res = await ctx.http.request({
+      method: 'POST',
+      url: apiUrl(ctx.settings, '/v1/refunds'),
+      headers: bearer(ctx.settings),
+      body: form,
+    });
     // Stripe answers the Refund object: `{ id: 're_…', object: 'refund', amount, status, charge, … }`.
     const body = res.body as { id?: unknown; status?: unknown; amount?: unknown } | null;
-    return { refundId: String(body?.id ?? ''), status: String(body?.status ?? 'unknown'), amount: Number(body?.amount ?? input.amount ?? 0) };
+    return {
+      refundId: String(body?.id ?? ''),
+      status: String(body?.status ?? 'unknown'),
+      amount: Number(body?.amount ?? input.amount ?? 0),
+    };
   },
   local(input) {
     return { refundId: 're_local', status: 'succeeded', amount: input.amount ?? 0, local: true };
   },
   describe(input, settings) {
-    const amount = input.amount === undefined ? 'the whole charge' : `${(input.amount / 100).toFixed(2)} ${(input.currency ?? '').toUpperCase()}`.trim();
+    const amount =
+      input.amount === undefined
+        ? 'the whole charge'
+        : `${(input.amount / 100).toFixed(2)} ${(input.currency ?? '').toUpperCase()}`.trim();
     return {
-      tool: 'stripe.refund', method: 'POST', host: cardHost(settings),
-      fields: [field('charge', input.charge), field('amount', amount), ...(input.reason ? [field('reason', input.reason)] : [])],
+      tool: 'stripe.refund',
+      method: 'POST',
+      host: cardHost(settings),
+      fields: [
+        field('charge', input.charge),
+        field('amount', amount),
+        ...(input.reason ? [field('reason', input.reason)] : []),
+      ],
     };
   },
 };

@@ -36,12 +36,17 @@ const ticketChanges = {
   priority: z.enum(PRIORITIES).optional(),
   tags: z.array(z.string().min(1).max(80)).max(50).optional(),
 };
-const updateInput = z.object({
-  ticketId,
-  ...ticketChanges,
-  /** The ticket's current values, when the flow read them: the card shows old → new. */
-  previous: z.object(ticketChanges).optional(),
-}).refine((i) => i.status !== undefined || i.priority !== undefined || i.tags !== undefined, 'set at least one of status, priority, tags');
+const updateInput = z
+  .object({
+    ticketId,
+    ...ticketChanges,
+    /** The ticket's current values, when the flow read them: the card shows old → new. */
+    previous: z.object(ticketChanges).optional(),
+  })
+  .refine(
+    (i) => i.status !== undefined || i.priority !== undefined || i.tags !== undefined,
+    'set at least one of status, priority, tags',
+  );
 
 const ticketOutput = z.object({
   ticketId: z.string(),
@@ -67,11 +72,21 @@ function ticketPath(id: string | number): string {
 /** Newest comments a retry reads; a reply lost in transit is among the newest. Zendesk's page limit is 100. */
 const RECENT_COMMENTS = 100;
 
-interface ZendeskComment { id?: unknown; author_id?: unknown; body?: unknown; plain_body?: unknown; public?: unknown }
+interface ZendeskComment {
+  id?: unknown;
+  author_id?: unknown;
+  body?: unknown;
+  plain_body?: unknown;
+  public?: unknown;
+}
 
 /** Zendesk keeps a comment's text but may change line endings and trailing space. */
 function sameText(a: string, b: string): boolean {
-  const norm = (s: string) => s.replace(/\r\n?/g, '\n').replace(/[ \t]+$/gm, '').trim();
+  const norm = (s: string) =>
+    s
+      .replace(/\r\n?/g, '\n')
+      .replace(/[ \t]+$/gm, '')
+      .trim();
   return norm(a) === norm(b);
 }
 
@@ -85,8 +100,12 @@ async function findOurComment(input: ReplyInput, ctx: ToolContext): Promise<Zend
   const res = await ctx.http.request({ method: 'GET', url: apiUrl(ctx.settings, path), headers });
   const comments = (res.body as { comments?: ZendeskComment[] } | null)?.comments ?? [];
   const isPublic = input.public ?? true;
-  return comments.find((c) => c.author_id === myId && c.public === isPublic
-    && typeof c.body === 'string' && sameText(c.body, input.body)) ?? null;
+  return (
+    comments.find(
+      (c) =>
+        c.author_id === myId && c.public === isPublic && typeof c.body === 'string' && sameText(c.body, input.body),
+    ) ?? null
+  );
 }
 
 /** The id of the Comment event in the audit Zendesk returns with an update. */
@@ -102,7 +121,9 @@ function ticketFrom(id: string | number, res: HttpResponse): TicketOutput {
   return {
     ticketId: String(ticket.id ?? id),
     ...(typeof ticket.status === 'string' ? { status: ticket.status } : {}),
-    ...(typeof ticket.priority === 'string' || ticket.priority === null ? { priority: ticket.priority as string | null } : {}),
+    ...(typeof ticket.priority === 'string' || ticket.priority === null
+      ? { priority: ticket.priority as string | null }
+      : {}),
     ...(Array.isArray(ticket.tags) ? { tags: ticket.tags.map(String) } : {}),
   };
 }
@@ -128,7 +149,11 @@ export const zendeskReply: ToolDefinition<ReplyInput, TicketOutput> = {
   async reconcile(input, ctx) {
     const found = await findOurComment(input, ctx);
     if (!found) return null;
-    return { ticketId: String(input.ticketId), ...(found.id !== undefined ? { commentId: String(found.id) } : {}), reconciled: true };
+    return {
+      ticketId: String(input.ticketId),
+      ...(found.id !== undefined ? { commentId: String(found.id) } : {}),
+      reconciled: true,
+    };
   },
   local(input) {
     return { ticketId: String(input.ticketId), local: true };
@@ -138,7 +163,10 @@ export const zendeskReply: ToolDefinition<ReplyInput, TicketOutput> = {
       tool: 'zendesk.reply',
       method: 'PUT',
       host: cardHost(settings),
-      fields: [field('ticket', String(input.ticketId)), field(input.public === false ? 'internal note' : 'public reply', input.body)],
+      fields: [
+        field('ticket', String(input.ticketId)),
+        field(input.public === false ? 'internal note' : 'public reply', input.body),
+      ],
     };
   },
 };
@@ -163,7 +191,13 @@ export const zendeskUpdate: ToolDefinition<UpdateInput, TicketOutput> = {
   },
   local(input) {
     const { status, priority, tags } = input;
-    return { ticketId: String(input.ticketId), ...(status ? { status } : {}), ...(priority ? { priority } : {}), ...(tags ? { tags } : {}), local: true };
+    return {
+      ticketId: String(input.ticketId),
+      ...(status ? { status } : {}),
+      ...(priority ? { priority } : {}),
+      ...(tags ? { tags } : {}),
+      local: true,
+    };
   },
   describe(input, settings) {
     const { status, priority, tags } = input;

@@ -12,22 +12,28 @@ export function verifyHmacRequest(req: WebhookRequest, source: SourceSettings): 
   const scheme = source.hmac;
   if (!scheme) return refuse(401, 'the hmac preset needs WEBHOOK_<SOURCE>_HEADER');
   const signature = header(req, scheme.header);
-  if (!signature || !signature.startsWith(scheme.prefix)) return refuse(401, `no ${scheme.header} header starting with "${scheme.prefix}"`);
+  if (!signature || !signature.startsWith(scheme.prefix))
+    return refuse(401, `no ${scheme.header} header starting with "${scheme.prefix}"`);
   const parts: (string | Buffer)[] = [req.rawBody];
   if (scheme.signed === 'timestamp-body') {
     const timestamp = scheme.timestampHeader ? header(req, scheme.timestampHeader) : null;
-    if (!timestamp || !/^\d{1,12}$/.test(timestamp)) return refuse(401, `no ${scheme.timestampHeader ?? 'timestamp'} header in seconds`);
-    if (Math.abs(req.nowMs / 1000 - Number(timestamp)) > scheme.toleranceSec) return refuse(401, `the timestamp is outside ±${scheme.toleranceSec} s`);
+    if (!timestamp || !/^\d{1,12}$/.test(timestamp))
+      return refuse(401, `no ${scheme.timestampHeader ?? 'timestamp'} header in seconds`);
+    if (Math.abs(req.nowMs / 1000 - Number(timestamp)) > scheme.toleranceSec)
+      return refuse(401, `the timestamp is outside ±${scheme.toleranceSec} s`);
     parts.unshift(timestamp, scheme.separator);
   }
   const received = signature.slice(scheme.prefix.length);
   const normalised = scheme.encoding === 'hex' ? received.toLowerCase() : received;
-  if (!anySecretMatches(source.secrets, normalised, (secret) => digest(scheme.algorithm, secret, parts, scheme.encoding))) {
+  if (
+    !anySecretMatches(source.secrets, normalised, (secret) => digest(scheme.algorithm, secret, parts, scheme.encoding))
+  ) {
     return refuse(401, `${scheme.header} does not match with any configured secret`);
   }
   const json = parseJson(req.rawBody);
   if (!json.ok) return json;
   const key = (scheme.idHeader ? header(req, scheme.idHeader) : null) ?? sha256Hex(...parts);
-  const event = (scheme.eventHeader ? header(req, scheme.eventHeader) : null) ?? stringField(json.value, 'type') ?? 'webhook';
+  const event =
+    (scheme.eventHeader ? header(req, scheme.eventHeader) : null) ?? stringField(json.value, 'type') ?? 'webhook';
   return { ok: true, deliveries: [{ key, event, payload: json.value }], replayKey: sha256Hex(...parts) };
 }

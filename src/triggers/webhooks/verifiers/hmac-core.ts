@@ -7,7 +7,12 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 
 export type Algorithm = 'sha1' | 'sha256' | 'sha512';
 
-export function digest(algorithm: Algorithm, key: string | Buffer, parts: (string | Buffer)[], encoding: 'hex' | 'base64'): string {
+export function digest(
+  algorithm: Algorithm,
+  key: string | Buffer,
+  parts: (string | Buffer)[],
+  encoding: 'hex' | 'base64',
+): string {
   const mac = createHmac(algorithm, key);
   for (const part of parts) mac.update(part);
   return mac.digest(encoding);
@@ -21,7 +26,11 @@ export function isSameSecret(expected: string, received: string): boolean {
 }
 
 /** Whether any secret's digest matches `received` (rotation: every listed secret verifies). */
-export function anySecretMatches(secrets: readonly string[], received: string, sign: (secret: string) => string): boolean {
+export function anySecretMatches(
+  secrets: readonly string[],
+  received: string,
+  sign: (secret: string) => string,
+): boolean {
   let isMatch = false;
   // Every secret is tried, so the time taken does not tell which one matched.
   for (const secret of secrets) if (isSameSecret(sign(secret), received)) isMatch = true;

@@ -25,14 +25,19 @@ export async function verifyGithubRequest(req: WebhookRequest, source: SourceSet
   const body = req.rawBody.toString('utf8');
   let isValid = false;
   // Every secret is tried (rotation); the library compares in constant time after a length check.
-  for (const secret of source.secrets) if (body.length > 0 && await verifyGithub(secret, body, signature)) isValid = true;
+  for (const secret of source.secrets)
+    if (body.length > 0 && (await verifyGithub(secret, body, signature))) isValid = true;
   if (!isValid) return refuse(401, 'X-Hub-Signature-256 does not match the body with any configured secret');
   const json = parseJson(req.rawBody);
   if (!json.ok) return json;
   const event = header(req, 'x-github-event') ?? 'unknown';
   const action = stringField(json.value, 'action');
   const key = header(req, 'x-github-delivery') ?? sha256Hex(req.rawBody);
-  return { ok: true, deliveries: [{ key, event: action ? `${event}.${action}` : event, payload: json.value }], replayKey: sha256Hex(req.rawBody) };
+  return {
+    ok: true,
+    deliveries: [{ key, event: action ? `${event}.${action}` : event, payload: json.value }],
+    replayKey: sha256Hex(req.rawBody),
+  };
 }
 
 export function verifyJiraRequest(req: WebhookRequest, source: SourceSettings): Parsed {
@@ -51,7 +56,11 @@ export function verifyIntercomRequest(req: WebhookRequest, source: SourceSetting
   const json = parseJson(req.rawBody);
   if (!json.ok) return json;
   const key = stringField(json.value, 'id') ?? sha256Hex(req.rawBody);
-  return { ok: true, deliveries: [{ key, event: stringField(json.value, 'topic') ?? 'unknown', payload: json.value }], replayKey: sha256Hex(req.rawBody) };
+  return {
+    ok: true,
+    deliveries: [{ key, event: stringField(json.value, 'topic') ?? 'unknown', payload: json.value }],
+    replayKey: sha256Hex(req.rawBody),
+  };
 }
 
 /** `X-Hub-Signature: <algorithm>=<hex>`; another algorithm than the provider's is refused, never downgraded. */
@@ -61,6 +70,10 @@ function hubSignature(req: WebhookRequest, source: SourceSettings, algorithm: 's
   const prefix = `${algorithm}=`;
   if (!signature.startsWith(prefix)) return refuse(401, `X-Hub-Signature must start with ${prefix}`);
   const received = signature.slice(prefix.length).toLowerCase();
-  const isMatch = anySecretMatches(source.secrets, received, (secret) => digest(algorithm, secret, [req.rawBody], 'hex'));
-  return isMatch ? { ok: true as const } : refuse(401, 'X-Hub-Signature does not match the body with any configured secret');
+  const isMatch = anySecretMatches(source.secrets, received, (secret) =>
+    digest(algorithm, secret, [req.rawBody], 'hex'),
+  );
+  return isMatch
+    ? { ok: true as const }
+    : refuse(401, 'X-Hub-Signature does not match the body with any configured secret');
 }

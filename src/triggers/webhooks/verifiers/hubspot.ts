@@ -23,16 +23,36 @@ export const HUBSPOT_WINDOW_MS = 5 * 60_000;
 const MAX_EVENTS = 100;
 /** The escapes HubSpot decodes before signing; every other escape stays as sent. */
 const DECODED: Readonly<Record<string, string>> = {
-  '%3A': ':', '%2F': '/', '%3F': '?', '%40': '@', '%21': '!', '%24': '$', '%27': "'", '%28': '(', '%29': ')', '%2A': '*', '%2C': ',', '%3B': ';',
+  '%3A': ':',
+  '%2F': '/',
+  '%3F': '?',
+  '%40': '@',
+  '%21': '!',
+  '%24': '$',
+  '%27': "'",
+  '%28': '(',
+  '%29': ')',
+  '%2A': '*',
+  '%2C': ',',
+  '%3B': ';',
 };
 
 /** The URI HubSpot signs for a request to `pathAndQuery` under `publicUrl`. */
 export function hubspotSignedUri(publicUrl: string, pathAndQuery: string): string {
-  return `${publicUrl.replace(/\/+$/, '')}${pathAndQuery}`.replace(/%(3A|2F|3F|40|21|24|27|28|29|2A|2C|3B)/gi, (m) => DECODED[m.toUpperCase()]!);
+  return `${publicUrl.replace(/\/+$/, '')}${pathAndQuery}`.replace(
+    /%(3A|2F|3F|40|21|24|27|28|29|2A|2C|3B)/gi,
+    (m) => DECODED[m.toUpperCase()]!,
+  );
 }
 
 /** The v3 signature of a request (what HubSpot computes, and what our `npm run webhook` sends). */
-export function hubspotSignature(secret: string, method: string, uri: string, rawBody: Buffer, timestamp: string): string {
+export function hubspotSignature(
+  secret: string,
+  method: string,
+  uri: string,
+  rawBody: Buffer,
+  timestamp: string,
+): string {
   return digest('sha256', secret, [method, uri, rawBody, timestamp], 'base64');
 }
 
@@ -43,13 +63,19 @@ export function verifyHubspotRequest(req: WebhookRequest, source: SourceSettings
   // Digits only: a NaN timestamp must not skip the age check (the official helper's gap).
   if (!/^\d{1,16}$/.test(timestamp)) return refuse(401, 'X-HubSpot-Request-Timestamp is not a number of milliseconds');
   const ageMs = req.nowMs - Number(timestamp);
-  if (ageMs > HUBSPOT_WINDOW_MS || ageMs < -HUBSPOT_WINDOW_MS) return refuse(401, `X-HubSpot-Request-Timestamp is ${Math.round(ageMs / 1000)} s from now (allowed ±300 s)`);
+  if (ageMs > HUBSPOT_WINDOW_MS || ageMs < -HUBSPOT_WINDOW_MS)
+    return refuse(401, `X-HubSpot-Request-Timestamp is ${Math.round(ageMs / 1000)} s from now (allowed ±300 s)`);
   if (!publicUrl) return refuse(401, 'HubSpot v3 signs the public URL; set SIGNOFF_PUBLIC_URL');
   const uri = hubspotSignedUri(publicUrl, req.pathAndQuery);
-  const isMatch = anySecretMatches(source.secrets, signature, (secret) => hubspotSignature(secret, req.method, uri, req.rawBody, timestamp));
+  const isMatch = anySecretMatches(source.secrets, signature, (secret) =>
+    hubspotSignature(secret, req.method, uri, req.rawBody, timestamp),
+  );
   if (!isMatch) {
-    return refuse(401, `HubSpot v3 signature does not verify for ${req.method} ${uri}: SIGNOFF_PUBLIC_URL must be the exact public `
-      + 'base URL HubSpot posts to (behind a TLS-terminating proxy, the https address, not the internal one), and the secret the app\'s client secret');
+    return refuse(
+      401,
+      `HubSpot v3 signature does not verify for ${req.method} ${uri}: SIGNOFF_PUBLIC_URL must be the exact public ` +
+        "base URL HubSpot posts to (behind a TLS-terminating proxy, the https address, not the internal one), and the secret the app's client secret",
+    );
   }
   return parseEvents(req.rawBody);
 }
@@ -63,10 +89,17 @@ function parseEvents(rawBody: Buffer): Parsed {
   const deliveries: Delivery[] = [];
   for (const event of json.value as Record<string, unknown>[]) {
     const { subscriptionId, eventId, occurredAt, subscriptionType } = event ?? {};
-    if (![subscriptionId, eventId, occurredAt].every((v) => typeof v === 'number' || typeof v === 'string') || typeof subscriptionType !== 'string') {
+    if (
+      ![subscriptionId, eventId, occurredAt].every((v) => typeof v === 'number' || typeof v === 'string') ||
+      typeof subscriptionType !== 'string'
+    ) {
       return refuse(400, 'a HubSpot event needs subscriptionId, eventId, occurredAt and subscriptionType');
     }
-    deliveries.push({ key: `${String(subscriptionId)}:${String(eventId)}:${String(occurredAt)}`, event: subscriptionType, payload: event });
+    deliveries.push({
+      key: `${String(subscriptionId)}:${String(eventId)}:${String(occurredAt)}`,
+      event: subscriptionType,
+      payload: event,
+    });
   }
   return { ok: true, deliveries };
 }

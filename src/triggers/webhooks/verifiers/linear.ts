@@ -22,7 +22,8 @@ export function verifyLinearRequest(req: WebhookRequest, source: SourceSettings)
     } catch (err) {
       // The SDK checks the HMAC first, then parses the body for its timestamp: a SyntaxError means a genuine, unreadable body.
       if (err instanceof SyntaxError) isUnreadable = true;
-      else if (err instanceof Error && /timestamp/i.test(err.message)) reason = `Linear ${err.message.toLowerCase()} (webhookTimestamp must be within 60 s)`;
+      else if (err instanceof Error && /timestamp/i.test(err.message))
+        reason = `Linear ${err.message.toLowerCase()} (webhookTimestamp must be within 60 s)`;
     }
   }
   if (isUnreadable && !isValid) return refuse(400, 'the body is not valid JSON');

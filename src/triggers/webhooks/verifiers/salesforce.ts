@@ -17,33 +17,42 @@ import { refuse, type Delivery, type Parsed, type SourceSettings, type WebhookRe
 const ENTITIES: Readonly<Record<string, string>> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
 
 /** What Salesforce expects back for a message it may stop resending. */
-export const SALESFORCE_ACK = '<?xml version="1.0" encoding="UTF-8"?>'
-  + '<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"><soapenv:Body>'
-  + '<notificationsResponse xmlns="http://soap.sforce.com/2005/09/outbound"><Ack>true</Ack></notificationsResponse>'
-  + '</soapenv:Body></soapenv:Envelope>';
+export const SALESFORCE_ACK =
+  '<?xml version="1.0" encoding="UTF-8"?>' +
+  '<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"><soapenv:Body>' +
+  '<notificationsResponse xmlns="http://soap.sforce.com/2005/09/outbound"><Ack>true</Ack></notificationsResponse>' +
+  '</soapenv:Body></soapenv:Envelope>';
 
 /** A SOAP 1.1 fault (sent with HTTP 500, as SOAP 1.1 requires); the text names no internals. */
 export function salesforceFault(text: string): string {
-  return '<?xml version="1.0" encoding="UTF-8"?>'
-    + '<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"><soapenv:Body><soapenv:Fault>'
-    + `<faultcode>soapenv:Client</faultcode><faultstring>${escapeXml(text)}</faultstring>`
-    + '</soapenv:Fault></soapenv:Body></soapenv:Envelope>';
+  return (
+    '<?xml version="1.0" encoding="UTF-8"?>' +
+    '<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"><soapenv:Body><soapenv:Fault>' +
+    `<faultcode>soapenv:Client</faultcode><faultstring>${escapeXml(text)}</faultstring>` +
+    '</soapenv:Fault></soapenv:Body></soapenv:Envelope>'
+  );
 }
 
 export function verifySalesforceRequest(req: WebhookRequest, source: SourceSettings): Parsed {
   const xml = req.rawBody.toString('utf8');
   if (/<!DOCTYPE|<!ENTITY/i.test(xml)) return refuse(400, 'a Salesforce message has no DTD');
   const orgId = firstText(xml, 'OrganizationId');
-  if (!orgId || !source.orgId || !isSameOrg(orgId, source.orgId)) return refuse(403, 'OrganizationId does not match WEBHOOK_<SOURCE>_ORG_ID');
+  if (!orgId || !source.orgId || !isSameOrg(orgId, source.orgId))
+    return refuse(403, 'OrganizationId does not match WEBHOOK_<SOURCE>_ORG_ID');
   const deliveries: Delivery[] = [];
   for (const body of elements(xml, 'Notification')) {
     const id = firstText(body, 'Id');
     const sObject = /<(?:[\w-]+:)?sObject\b([^>]*)>([\s\S]*?)<\/(?:[\w-]+:)?sObject>/.exec(body);
     if (!id || !sObject) return refuse(400, 'a Salesforce Notification needs an Id and an sObject');
     const type = /xsi:type="(?:[\w-]+:)?(\w+)"/.exec(sObject[1]!)?.[1] ?? 'sobject';
-    deliveries.push({ key: id, event: type.toLowerCase(), payload: { organizationId: orgId, notificationId: id, type, fields: fieldsOf(sObject[2]!) } });
+    deliveries.push({
+      key: id,
+      event: type.toLowerCase(),
+      payload: { organizationId: orgId, notificationId: id, type, fields: fieldsOf(sObject[2]!) },
+    });
   }
-  if (deliveries.length === 0 || deliveries.length > 100) return refuse(400, 'a Salesforce message holds 1 to 100 Notifications');
+  if (deliveries.length === 0 || deliveries.length > 100)
+    return refuse(400, 'a Salesforce message holds 1 to 100 Notifications');
   return { ok: true, deliveries };
 }
 
@@ -66,7 +75,8 @@ function firstText(xml: string, name: string): string | null {
 /** The sObject's fields, prefix-free: `<sf:Email>a@b</sf:Email>` → `{ Email: 'a@b' }`. */
 function fieldsOf(xml: string): Record<string, string> {
   const fields: Record<string, string> = {};
-  for (const m of xml.matchAll(/<(?:[\w-]+:)?(\w+)\b[^>]*>([^<]*)<\/(?:[\w-]+:)?\1>/g)) fields[m[1]!] = decodeXml(m[2]!);
+  for (const m of xml.matchAll(/<(?:[\w-]+:)?(\w+)\b[^>]*>([^<]*)<\/(?:[\w-]+:)?\1>/g))
+    fields[m[1]!] = decodeXml(m[2]!);
   return fields;
 }
 

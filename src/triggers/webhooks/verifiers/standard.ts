@@ -14,20 +14,29 @@ export function verifyStandardRequest(req: WebhookRequest, source: SourceSetting
   const id = header(req, 'webhook-id');
   const timestamp = header(req, 'webhook-timestamp');
   const signature = header(req, 'webhook-signature');
-  if (!id || !timestamp || !signature) return refuse(401, 'no webhook-id, webhook-timestamp or webhook-signature header');
+  if (!id || !timestamp || !signature)
+    return refuse(401, 'no webhook-id, webhook-timestamp or webhook-signature header');
   let reason = 'webhook-signature does not match with any configured secret';
   let isValid = false;
   for (const secret of source.secrets) {
     try {
       // Verify on the raw bytes; we parse ourselves, so bad JSON after a good signature is a 400, not a 401.
-      new Webhook(secret).verify(req.rawBody, { 'webhook-id': id, 'webhook-timestamp': timestamp, 'webhook-signature': signature }, { jsonParse: false });
+      new Webhook(secret).verify(
+        req.rawBody,
+        { 'webhook-id': id, 'webhook-timestamp': timestamp, 'webhook-signature': signature },
+        { jsonParse: false },
+      );
       isValid = true;
     } catch (err) {
-      if (err instanceof WebhookVerificationError && /timestamp/i.test(err.message)) reason = `webhook-timestamp refused: ${err.message}`;
+      if (err instanceof WebhookVerificationError && /timestamp/i.test(err.message))
+        reason = `webhook-timestamp refused: ${err.message}`;
     }
   }
   if (!isValid) return refuse(401, reason);
   const json = parseJson(req.rawBody);
   if (!json.ok) return json;
-  return { ok: true, deliveries: [{ key: id, event: stringField(json.value, 'type') ?? 'unknown', payload: json.value }] };
+  return {
+    ok: true,
+    deliveries: [{ key: id, event: stringField(json.value, 'type') ?? 'unknown', payload: json.value }],
+  };
 }

@@ -17,7 +17,8 @@ export function verifyStripeRequest(req: WebhookRequest, source: SourceSettings)
   const signature = header(req, 'stripe-signature');
   if (!signature) return refuse(401, 'no Stripe-Signature header');
   const t = /(?:^|,)t=(\d{1,12})(?:,|$)/.exec(signature)?.[1];
-  if (t && Number(t) * 1000 - req.nowMs > STRIPE_TOLERANCE_SEC * 1000) return refuse(401, 'Stripe-Signature timestamp is in the future');
+  if (t && Number(t) * 1000 - req.nowMs > STRIPE_TOLERANCE_SEC * 1000)
+    return refuse(401, 'Stripe-Signature timestamp is in the future');
   let reason = 'Stripe-Signature does not match the body with any configured secret';
   let isValid = false;
   for (const secret of source.secrets) {
@@ -27,7 +28,8 @@ export function verifyStripeRequest(req: WebhookRequest, source: SourceSettings)
     } catch (err) {
       // The signature held and the event did not parse: the body is the problem, parsed below.
       if (err instanceof SyntaxError) isValid = true;
-      else if (err instanceof Error && /tolerance/i.test(err.message)) reason = 'Stripe-Signature timestamp is older than 300 s';
+      else if (err instanceof Error && /tolerance/i.test(err.message))
+        reason = 'Stripe-Signature timestamp is older than 300 s';
     }
   }
   if (!isValid) return refuse(401, reason);
@@ -35,5 +37,8 @@ export function verifyStripeRequest(req: WebhookRequest, source: SourceSettings)
   if (!json.ok) return json;
   const id = stringField(json.value, 'id');
   if (!id) return refuse(400, 'a Stripe event needs an id');
-  return { ok: true, deliveries: [{ key: id, event: stringField(json.value, 'type') ?? 'unknown', payload: json.value }] };
+  return {
+    ok: true,
+    deliveries: [{ key: id, event: stringField(json.value, 'type') ?? 'unknown', payload: json.value }],
+  };
 }

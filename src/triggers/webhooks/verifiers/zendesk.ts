@@ -19,13 +19,21 @@ export function verifyZendeskRequest(req: WebhookRequest, source: SourceSettings
   const timestamp = header(req, 'x-zendesk-webhook-signature-timestamp');
   if (!signature || !timestamp) return refuse(401, 'no X-Zendesk-Webhook-Signature or -Signature-Timestamp header');
   const at = Date.parse(timestamp);
-  if (Number.isFinite(at) && at - req.nowMs > FUTURE_SKEW_MS) return refuse(401, 'X-Zendesk-Webhook-Signature-Timestamp is in the future');
-  const isMatch = anySecretMatches(source.secrets, signature, (secret) => digest('sha256', secret, [timestamp, req.rawBody], 'base64'));
-  if (!isMatch) return refuse(401, 'X-Zendesk-Webhook-Signature does not match timestamp + body with any configured secret');
+  if (Number.isFinite(at) && at - req.nowMs > FUTURE_SKEW_MS)
+    return refuse(401, 'X-Zendesk-Webhook-Signature-Timestamp is in the future');
+  const isMatch = anySecretMatches(source.secrets, signature, (secret) =>
+    digest('sha256', secret, [timestamp, req.rawBody], 'base64'),
+  );
+  if (!isMatch)
+    return refuse(401, 'X-Zendesk-Webhook-Signature does not match timestamp + body with any configured secret');
   const json = parseJson(req.rawBody);
   if (!json.ok) return json;
   const key = header(req, 'x-zendesk-webhook-invocation-id') ?? sha256Hex(timestamp, req.rawBody);
   // Event webhooks say `zen:event-type:ticket.created`; trigger webhooks carry whatever JSON the trigger builds.
   const type = stringField(json.value, 'type') ?? 'webhook';
-  return { ok: true, deliveries: [{ key, event: type.replace(/^zen:event-type:/, ''), payload: json.value }], replayKey: sha256Hex(timestamp, req.rawBody) };
+  return {
+    ok: true,
+    deliveries: [{ key, event: type.replace(/^zen:event-type:/, ''), payload: json.value }],
+    replayKey: sha256Hex(timestamp, req.rawBody),
+  };
 }

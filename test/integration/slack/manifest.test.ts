@@ -104,6 +104,16 @@ const SCOPES_OF: Record<string, string[]> = {
   'conversations.open': ['im:write'], // https://api.slack.com/methods/conversations.open
   'views.open': [], // https://api.slack.com/methods/views.open: no scope
   'auth.test': [], // https://api.slack.com/methods/auth.test: no scope
+  'files.getUploadURLExternal': ['files:write'], // https://api.slack.com/methods/files.getUploadURLExternal
+  'files.completeUploadExternal': ['files:write'], // https://api.slack.com/methods/files.completeUploadExternal
+};
+/**
+ * WebClient helpers that call several methods: `filesUploadV2` asks for an upload
+ * URL, posts the bytes there, then completes the upload (node_modules/@slack/web-api
+ * dist/WebClient.js `filesUploadV2`).
+ */
+const HELPER_METHODS: Record<string, string[]> = {
+  filesUploadV2: ['files.getUploadURLExternal', 'files.completeUploadExternal'],
 };
 /** Scopes a feature needs rather than a method: the slash command and the app_mention event. */
 const FEATURE_SCOPES = ['commands', 'app_mentions:read'];
@@ -117,11 +127,13 @@ function calledMethods(): string[] {
   const patterns = [
     /\.(?:call|apiCall|postOnce)\(\s*'([a-z]+(?:\.[a-zA-Z]+)+)'/g,
     /\bclient\.([a-z]+)\.([a-zA-Z]+)\(/g,
+    /\bclient\.([a-zA-Z0-9]+)\(/g,
   ];
   for (const file of readdirSync(dir).filter((f) => f.endsWith('.ts'))) {
     const source = readFileSync(join(dir, file), 'utf8');
     for (const m of source.matchAll(patterns[0]!)) found.add(m[1]!);
     for (const m of source.matchAll(patterns[1]!)) found.add(`${m[1]}.${m[2]}`);
+    for (const m of source.matchAll(patterns[2]!)) for (const method of HELPER_METHODS[m[1]!] ?? []) found.add(method);
   }
   return [...found];
 }

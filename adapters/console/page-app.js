@@ -7,15 +7,10 @@
 const $ = (id) => document.getElementById(id);
 
 const state = {
-  tenant: '',
-  people: [],
-  channels: [],
-  messages: new Map(),
+  tenant: '', people: [], channels: [], messages: new Map(),
   person: localStorage.getItem('signoff.person') || 'alice',
   channel: localStorage.getItem('signoff.channel') || 'general',
-  ephemerals: [],
-  busyCards: new Set(),
-  unread: new Set(),
+  ephemerals: [], busyCards: new Set(), unread: new Set(),
 };
 let nextEphemeralId = 1;
 
@@ -26,10 +21,7 @@ function deliveryId() {
 
 /** GET when `body` is undefined, else POST JSON; throws the server's `error` sentence. */
 async function api(path, body) {
-  const init =
-    body === undefined
-      ? {}
-      : { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) };
+  const init = body === undefined ? {} : { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) };
   const res = await fetch(path, init);
   const data = await res.json().catch(() => null);
   if (res.ok) return data;
@@ -40,13 +32,7 @@ async function api(path, body) {
 const localNotice = (text) => ({ parts: [{ kind: 'text', text }], quote: null });
 
 function addEphemeral(entry) {
-  state.ephemerals.push({
-    id: nextEphemeralId++,
-    at: Date.now(),
-    person: state.person,
-    channel: state.channel,
-    ...entry,
-  });
+  state.ephemerals.push({ id: nextEphemeralId++, at: Date.now(), person: state.person, channel: state.channel, ...entry });
   renderMessages();
 }
 
@@ -68,31 +54,13 @@ function visibleChannels() {
 }
 
 function renderSidebar() {
-  const entry = (c) =>
-    el(
-      'li',
-      {},
-      el(
-        'button',
-        {
-          type: 'button',
-          testid: `channel-${c.id}`,
-          class: [c.id === state.channel ? 'active' : '', state.unread.has(c.id) ? 'unread' : ''].join(' ').trim(),
-          onclick: () => selectChannel(c.id),
-        },
-        c.dmOf === null ? `# ${c.id}` : `${c.id} (you)`,
-      ),
-    );
-  $('channels').replaceChildren(
-    ...visibleChannels()
-      .filter((c) => c.dmOf === null)
-      .map(entry),
-  );
-  $('dms').replaceChildren(
-    ...visibleChannels()
-      .filter((c) => c.dmOf !== null)
-      .map(entry),
-  );
+  const entry = (c) => el('li', {}, el('button', {
+    type: 'button', testid: `channel-${c.id}`,
+    class: [c.id === state.channel ? 'active' : '', state.unread.has(c.id) ? 'unread' : ''].join(' ').trim(),
+    onclick: () => selectChannel(c.id),
+  }, c.dmOf === null ? `# ${c.id}` : `${c.id} (you)`));
+  $('channels').replaceChildren(...visibleChannels().filter((c) => c.dmOf === null).map(entry));
+  $('dms').replaceChildren(...visibleChannels().filter((c) => c.dmOf !== null).map(entry));
 }
 
 function renderTopbar() {
@@ -102,8 +70,7 @@ function renderTopbar() {
   const me = state.people.find((p) => p.id === state.person);
   $('groups').textContent = me && me.groups.length > 0 ? `groups: ${me.groups.join(', ')}` : 'no groups';
   const channel = state.channels.find((c) => c.id === state.channel);
-  $('channel-name').textContent =
-    channel && channel.dmOf !== null ? `Direct messages: ${channel.id}` : `# ${state.channel}`;
+  $('channel-name').textContent = channel && channel.dmOf !== null ? `Direct messages: ${channel.id}` : `# ${state.channel}`;
 }
 
 function contentNode(message) {
@@ -112,13 +79,9 @@ function contentNode(message) {
 }
 
 function messageItem(message, inChannel) {
-  const replies = inChannel
-    .filter((r) => r.parentId === message.id)
+  const replies = inChannel.filter((r) => r.parentId === message.id)
     .map((r) => el('div', { testid: 'thread-reply' }, messageNode(r, contentNode(r))));
-  const node = messageNode(message, [
-    contentNode(message),
-    replies.length > 0 ? el('div', { class: 'thread' }, replies) : null,
-  ]);
+  const node = messageNode(message, [contentNode(message), replies.length > 0 ? el('div', { class: 'thread' }, replies) : null]);
   return { at: Date.parse(message.createdAt), node };
 }
 
@@ -126,8 +89,7 @@ function messageItem(message, inChannel) {
 function renderMessages() {
   const list = $('messages');
   const isAtBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
-  const inChannel = [...state.messages.values()]
-    .filter((m) => m.channel === state.channel)
+  const inChannel = [...state.messages.values()].filter((m) => m.channel === state.channel)
     .sort((a, b) => Number(a.id) - Number(b.id));
   const items = inChannel.filter((m) => m.parentId === null).map((m) => messageItem(m, inChannel));
   for (const entry of state.ephemerals) {
@@ -176,17 +138,10 @@ async function clickAction(message, action) {
   state.busyCards.add(message.id);
   renderMessages();
   try {
-    showReply(
-      await api('/api/action', {
-        user: state.person,
-        channel: message.channel,
-        messageRef: message.ref,
-        reviewRef: message.card.reviewRef,
-        action,
-        version: message.card.version,
-        deliveryId: deliveryId(),
-      }),
-    );
+    showReply(await api('/api/action', {
+      user: state.person, channel: message.channel, messageRef: message.ref, reviewRef: message.card.reviewRef,
+      action, version: message.card.version, deliveryId: deliveryId(),
+    }));
   } catch (err) {
     addEphemeral({ notice: localNotice(err.message), isError: true });
   } finally {
@@ -201,16 +156,10 @@ async function sendCommand(event) {
   const typed = composer.value.trim();
   if (typed === '') return;
   const match = /^\/signoff(?:\s+([\s\S]*))?$/i.exec(typed);
-  if (!match)
-    return addEphemeral({ echo: typed, notice: localNotice('Commands start with /signoff. Try /signoff help.') });
+  if (!match) return addEphemeral({ echo: typed, notice: localNotice('Commands start with /signoff. Try /signoff help.') });
   $('send').disabled = true;
   try {
-    const data = await api('/api/command', {
-      user: state.person,
-      channel: state.channel,
-      text: match[1] || '',
-      deliveryId: deliveryId(),
-    });
+    const data = await api('/api/command', { user: state.person, channel: state.channel, text: match[1] || '', deliveryId: deliveryId() });
     composer.value = '';
     // A channel reply arrives as a message on the live stream; an ephemeral one only here.
     if (data.reply.visibility === 'ephemeral') addEphemeral({ echo: typed, notice: data.notice });
@@ -224,20 +173,11 @@ async function sendCommand(event) {
 }
 
 function editorFieldNode(field) {
-  const attrs = {
-    id: `editor-${field.name}`,
-    name: field.name,
-    testid: `editor-field-${field.name}`,
-    maxlength: field.maxChars,
-  };
+  const attrs = { id: `editor-${field.name}`, name: field.name, testid: `editor-field-${field.name}`, maxlength: field.maxChars };
   const input = field.isMultiline ? el('textarea', attrs) : el('input', { ...attrs, type: 'text' });
   input.value = field.value;
-  return el(
-    'div',
-    { class: 'editor-field', 'data-field': field.name },
-    el('label', { for: attrs.id }, field.label),
-    input,
-  );
+  return el('div', { class: 'editor-field', 'data-field': field.name },
+    el('label', { for: attrs.id }, field.label), input);
 }
 
 /** Puts each error under its field (or at the top when no field has that name). */
@@ -255,22 +195,12 @@ function openEditor(spec) {
   const dialog = $('editor');
   const label = { edit: 'Save', reject: 'Reject', delegate: 'Delegate' }[spec.purpose] || 'Submit';
   const submit = el('button', { type: 'submit', testid: 'editor-submit' }, label);
-  const form = el(
-    'form',
-    { novalidate: true },
+  const form = el('form', { novalidate: true },
     el('h2', {}, spec.title),
     spec.fields.map(editorFieldNode),
-    el(
-      'div',
-      { class: 'editor-buttons' },
-      el(
-        'button',
-        { type: 'button', class: 'cancel', testid: 'editor-cancel', onclick: () => dialog.close() },
-        'Cancel',
-      ),
-      submit,
-    ),
-  );
+    el('div', { class: 'editor-buttons' },
+      el('button', { type: 'button', class: 'cancel', testid: 'editor-cancel', onclick: () => dialog.close() }, 'Cancel'),
+      submit));
   form.addEventListener('submit', (event) => submitEditor(event, spec, form, submit));
   dialog.replaceChildren(form);
   dialog.showModal();
@@ -284,12 +214,7 @@ async function submitEditor(event, spec, form, submit) {
   submit.disabled = true;
   try {
     const data = await api('/api/submission', {
-      user: state.person,
-      purpose: spec.purpose,
-      reviewRef: spec.reviewRef,
-      version: spec.version,
-      fields,
-      deliveryId: deliveryId(),
+      user: state.person, purpose: spec.purpose, reviewRef: spec.reviewRef, version: spec.version, fields, deliveryId: deliveryId(),
     });
     if (data.reply.kind === 'errors') return showEditorErrors(form, data.reply.errors);
     $('editor').close();
@@ -306,11 +231,7 @@ const live = { isOpen: false, isDbUp: true };
 
 function setLive(isOpen) {
   live.isOpen = isOpen;
-  const [stateName, text] = !live.isOpen
-    ? ['closed', 'reconnecting…']
-    : live.isDbUp
-      ? ['open', 'live']
-      : ['db-down', 'database unreachable'];
+  const [stateName, text] = !live.isOpen ? ['closed', 'reconnecting…'] : live.isDbUp ? ['open', 'live'] : ['db-down', 'database unreachable'];
   $('live').dataset.state = stateName;
   $('live').textContent = text;
 }
@@ -348,8 +269,6 @@ function connectLive(retryMs = 1000) {
 
 $('composer-form').addEventListener('submit', sendCommand);
 $('person').addEventListener('change', (event) => selectPerson(event.target.value));
-loadState().catch((err) =>
-  addEphemeral({ notice: localNotice(`Could not load the chat: ${err.message}`), isError: true }),
-);
+loadState().catch((err) => addEphemeral({ notice: localNotice(`Could not load the chat: ${err.message}`), isError: true }));
 connectLive();
 watchDatabase();

@@ -54,6 +54,10 @@ async function post(path: string, body: Record<string, unknown>): Promise<{ stat
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ deliveryId: randomUUID(), ...body }),
+  }).catch((err: unknown) => {
+    // The bot went away: say how, with its last words, so a crash under a cut can be diagnosed.
+    const how = `exit ${bot!.child.exitCode ?? '-'} / signal ${bot!.child.signalCode ?? '-'}`;
+    throw new Error(`POST ${path} failed (${String(err)}); bot ${how}; its log ends:\n${bot!.log().slice(-3_000)}`);
   });
   return { status: res.status, body: await res.json() };
 }

@@ -5,6 +5,7 @@
  * structurally; main.ts's wiring checks they agree (src/ never imports adapters/).
  */
 import type { Db, Sql } from './client.ts';
+import { replayRecordedClicks } from './inbox.ts';
 
 const INTERACTION_SOURCE = 'discord:interaction';
 const CLICK_SOURCE = 'discord:click';
@@ -27,28 +28,13 @@ export async function finishDiscordClick(sql: Db, id: string): Promise<void> {
 }
 
 /** Decides clicks recorded over `olderThanMs` ago and never finished (their process died), each locked while `work` runs. */
-export async function replayDiscordClicks(
+export function replayDiscordClicks(
   sql: Sql,
   olderThanMs: number,
   limit: number,
   work: (payload: unknown) => Promise<void>,
 ): Promise<number> {
-  let n = 0;
-  for (; n < limit; n++) {
-    const isDone = await sql.begin(async (tx) => {
-      const [row] = await tx<{ key: string; payload: unknown }[]>`
-        SELECT key, payload FROM inbox
-        WHERE source = ${CLICK_SOURCE} AND payload IS NOT NULL AND done_at IS NULL
-          AND received_at < now() - ${olderThanMs} * interval '1 millisecond'
-        ORDER BY received_at LIMIT 1 FOR UPDATE SKIP LOCKED`;
-      if (!row) return false;
-      await work(row.payload);
-      await tx`UPDATE inbox SET done_at = now() WHERE source = ${CLICK_SOURCE} AND key = ${row.key}`;
-      return true;
-    });
-    if (!isDone) break;
-  }
-  return n;
+  return replayRecordedClicks(sql, CLICK_SOURCE, olderThanMs, limit, work);
 }
 
 export async function readDiscordPost(

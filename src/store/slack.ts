@@ -6,6 +6,7 @@
  * wiring is what checks they agree.
  */
 import type { Db, Sql } from './client.ts';
+import { replayRecordedClicks } from './inbox.ts';
 
 /** The inbox source of Events API deliveries. */
 const EVENT_SOURCE = 'slack:event';
@@ -128,28 +129,13 @@ export async function finishSlackClick(sql: Db, key: string): Promise<void> {
  * process died after the ack). Each is locked while `work` runs, so two
  * processes never replay the same click at once. Returns how many ran.
  */
-export async function replaySlackClicks(
+export function replaySlackClicks(
   sql: Sql,
   olderThanMs: number,
   limit: number,
   work: (payload: unknown) => Promise<void>,
 ): Promise<number> {
-  let n = 0;
-  for (; n < limit; n++) {
-    const isDone = await sql.begin(async (tx) => {
-      const [row] = await tx<{ key: string; payload: unknown }[]>`
-        SELECT key, payload FROM inbox
-        WHERE source = ${CLICK_SOURCE} AND payload IS NOT NULL AND done_at IS NULL
-          AND received_at < now() - ${olderThanMs} * interval '1 millisecond'
-        ORDER BY received_at LIMIT 1 FOR UPDATE SKIP LOCKED`;
-      if (!row) return false;
-      await work(row.payload);
-      await tx`UPDATE inbox SET done_at = now() WHERE source = ${CLICK_SOURCE} AND key = ${row.key}`;
-      return true;
-    });
-    if (!isDone) break;
-  }
-  return n;
+  return replayRecordedClicks(sql, CLICK_SOURCE, olderThanMs, limit, work);
 }
 
 /** The adapter's `SlackStore` on this database. */

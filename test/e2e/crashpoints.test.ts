@@ -28,7 +28,7 @@ import {
 import { startFakeSlack, type FakeSlack } from '../fakes/slack/web-api.ts';
 import { startFakeTools, ZENDESK_AGENT, type FakeTools } from '../fakes/tool-servers.ts';
 import { startBot, stopBot, type BotProcess } from '../helpers/browser.ts';
-import { useTestDb } from '../helpers/db.ts';
+import { expireLeases, useTestDb } from '../helpers/db.ts';
 
 const SECRET = 'crash-signing-secret';
 const CHANNEL = 'C0SUPPORT';
@@ -259,6 +259,7 @@ it('before-card-post: killed before the card went out, the card is posted once b
   expect(review!.card_ref).toBeNull();
   expect(cardsOf(run!.id)).toHaveLength(0);
 
-  const second = await bot(); // the card job's lease (20 s) expires, then it posts
+  await expireLeases(db.sql); // the card job's lease (20 s) is up
+  const second = await bot(); // so it posts
   await finish(second, '106');
 }, 90_000);

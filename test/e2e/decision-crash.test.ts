@@ -11,7 +11,7 @@ import { randomUUID } from 'node:crypto';
 import { afterEach, expect, it } from 'vitest';
 import { until } from '../contract/chat-port.contract.ts';
 import { startBot, stopBot, type BotProcess } from '../helpers/browser.ts';
-import { useTestDb } from '../helpers/db.ts';
+import { expireLeases, useTestDb } from '../helpers/db.ts';
 
 const db = useTestDb();
 const bots: BotProcess[] = [];
@@ -87,7 +87,8 @@ it('kill -9 right after the click commits: the run is already past the review, n
   const sendJobs = await db.sql`SELECT status FROM jobs WHERE run_id = ${review!.run_id} AND name = 'send'`;
   expect(sendJobs.map((j) => j.status)).toEqual(['running']); // leased to the dead process, not yet run
 
-  // A second bot takes it from there: the send step's lease expires and it runs once.
+  // A second bot takes it from there: once the send step's lease is up, it runs once.
+  await expireLeases(db.sql);
   const second = await startBot({ databaseUrl: db.url, schema: db.schema, env });
   bots.push(second);
   await until(

@@ -40,3 +40,15 @@ export function useTestDb(opts: { max?: number } = {}): TestDb {
   });
   return db;
 }
+
+/**
+ * Jumps the clock for every lease a killed process held: its running jobs and claimed
+ * timers become due now, as they would once their lease ran out (a step's timeout plus a
+ * margin, up to 65 s), so the next worker claims them at once. Crash tests call it after
+ * the SIGKILL instead of sitting out the lease; the claim of an expired lease is the same
+ * code path either way (test/integration/engine/concurrency.test.ts covers the expiry itself).
+ */
+export async function expireLeases(sql: Sql): Promise<void> {
+  await sql`UPDATE jobs SET due_at = now() WHERE status = 'running'`;
+  await sql`UPDATE timers SET due_at = now() WHERE lease_owner IS NOT NULL`;
+}

@@ -15,9 +15,10 @@
  *
  * Errors are Salesforce's JSON array `[{ message, errorCode, fields }]`
  * (https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/errorcodes.htm);
- * the tool box surfaces a 4xx's message and does not retry it.
+ * a 4xx is refused with Salesforce's own `errorCode: message` and not retried.
  */
 import { z } from 'zod';
+import { permanentError } from '../../../engine/flow.ts';
 import { HttpStatusError } from '../http.ts';
 import type { ToolDefinition } from '../types.ts';
 import { apiUrl, bearer, cardHost, changedFields, field } from './connector.ts';
@@ -84,6 +85,18 @@ function leadPath(id: string): string {
   return `/services/data/${SALESFORCE_API_VERSION}/sobjects/Lead/${encodeURIComponent(id)}`;
 }
 
+/** A 4xx (other than a rate limit) as a permanent error in Salesforce's words; anything else unchanged. */
+function refusal(err: unknown, what: string): unknown {
+  if (!(err instanceof HttpStatusError)) return err;
+  const { status, body } = err.response;
+  if (status < 400 || status >= 500 || status === 429 || !Array.isArray(body)) return err;
+  const words = body
+    .map((e: { errorCode?: unknown; message?: unknown }) => `${String(e?.errorCode)}: ${String(e?.message)}`)
+    .join('; ')
+    .slice(0, 300);
+  return permanentError(`Salesforce refused ${what} (${status}): ${words}`, err);
+}
+
 function asText(value: unknown): string | null {
   if (value === null || value === undefined) return null;
   return typeof value === 'string' ? value : JSON.stringify(value);
@@ -101,7 +114,7 @@ export const salesforceGetLead: ToolDefinition<GetInput, GetOutput> = {
     const url = apiUrl(ctx.settings, `${leadPath(input.leadId)}?fields=${LEAD_FIELDS.join(',')}`);
     const res = await ctx.http.request({ method: 'GET', url, headers: bearer(ctx.settings) }).catch((err: unknown) => {
       if (err instanceof HttpStatusError && err.response.status === 404) return null;
-      throw err;
+      throw refusal(err, `reading lead ${input.leadId}`);
     });
     if (!res) return { leadId: input.leadId, exists: false, fields: {}, updatedAt: null };
     const body = (res.body ?? {}) as Record<string, unknown>;
@@ -136,12 +149,16 @@ export const salesforceUpdateLead: ToolDefinition<UpdateInput, UpdateOutput> = {
   safety: 'idempotent',
   isWrite: true,
   async call(input, ctx) {
-    await ctx.http.request({
-      method: 'PATCH',
-      url: apiUrl(ctx.settings, leadPath(input.leadId)),
-      headers: bearer(ctx.settings),
-      body: input.fields,
-    });
+    await ctx.http
+      .request({
+        method: 'PATCH',
+        url: apiUrl(ctx.settings, leadPath(input.leadId)),
+        headers: bearer(ctx.settings),
+        body: input.fields,
+      })
+      .catch((err: unknown) => {
+        throw refusal(err, `the update of lead ${input.leadId}`);
+      });
     // 204 No Content: Salesforce answers nothing on success, so the output is what was set.
     return { leadId: input.leadId, fields: input.fields };
   },

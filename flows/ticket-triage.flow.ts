@@ -6,22 +6,47 @@
  * (`zendesk.reply`). A rejection's reason goes back to the model for a new
  * draft, twice at most, then the run ends rejected; an expired review ends it.
  *
+ * Started by a Zendesk ticket-created or Linear issue-created webhook, it first
+ * reads the ticket where it lives (./ticket-triage.read.ts): deliveries come out
+ * of order or with ids only (RELIABILITY 28), so it drafts from the ticket as it
+ * is now, and ends without a card when the ticket is gone or already solved.
+ * The command path reads nothing and starts at classifying, as it always has.
+ * (Just over 300 lines: the machine, its steps and both start paths read best
+ * together; the webhook mappings and the read itself are in the .read.ts file.)
+ *
  * With no OPENAI_API_KEY or OPENAI_BASE_URL the built-in offline model writes
  * the draft (the card says so); with no ZENDESK_URL the reply is recorded, not sent.
  */
 import { z } from 'zod';
 import { assign, defineFlow, modelStep, review, setup, step, type ModelStepOutput } from '../src/authoring/index.ts';
+import { fromLinearCreated, fromZendeskCreated, readTicket, type TicketRead } from './ticket-triage.read.ts';
 
-const Ticket = z.object({
-  subject: z.string().min(1).max(200),
-  body: z.string().min(1).max(10_000),
-  customer: z.string().min(1).max(200).optional(),
-  /** The helpdesk ticket to reply on; without it the approved reply is recorded, not sent. */
-  ticketId: z
-    .string()
-    .regex(/^\d{1,20}$/, 'ticketId must be the helpdesk ticket number')
-    .optional(),
-});
+const Ticket = z
+  .object({
+    subject: z.string().min(1).max(200),
+    body: z.string().min(1).max(10_000),
+    customer: z.string().min(1).max(200).optional(),
+    /** The helpdesk ticket to reply on; without it the approved reply is recorded, not sent. */
+    ticketId: z
+      .string()
+      .regex(/^\d{1,20}$/, 'ticketId must be the helpdesk ticket number')
+      .optional(),
+    /** Set by the webhook triggers: where the ticket lives, read before drafting. */
+    readFrom: z.enum(['zendesk', 'linear']).optional(),
+    /** The Linear issue (UUID or ENG-123) to read when readFrom is linear. */
+    issueId: z
+      .string()
+      .regex(/^[A-Za-z0-9-]{1,64}$/, 'issueId must be a Linear issue id')
+      .optional(),
+  })
+  .refine((t) => t.readFrom !== 'zendesk' || t.ticketId !== undefined, {
+    message: 'readFrom=zendesk needs the ticketId to read',
+    path: ['ticketId'],
+  })
+  .refine((t) => t.readFrom !== 'linear' || t.issueId !== undefined, {
+    message: 'readFrom=linear needs the issueId to read',
+    path: ['issueId'],
+  });
 type Ticket = z.infer<typeof Ticket>;
 
 const Triage = z.object({
@@ -143,10 +168,17 @@ const machine = setup({
       approvedBy: string[];
       approvedSha256: string;
       sent: Sent | null;
+      /** Where the ticket was read (webhook starts only); shown on the card. */
+      readNote: string | null;
     };
   },
-  actors: { classify, draft, replyReview, send },
-  guards: { mayRedraft: ({ context }) => context.redrafts < MAX_REDRAFTS },
+  actors: { readTicket, classify, draft, replyReview, send },
+  guards: {
+    mayRedraft: ({ context }) => context.redrafts < MAX_REDRAFTS,
+    isToRead: ({ context }) => context.ticket.readFrom !== undefined,
+    isGone: ({ event }) => (event as unknown as { output: TicketRead }).output.outcome === 'gone',
+    isClosed: ({ event }) => (event as unknown as { output: TicketRead }).output.outcome === 'closed',
+  },
 }).createMachine({
   id: 'ticket-triage',
   context: ({ input }) => ({
@@ -159,9 +191,29 @@ const machine = setup({
     approvedBy: [],
     approvedSha256: '',
     sent: null,
+    readNote: null,
   }),
-  initial: 'classifying',
+  initial: 'received',
   states: {
+    // Eventless: a webhook's ticket is read first; a command's goes straight to classifying.
+    received: { always: [{ guard: 'isToRead', target: 'reading' }, { target: 'classifying' }] },
+    reading: {
+      invoke: {
+        src: 'readTicket',
+        input: ({ context }) => context.ticket,
+        onDone: [
+          { guard: 'isGone', target: 'gone', actions: assign({ readNote: ({ event }) => event.output.note }) },
+          { guard: 'isClosed', target: 'closed', actions: assign({ readNote: ({ event }) => event.output.note }) },
+          {
+            target: 'classifying',
+            actions: assign({
+              ticket: ({ event }) => event.output.ticket,
+              readNote: ({ event }) => event.output.note,
+            }),
+          },
+        ],
+      },
+    },
     classifying: {
       invoke: {
         src: 'classify',
@@ -201,6 +253,7 @@ const machine = setup({
             ...(context.ticket.ticketId
               ? []
               : [{ label: 'Helpdesk', value: 'No ticketId given: the approved reply is recorded, not sent' }]),
+            ...(context.readNote ? [{ label: 'Read', value: context.readNote }] : []),
             ...context.draftInfo,
           ],
           content: { reply: context.reply },
@@ -244,6 +297,9 @@ const machine = setup({
     sent: { type: 'final' },
     rejected: { type: 'final' },
     expired: { type: 'final' },
+    /** The webhook's ticket no longer exists, or was solved before anyone drafted: nothing to reply to. */
+    gone: { type: 'final' },
+    closed: { type: 'final' },
   },
   output: ({ context }) => ({ sent: context.sent, approvedBy: context.approvedBy, redrafts: context.redrafts }),
 });
@@ -254,33 +310,10 @@ export default defineFlow({
   input: Ticket,
   triggers: [
     { kind: 'command' },
-    // Zendesk's ticket-created event (developer.zendesk.com ticket events): the ticket is in `detail`.
-    {
-      kind: 'webhook',
-      source: 'zendesk',
-      events: ['ticket.created'],
-      input: ({
-        detail: t,
-      }: {
-        detail: { id: string | number; subject: string; description: string; requester_id?: string | number };
-      }) => ({
-        subject: t.subject,
-        body: t.description,
-        ticketId: String(t.id),
-        customer: t.requester_id === undefined ? undefined : `Zendesk user ${t.requester_id}`,
-      }),
-    },
-    // Linear's Issue create event: the issue is in `data`; there is no helpdesk ticket to reply on, so the reply is recorded.
-    {
-      kind: 'webhook',
-      source: 'linear',
-      events: ['issue.create'],
-      input: ({ data: i }: { data: { identifier: string; title: string; description?: string | null } }) => ({
-        subject: `${i.identifier}: ${i.title}`.slice(0, 200),
-        body: i.description || i.title,
-      }),
-    },
+    // Zendesk's ticket-created event and Linear's Issue create event (mapped in ./ticket-triage.read.ts).
+    { kind: 'webhook', source: 'zendesk', events: ['ticket.created'], input: fromZendeskCreated },
+    { kind: 'webhook', source: 'linear', events: ['issue.create'], input: fromLinearCreated },
   ],
-  tools: ['zendesk.reply'],
+  tools: ['zendesk.reply', 'zendesk.get-ticket', 'linear.get-issue'],
   machine,
 });

@@ -101,6 +101,8 @@ const CONNECTOR_URLS: Readonly<Record<string, { url: string | null; token: strin
   linear: { url: 'https://api.linear.app', token: 'LINEAR_TOKEN' },
   hubspot: { url: 'https://api.hubapi.com', token: 'HUBSPOT_TOKEN' },
   stripe: { url: 'https://api.stripe.com', token: 'STRIPE_API_KEY' },
+  // No fixed host: each org has its own My Domain URL.
+  salesforce: { url: null, token: 'SALESFORCE_TOKEN' },
 };
 
 type Env = Record<string, string | undefined>;
@@ -311,7 +313,7 @@ function readConnectors(env: Env, problems: string[]): Record<string, ConnectorS
       };
     else if (token)
       problems.push(
-        `${name === 'zendesk' ? 'a Zendesk token' : d.token} is set but ${name.toUpperCase()}_URL is not (e.g. https://yourcompany.zendesk.com)`,
+        `${name === 'zendesk' ? 'a Zendesk token' : d.token} is set but ${name.toUpperCase()}_URL is not (e.g. ${name === 'salesforce' ? 'https://yourcompany.my.salesforce.com' : 'https://yourcompany.zendesk.com'})`,
       );
   }
   return connectors;

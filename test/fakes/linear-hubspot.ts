@@ -11,6 +11,11 @@
  *   "ratelimited", …) and `extensions.code`; an unauthenticated request gets HTTP
  *   400 with AUTHENTICATION_ERROR (the SDK reads any 4xx without a type as one:
  *   packages/sdk/src/error.ts).
+ * - `issue(id:)` takes the UUID or the identifier (ENG-123); an unknown id is a
+ *   GraphQL error in a 200 answer, "Entity not found: Issue" with `extensions.code`
+ *   INPUT_ERROR and `userPresentableMessage` "Could not find referenced Issue."
+ *   (https://linear.app/developers/graphql, "Error handling": errors come in the
+ *   standard GraphQL `errors` array, partial or not, with HTTP 200).
  * - Rate limiting is the error code RATELIMITED with the
  *   `X-RateLimit-Requests-Limit/-Remaining/-Reset` headers, Reset in epoch
  *   milliseconds (https://linear.app/developers/rate-limiting): `linearRateLimited()`.
@@ -42,8 +47,22 @@ export const LINEAR_KEYS: Readonly<LinearKeys> = Object.freeze({
 /** The private app token the fake HubSpot accepts. */
 export const HUBSPOT_TOKEN = 'pat-test';
 
+/** A Linear issue as the fake holds it; the optional fields are what `issue(id:)` reads. */
+export interface FakeIssue {
+  title: string;
+  priority: number;
+  stateId: string;
+  identifier?: string;
+  description?: string | null;
+  /** The workflow state's type (triage, backlog, unstarted, started, completed, canceled). */
+  stateType?: string;
+  trashed?: boolean;
+  creator?: { name: string; email: string };
+  updatedAt?: string;
+}
+
 export interface LinearHubspotState {
-  issues: Map<string, { title: string; priority: number; stateId: string }>;
+  issues: Map<string, FakeIssue>;
   issueComments: { id: string; issueId: string; body: string }[];
   contacts: Map<string, Record<string, string>>;
 }
@@ -120,6 +139,7 @@ export function linearGraphql(
     return { answer: { status: 400, body: LINEAR_UNAUTHENTICATED }, effect: false };
   const query = String(body?.query ?? '');
   const vars = body?.variables ?? {};
+  if (/\bissue\(id:/.test(query)) return readIssue(state, String(vars.id ?? ''));
   if (query.includes('issueUpdate')) {
     const issue = state.issues.get(vars.id) ?? { title: `Issue ${vars.id}`, priority: 0, stateId: 'state-todo' };
     const input = vars.input ?? {};
@@ -153,6 +173,43 @@ export function linearGraphql(
     },
     effect: false,
   };
+}
+
+const ISSUE_NOT_FOUND = {
+  errors: [
+    {
+      message: 'Entity not found: Issue',
+      path: ['issue'],
+      extensions: {
+        type: 'invalid input',
+        code: 'INPUT_ERROR',
+        statusCode: 400,
+        userError: true,
+        userPresentableMessage: 'Could not find referenced Issue.',
+      },
+    },
+  ],
+  data: null,
+};
+
+/** `issue(id:)` by UUID or identifier, shaped as Linear answers the fields the connector asks for. */
+function readIssue(state: LinearHubspotState, id: string): Routed {
+  const found = [...state.issues.entries()].find(([key, issue]) => key === id || issue.identifier === id);
+  if (!found) return { answer: { status: 200, body: ISSUE_NOT_FOUND }, effect: false };
+  const [key, issue] = found;
+  const shown = {
+    id: key,
+    identifier: issue.identifier ?? null,
+    title: issue.title,
+    description: issue.description ?? null,
+    priority: issue.priority,
+    url: `https://linear.app/acme/issue/${issue.identifier ?? key}`,
+    updatedAt: issue.updatedAt ?? '2026-05-14T09:12:03.000Z',
+    trashed: issue.trashed ?? null,
+    state: { name: issue.stateType ?? 'Todo', type: issue.stateType ?? 'unstarted' },
+    creator: issue.creator ?? null,
+  };
+  return { answer: { status: 200, body: { data: { issue: shown } } }, effect: false };
 }
 
 /** GET and PATCH of /crm/v3/objects/contacts/{id}; null for any other method. */

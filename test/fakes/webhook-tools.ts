@@ -16,9 +16,15 @@
  *   `Idempotent-Replayed: true`, and refunds nothing more; the same key with other parameters is 400
  *   `idempotency_error`. A charge refunded past its amount is 400 `charge_already_refunded`.
  * - Fault `lose-response`: the refund is made, then the socket is cut before any answer.
+ *
+ * Zendesk tickets (./zendesk-tickets.ts), Linear issues (`POST /graphql`,
+ * ./linear-hubspot.ts) and Salesforce leads (./salesforce.ts) say what they refuse.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { LINEAR_KEYS, linearGraphql, type FakeIssue } from './linear-hubspot.ts';
+import { SALESFORCE_TOKEN, salesforceRoute, type FakeLead } from './salesforce.ts';
+import { ZENDESK_ACCOUNT, zendeskRoute, type FakeTicket } from './zendesk-tickets.ts';
 
 export interface FakeContact {
   id: string;
@@ -38,6 +44,13 @@ export interface WebhookTools {
   hubspotToken: string;
   stripeKey: string;
   contacts: Map<string, FakeContact>;
+  /** Zendesk tickets by id, and their requesters by user id. */
+  tickets: Map<string, FakeTicket>;
+  users: Map<number, { name: string; email: string }>;
+  /** Linear issues by UUID (each may carry its identifier). */
+  issues: Map<string, FakeIssue>;
+  /** Salesforce leads by record id. */
+  leads: Map<string, FakeLead>;
   /** Charge id → its amount in cents. */
   charges: Map<string, number>;
   refunds: FakeRefund[];
@@ -58,6 +71,10 @@ export async function startWebhookTools(
   let toLose = 0;
   const state = {
     contacts: new Map<string, FakeContact>(),
+    tickets: new Map<string, FakeTicket>(),
+    users: new Map<number, { name: string; email: string }>(),
+    issues: new Map<string, FakeIssue>(),
+    leads: new Map<string, FakeLead>(),
     charges: new Map<string, number>(),
     refunds: [] as FakeRefund[],
     calls: [] as WebhookTools['calls'],
@@ -69,12 +86,28 @@ export async function startWebhookTools(
     const key = typeof req.headers['idempotency-key'] === 'string' ? req.headers['idempotency-key'] : null;
     const answer = (status: number, body: unknown, headers: Record<string, string> = {}) => {
       state.calls.push({ method: req.method ?? '', path: url.pathname, key, status });
+      if (body === null) return void res.writeHead(status, headers).end();
       res.writeHead(status, { 'content-type': 'application/json', ...headers }).end(JSON.stringify(body));
     };
+    const other = otherRoute(req, url, raw);
+    if (other) return answer(other.status, other.body, other.headers);
     const contact = /^\/crm\/v3\/objects\/contacts\/(\d+)$/.exec(url.pathname);
     if (contact) return hubspotContact(req, url, raw, contact[1]!, answer);
     if (url.pathname === '/v1/refunds' && req.method === 'POST') return stripeRefund(req, raw, key, res, answer);
     answer(404, { error: 'not found' });
+  };
+
+  /** Zendesk, Linear and Salesforce: each module answers its own paths. */
+  const otherRoute = (req: IncomingMessage, url: URL, raw: string) => {
+    const auth = req.headers.authorization;
+    const method = req.method ?? 'GET';
+    const zendesk = zendeskRoute(state, ZENDESK_ACCOUNT, auth, method, url);
+    if (zendesk) return zendesk;
+    if (url.pathname === '/graphql' && method === 'POST') {
+      const routed = linearGraphql({ ...state, issueComments: [], contacts: new Map() }, LINEAR_KEYS, auth, parse(raw));
+      return routed.answer;
+    }
+    return salesforceRoute(state, SALESFORCE_TOKEN, auth, method, url, parse(raw));
   };
 
   const hubspotContact = (
@@ -229,6 +262,14 @@ export async function startWebhookTools(
         server.close(() => resolve());
       }),
   };
+}
+
+function parse(raw: string): unknown {
+  try {
+    return raw === '' ? null : JSON.parse(raw);
+  } catch {
+    return null;
+  }
 }
 
 function readAll(req: IncomingMessage): Promise<string> {

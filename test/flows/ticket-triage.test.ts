@@ -3,11 +3,13 @@
  * pure `initialTransition` / `transition`, and every snapshot stored and
  * restored between events as the engine does (getPersistedSnapshot → JSON →
  * resolveState), so what is asserted here is what a run in Postgres would do.
+ * Started by a webhook, it first reads the ticket where it lives (RELIABILITY 28).
  */
 import { describe, expect, it } from 'vitest';
 import { initialTransition, transition, type AnyMachineSnapshot } from 'xstate';
 import flow from '../../flows/ticket-triage.flow.ts';
-import type { ModelStepOutput, ReviewEvent } from '../../src/authoring/index.ts';
+import { fromLinear, fromZendesk, type TicketFields } from '../../flows/ticket-triage.read.ts';
+import type { ModelStepOutput, ReviewEvent, WebhookTrigger } from '../../src/authoring/index.ts';
 
 const machine = flow.machine;
 const ticket = {
@@ -19,6 +21,7 @@ const ticket = {
 const triage = { category: 'billing', urgency: 'high' } as const;
 
 type Action = { type: string; params?: unknown };
+type CardFields = { label: string; value: string }[];
 interface Step {
   snapshot: AnyMachineSnapshot;
   invoked: { id: string; src: string; input: unknown }[];
@@ -167,5 +170,154 @@ describe('ticket-triage', () => {
     const input = reviewing.invoked[0]!.input as { proposedAction?: unknown; fields: { label: string }[] };
     expect(input.proposedAction).toBeUndefined();
     expect(input.fields.map((f) => f.label)).toContain('Helpdesk');
+  });
+});
+
+/** Zendesk's ticket-created event as delivered (trimmed), and the ticket-triage trigger that maps it. */
+const webhooks = flow.triggers.filter((t): t is WebhookTrigger => t.kind === 'webhook');
+const zendeskTrigger = webhooks.find((t) => t.source === 'zendesk')!;
+const linearTrigger = webhooks.find((t) => t.source === 'linear')!;
+const created = {
+  type: 'zen:event-type:ticket.created',
+  detail: { id: '35436', subject: 'Charged twice', description: 'Billed twice in May.', requester_id: '8447' },
+};
+/** zendesk.get-ticket's answer for a ticket whose subject and body changed after it was created. */
+const readNow = {
+  ticketId: '35436',
+  exists: true,
+  subject: 'Charged twice, and now a third time',
+  description: 'Billed twice in May, and again today.',
+  status: 'open',
+  priority: 'high',
+  requester: { name: 'Ana Ruiz', email: 'ana@example.com' },
+  updatedAt: '2026-05-14T09:20:00Z',
+};
+
+function fromWebhook(trigger: WebhookTrigger, payload: unknown): Step {
+  return stored(initialTransition(machine, flow.input.parse(trigger.input(payload))));
+}
+
+describe('ticket-triage started by a webhook', () => {
+  it('reads the Zendesk ticket before anything else; the command path reads nothing', () => {
+    const first = fromWebhook(zendeskTrigger, created);
+    expect(first.snapshot.value).toBe('reading');
+    expect(first.invoked).toEqual([
+      {
+        id: 'readTicket',
+        src: 'readTicket',
+        input: {
+          subject: 'Charged twice',
+          body: 'Billed twice in May.',
+          ticketId: '35436',
+          customer: 'Zendesk user 8447',
+          readFrom: 'zendesk',
+        },
+      },
+    ]);
+    expect(start().invoked.map((i) => i.src)).toEqual(['classify']);
+  });
+
+  it('RELIABILITY 28: an update delivered before the create: the create’s stale fields are replaced by the ticket as read', () => {
+    const first = fromWebhook(zendeskTrigger, created);
+    const read = fromZendesk(first.invoked[0]!.input as TicketFields, readNow);
+    const classifying = send(first, done('readTicket', read));
+    const canonical = {
+      subject: 'Charged twice, and now a third time',
+      body: 'Billed twice in May, and again today.',
+      ticketId: '35436',
+      customer: 'Ana Ruiz <ana@example.com>',
+      readFrom: 'zendesk',
+    };
+    expect(classifying.invoked).toEqual([{ id: 'classify', src: 'classify', input: canonical }]);
+    const reviewing = send(
+      send(classifying, done('classify', modelOutput(triage))),
+      done('draft', modelOutput({ reply: 'Refunded both.' })),
+    );
+    const request = reviewing.invoked[0]!.input as { title: string; fields: CardFields; proposedAction: unknown };
+    expect(request.title).toBe('Reply to "Charged twice, and now a third time"');
+    expect(request.fields).toContainEqual({
+      label: 'Read',
+      value: 'Zendesk ticket 35436 as read from Zendesk (updated 2026-05-14T09:20:00Z)',
+    });
+    expect(request.proposedAction).toEqual({
+      tool: 'zendesk.reply',
+      input: { ticketId: '35436', body: 'Refunded both.', public: true },
+    });
+  });
+
+  it('ends without a card when the ticket was solved or deleted before the create arrived', () => {
+    for (const [answer, state] of [
+      [{ ...readNow, status: 'solved' }, 'closed'],
+      [{ ...readNow, exists: false, subject: null, description: null, status: null }, 'gone'],
+    ] as const) {
+      const first = fromWebhook(zendeskTrigger, created);
+      const end = send(first, done('readTicket', fromZendesk(first.invoked[0]!.input as TicketFields, answer)));
+      expect([end.snapshot.status, end.snapshot.value, end.invoked]).toEqual(['done', state, []]);
+      expect(end.snapshot.output).toEqual({ sent: null, approvedBy: [], redrafts: 0 });
+    }
+  });
+
+  it('takes an id-only event, and drafts from the delivered fields only when Zendesk is not configured (local mode)', () => {
+    const idOnly = fromWebhook(zendeskTrigger, { detail: { id: 77 } });
+    expect(idOnly.invoked[0]!.input).toMatchObject({
+      ticketId: '77',
+      subject: 'Zendesk ticket 77',
+      readFrom: 'zendesk',
+    });
+    const delivered = fromWebhook(zendeskTrigger, created).invoked[0]!.input as TicketFields;
+    const local = fromZendesk(delivered, {
+      ...readNow,
+      subject: null,
+      description: null,
+      requester: null,
+      local: true,
+    });
+    expect(local).toEqual({
+      outcome: 'open',
+      ticket: delivered,
+      note: 'Zendesk ticket 35436 as the webhook delivered it (no ZENDESK_URL)',
+    });
+  });
+
+  it('reads a Linear issue by its id, drafts from it, and proposes no helpdesk call (there is no ticket to reply on)', () => {
+    const first = fromWebhook(linearTrigger, {
+      action: 'create',
+      type: 'Issue',
+      data: { id: 'c0ffee00-0000-4000-8000-000000000007', identifier: 'ENG-7', title: 'Crash on login' },
+    });
+    expect(first.invoked[0]).toMatchObject({
+      src: 'readTicket',
+      input: { issueId: 'c0ffee00-0000-4000-8000-000000000007', readFrom: 'linear', subject: 'ENG-7: Crash on login' },
+    });
+    const read = fromLinear(first.invoked[0]!.input as TicketFields, {
+      exists: true,
+      identifier: 'ENG-7',
+      title: 'Crash on login with SSO',
+      description: 'Since 2.3 the app crashes after the SSO redirect.',
+      stateType: 'started',
+      creator: 'Kim Lee <kim@example.com>',
+      updatedAt: '2026-05-14T10:00:00Z',
+    });
+    const classifying = send(first, done('readTicket', read));
+    expect(classifying.invoked[0]!.input).toMatchObject({
+      subject: 'ENG-7: Crash on login with SSO',
+      body: 'Since 2.3 the app crashes after the SSO redirect.',
+      customer: 'Kim Lee <kim@example.com>',
+    });
+    const reviewing = send(
+      send(classifying, done('classify', modelOutput(triage))),
+      done('draft', modelOutput({ reply: 'Fixed in 2.3.1.' })),
+    );
+    expect((reviewing.invoked[0]!.input as { proposedAction?: unknown }).proposedAction).toBeUndefined();
+    const done2 = send(first, done('readTicket', { ...read, outcome: 'closed' }));
+    expect(done2.snapshot.value).toBe('closed');
+  });
+
+  it('refuses a webhook input that names a source without the id to read there', () => {
+    expect(flow.input.safeParse({ subject: 's', body: 'b', readFrom: 'zendesk' }).error?.issues[0]).toMatchObject({
+      path: ['ticketId'],
+      message: 'readFrom=zendesk needs the ticketId to read',
+    });
+    expect(flow.input.safeParse({ subject: 's', body: 'b', readFrom: 'linear', ticketId: '1' }).success).toBe(false);
   });
 });

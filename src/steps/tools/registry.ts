@@ -5,8 +5,11 @@
 import { hubspotGetContact, hubspotUpdateContact } from './connectors/hubspot.ts';
 import { httpGet, httpPostJson } from './connectors/http-json.ts';
 import { linearComment, linearUpdateIssue } from './connectors/linear.ts';
+import { linearGetIssue } from './connectors/linear-get.ts';
+import { salesforceGetLead, salesforceUpdateLead } from './connectors/salesforce.ts';
 import { stripeRefund } from './connectors/stripe.ts';
 import { zendeskReply, zendeskUpdate } from './connectors/zendesk.ts';
+import { zendeskGetTicket } from './connectors/zendesk-get.ts';
 import type { ToolDefinition } from './types.ts';
 
 export const builtinTools: ToolDefinition[] = [
@@ -19,4 +22,8 @@ export const builtinTools: ToolDefinition[] = [
   stripeRefund,
   httpGet,
   httpPostJson,
+  zendeskGetTicket,
+  linearGetIssue,
+  salesforceGetLead,
+  salesforceUpdateLead,
 ];

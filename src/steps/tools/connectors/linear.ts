@@ -14,7 +14,7 @@ import type { ToolContext, ToolDefinition } from '../types.ts';
 import { apiUrl, cardHost, changedFields, field } from './connector.ts';
 
 /** A Linear issue id: a UUID or an identifier like `ENG-123`. */
-const issueId = z.string().regex(/^[A-Za-z0-9-]{1,64}$/, 'must be a Linear issue id (a UUID or ENG-123)');
+export const issueId = z.string().regex(/^[A-Za-z0-9-]{1,64}$/, 'must be a Linear issue id (a UUID or ENG-123)');
 
 const issueChanges = {
   stateId: z.string().min(1).max(64).optional(),
@@ -58,7 +58,7 @@ const COMMENT_CREATE =
   'mutation CommentCreate($input: CommentCreateInput!) ' +
   '{ commentCreate(input: $input) { success comment { id } } }';
 
-type GraphQLBody = {
+export type GraphQLBody = {
   data?: Record<string, any>;
   errors?: { message?: string; extensions?: { code?: string } }[];
 } | null;
@@ -77,17 +77,12 @@ function rateLimited(body: GraphQLBody, headers: Record<string, string>): Signof
   return retryLater(`Linear is rate limiting; trying again in ${Math.ceil(waitMs / 1000)} s`, Math.max(1_000, waitMs));
 }
 
-/**
- * Runs one mutation and returns its payload. GraphQL reports failures in a
- * 200 answer (`errors`, or `success: false`); apart from a rate limit,
- * retrying will not fix them.
- */
-async function mutate(
+/** Posts one GraphQL document; a rate limit (in a 400 or inside a 200) becomes a wait. */
+export async function linearGraphql(
   ctx: ToolContext,
-  name: string,
   query: string,
   variables: Record<string, unknown>,
-): Promise<Record<string, any>> {
+): Promise<GraphQLBody> {
   const res = await ctx.http
     .request({
       method: 'POST',
@@ -103,14 +98,30 @@ async function mutate(
   const body = res.body as GraphQLBody;
   const limited = rateLimited(body, res.headers);
   if (limited) throw limited;
-  if (body?.errors?.length) {
-    throw permanentError(
-      `Linear refused ${name}: ${body.errors
-        .map((e) => e.message)
-        .join('; ')
-        .slice(0, 300)}`,
-    );
-  }
+  return body;
+}
+
+/** Linear's errors, joined for a message. */
+export function linearErrors(body: GraphQLBody): string {
+  return (body?.errors ?? [])
+    .map((e) => e.message)
+    .join('; ')
+    .slice(0, 300);
+}
+
+/**
+ * Runs one mutation and returns its payload. GraphQL reports failures in a
+ * 200 answer (`errors`, or `success: false`); apart from a rate limit,
+ * retrying will not fix them.
+ */
+async function mutate(
+  ctx: ToolContext,
+  name: string,
+  query: string,
+  variables: Record<string, unknown>,
+): Promise<Record<string, any>> {
+  const body = await linearGraphql(ctx, query, variables);
+  if (body?.errors?.length) throw permanentError(`Linear refused ${name}: ${linearErrors(body)}`);
   const payload = body?.data?.[name];
   if (!payload?.success) throw permanentError(`Linear did not apply ${name} (success was not true)`);
   return payload;

@@ -85,7 +85,7 @@ async function main(): Promise<void> {
   const chat = config.slack
     ? createSlackAdapter({ settings: config.slack, store: slackStore(sql), log, crashpoint })
     : config.discord
-      ? createDiscordAdapter({ settings: config.discord, store: discordStore(sql), log })
+      ? createDiscordAdapter({ settings: config.discord, store: discordStore(sql), log, crashpoint })
       : createConsoleAdapter({ store: consoleStore(sql), log, access: webChatAccess(config) });
   const ports = new Map([[chat.port.platform, chat.port]]);
   // The web chat serves one tenant, `local`; a Slack bot token serves one workspace (its reviews' tenant).

@@ -25,8 +25,8 @@ import {
   type InteractionContext,
   type RecordedClick,
 } from './discord-interactions.ts';
-import { noticeBody, renderCard } from './discord-render.ts';
-import { DiscordRest, restOptions } from './discord-rest.ts';
+import { fallbackBody, imageMessage, noticeBody, renderCard } from './discord-render.ts';
+import { DiscordRest, FILE_REFUSED, restOptions } from './discord-rest.ts';
 import type { DiscordAdapterOptions, DiscordStore } from './types.ts';
 
 export interface DiscordAdapter {
@@ -83,6 +83,7 @@ export function createDiscordAdapter(opts: DiscordAdapterOptions): DiscordAdapte
   const rest = new DiscordRest(rawRest, opts.store, log, {
     invalidWarnAt: opts.invalidWarnAt ?? 1_000,
     roleCacheMs: opts.roleCacheMs ?? 30_000,
+    crashpoint: opts.crashpoint ?? (() => undefined),
   });
   const port = new DiscordPort(rest, opts.store, client, token, log);
   const routes = publicKey
@@ -187,8 +188,26 @@ class DiscordPort implements ChatPort {
   }
 
   async postMessage(channel: string, notice: Notice, opts: SendOptions): Promise<MessageRef> {
-    const posted = await this.rest.postOnce(channel, noticeBody(notice), opts.idempotencyKey);
+    const posted = await this.postNotice(channel, notice, opts.idempotencyKey);
     return discordRef(posted.channel, posted.id);
+  }
+
+  /**
+   * A notice, with its picture attached when it has one (one message: text and
+   * PNG); a picture over the upload limit, or one Discord refuses as a file,
+   * gives way to its text fallback in the same message.
+   */
+  private async postNotice(channel: string, notice: Notice, key: string): Promise<{ channel: string; id: string }> {
+    const upload = imageMessage(notice);
+    if (!upload) return this.rest.postOnce(channel, notice.image ? fallbackBody(notice) : noticeBody(notice), key);
+    try {
+      return await this.rest.postOnce(channel, upload.body, key, upload.files);
+    } catch (err) {
+      const code = err instanceof SignoffError ? Number(err.details?.code) : 0;
+      if (!FILE_REFUSED.has(code)) throw err;
+      this.log.warn('discord took no picture; posting its text fallback', { channel, code });
+      return this.rest.postOnce(channel, fallbackBody(notice), key);
+    }
   }
 
   async notifyUser(_tenant: string, user: string, notice: Notice, opts: SendOptions): Promise<void> {
@@ -197,7 +216,7 @@ class DiscordPort implements ChatPort {
       channel = String((await this.rest.call('post', '/users/@me/channels', { recipient_id: user })).id);
       this.dms.set(user, channel);
     }
-    await this.rest.postOnce(channel, noticeBody(notice), opts.idempotencyKey);
+    await this.postNotice(channel, notice, opts.idempotencyKey);
   }
 
   /** The clicker's guild roles, as ids and names, from their latest interaction's member payload. */

@@ -76,6 +76,55 @@ export function noticeBody(notice: Notice): Body {
   return { content: main + quote, allowed_mentions: allowedMentions() };
 }
 
+/** A file to send with a message, as discord.js's REST client takes it (`files[n]` parts). */
+export interface UploadFile {
+  name: string;
+  data: Buffer;
+  contentType: string;
+}
+
+/**
+ * reference.mdx "Uploading Files": the default upload limit is 10 MiB a file,
+ * and a bot's message gets the default (a boosted guild may take more, but we
+ * cannot know it outside an interaction's `attachment_size_limit`).
+ */
+export const UPLOAD_LIMIT_BYTES = 10 * 1024 * 1024;
+/** resources/message.mdx "Attachment Request Structure": alt text up to 1024 characters. */
+const MAX_ALT = 1_024;
+
+/**
+ * A notice with its picture as one message: the text, and the PNG as
+ * `files[0]` that the `attachments` entry 0 refers to, with the alt text as its
+ * description; Discord shows an image attachment under the text. Null when the
+ * notice has no picture or it is over the upload limit (its text fallback goes instead).
+ */
+export function imageMessage(notice: Notice): { body: Body; files: UploadFile[] } | null {
+  if (!notice.image) return null;
+  const data = Buffer.from(notice.image.pngBase64, 'base64');
+  if (data.length > UPLOAD_LIMIT_BYTES) return null;
+  const filename = notice.image.filename ?? 'chart.png';
+  return {
+    body: {
+      ...noticeBody(notice),
+      attachments: [{ id: 0, filename, description: truncateForDisplay(notice.image.alt, MAX_ALT).text }],
+    },
+    files: [{ name: filename, data, contentType: 'image/png' }],
+  };
+}
+
+/** A notice whose picture cannot go: the picture's text stand-in follows the text, in a code block so bars line up. */
+export function fallbackBody(notice: Notice): Body {
+  const stand = notice.image ? truncateForDisplay(notice.image.fallbackText.replaceAll('`', "'"), 1_500).text : '';
+  const bars = stand ? `\n\`\`\`\n${stand}\n\`\`\`` : '';
+  const body = noticeBody({ ...notice, image: undefined });
+  const room = MAX_CONTENT - bars.length;
+  const text =
+    body.content.length > room
+      ? body.content.slice(0, Math.max(0, room - TRUNCATION_MARKER.length)).replace(/\\$/, '') + TRUNCATION_MARKER
+      : body.content;
+  return { ...body, content: text + bars };
+}
+
 function field(name: string, value: string, isOurs = false): Body {
   return {
     name: fitEscaped(name, 256),

@@ -13,11 +13,14 @@ import { DiscordAPIError, RateLimitError, REST, RESTEvents, type RequestData, ty
 import type { APIInteraction } from 'discord-api-types/v10';
 import { retryLater, SignoffError } from '../../src/errors.ts';
 import type { Logger } from '../../src/ops/log.ts';
+import type { UploadFile } from './discord-render.ts';
 import type { DiscordStore } from './types.ts';
 
 type Body = Record<string, any>;
 /** Discord's own codes for things gone for good (topics/opcodes-and-status-codes.mdx). */
 const GONE = new Set([10003, 10008, 50001, 50013]);
+/** 40005 request too large, 50045 file over the maximum size, 50046 invalid file: the picture cannot go (topics/opcodes-and-status-codes.mdx). */
+export const FILE_REFUSED = new Set([40005, 50045, 50046]);
 /** 10062 Unknown interaction (3 s passed), 40060 already acknowledged, 50027 / 10015 expired token. */
 export const UNKNOWN_INTERACTION = 10062;
 export const ALREADY_ACKNOWLEDGED = 40060;
@@ -49,7 +52,7 @@ export class DiscordRest {
     readonly rest: REST,
     private readonly store: DiscordStore,
     private readonly log: Logger,
-    private readonly o: { invalidWarnAt: number; roleCacheMs: number },
+    private readonly o: { invalidWarnAt: number; roleCacheMs: number; crashpoint: (name: string) => void },
   ) {
     rest.on(RESTEvents.Response, (_req, res) => this.count(res.status, res.headers.get('x-ratelimit-scope')));
   }
@@ -87,7 +90,7 @@ export class DiscordRest {
           err,
         );
       }
-      if (err instanceof DiscordAPIError && GONE.has(Number(err.code))) {
+      if (err instanceof DiscordAPIError && (GONE.has(Number(err.code)) || FILE_REFUSED.has(Number(err.code)))) {
         throw new SignoffError('input_invalid', `Discord refused: ${err.message}`, {
           cause: err,
           details: { retryable: false, code: err.code },
@@ -97,16 +100,31 @@ export class DiscordRest {
     }
   }
 
-  /** Posts once per key: a known message is returned; a retry reuses the nonce so Discord returns the first (enforce_nonce). */
-  async postOnce(channel: string, body: Body, key: string): Promise<{ channel: string; id: string }> {
+  /**
+   * Posts once per key: a known message is returned; a retry reuses the nonce so
+   * Discord returns the first (resources/message.mdx `enforce_nonce`: "that message
+   * will be returned and no new message will be created"). With `files` the body
+   * goes as `payload_json` beside `files[n]` parts (multipart/form-data), the nonce
+   * inside it, so a message with a picture is once-only the same way, even when
+   * the process dies after Discord created it and before the ledger row
+   * (crash point `discord-upload-sent`).
+   */
+  async postOnce(
+    channel: string,
+    body: Body,
+    key: string,
+    files: UploadFile[] = [],
+  ): Promise<{ channel: string; id: string }> {
     const known = await this.store.readPost(key);
     if (known?.messageId) return { channel: known.channel, id: known.messageId };
     await this.store.beginPost(key, channel);
-    const posted = await this.call('post', `/channels/${channel}/messages`, {
-      ...body,
-      nonce: nonceOf(key),
-      enforce_nonce: true,
-    });
+    const posted = await this.call(
+      'post',
+      `/channels/${channel}/messages`,
+      { ...body, nonce: nonceOf(key), enforce_nonce: true },
+      files.length > 0 ? { files } : {},
+    );
+    if (files.length > 0) this.o.crashpoint('discord-upload-sent');
     await this.store.finishPost(key, channel, String(posted.id));
     return { channel, id: String(posted.id) };
   }

@@ -54,4 +54,9 @@ export interface DiscordAdapterOptions {
   freeIdentifiesPerMinute?: number;
   /** Largest body accepted on POST /discord/interactions. Default 1 MiB. */
   maxBodyBytes?: number;
+  /**
+   * Named crash points (src/ops/crashpoint.ts; tests only): called where a crash
+   * must lose nothing and repeat nothing (RELIABILITY 29). Default: none.
+   */
+  crashpoint?: (name: string) => void;
 }

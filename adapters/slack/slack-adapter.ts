@@ -17,6 +17,7 @@ import { slackRef, slackRefParts } from './slack-inbound.ts';
 import { registerListeners, type ClickDecider } from './slack-listeners.ts';
 import { boltLogger, SlackHttpReceiver, SlackSocketReceiver } from './slack-receivers.ts';
 import { noticeMessage, renderCard } from './slack-render.ts';
+import { SlackUploads } from './slack-upload.ts';
 import { clientOptions, GroupDirectory, SlackWeb } from './slack-web.ts';
 import type { SlackAdapterOptions } from './types.ts';
 
@@ -67,9 +68,17 @@ export function createSlackAdapter(opts: SlackAdapterOptions): SlackAdapter {
     log,
     crashpoint: opts.crashpoint ?? (() => undefined),
   });
+  const uploads = new SlackUploads(
+    web,
+    opts.store,
+    log,
+    opts.crashpoint ?? (() => undefined),
+    opts.callTimeoutMs ?? 10_000,
+  );
   const port = new SlackPort(
     app,
     web,
+    uploads,
     new GroupDirectory(web, opts.groupCacheMs ?? 30_000),
     (next) => void (handlers = next),
     clicks,
@@ -104,6 +113,7 @@ class SlackPort implements ChatPort {
   constructor(
     private readonly app: App,
     private readonly web: SlackWeb,
+    private readonly uploads: SlackUploads,
     private readonly groups: GroupDirectory,
     private readonly setHandlers: (next: ChatHandlers | null) => void,
     private readonly clicks: ClickDecider,
@@ -157,7 +167,7 @@ class SlackPort implements ChatPort {
 
   async postMessage(channel: string, notice: Notice, opts: SendOptions): Promise<MessageRef> {
     const posted = await this.web.postOnce(channel, noticeMessage(notice), opts.idempotencyKey);
-    if (notice.image) await this.web.uploadOnce(posted.channel, notice.image, opts.idempotencyKey, posted.ts);
+    if (notice.image) await this.uploads.uploadOnce(posted.channel, notice.image, opts.idempotencyKey, posted.ts);
     return slackRef(posted.channel, posted.ts);
   }
 
@@ -169,7 +179,7 @@ class SlackPort implements ChatPort {
       this.dms.set(user, channel);
     }
     const posted = await this.web.postOnce(channel, noticeMessage(notice), opts.idempotencyKey);
-    if (notice.image) await this.web.uploadOnce(posted.channel, notice.image, opts.idempotencyKey, posted.ts);
+    if (notice.image) await this.uploads.uploadOnce(posted.channel, notice.image, opts.idempotencyKey, posted.ts);
   }
 
   /** One bot token serves one workspace, so the tenant is that workspace. */

@@ -21,7 +21,6 @@ import {
 import { retryLater, SignoffError } from '../../src/errors.ts';
 import type { Logger } from '../../src/ops/log.ts';
 import { Pacer, type PaceSpec } from '../../src/ops/pacing.ts';
-import type { ChatImage } from '../../src/chat/messages.ts';
 import type { SlackStore } from './types.ts';
 
 /** Requests per minute per method, from Slack's tiers (2: 20+, 3: 50+, 4: 100+). chat.postMessage is paced per channel. */
@@ -34,6 +33,9 @@ const TIER_PER_MINUTE: Record<string, number> = {
   'conversations.history': 50,
   'conversations.replies': 50,
   'conversations.open': 50,
+  // The digest's chart (./slack-upload.ts): paced as files.uploadV2 was, well under Slack's tier.
+  'files.getUploadURLExternal': 20,
+  'files.completeUploadExternal': 20,
 };
 /** Slack errors that mean the target is gone or the call is wrong: retrying will not help. */
 const PERMANENT = new Set([
@@ -72,18 +74,10 @@ export const METHOD_SCOPES: Readonly<Record<string, readonly string[]>> = {
   'conversations.open': ['im:write'],
   'views.open': [],
   'auth.test': [],
-  // files.uploadV2 (the digest's chart): both steps of the upload need files:write.
+  // The digest's chart (./slack-upload.ts): both calls of the upload need files:write.
   'files.getUploadURLExternal': ['files:write'],
   'files.completeUploadExternal': ['files:write'],
 };
-/** Upload refusals that mean this workspace takes no picture from us: the text fallback goes instead. */
-const NO_UPLOADS = new Set([
-  'file_uploads_disabled',
-  'file_uploads_except_images_disabled',
-  'file_type_not_allowed',
-  'file_upload_size_restricted',
-  'missing_scope',
-]);
 /** The metadata event type our posts carry, with `{ key }` as its payload. */
 export const POST_EVENT_TYPE = 'signoff_post';
 /** A queue for one channel longer than this is rescheduled rather than waited out in memory. */
@@ -173,37 +167,6 @@ export class SlackWeb {
     });
     await this.store.finishPost(key, String(res.channel ?? channel), String(res.ts));
     return { channel: String(res.channel ?? channel), ts: String(res.ts) };
-  }
-
-  /**
-   * Shares a picture in the channel once per key (files.uploadV2: get an upload
-   * URL, POST the bytes, complete). Uploads carry no idempotency key on Slack's
-   * side, so the post ledger keeps `<key>:image`; a crash after the upload and
-   * before the ledger row can upload it once more. Where the workspace takes no
-   * uploads, its text fallback is posted in the thread of `threadTs` instead.
-   */
-  async uploadOnce(channel: string, image: ChatImage, key: string, threadTs: string): Promise<void> {
-    const ledgerKey = `${key}:image`;
-    if ((await this.store.readPost(ledgerKey))?.ts) return;
-    await this.store.beginPost(ledgerKey, channel);
-    try {
-      const res = (await this.pacer.schedule('slack:files.uploadV2', { perMinute: this.isTierPaced ? 20 : 0 }, () =>
-        this.client.filesUploadV2({
-          channel_id: channel,
-          file: Buffer.from(image.pngBase64, 'base64'),
-          filename: image.filename ?? 'chart.png',
-          alt_text: image.alt,
-          title: image.alt,
-        }),
-      )) as { files?: { files?: { id?: string }[] }[] };
-      await this.store.finishPost(ledgerKey, channel, String(res.files?.[0]?.files?.[0]?.id ?? 'uploaded'));
-    } catch (err) {
-      const code = err instanceof WebAPIPlatformError ? String(err.data.error) : null;
-      if (!code || !NO_UPLOADS.has(code)) throw portError(err, 'files.uploadV2');
-      this.log.warn('slack took no picture; posting its text fallback', { channel, error: code });
-      await this.store.finishPost(ledgerKey, channel, `fallback:${code}`);
-      await this.postOnce(channel, { thread_ts: threadTs, text: image.fallbackText }, `${key}:image-text`);
-    }
   }
 
   /** Waits for this channel's next send slot (shared across processes), or reschedules when the queue is long. */

@@ -13,6 +13,8 @@
  *   slack-event-recorded     Slack: an event's inbox row is written, its command not yet run
  *   slack-command-started    Slack: a slash command's run committed, the command not yet answered
  *   slack-click-acked        Slack: an Approve click is recorded and acknowledged, not yet decided
+ *   slack-upload-completed   Slack: a picture's upload completed (shared), its ledger row not yet written
+ *   discord-upload-sent      Discord: a message with a picture was created, its ledger row not yet written
  */
 
 /** Kills this process at a named point when the point is armed; does nothing otherwise. */

@@ -103,7 +103,7 @@ function mentionProblems(m: APIAllowedMentions | undefined): string[] {
 }
 
 /** Why Discord would refuse this message body (create, edit, or an interaction's message response). */
-export function messageProblems(body: Body, isEdit = false): string[] {
+export function messageProblems(body: Body, isEdit = false, fileCount = 0): string[] {
   const problems: string[] = [];
   if (typeof body.content === 'string' && body.content.length > MAX_CONTENT)
     problems.push(`content is over ${MAX_CONTENT} characters`);
@@ -114,7 +114,7 @@ export function messageProblems(body: Body, isEdit = false): string[] {
     ...mentionProblems(body.allowed_mentions),
   );
   // resources/message.mdx: a new message needs at least one of content, embeds, components, files, sticker_ids, poll.
-  if (!isEdit && !body.content && !body.embeds?.length && !body.components?.length)
+  if (!isEdit && !body.content && !body.embeds?.length && !body.components?.length && fileCount === 0)
     problems.push('Cannot send an empty message');
   // resources/message.mdx: nonce is an integer or a string of at most 25 characters.
   if (body.nonce !== undefined && String(body.nonce).length > 25) problems.push('nonce is over 25 characters');

@@ -13,6 +13,7 @@ import type { AddressInfo } from 'node:net';
 import { InteractionResponseType, MessageFlags, type APIInteraction, type APIRole } from 'discord-api-types/v10';
 import { FakeGateway } from './gateway.ts';
 import { invalidFormBody, messageProblems, modalProblems, wouldPing } from './limits.ts';
+import { attachmentJson, checkFiles, readUpload, type FakeAttachment } from './uploads.ts';
 
 type Body = Record<string, any>;
 
@@ -26,6 +27,8 @@ export interface FakeMessage {
   allowedMentions: Body | null;
   /** Who this message notified (`user:<id>`, `role:<id>`, `everyone`), given its content and allowed_mentions. */
   pinged: string[];
+  /** Files sent with it (multipart/form-data, ./uploads.ts), in part order. */
+  attachments: FakeAttachment[];
   /** The message this one replies to (message_reference), if any. */
   replyTo: string | null;
   nonce: string | null;
@@ -152,14 +155,19 @@ export class FakeDiscord {
     const url = new URL(req.url ?? '/', 'http://fake.invalid');
     // discord.js encodes path segments (`%40original`, `%40me`).
     const path = decodeURIComponent(url.pathname).replace(/^\/api(\/v\d+)?/, '');
-    const raw = await new Promise<string>((resolve) => {
-      let text = '';
-      req
-        .setEncoding('utf8')
-        .on('data', (c: string) => (text += c))
-        .on('end', () => resolve(text));
-    });
-    const body = raw ? (JSON.parse(raw) as Body) : null;
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const raw = Buffer.concat(chunks);
+    const contentType = String(req.headers['content-type'] ?? '');
+    // reference.mdx "Uploading Files": files come as multipart/form-data, the JSON body in payload_json.
+    const upload = contentType.startsWith('multipart/form-data') ? await readUpload(raw, contentType) : null;
+    const body = upload
+      ? 'body' in upload
+        ? upload.body
+        : null
+      : raw.length
+        ? (JSON.parse(raw.toString('utf8')) as Body)
+        : null;
     const send = (status: number, json?: unknown, headers: Record<string, string> = {}) => {
       this.requests.push({ method: req.method ?? '', path, status, body });
       // A 204 has no body and no content type (discord.js parses any application/json body).
@@ -176,8 +184,10 @@ export class FakeDiscord {
       return send(401, { message: '401: Unauthorized', code: 0 });
     const fault = this.faults.rateLimits.findIndex((f) => !f.pathIncludes || path.includes(f.pathIncludes));
     if (fault >= 0) return this.tooMany(send, this.faults.rateLimits.splice(fault, 1)[0]!);
+    if (upload && 'refusal' in upload) return send(...upload.refusal);
     try {
-      const [status, json] = this.route(req.method ?? 'GET', path, body ?? {});
+      const files = upload && 'files' in upload ? upload.files : [];
+      const [status, json] = this.route(req.method ?? 'GET', path, body ?? {}, files);
       send(status, json);
     } catch (err) {
       send(500, { message: (err as Error).message, code: 0 });
@@ -215,7 +225,7 @@ export class FakeDiscord {
     );
   }
 
-  private route(method: string, path: string, body: Body): [number, unknown] {
+  private route(method: string, path: string, body: Body, files: FakeAttachment[]): [number, unknown] {
     const p = path.split('/').filter(Boolean);
     const is = (m: string, pattern: string) =>
       method === m &&
@@ -240,7 +250,7 @@ export class FakeDiscord {
       ];
     if (is('GET', '/applications/@me'))
       return [200, { id: this.applicationId, name: 'signoff', bot_public: false, flags: 0 }];
-    if (is('POST', '/channels/:c/messages')) return this.createMessage(p[1]!, body, false);
+    if (is('POST', '/channels/:c/messages')) return this.createMessage(p[1]!, body, false, files);
     if (is('PATCH', '/channels/:c/messages/:m')) return this.editMessage(p[3]!, body);
     if (is('DELETE', '/channels/:c/messages/:m')) return (this.deleteMessage(p[3]!), [204, undefined]);
     if (is('POST', '/users/@me/channels'))
@@ -254,13 +264,20 @@ export class FakeDiscord {
     if (is('POST', '/interactions/:i/:t/callback')) return this.callback(p[1]!, p[2]!, body);
     if (is('PATCH', '/webhooks/:a/:t/messages/@original'))
       return this.webhook(p[2]!, (entry) => this.editOriginal(entry, body));
-    if (is('POST', '/webhooks/:a/:t')) return this.webhook(p[2]!, (entry) => this.followUp(entry, body));
+    if (is('POST', '/webhooks/:a/:t')) return this.webhook(p[2]!, (entry) => this.followUp(entry, body, files));
     return [404, { message: '404: Not Found', code: 0 }];
   }
 
-  private createMessage(channel: string, body: Body, viaInteraction: boolean): [number, unknown] {
-    const problems = messageProblems(body);
+  private createMessage(
+    channel: string,
+    body: Body,
+    viaInteraction: boolean,
+    files: FakeAttachment[] = [],
+  ): [number, unknown] {
+    const problems = messageProblems(body, false, files.length);
     if (problems.length > 0) return [400, invalidFormBody(problems)];
+    const upload = checkFiles(body, files);
+    if ('refusal' in upload) return upload.refusal;
     // resources/message.mdx: with enforce_nonce, a nonce seen from the same author in the past few minutes returns that message instead.
     const nonceKey = body.nonce !== undefined && body.enforce_nonce ? `${channel}:${body.nonce}` : null;
     const seen = nonceKey ? this.nonces.get(nonceKey) : undefined;
@@ -273,6 +290,7 @@ export class FakeDiscord {
       components: body.components ?? [],
       allowedMentions: body.allowed_mentions ?? null,
       pinged: wouldPing(body.content ?? '', body.allowed_mentions, viaInteraction),
+      attachments: files.map((f) => ({ ...f, id: snowflake() })),
       replyTo: body.message_reference?.message_id ?? null,
       nonce: body.nonce === undefined ? null : String(body.nonce),
       viaInteraction,
@@ -356,8 +374,8 @@ export class FakeDiscord {
     return work(entry);
   }
 
-  private followUp(entry: FakeInteraction, body: Body): [number, unknown] {
-    const [status, made] = this.createMessage(entry.payload.channel?.id ?? '', body, true);
+  private followUp(entry: FakeInteraction, body: Body, files: FakeAttachment[]): [number, unknown] {
+    const [status, made] = this.createMessage(entry.payload.channel?.id ?? '', body, true, files);
     const message = status === 200 ? this.messages.find((m) => m.id === (made as Body).id) : undefined;
     if (message) entry.followUps.push(message);
     return [status, made];
@@ -390,7 +408,7 @@ export class FakeDiscord {
       mention_everyone: false,
       mentions: [],
       mention_roles: [],
-      attachments: [],
+      attachments: m.attachments.map((a) => attachmentJson(a, m.channel)),
       pinned: false,
       flags: m.isEphemeral ? MessageFlags.Ephemeral : 0,
       ...(m.nonce ? { nonce: m.nonce } : {}),

@@ -9,11 +9,16 @@
  *    longer than 1000 characters is `alt_txt_too_large`. Answers an upload_url and a file_id.
  * 2. POST <upload_url> with the bytes ("raw bytes or multipart form encoded";
  *    200 when received). We take raw bytes, check the length promised in step 1,
- *    and that the bytes decode as a PNG (signature, IHDR), keeping its size.
+ *    and that the bytes decode as a whole PNG (test/fakes/png.ts), keeping its size.
  * 3. files.completeUploadExternal(files: [{ id, title }], channel_id, …): a file
- *    never uploaded cannot be completed; the file is shared in `channel_id`.
+ *    never uploaded cannot be completed; the file is shared in `channel_id`, as
+ *    a message from the bot carrying the files (conversations.history lists it
+ *    with `files`), its text the `initial_comment`. Slack keeps no idempotency
+ *    key for uploads, so nothing here dedupes: the same bytes uploaded and
+ *    completed twice are two files and two messages.
  */
 import type { ServerResponse } from 'node:http';
+import { decodePng } from '../png.ts';
 
 export interface FakeFile {
   id: string;
@@ -22,6 +27,7 @@ export interface FakeFile {
   altText: string | null;
   bytes: Buffer | null;
   png: { width: number; height: number } | null;
+  /** Where it was shared; null until completed with a channel. */
   channel: string | null;
   threadTs: string | null;
   title: string | null;
@@ -33,10 +39,11 @@ export interface FakeFile {
 export interface FilesHost {
   readonly baseUrl: string;
   readonly channels: ReadonlySet<string>;
+  /** Posts the message that shares completed files; returns its ts. */
+  shareFiles(channel: string, threadTs: string | null, text: string, fileIds: string[]): string;
 }
 
 const ALT_TEXT_MAX = 1_000;
-const PNG_SIGNATURE = '89504e470d0a1a0a';
 
 export class FakeFiles {
   readonly files: FakeFile[] = [];
@@ -66,7 +73,7 @@ export class FakeFiles {
     if (!body) return void res.writeHead(400).end('no file in the form');
     if (body.length !== file.length)
       return void res.writeHead(400).end(`length ${body.length} is not the ${file.length} promised`);
-    const png = readPng(body);
+    const png = decodePng(body);
     if (!png) return void res.writeHead(400).end('not a PNG');
     Object.assign(file, { bytes: body, png });
     res.writeHead(200).end(`OK - ${body.length}`);
@@ -112,6 +119,13 @@ export class FakeFiles {
         initialComment: a.initial_comment ?? null,
       }),
     );
+    if (channel)
+      this.host.shareFiles(
+        channel,
+        a.thread_ts ?? null,
+        a.initial_comment ?? '',
+        wanted.map((w) => w.id),
+      );
     return {
       ok: true,
       files: found.map((f) => ({
@@ -134,15 +148,4 @@ async function formFile(raw: Buffer, contentType: string): Promise<Buffer | null
   }).formData();
   const part = [...form.values()].find((v): v is File => typeof v !== 'string');
   return part ? Buffer.from(await part.arrayBuffer()) : null;
-}
-
-/** Width and height from a PNG's IHDR, or null when the bytes are not a PNG. */
-export function readPng(bytes: Buffer): { width: number; height: number } | null {
-  if (
-    bytes.length < 24 ||
-    bytes.subarray(0, 8).toString('hex') !== PNG_SIGNATURE ||
-    bytes.subarray(12, 16).toString('ascii') !== 'IHDR'
-  )
-    return null;
-  return { width: bytes.readUInt32BE(16), height: bytes.readUInt32BE(20) };
 }

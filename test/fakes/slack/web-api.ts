@@ -28,6 +28,8 @@ export interface FakeMessage {
   text: string;
   blocks: any[];
   metadata: { event_type: string; event_payload: Record<string, unknown> } | null;
+  /** Ids of the files this message shares (files.completeUploadExternal posts one). */
+  fileIds: string[];
   isDeleted: boolean;
   updates: number;
 }
@@ -318,11 +320,29 @@ export class FakeSlack {
       text: a.text ?? '',
       blocks: a.blocks ?? [],
       metadata: a.metadata ?? null,
+      fileIds: [],
       isDeleted: false,
       updates: 0,
     };
     this.messages.push(message);
     return { ok: true, channel, ts: message.ts, message: { text: message.text, ts: message.ts, bot_id: 'BBOT' } };
+  }
+
+  /** The message a completed upload shares its files in (its `initial_comment` as text); returns its ts. */
+  shareFiles(channel: string, threadTs: string | null, text: string, fileIds: string[]): string {
+    const ts = this.nextTs();
+    this.messages.push({
+      channel,
+      ts,
+      threadTs,
+      text,
+      blocks: [],
+      metadata: null,
+      fileIds,
+      isDeleted: false,
+      updates: 0,
+    });
+    return ts;
   }
 
   private history(method: string, a: Record<string, any>): Record<string, unknown> {
@@ -337,6 +357,7 @@ export class FakeSlack {
       text: m.text,
       bot_id: 'BBOT',
       ...(m.threadTs ? { thread_ts: m.threadTs } : {}),
+      ...(m.fileIds.length > 0 ? { files: m.fileIds.map((id) => ({ id })), upload: true } : {}),
       ...(a.include_all_metadata === true || a.include_all_metadata === 'true'
         ? m.metadata
           ? { metadata: m.metadata }

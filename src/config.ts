@@ -7,7 +7,7 @@
 import { resolve } from 'node:path';
 import { SignoffError } from './errors.ts';
 import { SCHEMA_NAME } from './store/client.ts';
-import type { LogLevel } from './ops/log.ts';
+import type { LogFormat, LogLevel } from './ops/log.ts';
 import type { ModelPrice, ModelSettings } from './steps/model/types.ts';
 import type { ConnectorSettings, ToolSettings } from './steps/tools/types.ts';
 import type { SlackSettings } from '../adapters/slack/types.ts';
@@ -31,6 +31,8 @@ export interface Config {
   /** Who may use the web chat (docs/security.md). */
   webChat: WebChatSettings;
   logLevel: LogLevel;
+  /** LOG_FORMAT: `json`, `pretty`, or `auto` (default: pretty when stderr is a terminal, else JSON). */
+  logFormat: 'auto' | LogFormat;
   /** Folder of `<id>.flow.ts` files. Default `flows`. */
   flowsDir: string;
   /** Steps and effects one process runs at once. Default 100. */
@@ -130,6 +132,7 @@ export function readConfig(env: Env = process.env): Readonly<Config> {
     host: env.HOST || '127.0.0.1',
     webChat: { auth: 'none', publicUrl: null },
     logLevel: readLogLevel(env, problems),
+    logFormat: readLogFormat(env, problems),
     flowsDir: resolve(env.SIGNOFF_FLOWS_DIR || 'flows'),
     workerConcurrency: int('WORKER_CONCURRENCY', 100, 1, 10_000),
     workerPollMs: int('WORKER_POLL_MS', 5_000, 50, 600_000),
@@ -425,6 +428,37 @@ function readLogLevel(env: Env, problems: string[]): LogLevel {
   if (!LOG_LEVELS.includes(level))
     problems.push(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')} (got "${env.LOG_LEVEL}")`);
   return LOG_LEVELS.includes(level) ? level : 'info';
+}
+
+function readLogFormat(env: Env, problems: string[]): 'auto' | LogFormat {
+  const format = env.LOG_FORMAT || 'auto';
+  if (format === 'auto' || format === 'json' || format === 'pretty') return format;
+  problems.push(`LOG_FORMAT must be json, pretty or auto (got "${format.slice(0, 40)}")`);
+  return 'auto';
+}
+
+/** Every credential the config holds, for the logger to redact wherever it turns up (src/ops/log.ts). */
+export function credentialValues(config: Config): string[] {
+  return [
+    ...databasePasswords(config.databaseUrl),
+    config.model.apiKey,
+    config.slack?.botToken,
+    config.slack?.appToken,
+    config.slack?.signingSecret,
+    config.discord?.token,
+    ...Object.values(config.tools.connectors).map((c) => c.token),
+    ...Object.values(config.webhooks.sources).flatMap((s) => s.secrets),
+  ].filter((v): v is string => typeof v === 'string' && v !== '');
+}
+
+/** DATABASE_URL's password as written (percent-encoded) and decoded. */
+function databasePasswords(url: string | null): string[] {
+  try {
+    const password = url ? new URL(url).password : '';
+    return [password, decodeURIComponent(password)];
+  } catch {
+    return [];
+  }
 }
 
 /** The URL with its password replaced, for logs. */

@@ -10,12 +10,13 @@ import { createConsoleAdapter } from '../adapters/console/console-adapter.ts';
 import { createDiscordAdapter } from '../adapters/discord/discord-adapter.ts';
 import { registerCommands } from '../adapters/discord/discord-register.ts';
 import { createSlackAdapter } from '../adapters/slack/slack-adapter.ts';
-import { readConfig, redactUrl, type Config } from './config.ts';
+import { credentialValues, readConfig, redactUrl, type Config } from './config.ts';
 import { Engine } from './engine/engine.ts';
 import { loadFlows } from './engine/registry.ts';
 import { describeError } from './errors.ts';
 import { crashpointsFrom } from './ops/crashpoint.ts';
 import { startHttpServer } from './ops/http.ts';
+import { chatCheck } from './ops/readiness.ts';
 import { createLogger, type Logger } from './ops/log.ts';
 import { ReviewDesk } from './review/desk.ts';
 import { connect } from './store/client.ts';
@@ -71,7 +72,12 @@ async function main(): Promise<void> {
     await registerCommands(config.discord, (line) => process.stdout.write(`${line}\n`));
     process.exit(0);
   }
-  const log = createLogger(config.logLevel);
+  // Pretty for a person at a terminal, JSON for everything else; secrets redacted by value and by key.
+  const log = createLogger(config.logLevel, undefined, {
+    format: config.logFormat === 'auto' ? (process.stderr.isTTY ? 'pretty' : 'json') : config.logFormat,
+    secrets: credentialValues(config),
+    patterns: config.model.redactPatterns,
+  });
   const db = await openDatabase(config, log);
   const sql = connect({ url: db.url, schema: config.schema, max: config.poolSize });
   const applied = await migrate(sql, config.schema);
@@ -134,7 +140,16 @@ async function main(): Promise<void> {
   if (parked.length > 0) log.warn('parked runs whose state a flow change removed', { runs: parked });
   // Bind before claiming: a start that fails here (port taken, chat unreachable) exits holding no work.
   const webhooks = webhookRoute({ settings: config.webhooks, engine, channel: config.defaultChannel, log });
-  const http = await startHttpServer({ port: config.port, host: config.host, sql, routes: [...chat.routes, webhooks] });
+  const http = await startHttpServer({
+    port: config.port,
+    host: config.host,
+    sql,
+    routes: [...chat.routes, webhooks],
+    // /readyz: the database, every migration applied, and the chat adapter connected.
+    schema: config.schema,
+    ready: [chatCheck(chat.port.platform, () => chat.port.isReady?.() ?? true)],
+    log,
+  });
   await chat.port.start(
     desk.handlers((cmd) =>
       handleCommand(

@@ -148,6 +148,11 @@ class ConsolePort implements ChatPort {
     this.ctx.setHandlers(handlers);
   }
 
+  /** Serving: started and not stopped (its routes are on the bot's own server); /readyz asks. */
+  isReady(): boolean {
+    return this.ctx.handlers() !== null;
+  }
+
   async stop(): Promise<void> {
     this.ctx.setHandlers(null);
     this.ctx.live.closeAll();

@@ -16,6 +16,7 @@ import type { ChatHandlers } from '../../src/chat/port.ts';
 import { impersonationRefusal } from '../../src/chat/text.ts';
 import { describeError } from '../../src/errors.ts';
 import { readBody, sendJson, type Route } from '../../src/ops/http.ts';
+import { correlationId as currentCorrelationId, newCorrelationId } from '../../src/ops/correlation.ts';
 import type { Logger } from '../../src/ops/log.ts';
 import {
   actionBody,
@@ -348,7 +349,7 @@ export function createConsoleRoutes(ctx: ConsoleContext): Route {
       if (outcome && !res.headersSent) sendJson(res, outcome.status, outcome.body);
     } catch (err) {
       // The user sees only this id; the log line it names has the cause (RELIABILITY 78).
-      const correlationId = randomBytes(4).toString('hex');
+      const correlationId = currentCorrelationId() ?? newCorrelationId(); // the request's (src/ops/http.ts)
       ctx.log.error('console request failed', { correlationId, method: req.method, path, error: describeError(err) });
       if (!res.headersSent)
         sendJson(res, 503, { error: req.method === 'GET' ? COULD_NOT_LOAD : COULD_NOT_RECORD, correlationId });

@@ -8,12 +8,13 @@
  * payload; unknown roles fail closed. No flow logic, no SQL, no environment reads.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Client, GatewayIntentBits, REST } from 'discord.js';
+import { Client, GatewayIntentBits, REST, Status } from 'discord.js';
 import { GatewayDispatchEvents, type APIInteraction } from 'discord-api-types/v10';
 import Bottleneck from 'bottleneck';
 import type { MessageRef, ReviewCard } from '../../src/chat/messages.ts';
 import type { ChatHandlers, ChatPort, Notice, SendOptions } from '../../src/chat/port.ts';
 import { SignoffError } from '../../src/errors.ts';
+import { toCorrelationId, withCorrelation } from '../../src/ops/correlation.ts';
 import type { Route } from '../../src/ops/http.ts';
 import { silentLogger, type Logger } from '../../src/ops/log.ts';
 import { discordRef, discordRefParts, DM_TENANT } from './discord-inbound.ts';
@@ -127,13 +128,16 @@ class DiscordPort implements ChatPort {
     client?.ws.on(GatewayDispatchEvents.InteractionCreate as never, (data: APIInteraction) => void this.handle(data));
   }
 
+  /** Under the interaction id as correlation id (src/ops/correlation.ts), gateway and HTTP alike. */
   handle(i: APIInteraction): Promise<void> {
-    return handleInteraction(this.ctx, i, (click) => this.decideLater(click));
+    return withCorrelation(toCorrelationId(i.id), () =>
+      handleInteraction(this.ctx, i, (click) => this.decideLater(click)),
+    );
   }
 
   private decideLater(click: RecordedClick): void {
     void this.decisions
-      .schedule(() => decideClick(this.ctx, click))
+      .schedule(() => withCorrelation(toCorrelationId(click.interaction.id), () => decideClick(this.ctx, click)))
       .then(() => this.store.finishClick(click.interaction.id))
       .catch((err: unknown) =>
         this.log.error('a recorded discord click could not be decided yet; it will be replayed', {
@@ -141,6 +145,14 @@ class DiscordPort implements ChatPort {
           error: (err as Error).message,
         }),
       );
+  }
+
+  /** Started, and every gateway shard READY (HTTP interactions come through our own server). */
+  isReady(): boolean {
+    if (this.handlersNow === null) return false;
+    return (
+      this.client === null || (this.client.isReady() && this.client.ws.shards.every((s) => s.status === Status.Ready))
+    );
   }
 
   async start(handlers: ChatHandlers): Promise<void> {
@@ -152,7 +164,10 @@ class DiscordPort implements ChatPort {
     }
     this.replayer ??= setInterval(() => {
       this.store
-        .replayClicks(CLICK_REPLAY_AFTER_MS, 50, (payload) => decideClick(this.ctx, payload as RecordedClick))
+        .replayClicks(CLICK_REPLAY_AFTER_MS, 50, (payload) => {
+          const click = payload as RecordedClick;
+          return withCorrelation(toCorrelationId(click.interaction.id), () => decideClick(this.ctx, click));
+        })
         .catch((err: unknown) =>
           this.log.warn('replaying recorded discord clicks failed; will retry', { error: (err as Error).message }),
         );

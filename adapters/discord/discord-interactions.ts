@@ -9,8 +9,9 @@
  * message itself when the desk is slow (19). No flow logic: the desk decides.
  */
 import { InteractionResponseType, InteractionType, MessageFlags, type APIInteraction } from 'discord-api-types/v10';
-import type { InboundAction } from '../../src/chat/messages.ts';
 import type { ActionReply, ChatHandlers, Notice } from '../../src/chat/port.ts';
+import { withReference, type InboundAction } from '../../src/chat/messages.ts';
+import { correlationId } from '../../src/ops/correlation.ts';
 import type { Logger } from '../../src/ops/log.ts';
 import { actorOf, toInboundAction, toInboundCommand, toInboundSubmission } from './discord-inbound.ts';
 import { editorFromMessage, noticeBody, renderModal } from './discord-render.ts';
@@ -74,6 +75,9 @@ const ephemeral = (notice: Notice): Body => ({
   data: { ...noticeBody(notice), flags: MessageFlags.Ephemeral },
 });
 
+/** A failure told privately, with the correlation id (the interaction id) an operator finds in the log (RELIABILITY 78). */
+const failure = (text: string): Body => ephemeral({ text: withReference(text, correlationId()) });
+
 async function answer(ctx: InteractionContext, i: APIInteraction, body: Body): Promise<void> {
   const outcome = await ctx.rest.respond(i, body);
   // Another process (or an earlier delivery) answered it: nothing more to do (RELIABILITY 16).
@@ -107,10 +111,9 @@ export async function handleInteraction(
 async function onCommand(ctx: InteractionContext, i: APIInteraction): Promise<void> {
   const cmd = toInboundCommand(i);
   const handlers = ctx.handlers();
-  if (!cmd || !handlers) return answer(ctx, i, ephemeral({ text: NOT_RECORDED }));
+  if (!cmd || !handlers) return answer(ctx, i, failure(NOT_RECORDED));
   const claimed = await within(ctx.store.claim(i.id), ANSWER_BUDGET_MS / 2);
-  if (claimed.kind !== 'value')
-    return answer(ctx, i, ephemeral({ text: claimed.kind === 'slow' ? SLOW : NOT_RECORDED }));
+  if (claimed.kind !== 'value') return answer(ctx, i, failure(claimed.kind === 'slow' ? SLOW : NOT_RECORDED));
   if (!claimed.value)
     return ctx.log.info('discord: duplicate command delivery; another process has it', { interaction: i.id });
   const work = handlers.command(cmd);
@@ -127,7 +130,7 @@ async function onCommand(ctx: InteractionContext, i: APIInteraction): Promise<vo
   }
   if (outcome.kind === 'error') {
     ctx.log.error('discord command failed', { interaction: i.id, error: (outcome.error as Error).message });
-    return answer(ctx, i, ephemeral({ text: `${NOT_RECORDED} Nothing was started.` }));
+    return answer(ctx, i, failure(`${NOT_RECORDED} Nothing was started.`));
   }
   // Slow: defer (type 5, "thinking"), then edit the original when the work ends (RELIABILITY 15).
   const isPublic = cmd.text.startsWith('run ');
@@ -137,7 +140,10 @@ async function onCommand(ctx: InteractionContext, i: APIInteraction): Promise<vo
   });
   // The initial response is out: the rest goes on after this returns (an HTTP delivery gets its 202 now).
   void outcome.late
-    .catch(() => ({ visibility: 'ephemeral' as const, notice: { text: `${NOT_RECORDED} Nothing was started.` } }))
+    .catch(() => ({
+      visibility: 'ephemeral' as const,
+      notice: { text: withReference(`${NOT_RECORDED} Nothing was started.`, correlationId()) },
+    }))
     .then((reply) => ctx.rest.followUp(i, noticeBody(reply.notice), { edit: true, key: `discord:command:${i.id}` }))
     .catch((err: unknown) =>
       ctx.log.warn('a slow discord command ended without an answer', {
@@ -154,12 +160,12 @@ async function onDecision(
   click: RecordedClick,
   decideLater: (click: RecordedClick) => void,
 ): Promise<void> {
-  if (!ctx.handlers()) return answer(ctx, i, ephemeral({ text: NOT_RECORDED }));
+  if (!ctx.handlers()) return answer(ctx, i, failure(NOT_RECORDED));
   const recorded = await within(ctx.store.recordClick(i.id, click), ANSWER_BUDGET_MS);
   if (recorded.kind !== 'value') {
     if (recorded.kind === 'error')
       ctx.log.error('discord click not recorded', { interaction: i.id, error: (recorded.error as Error).message });
-    return answer(ctx, i, ephemeral({ text: recorded.kind === 'slow' ? SLOW : NOT_RECORDED }));
+    return answer(ctx, i, failure(recorded.kind === 'slow' ? SLOW : NOT_RECORDED));
   }
   if (!recorded.value)
     return ctx.log.info('discord: duplicate click delivery; recorded already', { interaction: i.id });
@@ -187,7 +193,7 @@ export async function decideClick(ctx: InteractionContext, click: RecordedClick)
 
 async function onAction(ctx: InteractionContext, i: APIInteraction, action: InboundAction): Promise<void> {
   const handlers = ctx.handlers();
-  if (!handlers) return answer(ctx, i, ephemeral({ text: NOT_RECORDED }));
+  if (!handlers) return answer(ctx, i, failure(NOT_RECORDED));
   const outcome = await within(handlers.action(action), action.action === 'edit' ? EDIT_BUDGET_MS : ANSWER_BUDGET_MS);
   let reply: ActionReply;
   if (outcome.kind === 'value') reply = outcome.value;
@@ -197,7 +203,10 @@ async function onAction(ctx: InteractionContext, i: APIInteraction, action: Inbo
   } else {
     if (outcome.kind === 'error')
       ctx.log.error('discord click failed', { interaction: i.id, error: (outcome.error as Error).message });
-    reply = { kind: 'ephemeral', notice: { text: outcome.kind === 'slow' ? SLOW : NOT_RECORDED } };
+    reply = {
+      kind: 'ephemeral',
+      notice: { text: withReference(outcome.kind === 'slow' ? SLOW : NOT_RECORDED, correlationId()) },
+    };
   }
   if (reply.kind === 'open_editor')
     return answer(ctx, i, { type: InteractionResponseType.Modal, data: renderModal(reply.form) });
@@ -214,7 +223,7 @@ async function onSubmission(ctx: InteractionContext, i: APIInteraction): Promise
   if (outcome.kind !== 'value') {
     if (outcome.kind === 'error')
       ctx.log.error('discord dialog failed', { interaction: i.id, error: (outcome.error as Error).message });
-    return answer(ctx, i, ephemeral({ text: outcome.kind === 'slow' ? SLOW : NOT_RECORDED }));
+    return answer(ctx, i, failure(outcome.kind === 'slow' ? SLOW : NOT_RECORDED));
   }
   const reply = outcome.value;
   // A modal cannot stay open with errors on Discord: the refusal (a stale version too, RELIABILITY 58) is told privately.

@@ -83,6 +83,7 @@ export function createSlackAdapter(opts: SlackAdapterOptions): SlackAdapter {
     (next) => void (handlers = next),
     clicks,
     log,
+    () => !(receiver instanceof SlackSocketReceiver) || receiver.isConnected,
   );
   return {
     port,
@@ -118,13 +119,23 @@ class SlackPort implements ChatPort {
     private readonly setHandlers: (next: ChatHandlers | null) => void,
     private readonly clicks: ClickDecider,
     private readonly log: Logger,
+    /** Socket Mode: the socket is connected; HTTP: always (the route is on our server). */
+    private readonly isConnected: () => boolean,
   ) {}
+
+  private isStarted = false;
+
+  /** Started, and in Socket Mode connected (src/ops/readiness.ts). */
+  isReady(): boolean {
+    return this.isStarted && this.isConnected();
+  }
 
   async start(handlers: ChatHandlers): Promise<void> {
     if (!this.isInitialized) await this.app.init();
     this.isInitialized = true;
     this.setHandlers(handlers);
     await this.app.start();
+    this.isStarted = true;
     // Clicks acknowledged by a process that died before deciding them.
     this.replayer ??= setInterval(() => {
       this.clicks
@@ -137,6 +148,7 @@ class SlackPort implements ChatPort {
   }
 
   async stop(): Promise<void> {
+    this.isStarted = false;
     if (this.replayer) clearInterval(this.replayer);
     this.replayer = null;
     this.setHandlers(null);

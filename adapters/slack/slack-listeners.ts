@@ -7,8 +7,9 @@
  */
 import type { App } from '@slack/bolt';
 import Bottleneck from 'bottleneck';
-import type { InboundAction } from '../../src/chat/messages.ts';
+import { withReference, type InboundAction } from '../../src/chat/messages.ts';
 import type { ActionReply, ChatHandlers, CommandReply, Notice, SubmissionReply } from '../../src/chat/port.ts';
+import { bindCorrelation, correlationId, withCorrelation } from '../../src/ops/correlation.ts';
 import type { Logger } from '../../src/ops/log.ts';
 import {
   COMMAND,
@@ -69,8 +70,9 @@ async function within<T>(work: Promise<T>, budgetMs: number): Promise<Settled<T>
   }
 }
 
+/** A failure told privately, with the correlation id (Slack's trigger or event id) an operator finds in the log. */
 function ephemeral(text: string): CommandReply {
-  return { visibility: 'ephemeral', notice: { text } };
+  return { visibility: 'ephemeral', notice: { text: withReference(text, correlationId()) } };
 }
 
 function commandResponse(reply: CommandReply): Record<string, unknown> {
@@ -154,14 +156,16 @@ export function registerListeners(app: App, ctx: ListenerContext): ClickDecider 
   const replies = new ResponseUrls(ctx.web, ctx.log);
   const mentions = new Bottleneck({ maxConcurrent: MENTIONS_AT_ONCE });
   const decisions = new Bottleneck({ maxConcurrent: DECISIONS_AT_ONCE });
-  const decide = async (click: RecordedClick): Promise<void> => {
-    const handlers = ctx.handlers();
-    if (!handlers) throw new Error('not started');
-    const reply = await handlers.action(click.action);
-    await showActionReply(ctx, replies, click.replyTo, reply).catch((err: unknown) =>
-      ctx.log.warn('could not show a slack click reply', { error: (err as Error).message }),
-    );
-  };
+  // Under the click's trigger id, whether decided now or replayed by another process.
+  const decide = (click: RecordedClick): Promise<void> =>
+    withCorrelation(click.action.deliveryId, async () => {
+      const handlers = ctx.handlers();
+      if (!handlers) throw new Error('not started');
+      const reply = await handlers.action(click.action);
+      await showActionReply(ctx, replies, click.replyTo, reply).catch((err: unknown) =>
+        ctx.log.warn('could not show a slack click reply', { error: (err as Error).message }),
+      );
+    });
   app.command(COMMAND, ({ body, ack }) => onCommand(ctx, replies, body, ack as Ack));
   app.action(new RegExp(`^${ACTION_PREFIX}approve$`), ({ body, ack }) =>
     onDecision(ctx, replies, body, ack as Ack, (click) => {
@@ -183,7 +187,7 @@ export function registerListeners(app: App, ctx: ListenerContext): ClickDecider 
     onAction(ctx, replies, body, ack as Ack),
   );
   app.view(EDITOR_CALLBACK, ({ body, ack }) => onSubmission(ctx, body, ack as Ack));
-  app.event(BOT_EVENTS[0], ({ body }) => mentions.schedule(() => onMention(ctx, body)));
+  app.event(BOT_EVENTS[0], ({ body }) => mentions.schedule(bindCorrelation(() => onMention(ctx, body))));
   return {
     replay: (olderThanMs) => ctx.store.replayClicks(olderThanMs, 50, (payload) => decide(payload as RecordedClick)),
   };
@@ -266,7 +270,7 @@ async function onAction(ctx: ListenerContext, replies: ResponseUrls, body: Body,
   const reply: ActionReply =
     outcome.kind === 'value'
       ? outcome.value
-      : { kind: 'ephemeral', notice: { text: outcome.kind === 'slow' ? SLOW : NOT_RECORDED } };
+      : { kind: 'ephemeral', notice: ephemeral(outcome.kind === 'slow' ? SLOW : NOT_RECORDED).notice };
   if (outcome.kind === 'error')
     ctx.log.error('slack click failed', { deliveryId: action.deliveryId, error: (outcome.error as Error).message });
   const followUp = showActionReply(ctx, replies, body, reply).catch((err: unknown) =>
@@ -305,7 +309,7 @@ async function onSubmission(ctx: ListenerContext, body: Body, ack: Ack): Promise
   const parsed = toInboundSubmission(body);
   const handlers = ctx.handlers();
   const fail = (text: string, blockIds: string[]) =>
-    ack({ response_action: 'errors', errors: editorErrors({ _: text }, blockIds) });
+    ack({ response_action: 'errors', errors: editorErrors({ _: withReference(text, correlationId()) }, blockIds) });
   if (!parsed || !handlers)
     return fail('This form could not be read; please open it again.', Object.keys(body.view?.state?.values ?? {}));
   const unstorable = unstorableFields(parsed.submission.fields);

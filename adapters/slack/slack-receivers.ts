@@ -17,6 +17,7 @@ import { LogLevel, type App, type Logger as BoltLogger, type Receiver } from '@s
 import { SocketModeClient } from '@slack/socket-mode';
 import type { WebClientOptions } from '@slack/web-api';
 import { readBody, sendJson, type Route } from '../../src/ops/http.ts';
+import { toCorrelationId, withCorrelation } from '../../src/ops/correlation.ts';
 import type { Logger } from '../../src/ops/log.ts';
 import { parseBody } from './slack-inbound.ts';
 
@@ -32,9 +33,14 @@ type Body = Record<string, any>;
  * Hands one verified delivery to Bolt and calls `ack` once, after the listener:
  * an event is acknowledged when its listener resolved; anything else when the
  * listener acked (or, unhandled, at the end). Throws when the listener failed
- * before acknowledging.
+ * before acknowledging. Runs under Slack's own id as the correlation id (src/ops/correlation.ts):
+ * the Events API `event_id`, else the `trigger_id` of a command, click or dialog.
  */
 export async function deliver(app: App, body: Body, ack: Ack, retry: { num?: number; reason?: string }): Promise<void> {
+  return withCorrelation(toCorrelationId(body.event_id ?? body.trigger_id), () => deliverNow(app, body, ack, retry));
+}
+
+async function deliverNow(app: App, body: Body, ack: Ack, retry: { num?: number; reason?: string }): Promise<void> {
   const isEvent = body.type === 'event_callback';
   let isAcked = false;
   const once: Ack = async (response) => {
@@ -156,6 +162,8 @@ export class SlackHttpReceiver implements Receiver {
 export class SlackSocketReceiver implements Receiver {
   private readonly client: SocketModeClient;
   private app: App | null = null;
+  /** The socket is open and Slack said hello; /readyz asks (src/ops/readiness.ts). */
+  isConnected = false;
 
   constructor(
     appToken: string,
@@ -164,6 +172,9 @@ export class SlackSocketReceiver implements Receiver {
   ) {
     // A copy: the socket client writes into the options it is given.
     this.client = new SocketModeClient({ appToken, clientOptions: { ...options }, logger: boltLogger(log) });
+    this.client.on('connected', () => (this.isConnected = true));
+    for (const state of ['disconnecting', 'reconnecting', 'disconnected'])
+      this.client.on(state, () => (this.isConnected = false));
     this.client.on('slack_event', (e: { ack: Ack; body: Body; retry_num?: number; retry_reason?: string }) => {
       if (!this.app) return;
       deliver(this.app, e.body, e.ack, { num: e.retry_num, reason: e.retry_reason }).catch((err: unknown) => {

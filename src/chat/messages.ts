@@ -233,3 +233,12 @@ export function truncateForDisplay(text: string, maxChars: number): { text: stri
   if (cut > 0 && /[\uD800-\uDBFF]/.test(text[cut - 1] ?? '')) cut -= 1;
   return { text: text.slice(0, cut) + TRUNCATION_MARKER, isTruncated: true };
 }
+
+/**
+ * A user-facing error with the correlation id an operator greps the logs for:
+ * `could not record that; please try again (ref 7f3a9c01b2d4)` (RELIABILITY 78).
+ * The text stays generic; the id names this request only, never a run or tenant.
+ */
+export function withReference(text: string, ref: string | undefined): string {
+  return ref ? `${text} (ref ${ref})` : text;
+}

@@ -128,4 +128,10 @@ export interface ChatPort {
    * `users:read`, so it leaves this out and ids are checked by shape only).
    */
   hasUser?(tenant: string, user: string): Promise<boolean>;
+  /**
+   * Whether inbound traffic reaches the bot now (Slack Socket Mode connected or its
+   * HTTP route serving, Discord's gateway ready, the web chat serving): /readyz
+   * asks (src/ops/readiness.ts). Absent means ready once started.
+   */
+  isReady?(): boolean;
 }

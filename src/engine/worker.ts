@@ -6,6 +6,7 @@
  * slow fallback poll. A step's outcome is fed back through the Committer.
  */
 import { describeError, isSignoffError, type SignoffError } from '../errors.ts';
+import { withCorrelation } from '../ops/correlation.ts';
 import type { Logger } from '../ops/log.ts';
 import type { Sql } from '../store/client.ts';
 import {
@@ -168,8 +169,9 @@ export class Worker {
     this.executor.submit({
       key: job.key,
       timeoutMs: opts.timeoutMs,
+      // Every line the job logs carries its key as correlation id (src/ops/correlation.ts).
       run: (signal) =>
-        this.runJob(job, opts, signal).finally(() => {
+        withCorrelation(job.key, () => this.runJob(job, opts, signal)).finally(() => {
           if (this.wasSlotBound) this.wake();
         }),
     });

@@ -1,12 +1,17 @@
 /**
- * The bot's one HTTP server. Today it answers GET /healthz; the web chat
- * (adapters/console) and webhook ingress mount their routes here. Unknown
- * routes get a plain 404 with no internals.
+ * The bot's one HTTP server. It answers the health probes GET /healthz and GET
+ * /readyz (./readiness.ts); the web chat (adapters/console) and webhook ingress
+ * mount their routes here. Every request runs under a correlation id
+ * (./correlation.ts: a webhook's delivery id header, else a fresh id), sent back
+ * as `x-correlation-id`. Unknown routes get a plain 404 with no internals.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { SignoffError } from '../errors.ts';
+import { describeError, SignoffError } from '../errors.ts';
 import type { Sql } from '../store/client.ts';
+import { toCorrelationId, withCorrelation } from './correlation.ts';
+import { silentLogger, type Logger } from './log.ts';
+import { answerProbe, databaseCheck, migrationsCheck, type ReadinessCheck } from './readiness.ts';
 
 export type Route = (req: IncomingMessage, res: ServerResponse) => Promise<boolean> | boolean;
 
@@ -16,16 +21,30 @@ export interface HttpServer {
   close(): Promise<void>;
 }
 
-/** Serves `routes` in order (the first that returns true handled the request), then /healthz, then 404. */
+/**
+ * Serves the probes, then `routes` in order (the first that returns true handled the request), then 404.
+ * /readyz checks the database, the migrations of `schema` when given, and each of `ready`.
+ */
 export async function startHttpServer(opts: {
   port: number;
   host: string;
   sql: Sql;
   routes?: Route[];
+  schema?: string;
+  ready?: ReadinessCheck[];
+  log?: Logger;
 }): Promise<HttpServer> {
-  const routes = [...(opts.routes ?? []), healthz(opts.sql)];
+  const checks = [
+    databaseCheck(opts.sql),
+    ...(opts.schema ? [migrationsCheck(opts.sql, opts.schema)] : []),
+    ...(opts.ready ?? []),
+  ];
+  const routes = [probes(checks), ...(opts.routes ?? [])];
+  const log = opts.log ?? silentLogger;
   const server = createServer((req, res) => {
-    void handle(routes, req, res);
+    const id = toCorrelationId(deliveryIdOf(req));
+    res.setHeader('x-correlation-id', id);
+    withCorrelation(id, () => void handle(routes, req, res, log));
   });
   server.listen(opts.port, opts.host);
   await new Promise<void>((resolve, reject) => {
@@ -53,45 +72,51 @@ export async function startHttpServer(opts: {
   };
 }
 
-async function handle(routes: Route[], req: IncomingMessage, res: ServerResponse): Promise<void> {
+/**
+ * Headers that carry a sender's own delivery id (GitHub, Standard Webhooks, Linear, Jira,
+ * Zendesk), then a proxy's request id: the correlation id an operator can match to the
+ * sender's delivery log. Unverified, so only a safe shape is taken (toCorrelationId).
+ */
+const DELIVERY_ID_HEADERS = [
+  'x-github-delivery',
+  'webhook-id',
+  'linear-delivery',
+  'x-atlassian-webhook-identifier',
+  'x-zendesk-webhook-invocation-id',
+  'x-request-id',
+];
+
+function deliveryIdOf(req: IncomingMessage): string | undefined {
+  for (const name of DELIVERY_ID_HEADERS) {
+    const value = req.headers[name];
+    if (typeof value === 'string' && value !== '') return value;
+  }
+  return undefined;
+}
+
+async function handle(routes: Route[], req: IncomingMessage, res: ServerResponse, log: Logger): Promise<void> {
   try {
     for (const route of routes) if (await route(req, res)) return;
     sendJson(res, 404, { error: 'not found' });
-  } catch {
-    if (!res.headersSent) sendJson(res, 500, { error: 'internal error' });
+  } catch (err) {
+    // The log line carries the correlation id; the answer carries only that id.
+    const correlationId = String(res.getHeader('x-correlation-id'));
+    log.error('http request failed', { method: req.method, path: pathOf(req), error: describeError(err) });
+    if (!res.headersSent) sendJson(res, 500, { error: 'internal error', correlationId });
     else res.end();
   }
 }
 
-/**
- * How long /healthz waits for the database. A stalled server or network never answers
- * and never errors, so without this a probe (and the web chat's live dot) would hang.
- */
-export const HEALTH_TIMEOUT_MS = 1_500;
-
-/** Whether the database answers `SELECT 1` within HEALTH_TIMEOUT_MS. */
-export async function isDatabaseUp(sql: Sql, timeoutMs = HEALTH_TIMEOUT_MS): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs)));
-  try {
-    return await Promise.race([
-      sql`SELECT 1`.then(
-        () => true,
-        () => false,
-      ),
-      late,
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
+function pathOf(req: IncomingMessage): string {
+  return new URL(req.url ?? '/', 'http://signoff.invalid').pathname;
 }
 
-/** 200 when the database answers, 503 when it does not (or not in time). */
-function healthz(sql: Sql): Route {
+/** GET /healthz and GET /readyz (./readiness.ts). */
+function probes(checks: readonly ReadinessCheck[]): Route {
   return async (req, res) => {
-    if (req.method !== 'GET' || req.url !== '/healthz') return false;
-    const isDbUp = await isDatabaseUp(sql);
-    sendJson(res, isDbUp ? 200 : 503, { ok: isDbUp, db: isDbUp ? 'up' : 'down' });
+    const path = pathOf(req);
+    if (req.method !== 'GET' || (path !== '/healthz' && path !== '/readyz')) return false;
+    await answerProbe(path, checks, sendJson, res);
     return true;
   };
 }

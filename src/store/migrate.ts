@@ -41,6 +41,22 @@ export async function migrate(sql: Sql, schema = 'signoff'): Promise<string[]> {
   return applied;
 }
 
+/**
+ * The migration files not yet recorded as applied in `schema` (all of them when the
+ * ledger does not exist yet): what /readyz names when a deploy ran ahead of its migrations.
+ */
+export async function pendingMigrations(sql: Sql, schema = 'signoff'): Promise<string[]> {
+  assertSchemaName(schema);
+  const [ledger] = await sql<{ exists: boolean }[]>`
+    SELECT to_regclass(${`"${schema}".schema_migrations`}) IS NOT NULL AS exists`;
+  const applied = ledger?.exists
+    ? new Set(
+        (await sql<{ version: number }[]>`SELECT version FROM ${sql(schema)}.schema_migrations`).map((r) => r.version),
+      )
+    : new Set<number>();
+  return (await loadMigrations()).filter((m) => !applied.has(m.version)).map((m) => m.name);
+}
+
 async function applyOne(sql: Sql, schema: string, m: Migration): Promise<boolean> {
   return sql.begin(async (tx) => {
     // hashtext() keys the lock by schema, so two deployments in one database do not wait on each other.

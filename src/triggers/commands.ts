@@ -14,12 +14,12 @@
  * - No pings from typed text (RELIABILITY 82): `<@id>` tokens only for user ids
  *   the platform gave us; other people's words go in `Notice.quote`.
  */
-import { randomBytes } from 'node:crypto';
-import type { InboundCommand } from '../chat/messages.ts';
+import { withReference, type InboundCommand } from '../chat/messages.ts';
 import type { CommandReply, Notice } from '../chat/port.ts';
 import type { StartOptions } from '../engine/engine.ts';
 import type { TriggerSpec } from '../engine/flow.ts';
 import { isSignoffError, SignoffError } from '../errors.ts';
+import { correlationId, newCorrelationId } from '../ops/correlation.ts';
 import { silentLogger, type Logger } from '../ops/log.ts';
 import { costLabel } from '../review/card.ts';
 import type { RunCost } from '../store/ledger.ts';
@@ -297,9 +297,9 @@ function startsBy(flow: FlowSummary): string {
   return `started by ${ways.join(', ')}`;
 }
 
-/** Logs the real error under a short ref and tells the user only the ref. */
+/** Logs the real error under a short ref (the request's correlation id, src/ops/correlation.ts) and tells the user only the ref. */
 function replyUnexpected(err: unknown, cmd: InboundCommand, command: string, log: Logger = silentLogger): CommandReply {
-  const ref = randomBytes(4).toString('hex');
+  const ref = correlationId() ?? newCorrelationId();
   const error =
     err instanceof Error
       ? { name: err.name, message: err.message, code: (err as { code?: unknown }).code, stack: err.stack }
@@ -313,7 +313,7 @@ function replyUnexpected(err: unknown, cmd: InboundCommand, command: string, log
     deliveryId: cmd.deliveryId,
     error,
   });
-  return ephemeral(`something went wrong; try again (ref ${ref})`);
+  return ephemeral(withReference('something went wrong; try again', ref));
 }
 
 function ephemeral(text: string | Notice, quote?: string): CommandReply {

@@ -129,8 +129,12 @@ it('35: the database cut under a running bot: "try again" while down, the step i
   expect(refused.status).toBe(503);
   expect(refused.body.error).toMatch(/try again/);
   expectNoInternals(JSON.stringify(refused.body));
-  const health = await fetch(`${bot.url}/healthz`);
-  expect([health.status, await health.json()]).toEqual([503, { ok: false, db: 'down' }]);
+  const ready = await fetch(`${bot.url}/readyz`);
+  expect([ready.status, ((await ready.json()) as { checks: Record<string, string> }).checks.database]).toEqual([
+    503,
+    'down',
+  ]);
+  expect((await fetch(`${bot.url}/healthz`)).status).toBe(200); // alive all the same: no restart wanted
 
   proxy.setDown(false);
   await until(

@@ -1,7 +1,7 @@
 /**
  * `npm start` on a fresh machine: the bot as a child process, with no
  * DATABASE_URL, starts its own embedded Postgres in the data dir, answers
- * /healthz, and on SIGTERM shuts down cleanly (exit 0, database stopped).
+ * /healthz and /readyz, and on SIGTERM shuts down cleanly (exit 0, database stopped).
  * It restarts that Postgres when it dies, binds its port before it claims any
  * work, and refuses settings that would expose the web chat (issue 16).
  */
@@ -52,14 +52,19 @@ function startBot(env: Record<string, string>): { child: ChildProcess; running: 
 }
 
 describe('npm start', () => {
-  it('runs on an embedded Postgres, answers /healthz, and stops cleanly on SIGTERM', async () => {
+  it('runs on an embedded Postgres, answers /healthz and /readyz, and stops cleanly on SIGTERM', async () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'signoff-e2e-'));
     dirs.push(dataDir);
     await chmod(dataDir, 0o755);
     const { child, running } = startBot({ SIGNOFF_DATA_DIR: dataDir });
     const url = await running;
     const health = await fetch(`${url}/healthz`);
-    expect([health.status, await health.json()]).toEqual([200, { ok: true, db: 'up' }]);
+    expect([health.status, await health.json()]).toEqual([200, { ok: true }]);
+    const ready = await fetch(`${url}/readyz`);
+    expect([ready.status, await ready.json()]).toEqual([
+      200,
+      { ok: true, checks: { database: 'up', migrations: 'current', chat: 'console connected' } },
+    ]);
     const missing = await fetch(`${url}/nope`);
     expect([missing.status, await missing.text()]).toEqual([404, '{"error":"not found"}']);
 

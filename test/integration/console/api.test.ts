@@ -286,7 +286,7 @@ describe('console HTTP API', () => {
     const res = await command('explode');
     expect([res.status, res.body]).toEqual([
       503,
-      { ...GENERIC, correlationId: expect.stringMatching(/^[0-9a-f]{8}$/) },
+      { ...GENERIC, correlationId: expect.stringMatching(/^[0-9a-f]{12}$/) },
     ]);
     const logged = logLines.map((line) => JSON.parse(line)).find((l) => l.correlationId === res.body.correlationId);
     expect(logged).toMatchObject({

@@ -1,6 +1,6 @@
 /**
  * Bounded waits on the database (issue 16): every connection carries a statement
- * timeout, and /healthz and web chat writes answer (503, "try again") when the
+ * timeout, and /readyz and web chat writes answer (503, "try again") when the
  * database stops answering rather than hanging with it. The database is stalled for real: a TCP proxy between the
  * client and Postgres holds every answer (connections stay open, nothing errors).
  */
@@ -30,9 +30,9 @@ afterAll(async () => {
   await proxy?.close();
 });
 
-const health = async () => {
+const probe = async (path: '/healthz' | '/readyz') => {
   // The deadline only bounds the test; the assertion is on the answer.
-  const res = await fetch(`http://127.0.0.1:${http.port}/healthz`, { signal: AbortSignal.timeout(10_000) });
+  const res = await fetch(`http://127.0.0.1:${http.port}${path}`, { signal: AbortSignal.timeout(10_000) });
   return [res.status, await res.json()];
 };
 
@@ -83,11 +83,13 @@ describe('database timeouts', () => {
     }
   });
 
-  it('/healthz says 503 while the database is stalled, and 200 once it answers again', async () => {
-    expect(await health()).toEqual([200, { ok: true, db: 'up' }]);
+  it('/readyz says 503 while the database is stalled, and 200 once it answers again; /healthz stays 200', async () => {
+    const up = [200, { ok: true, checks: { database: 'up' } }];
+    expect(await probe('/readyz')).toEqual(up);
     proxy.setStalled(true);
-    expect(await health()).toEqual([503, { ok: false, db: 'down' }]);
+    expect(await probe('/readyz')).toEqual([503, { ok: false, checks: { database: 'down' }, notReady: ['database'] }]);
+    expect(await probe('/healthz')).toEqual([200, { ok: true }]);
     proxy.setStalled(false);
-    expect(await health()).toEqual([200, { ok: true, db: 'up' }]);
+    expect(await probe('/readyz')).toEqual(up);
   });
 });

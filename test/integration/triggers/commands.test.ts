@@ -457,7 +457,7 @@ describe('unexpected failures', () => {
     const downDeps = makeCommandDeps(down, { log });
     for (const text of ['list', 'status 7d3f0c1e-0000-4000-8000-000000000000', 'run draft-approve subject=a body=b']) {
       const reply = await handleCommand(command(text), downDeps);
-      const ref = /^something went wrong; try again \(ref ([0-9a-f]{8})\)$/.exec(reply.notice.text)?.[1];
+      const ref = /^something went wrong; try again \(ref ([0-9a-f]{12})\)$/.exec(reply.notice.text)?.[1];
       expect(ref, reply.notice.text).toBeDefined();
       expect(reply).toEqual(ephemeral(reply.notice.text));
       const logged = logLines.map((line) => JSON.parse(line)).find((entry) => entry.ref === ref);

@@ -3,7 +3,12 @@
  * statement (data-modifying CTEs run atomically): the run update is fenced on
  * the version it read (and, for step results and timers, on the claim that
  * produced them); the event row, job and timer changes hang off that update, so
- * a losing writer changes nothing at all.
+ * a losing writer changes nothing at all. Each event row is hash-chained to the
+ * run's previous one (migration 0050): the statement that writes it computes
+ * its hash with `run_audit_hash` and moves `runs.audit_head` in the same
+ * UPDATE, so the chain costs no extra query (src/store/audit.ts verifies it).
+ * Over 300 lines because the three statements that append to a run's chain
+ * (insert, commit, note) must stay side by side: they write one chain alike.
  */
 import type { Db } from './client.ts';
 import type { JobKind } from './jobs.ts';
@@ -93,16 +98,22 @@ export interface TimelineRow {
 export async function insertRun(sql: Db, run: NewRun, ev: EventRow, plan: WritePlan, owner: string): Promise<boolean> {
   const rows = await sql`
     WITH p AS (SELECT ${sql.json(plan as any)}::jsonb AS plan),
+    e AS (
+      SELECT ${ev.type}::text AS type, ${json(sql, ev.event)}::jsonb AS event, ${ev.actor}::text AS actor,
+             ${json(sql, ev.stateAfter)}::jsonb AS state_after, now() AS at
+    ),
     r AS (
-      INSERT INTO runs (id, flow, flow_version, status, snapshot, input, output, trigger_key, trigger, version)
-      VALUES (${run.id}, ${run.flow}, ${run.flowVersion}, ${run.status}, ${sql.json(run.snapshot as any)},
-              ${sql.json(run.input as any)}, ${json(sql, run.output)}, ${run.triggerKey}, ${sql.json(run.trigger as any)}, 1)
+      INSERT INTO runs (id, flow, flow_version, status, snapshot, input, output, trigger_key, trigger, version, audit_head)
+      SELECT ${run.id}, ${run.flow}, ${run.flowVersion}, ${run.status}, ${sql.json(run.snapshot as any)},
+             ${sql.json(run.input as any)}, ${json(sql, run.output)}, ${run.triggerKey}, ${sql.json(run.trigger as any)}, 1,
+             run_audit_hash('', ${run.id}, 1, 'event', e.type, e.event, e.actor, NULL, e.state_after, NULL, NULL, e.at)
+      FROM e
       ON CONFLICT DO NOTHING
-      RETURNING id
+      RETURNING id, audit_head
     ),
     ev AS (
-      INSERT INTO run_events (run_id, seq, kind, type, event, actor, state_before, state_after, dedupe_key)
-      SELECT id, 1, 'event', ${ev.type}, ${json(sql, ev.event)}, ${ev.actor}, NULL, ${json(sql, ev.stateAfter)}, NULL FROM r
+      INSERT INTO run_events (run_id, seq, kind, type, event, actor, state_before, state_after, dedupe_key, at, prev_hash, hash)
+      SELECT r.id, 1, 'event', e.type, e.event, e.actor, NULL, e.state_after, NULL, e.at, '', r.audit_head FROM r, e
     ),
     ${insertJobsAndTimers(sql, run.id, run.flow, owner)}
     SELECT count(*)::int AS n FROM r`;
@@ -160,21 +171,32 @@ export async function commitTransition(sql: Db, c: TransitionCommit): Promise<bo
   const jobKey = c.job?.key ?? null;
   const rows = await sql`
     WITH p AS (SELECT ${sql.json(c.plan as any)}::jsonb AS plan),
+    o AS (SELECT audit_head FROM runs WHERE id = ${c.runId} AND version = ${c.seq - 1} FOR UPDATE),
+    e AS (
+      SELECT ${c.event.kind}::text AS kind, ${c.event.type}::text AS type, ${json(sql, c.event.event)}::jsonb AS event,
+             ${c.event.actor}::text AS actor, ${json(sql, c.event.stateBefore)}::jsonb AS state_before,
+             ${json(sql, c.event.stateAfter)}::jsonb AS state_after, ${c.event.dedupeKey}::text AS dedupe_key,
+             ${stepCall(sql, c.job)} AS step_call, now() AS at
+    ),
     r AS (
       UPDATE runs SET snapshot = ${sql.json(c.snapshot as any)}, status = ${c.status}, status_reason = ${c.reason},
-                      output = ${json(sql, c.output)}, version = ${c.seq}, updated_at = now()
-      WHERE id = ${c.runId} AND version = ${c.seq - 1}
+                      output = ${json(sql, c.output)}, version = ${c.seq}, updated_at = now(),
+                      audit_head = run_audit_hash(o.audit_head, runs.id, ${c.seq}, e.kind, e.type, e.event, e.actor,
+                                                  e.state_before, e.state_after, e.dedupe_key, e.step_call, e.at)
+      FROM o, e
+      WHERE runs.id = ${c.runId} AND runs.version = ${c.seq - 1}
         AND (${jobKey}::text IS NULL OR EXISTS (
               SELECT 1 FROM jobs WHERE key = ${jobKey} AND status = 'running'
                 AND lease_owner = ${c.owner} AND attempts = ${c.job?.attempt ?? 0}))
         AND (${c.timerSendId}::text IS NULL OR EXISTS (
               SELECT 1 FROM timers WHERE run_id = ${c.runId} AND send_id = ${c.timerSendId} AND lease_owner = ${c.owner}))
-      RETURNING id
+      RETURNING runs.id, o.audit_head AS prev_hash, runs.audit_head AS hash
     ),
     ev AS (
-      INSERT INTO run_events (run_id, seq, kind, type, event, actor, state_before, state_after, dedupe_key)
-      SELECT id, ${c.seq}, ${c.event.kind}, ${c.event.type}, ${json(sql, c.event.event)}, ${c.event.actor},
-             ${json(sql, c.event.stateBefore)}, ${json(sql, c.event.stateAfter)}, ${c.event.dedupeKey} FROM r
+      INSERT INTO run_events (run_id, seq, kind, type, event, actor, state_before, state_after, dedupe_key, step_call, at,
+                              prev_hash, hash)
+      SELECT r.id, ${c.seq}, e.kind, e.type, e.event, e.actor, e.state_before, e.state_after, e.dedupe_key, e.step_call, e.at,
+             r.prev_hash, r.hash FROM r, e
     ),
     jd AS (
       UPDATE jobs SET status = ${c.job?.outcome ?? 'done'}, lease_owner = NULL, last_error = ${json(sql, c.job?.error)}, updated_at = now()
@@ -228,14 +250,19 @@ export interface Note {
 /** Appends a non-replayed note (retry scheduled, parked, cancelled) and optionally sets the status. */
 export async function appendNote(sql: Db, runId: string, note: Note): Promise<number | null> {
   const rows = await sql`
-    WITH r AS (
-      UPDATE runs SET version = version + 1, updated_at = now(),
-        status = coalesce(${note.status ?? null}::text, status),
-        status_reason = CASE WHEN ${note.status ?? null}::text IS NULL THEN status_reason ELSE ${note.reason ?? null} END
-      WHERE id = ${runId} RETURNING version, snapshot
+    WITH o AS (SELECT version, snapshot->'value' AS state, audit_head FROM runs WHERE id = ${runId} FOR UPDATE),
+    e AS (SELECT ${note.type}::text AS type, ${json(sql, note.data)}::jsonb AS event, ${note.actor}::text AS actor, now() AS at),
+    r AS (
+      UPDATE runs SET version = o.version + 1, updated_at = now(),
+        status = coalesce(${note.status ?? null}::text, runs.status),
+        status_reason = CASE WHEN ${note.status ?? null}::text IS NULL THEN runs.status_reason ELSE ${note.reason ?? null} END,
+        audit_head = run_audit_hash(o.audit_head, runs.id, o.version + 1, 'note', e.type, e.event, e.actor, o.state, o.state,
+                                    NULL, NULL, e.at)
+      FROM o, e WHERE runs.id = ${runId}
+      RETURNING runs.id, runs.version, o.state, o.audit_head AS prev_hash, runs.audit_head AS hash
     )
-    INSERT INTO run_events (run_id, seq, kind, type, event, actor, state_before, state_after)
-    SELECT ${runId}, version, 'note', ${note.type}, ${json(sql, note.data)}, ${note.actor}, snapshot->'value', snapshot->'value' FROM r
+    INSERT INTO run_events (run_id, seq, kind, type, event, actor, state_before, state_after, at, prev_hash, hash)
+    SELECT r.id, r.version, 'note', e.type, e.event, e.actor, r.state, r.state, e.at, r.prev_hash, r.hash FROM r, e
     RETURNING seq`;
   return rows[0]?.seq ?? null;
 }
@@ -266,6 +293,23 @@ export async function listRunsOnOtherVersions(sql: Db, flow: string, version: st
 
 function json(sql: Db, value: unknown) {
   return value === undefined || value === null ? null : sql.json(value as any);
+}
+
+/**
+ * The immutable record of the step job a commit closes, for its audit row: the
+ * job's key (the idempotency key its tools get), name, attempt, outcome, input
+ * hash, and its journaled tool calls as they stand now (tool_calls rows change
+ * status later, so they are not the record). NULL when no job is closed.
+ */
+function stepCall(sql: Db, job: TransitionCommit['job']) {
+  if (!job) return sql`NULL::jsonb`;
+  return sql`(
+    SELECT jsonb_build_object('job', j.key, 'step', j.name, 'attempt', ${job.attempt}::int, 'outcome', ${job.outcome}::text,
+             'inputSha256', encode(sha256(convert_to(coalesce(j.input::text, 'null'), 'UTF8')), 'hex'),
+             'toolCalls', (SELECT coalesce(jsonb_agg(jsonb_build_object('attempt', t.attempt, 'tool', t.tool,
+                                    'status', t.status, 'startedAt', t.started_at, 'endedAt', t.ended_at) ORDER BY t.attempt), '[]')
+                           FROM tool_calls t WHERE t.job_key = j.key))
+    FROM jobs j WHERE j.key = ${job.key})`;
 }
 
 /** One line of a tenant's run list. */

@@ -11,7 +11,8 @@
 -- (`alert:<id>`, `alert:<id>:resolved`) the adapters' post ledgers honour, so a crash
 -- between posting and recording the ref cannot post twice.
 CREATE TABLE alerts (
-  id             bigserial PRIMARY KEY,
+  -- integer: one row per episode of a cause, never near 2^31; and it reads back as a number.
+  id             integer GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
   -- e.g. run-failed:<flow>:<step>, run-parked:<flow>, model-quota, budget:<flow>,
   -- circuit:<host>, dead-letters:<source>
   cause          text NOT NULL,

@@ -140,6 +140,31 @@ describe('a failed run', () => {
   });
 });
 
+describe('a burst of failed runs', () => {
+  const db = useTestDb();
+  let engine: Engine;
+  beforeAll(async () => {
+    await createStepLog(db.sql);
+    engine = await startTestEngine(db, { workerId: 'burst' });
+  });
+  afterAll(async () => {
+    await engine.stop(500);
+  });
+
+  it('is one alert that counts them, not one post per run', async () => {
+    const alerter = alerterOn(db.sql);
+    const runs = await Promise.all([1, 2, 3, 4, 5, 6].map(() => engine.startRun('flaky', { failTimes: 3 })));
+    for (const { runId } of runs) await engine.waitFor(runId, ['failed'], { timeoutMs: 15_000 });
+    await alerter.tick();
+    await alerter.tick();
+    expect(await alerts(db.sql)).toMatchObject([{ cause: 'run-failed:flaky:work', count: 6 }]);
+    const messages = await posted(db.sql);
+    expect(messages).toHaveLength(1);
+    expect(messages[0]!.text).toMatch(/^6 runs of flaky failed at `work` \(latest `[^`]+`\)\. Next: /);
+    expect(messages[0]!.text).toContain('`/signoff retry <run>` for each');
+  });
+});
+
 describe('a dead-letter burst', () => {
   const db = useTestDb();
 

@@ -14,6 +14,7 @@ import type { SlackSettings } from '../adapters/slack/types.ts';
 import { readWebhookSettings } from './triggers/webhooks/settings.ts';
 import type { WebhookSettings } from './triggers/webhooks/types.ts';
 import type { DiscordSettings } from '../adapters/discord/types.ts';
+import type { AlertSettings } from './ops/alerts.ts';
 
 export interface Config {
   /** Postgres to use; when absent signoff runs an embedded server in `dataDir/pg`. */
@@ -60,6 +61,8 @@ export interface Config {
   webhooks: WebhookSettings;
   /** Discord, when DISCORD_TOKEN is set; null means no Discord. */
   discord: DiscordSettings | null;
+  /** Alerts to the operator's channel (SIGNOFF_ALERT_CHANNEL, ALERT_*; docs/operations.md "Alerts"). */
+  alerts: AlertSettings;
 }
 
 export interface WebChatSettings {
@@ -177,6 +180,12 @@ export function readConfig(env: Env = process.env): Readonly<Config> {
     slack: readSlack(env, problems),
     webhooks: readWebhookSettings(env, problems, readUrl(env, 'SIGNOFF_PUBLIC_URL', problems)),
     discord: readDiscord(env, problems),
+    alerts: {
+      channel: readAlertChannel(env, problems),
+      sweepMs: int('ALERT_SWEEP_MS', 15_000, 50, 600_000),
+      deadLetterBurst: int('ALERT_DEAD_LETTER_BURST', 5, 1, 1_000_000),
+      deadLetterWindowMs: int('ALERT_DEAD_LETTER_WINDOW_MS', 600_000, 1_000, 86_400_000),
+    },
   };
   if (config.slack && config.discord)
     problems.push('both Slack and Discord are configured; set the variables of one chat platform only');
@@ -387,6 +396,16 @@ function readDiscord(env: Env, problems: string[]): DiscordSettings | null {
   };
   const apiUrl = readUrl(env, 'DISCORD_API_URL', problems) ?? 'https://discord.com/api';
   return { token, publicKey, applicationId: id('DISCORD_APPLICATION_ID'), guildId: id('DISCORD_GUILD_ID'), apiUrl };
+}
+
+/** SIGNOFF_ALERT_CHANNEL: a channel id (Slack C…, a Discord snowflake) or a web chat channel name; unset, alerts are only logged. */
+function readAlertChannel(env: Env, problems: string[]): string | null {
+  const channel = env.SIGNOFF_ALERT_CHANNEL || null;
+  if (channel && !/^#?[A-Za-z0-9._-]{1,80}$/.test(channel))
+    problems.push(
+      `SIGNOFF_ALERT_CHANNEL must be a channel id or name without spaces, e.g. C0123ABCD (got "${channel.slice(0, 80)}")`,
+    );
+  return channel;
 }
 
 /** Names that reach only this machine: the web chat's demo mode may listen on nothing else. */

@@ -15,6 +15,7 @@ import { Engine } from './engine/engine.ts';
 import { loadFlows } from './engine/registry.ts';
 import { describeError } from './errors.ts';
 import { crashpointsFrom } from './ops/crashpoint.ts';
+import { Alerter } from './ops/alerts.ts';
 import { startHttpServer } from './ops/http.ts';
 import { chatCheck } from './ops/readiness.ts';
 import { createLogger, type Logger } from './ops/log.ts';
@@ -136,6 +137,15 @@ async function main(): Promise<void> {
     catchupHours: config.schedules.catchupHours,
     defaults: { channel: config.defaultChannel, ...(config.slack ? {} : { tenant: 'local' }) },
   });
+  // Alerts to SIGNOFF_ALERT_CHANNEL (docs/operations.md "Alerts"): every process sweeps, one at a time decides.
+  const alerter = new Alerter({
+    sql,
+    port: chat.port,
+    settings: config.alerts,
+    processId: engine.workerId,
+    openCircuits: () => steps.openCircuits(),
+    log,
+  });
   const parked = await engine.parkOrphanedRuns();
   if (parked.length > 0) log.warn('parked runs whose state a flow change removed', { runs: parked });
   // Bind before claiming: a start that fails here (port taken, chat unreachable) exits holding no work.
@@ -168,6 +178,7 @@ async function main(): Promise<void> {
   await engine.start();
   desk.start();
   scheduler.start();
+  alerter.start();
   const url = `http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${http.port}`;
   const where =
     chat.port.platform === 'console'
@@ -197,6 +208,7 @@ async function main(): Promise<void> {
     await chat.port.stop();
     await http.close();
     await scheduler.stop();
+    await alerter.stop();
     desk.stop();
     await engine.stop(config.shutdownGraceMs);
     await steps.stop();

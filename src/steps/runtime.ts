@@ -39,6 +39,8 @@ export interface StepRuntime {
   describeAction(tool: string, input: unknown): Promise<ProposedAction>;
   /** Whether model steps run on the built-in offline model. */
   isOffline: boolean;
+  /** Tool hosts whose circuit is open in this process (src/ops/alerts.ts reports them). */
+  openCircuits(): string[];
   stop(): Promise<void>;
 }
 
@@ -73,6 +75,7 @@ export function createStepRuntime(o: {
     }),
     describeAction: async (tool, input) => tools.describe(tool, input),
     isOffline: o.config.model.apiKey === null && o.config.model.baseUrl === null,
+    openCircuits: () => tools.openCircuits(),
     stop: () => pacer.stop(),
   };
 }

@@ -79,6 +79,11 @@ export class CircuitBreaker {
     this.hosts.set(host, state);
   }
 
+  /** Hosts whose circuit is not closed (open, or half-open waiting on a trial): what src/ops/alerts.ts reports. */
+  openHosts(): string[] {
+    return [...this.hosts.keys()].filter((host) => this.stateOf(host) !== 'closed');
+  }
+
   /** `closed`, `open` or `half-open`, for logs and tests. */
   stateOf(host: string): 'closed' | 'open' | 'half-open' {
     const state = this.hosts.get(host);

@@ -78,6 +78,11 @@ export class ToolBox implements ToolCaller {
     this.circuit = new CircuitBreaker(o.circuit);
   }
 
+  /** Tool hosts whose circuit is open in this process, for alerts. */
+  openCircuits(): string[] {
+    return this.circuit.openHosts();
+  }
+
   async call(name: string, input: unknown, scope: ToolScope): Promise<unknown> {
     const sent = new Set<string>();
     try {

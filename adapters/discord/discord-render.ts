@@ -116,7 +116,7 @@ export function imageMessage(notice: Notice): { body: Body; files: UploadFile[] 
 export function fallbackBody(notice: Notice): Body {
   const stand = notice.image ? truncateForDisplay(notice.image.fallbackText.replaceAll('`', "'"), 1_500).text : '';
   const bars = stand ? `\n\`\`\`\n${stand}\n\`\`\`` : '';
-  const body = noticeBody({ ...notice, image: undefined });
+  const body = noticeBody(notice);
   const room = MAX_CONTENT - bars.length;
   const text =
     body.content.length > room

@@ -4,9 +4,11 @@
  * against it unchanged. It refuses what Discord refuses, each rule citing its
  * discord-api-docs page (github.com/discord/discord-api-docs, `developers/...`):
  * the `Authorization: Bot` scheme, the 3 s initial response and the 15 min token,
- * a second acknowledgement, message and modal limits (./limits.ts), and scoped
- * 429s on demand. It records every message, who it would have pinged, and every
- * interaction response, for tests to assert on.
+ * a second acknowledgement, message and modal limits (./limits.ts), messages
+ * with files (multipart/form-data, ./uploads.ts), and scoped 429s on demand. It
+ * records every message, its attachments, who it would have pinged, and every
+ * interaction response, for tests to assert on. Over 300 lines: one server's
+ * routes read best side by side; its rule sets live in the files beside it.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';

@@ -10,8 +10,8 @@
  * - Discord (crash point `discord-upload-sent`): Discord created the message with
  *   its PNG; the restarted bot sends it again with the same nonce and
  *   `enforce_nonce`, and Discord (the fake, as documented) returns the first.
- * The post step's lease (its 60 s limit plus a margin) must lapse before the
- * restarted bot takes it over, so each test takes about a minute and a half.
+ * The post step's lease (its 60 s limit plus a margin) would lapse before the
+ * restarted bot took it over; the test jumps the clock past it (expireLeases).
  */
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { until } from '../contract/chat-port.contract.ts';
@@ -20,7 +20,7 @@ import { startFakeDiscord, type FakeDiscord } from '../fakes/discord/rest.ts';
 import { FORM, postToBot, signed, slashCommandBody } from '../fakes/slack/requests.ts';
 import { startFakeSlack, type FakeSlack } from '../fakes/slack/web-api.ts';
 import { startBot, stopBot, type BotProcess } from '../helpers/browser.ts';
-import { useTestDb } from '../helpers/db.ts';
+import { expireLeases, useTestDb } from '../helpers/db.ts';
 
 const SECRET = 'upload-crash-signing-secret';
 const SLACK_CHANNEL = 'C0DIGEST';
@@ -63,7 +63,7 @@ async function digestRun(): Promise<{ id: string; status: string }> {
 }
 
 async function finished(): Promise<void> {
-  await until('the digest run to finish', async () => (await digestRun()).status === 'done', 150_000);
+  await until('the digest run to finish', async () => (await digestRun()).status === 'done', 60_000);
 }
 
 it('Slack: killed after files.completeUploadExternal, before the ledger row; after a restart the chart is shared once', async () => {
@@ -85,6 +85,7 @@ it('Slack: killed after files.completeUploadExternal, before the ledger row; aft
   const [lost] = await db.sql`SELECT ts FROM slack_posts WHERE key LIKE '%:image'`;
   expect(lost).toEqual({ ts: null });
 
+  await expireLeases(db.sql);
   await bot(env);
   await finished();
   expect(slack.files.sharedIn(SLACK_CHANNEL)).toHaveLength(1);
@@ -94,7 +95,7 @@ it('Slack: killed after files.completeUploadExternal, before the ledger row; aft
   expect(slack.inChannel(SLACK_CHANNEL).filter((m) => m.text.includes('Weekly digest'))).toHaveLength(1);
   const [row] = await db.sql`SELECT ts FROM slack_posts WHERE key LIKE '%:image'`;
   expect(row).toEqual({ ts: slack.files.sharedIn(SLACK_CHANNEL)[0]!.id });
-}, 240_000);
+}, 120_000);
 
 it('Discord: killed after the message with its PNG was created, before the ledger row; after a restart it is there once', async () => {
   const signer = makeSigner();
@@ -114,6 +115,7 @@ it('Discord: killed after the message with its PNG was created, before the ledge
   const [lost] = await db.sql`SELECT message_id FROM discord_posts WHERE channel = ${DISCORD_CHANNEL}`;
   expect(lost).toEqual({ message_id: null });
 
+  await expireLeases(db.sql);
   await bot(env);
   await finished();
   const [message, ...more] = withChart();
@@ -129,4 +131,4 @@ it('Discord: killed after the message with its PNG was created, before the ledge
   ]);
   const [row] = await db.sql`SELECT message_id FROM discord_posts WHERE channel = ${DISCORD_CHANNEL}`;
   expect(row).toEqual({ message_id: message!.id });
-}, 240_000);
+}, 120_000);

@@ -64,6 +64,22 @@ it('resolvedText says when, in UTC, and what is over', () => {
   );
 });
 
+it('names the settings to fix when a tool host refused our credentials', () => {
+  const reason =
+    'step "send" failed: tool "zendesk.reply" was refused by acme.zendesk.com (401): Couldn\'t authenticate you';
+  const [draft] = draftAlerts(
+    {
+      ...none,
+      runs: [{ flow: 'triage', kind: 'failed', step: 'send', count: 1, latestRunId: 'r1', latestReason: reason }],
+    },
+    opts,
+  );
+  expect(draft!.message).toContain(
+    "Next: acme.zendesk.com refused signoff's credentials (401): fix the ZENDESK_* settings (see .env.example) " +
+      'and restart, then `/signoff retry r1`',
+  );
+});
+
 describe('alert settings', () => {
   it('default to logging only, a 15 s sweep and 5 dead letters in 10 minutes', () => {
     expect(readConfig({}).alerts).toEqual({

@@ -57,9 +57,10 @@ function runsDraft(runs: AttentionRuns): AlertDraft {
     const what = isOne
       ? `Run \`${id}\` of ${runs.flow} failed${at}.`
       : `${runs.count} runs of ${runs.flow} failed${at} (latest \`${id}\`).`;
+    const fix = fixFor(runs.latestReason);
     const next = isOne
-      ? `fix what the error says, then \`/signoff retry ${id}\`, or \`/signoff cancel ${id}\` to give it up.`
-      : 'fix what the error says, then `/signoff retry <run>` for each (`/signoff list` shows them), or cancel them.';
+      ? `${fix}, then \`/signoff retry ${id}\`, or \`/signoff cancel ${id}\` to give it up.`
+      : `${fix}, then \`/signoff retry <run>\` for each (\`/signoff list\` shows them), or cancel them.`;
     return {
       cause: `run-failed:${runs.flow}:${runs.step ?? '-'}`,
       kind: 'run-failed',
@@ -83,6 +84,17 @@ function runsDraft(runs: AttentionRuns): AlertDraft {
     quote: quoted(runs.latestReason),
     count: runs.count,
   };
+}
+
+/** A refusal of our credentials by a tool's host (toolbox.ts `fromStatus`): `tool "zendesk.reply" was refused by h (401)`. */
+const CREDENTIALS_REFUSED = /tool "([a-z][a-z0-9-]*)[^"]*" was refused by (\S+) \((401|403)\)/;
+
+/** What to fix first, read from a failed run's reason where it is plain; else the error's own words. */
+function fixFor(reason: string | null): string {
+  const refused = reason ? CREDENTIALS_REFUSED.exec(reason) : null;
+  if (!refused) return 'fix what the error says';
+  const [, connector, host, status] = refused;
+  return `${host} refused signoff's credentials (${status}): fix the ${connector!.toUpperCase().replaceAll('-', '_')}_* settings (see .env.example) and restart`;
 }
 
 function quotaDraft(quota: AttentionRuns[]): AlertDraft {

@@ -27,6 +27,8 @@ import {
   clearAlertsExcept,
   dropObservations,
   openOrRefreshAlert,
+  pruneObservations,
+  readDbNow,
   readOpenAlerts,
   recordAlertDelivered,
   recordAlertUndelivered,
@@ -61,7 +63,10 @@ export interface AlerterOptions {
   processId: string;
   /** Tool hosts whose circuit is open in this process (src/steps/runtime.ts `openCircuits`). */
   openCircuits?: () => string[];
-  /** The time now, for windows and the alert rows. Default the system clock; tests pass their own. */
+  /**
+   * The time now, for windows, observations and the alert rows. Default the database's
+   * clock, which all processes share (a process clock may be skewed); tests pass their own.
+   */
   clock?: () => Date;
   log?: Logger;
 }
@@ -77,14 +82,12 @@ const OBSERVATION_SWEEPS = 3;
 
 export class Alerter {
   private readonly log: Logger;
-  private readonly clock: () => Date;
   private timer: NodeJS.Timeout | null = null;
   private inFlight: Promise<void> = Promise.resolve();
   private isStopped = false;
 
   constructor(private readonly o: AlerterOptions) {
     this.log = o.log ?? silentLogger;
-    this.clock = o.clock ?? (() => new Date());
   }
 
   /** Sweeps now and then every `sweepMs`, until `stop()`. */
@@ -107,8 +110,8 @@ export class Alerter {
 
   /** One turn: observe, reconcile, deliver. Never throws: a failed turn is logged and the next one tries again. */
   async tick(): Promise<void> {
-    const now = this.clock();
     try {
+      const now = this.o.clock?.() ?? (await readDbNow(this.o.sql));
       await this.observe(now);
       await this.reconcile(now);
       await this.deliver();
@@ -151,6 +154,7 @@ export class Alerter {
 
   private async readFacts(tx: Db, now: Date): Promise<AlertFacts> {
     const ms = (n: number) => new Date(now.getTime() - n);
+    await pruneObservations(tx, ms(OBSERVATION_SWEEPS * this.o.settings.sweepMs));
     return {
       runs: await readAttentionRuns(tx),
       budgets: await readPendingBudgets(tx),

@@ -3,8 +3,9 @@
  * unique index), refreshing its count, clearing what is gone, and the delivery
  * lease under which one process posts an alert and its "resolved" reply.
  * What is wrong is read by ./alert-facts.ts; what it means is decided in
- * src/ops/alerts.ts. Times of facts come from the caller's clock (tests move
- * it); leases use the database clock, like every other lease (RELIABILITY 43).
+ * src/ops/alerts.ts. Times of facts come from the caller (the database clock
+ * by default, a test's own clock in tests); leases always use the database
+ * clock, like every other lease (RELIABILITY 43).
  */
 import type { Db } from './client.ts';
 
@@ -45,6 +46,12 @@ export async function tryLockAlertSweep(tx: Db): Promise<boolean> {
   const rows = await tx<{ ok: boolean }[]>`
     SELECT pg_try_advisory_xact_lock(hashtext(current_schema() || '.alert-sweep')) AS ok`;
   return rows[0]!.ok;
+}
+
+/** The database's clock: every process shares it, so windows and observations agree across processes (RELIABILITY 43). */
+export async function readDbNow(db: Db): Promise<Date> {
+  const rows = await db<{ now: Date }[]>`SELECT now() AS now`;
+  return rows[0]!.now;
 }
 
 /** The open alerts by cause. */
@@ -97,6 +104,11 @@ export async function recordObservations(
     SELECT x.cause, ${observer}, x.detail, ${at}
     FROM jsonb_to_recordset(${db.json(seen as never)}) AS x(cause text, detail jsonb)
     ON CONFLICT (cause, observer) DO UPDATE SET detail = excluded.detail, seen_at = excluded.seen_at`;
+}
+
+/** Deletes observations last refreshed before `before`: their processes died without withdrawing them. */
+export async function pruneObservations(db: Db, before: Date): Promise<void> {
+  await db`DELETE FROM alert_observations WHERE seen_at < ${before}`;
 }
 
 /** Deletes what `observer` reported (it is shutting down: its circuits go with it). */

@@ -1,12 +1,14 @@
 /**
  * lead-qualification: a contact is created in HubSpot (`contact.creation`
- * webhook) or someone runs `/signoff run lead-qualification contactId=123`.
- * The webhook carries only the contact's id and may arrive out of order with its
- * updates (RELIABILITY 28), so the flow first reads the contact as it is now
- * (`hubspot.get-contact`); a contact deleted or merged since then ends the run.
- * The cheap model scores and summarises it, a sales lead reviews (and may edit
- * the summary and the status), and the approved status is written back with
- * `hubspot.update-contact`, showing old → new on the card.
+ * webhook), a Salesforce Lead outbound message arrives, or someone runs
+ * `/signoff run lead-qualification contactId=123` (or `leadId=00Q…`).
+ * Webhooks carry only ids, or data as of their sending, and arrive out of order
+ * (RELIABILITY 28), so the flow first reads the record as it is now in the CRM it
+ * came from (`hubspot.get-contact`, `salesforce.get-lead`); one deleted, merged
+ * or converted since ends the run. The cheap model scores and summarises it, a
+ * sales lead reviews (and may edit the summary and the status), and the approved
+ * status is written back to the same CRM (`hubspot.update-contact`, or
+ * `salesforce.update-lead`: Status and Rating), showing old → new on the card.
  */
 import { z } from 'zod';
 import {
@@ -15,40 +17,41 @@ import {
   modelStep,
   review,
   setup,
-  toolStep,
+  step,
   type ModelStepOutput,
 } from '../src/authoring/index.ts';
+import {
+  canonicalStatus,
+  fetchContact,
+  personOf,
+  PROPOSED,
+  QUALIFIED_SCORE,
+  STATUSES,
+  updateCall,
+  type Contact,
+} from './lead-qualification.crm.ts';
 
-const Lead = z.object({
-  contactId: z.string().regex(/^\d{1,20}$/, 'contactId must be the HubSpot contact id'),
-  /** The event's occurredAt (ms), for the card; the contact itself is read fresh. */
-  occurredAt: z.number().int().optional(),
-});
+const Lead = z
+  .object({
+    contactId: z
+      .string()
+      .regex(/^\d{1,20}$/, 'contactId must be the HubSpot contact id')
+      .optional(),
+    leadId: z
+      .string()
+      .regex(/^00Q[A-Za-z0-9]{12}(?:[A-Za-z0-9]{3})?$/, 'leadId must be a Salesforce Lead id (00Q…)')
+      .optional(),
+    /** The event's occurredAt (ms), for the card; the contact itself is read fresh. */
+    occurredAt: z.number().int().optional(),
+  })
+  .refine((l) => (l.contactId === undefined) !== (l.leadId === undefined), {
+    message: 'give contactId (a HubSpot contact) or leadId (a Salesforce lead), one of them',
+    path: ['contactId'],
+  });
 type Lead = z.infer<typeof Lead>;
-
-interface Contact {
-  contactId: string;
-  properties: Record<string, string | null>;
-  exists: boolean;
-  updatedAt: string | null;
-}
 
 const Score = z.object({ score: z.number().int().min(0).max(100), summary: z.string().min(1).max(1_000) });
 type Score = z.infer<typeof Score>;
-
-/** HubSpot's `hs_lead_status` values a reviewer may pick (HubSpot's default options). */
-const STATUSES = [
-  'NEW',
-  'OPEN',
-  'IN_PROGRESS',
-  'OPEN_DEAL',
-  'UNQUALIFIED',
-  'ATTEMPTED_TO_CONTACT',
-  'CONNECTED',
-  'BAD_TIMING',
-];
-/** Scores from here up are proposed as sales-qualified. */
-const QUALIFIED_SCORE = 60;
 
 /** HubSpot's contact.creation event (developers.hubspot.com webhooks: one element of the batch). */
 interface ContactCreation {
@@ -56,32 +59,20 @@ interface ContactCreation {
   occurredAt: number;
 }
 
-/** The write an approval allows: what the card shows and exactly what `update` sends. */
-function updateCall(contact: Contact, status: string) {
-  const properties = {
-    hs_lead_status: status,
-    ...(status === 'UNQUALIFIED' ? {} : { lifecyclestage: 'salesqualifiedlead' }),
-  };
-  const previous = Object.fromEntries(Object.keys(properties).map((k) => [k, contact.properties[k] ?? '']));
-  return { tool: 'hubspot.update-contact', input: { contactId: contact.contactId, properties, previous } };
+/** Salesforce Lead outbound message (src/triggers/webhooks/verifiers/salesforce.ts): the sObject's fields. */
+interface LeadNotification {
+  fields: { Id: string };
 }
-
-const fetchContact = toolStep<Lead, Contact>('hubspot.get-contact', (lead) => ({ contactId: lead.contactId }));
 
 const scoreLead = modelStep({
   route: 'cheap',
   prompt: new URL('./prompts/lead-qualification.score.md', import.meta.url),
   output: Score,
   maxOutputTokens: 300,
-  vars: ({ properties: p }: Contact) => ({
-    name: [p.firstname, p.lastname].filter(Boolean).join(' ') || 'unknown',
-    email: p.email ?? 'unknown',
-    company: p.company ?? 'unknown',
-    jobtitle: p.jobtitle ?? 'unknown',
-    employees: p.numemployees ?? 'unknown',
-    website: p.website ?? 'unknown',
-    lifecyclestage: p.lifecyclestage ?? 'unknown',
-  }),
+  vars: (contact: Contact) => {
+    const person = personOf(contact);
+    return { ...person, email: person.email ?? 'unknown' };
+  },
 });
 
 const leadReview = review<{ summary: string; status: string }>({
@@ -91,9 +82,12 @@ const leadReview = review<{ summary: string; status: string }>({
   remindAtMs: [24 * 60 * 60_000],
 });
 
-const update = toolStep<{ contact: Contact; status: string }>(
-  'hubspot.update-contact',
-  ({ contact, status }) => updateCall(contact, status).input,
+const update = step(
+  async ({ contact, status }: { contact: Contact; status: string }, ctx) => {
+    const call = updateCall(contact, status);
+    return ctx.services.callTool(call.tool, call.input);
+  },
+  { maxAttempts: 5, backoffMs: 2_000 },
 );
 
 function scoreFields(score: ModelStepOutput<Score>): { label: string; value: string }[] {
@@ -124,14 +118,21 @@ const machine = setup({
   actors: { fetchContact, scoreLead, leadReview, update },
   guards: {
     isGone: ({ event }) => !(event as unknown as { output: Contact }).output.exists,
-    isValidStatus: ({ event }) =>
-      STATUSES.includes((event as unknown as { content: { status: string } }).content.status.trim().toUpperCase()),
+    isValidStatus: ({ context, event }) =>
+      canonicalStatus(context.contact.crm, (event as unknown as { content: { status: string } }).content.status) !==
+      null,
   },
 }).createMachine({
   id: 'lead-qualification',
   context: ({ input }) => ({
     lead: input,
-    contact: { contactId: input.contactId, properties: {}, exists: false, updatedAt: null },
+    contact: {
+      crm: input.leadId ? 'salesforce' : 'hubspot',
+      recordId: input.leadId ?? input.contactId ?? '',
+      properties: {},
+      exists: false,
+      updatedAt: null,
+    },
     summary: '',
     status: 'NEW',
     scoreInfo: [],
@@ -157,7 +158,10 @@ const machine = setup({
           target: 'awaitingReview',
           actions: assign({
             summary: ({ event }) => event.output.value?.summary ?? '',
-            status: ({ event }) => ((event.output.value?.score ?? 0) >= QUALIFIED_SCORE ? 'OPEN' : 'UNQUALIFIED'),
+            status: ({ context, event }) =>
+              PROPOSED[context.contact.crm][
+                (event.output.value?.score ?? 0) >= QUALIFIED_SCORE ? 'qualified' : 'unqualified'
+              ],
             scoreInfo: ({ event }) => scoreFields(event.output),
           }),
         },
@@ -167,12 +171,12 @@ const machine = setup({
       invoke: {
         src: 'leadReview',
         input: ({ context }) => ({
-          title: `New lead: ${context.contact.properties.email ?? `contact ${context.contact.contactId}`}`,
+          title: `New lead: ${personOf(context.contact).email ?? `${context.contact.crm === 'salesforce' ? 'lead' : 'contact'} ${context.contact.recordId}`}`,
           fields: [
-            { label: 'Company', value: context.contact.properties.company ?? 'unknown' },
-            { label: 'Job title', value: context.contact.properties.jobtitle ?? 'unknown' },
+            { label: 'Company', value: personOf(context.contact).company },
+            { label: 'Job title', value: personOf(context.contact).jobtitle },
             ...context.scoreInfo,
-            { label: 'Status values', value: STATUSES.join(', ') },
+            { label: 'Status values', value: STATUSES[context.contact.crm].join(', ') },
           ],
           content: { summary: context.summary, status: context.status },
           proposedAction: updateCall(context.contact, context.status),
@@ -184,7 +188,7 @@ const machine = setup({
             guard: 'isValidStatus',
             target: 'updating',
             actions: assign({
-              status: ({ event }) => event.content.status.trim().toUpperCase(),
+              status: ({ context, event }) => canonicalStatus(context.contact.crm, event.content.status)!,
               summary: ({ event }) => event.content.summary,
               approvedBy: ({ event }) => event.by,
             }),
@@ -209,7 +213,7 @@ const machine = setup({
     expired: { type: 'final' },
   },
   output: ({ context }) => ({
-    contactId: context.lead.contactId,
+    contactId: context.contact.recordId,
     status: context.status,
     approvedBy: context.approvedBy,
   }),
@@ -217,7 +221,7 @@ const machine = setup({
 
 export default defineFlow({
   id: 'lead-qualification',
-  title: 'Score a new HubSpot contact; a sales lead reviews before its status is written back',
+  title: 'Score a new HubSpot contact or Salesforce lead; a sales lead reviews before its status is written back',
   input: Lead,
   triggers: [
     { kind: 'command' },
@@ -227,7 +231,14 @@ export default defineFlow({
       events: ['contact.creation'],
       input: (e: ContactCreation) => ({ contactId: String(e.objectId), occurredAt: e.occurredAt }),
     },
+    // A Salesforce outbound message on Lead (Setup → Outbound Messages; docs/webhooks.md): one run per Notification.
+    {
+      kind: 'webhook',
+      source: 'salesforce',
+      events: ['lead'],
+      input: (n: LeadNotification) => ({ leadId: n.fields.Id }),
+    },
   ],
-  tools: ['hubspot.get-contact', 'hubspot.update-contact'],
+  tools: ['hubspot.get-contact', 'hubspot.update-contact', 'salesforce.get-lead', 'salesforce.update-lead'],
   machine,
 });

@@ -43,10 +43,12 @@ const event = {
   subscriptionType: 'contact.creation',
   objectId: 512,
 };
-const webhook = flow.triggers.find((t): t is WebhookTrigger => t.kind === 'webhook')!;
+const webhook = flow.triggers.find((t): t is WebhookTrigger => t.kind === 'webhook' && t.source === 'hubspot')!;
+const salesforce = flow.triggers.find((t): t is WebhookTrigger => t.kind === 'webhook' && t.source === 'salesforce')!;
 /** As HubSpot holds it now: the email changed after creation, in an update that may be delivered before it. */
 const current = {
-  contactId: '512',
+  crm: 'hubspot',
+  recordId: '512',
   exists: true,
   updatedAt: '2026-01-02T00:00:00Z',
   properties: { email: 'ada@new.example', company: 'Acme', hs_lead_status: 'NEW', lifecyclestage: 'lead' },
@@ -93,7 +95,7 @@ describe('lead-qualification', () => {
   it('ends without asking anyone when the contact is gone (deleted or merged since the event)', () => {
     const gone = send(
       stored(initialTransition(machine, { contactId: '512' })),
-      done('fetchContact', { contactId: '512', properties: {}, exists: false, updatedAt: null }),
+      done('fetchContact', { crm: 'hubspot', recordId: '512', properties: {}, exists: false, updatedAt: null }),
     );
     expect([gone.snapshot.value, gone.invoked]).toEqual(['gone', []]);
   });
@@ -108,5 +110,89 @@ describe('lead-qualification', () => {
     );
     const rejected = send(reviewing, decided('review.rejected', { summary: 's', status: 'OPEN' }));
     expect([rejected.snapshot.value, rejected.invoked]).toEqual(['rejected', []]);
+  });
+});
+
+describe('lead-qualification from a Salesforce Lead outbound message', () => {
+  /** One Notification as the Salesforce verifier hands it to the trigger. */
+  const notification = {
+    organizationId: '00D5e000000KQ2eEAG',
+    notificationId: '04l5e00000Gx7QzAAJ',
+    type: 'Lead',
+    fields: { Id: '00Q5e00000ZkM3hEAF', Email: 'ada@old.example', SystemModstamp: '2026-05-14T09:12:03.000Z' },
+  };
+  /** The lead as salesforce.get-lead reads it now, mapped by the flow's fetch step. */
+  const lead = {
+    crm: 'salesforce',
+    recordId: '00Q5e00000ZkM3hEAF',
+    exists: true,
+    updatedAt: '2026-05-14T09:20:00.000Z',
+    properties: {
+      FirstName: 'Ada',
+      LastName: 'Lovelace',
+      Email: 'ada@acme.example',
+      Company: 'Acme',
+      Title: 'VP Engineering',
+      Status: 'Open - Not Contacted',
+      Rating: null,
+      IsConverted: 'false',
+    },
+  };
+  const fromSalesforce = () => stored(initialTransition(machine, flow.input.parse(salesforce.input(notification))));
+
+  it('maps the notification to its lead id and reads the lead first', () => {
+    expect(salesforce).toMatchObject({ source: 'salesforce', events: ['lead'] });
+    const first = fromSalesforce();
+    expect(first.invoked).toEqual([
+      expect.objectContaining({ src: 'fetchContact', input: { leadId: '00Q5e00000ZkM3hEAF' } }),
+    ]);
+  });
+
+  it('proposes a Salesforce update of Status and Rating, old -> new, and writes exactly what was approved', () => {
+    const scoring = send(fromSalesforce(), done('fetchContact', lead));
+    expect(scoring.invoked[0]).toMatchObject({ src: 'scoreLead', input: lead });
+    const reviewing = send(scoring, done('scoreLead', scored));
+    const card = reviewing.invoked[0]!.input;
+    expect(card.title).toBe('New lead: ada@acme.example');
+    expect(card.fields).toContainEqual({
+      label: 'Status values',
+      value: 'Open - Not Contacted, Working - Contacted, Closed - Not Converted',
+    });
+    expect(card.content).toEqual({ summary: 'VP at a 500-person company.', status: 'Working - Contacted' });
+    expect(card.proposedAction).toEqual({
+      tool: 'salesforce.update-lead',
+      input: {
+        leadId: '00Q5e00000ZkM3hEAF',
+        fields: { Status: 'Working - Contacted', Rating: 'Hot' },
+        previous: { Status: 'Open - Not Contacted', Rating: '' },
+      },
+    });
+    // The reviewer closed it instead, typed in lower case: written as Salesforce spells it.
+    const updating = send(
+      reviewing,
+      decided('review.approved', { summary: 'No budget.', status: 'closed - not converted' }),
+    );
+    expect(updating.invoked[0]).toMatchObject({ src: 'update', input: { status: 'Closed - Not Converted' } });
+    const end = send(updating, done('update', { leadId: '00Q5e00000ZkM3hEAF', fields: {} }));
+    expect(end.snapshot.output).toEqual({
+      contactId: '00Q5e00000ZkM3hEAF',
+      status: 'Closed - Not Converted',
+      approvedBy: ['sam'],
+    });
+  });
+
+  it('refuses a HubSpot status for a Salesforce lead; a lead converted or deleted since ends the run unasked', () => {
+    const reviewing = send(send(fromSalesforce(), done('fetchContact', lead)), done('scoreLead', scored));
+    expect(send(reviewing, decided('review.approved', { summary: 's', status: 'OPEN' })).snapshot.value).toBe(
+      'invalidStatus',
+    );
+    const gone = send(fromSalesforce(), done('fetchContact', { ...lead, exists: false }));
+    expect([gone.snapshot.value, gone.invoked]).toEqual(['gone', []]);
+  });
+
+  it('takes one id, a HubSpot contact or a Salesforce lead, not both and not neither', () => {
+    expect(flow.input.safeParse({ contactId: '1', leadId: '00Q5e00000ZkM3hEAF' }).success).toBe(false);
+    expect(flow.input.safeParse({}).error?.issues[0]?.message).toMatch(/give contactId .* or leadId/);
+    expect(flow.input.safeParse({ leadId: '001000000000001' }).error?.issues[0]?.message).toMatch(/Salesforce Lead id/);
   });
 });

@@ -6,12 +6,16 @@
  * hour later starts nothing (RELIABILITY 23). An event a flow cannot take (its
  * mapping throws, or its schema refuses it) becomes a dead letter in the same
  * transaction (RELIABILITY 26); the other events of a batch still start.
+ * A delivery that says which version of a record it carries (Salesforce) moves
+ * the record's version forward in the same transaction, and one no newer than
+ * what was already seen is acknowledged and starts nothing (RELIABILITY 25).
  */
 import type { WebhookTrigger } from '../../engine/flow.ts';
 import type { RunTx } from '../../engine/step-host.ts';
 import { isSignoffError } from '../../errors.ts';
+import { advanceRecordVersion } from '../../store/record-versions.ts';
 import { claimDelivery, insertDeadLetter, noteDeliveryRun } from '../../store/webhooks.ts';
-import type { Delivery, SourceSettings } from './types.ts';
+import type { Delivery, RecordVersion, SourceSettings } from './types.ts';
 
 /** A flow as ingress sees it: its id and what starts it. */
 export interface WebhookFlow {
@@ -32,7 +36,11 @@ export interface Accepted {
   duplicates: number;
   ignored: number;
   deadLetters: number;
+  /** Deliveries older than (or as old as) a version already seen of their record: acknowledged, nothing started. */
+  stale: number;
   runIds: string[];
+  /** The stale deliveries, for the log. */
+  staleDeliveries: (RecordVersion & { key: string })[];
 }
 
 /** The flows a source's event starts, with the trigger that matched. */
@@ -61,7 +69,15 @@ export async function acceptDeliveries(
   ctx: AcceptContext,
 ): Promise<Accepted> {
   const inboxSource = `webhook:${ctx.source.name}`;
-  const out: Accepted = { started: 0, duplicates: 0, ignored: 0, deadLetters: 0, runIds: [] };
+  const out: Accepted = {
+    started: 0,
+    duplicates: 0,
+    ignored: 0,
+    deadLetters: 0,
+    stale: 0,
+    runIds: [],
+    staleDeliveries: [],
+  };
   // The signed bytes' own key: a captured request replayed under a new (unsigned) delivery id is still a duplicate.
   if (replayKey && !(await claimDelivery(rt.sql, `${inboxSource}:signed`, replayKey, ctx.bodySha256))) {
     return { ...out, duplicates: deliveries.length };
@@ -69,6 +85,12 @@ export async function acceptDeliveries(
   for (const delivery of deliveries) {
     if (!(await claimDelivery(rt.sql, inboxSource, delivery.key, ctx.bodySha256))) {
       out.duplicates++;
+      continue;
+    }
+    const { version } = delivery;
+    if (version && !(await advanceRecordVersion(rt.sql, inboxSource, version.recordId, version.at, delivery.key))) {
+      out.stale++;
+      out.staleDeliveries.push({ key: delivery.key, ...version });
       continue;
     }
     const targets = triggersFor(flows, ctx.source, delivery.event);

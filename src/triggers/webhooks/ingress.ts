@@ -141,8 +141,16 @@ async function handle(
 }
 
 function answer(res: ServerResponse, log: Logger, source: SourceSettings, accepted: Accepted): void {
-  const { runIds, ...counts } = accepted;
+  const { runIds, staleDeliveries, ...counts } = accepted;
   log.info('webhook accepted', { source: source.name, ...counts, runs: runIds });
+  for (const stale of staleDeliveries) {
+    log.info('webhook older than the newest seen of its record: acknowledged, nothing started', {
+      source: source.name,
+      delivery: stale.key,
+      record: stale.recordId,
+      version: stale.at,
+    });
+  }
   if (accepted.deadLetters > 0 && source.preset !== 'salesforce') {
     return reply(res, source, 400, {
       error: 'the payload does not fit the flow; it is kept as a dead letter',

@@ -29,6 +29,18 @@ export interface Delivery {
   event: string;
   /** The event's payload, as a flow's trigger `input` mapping reads it. */
   payload: unknown;
+  /**
+   * The record's version, for providers that deliver out of order and say how new
+   * their data is (a Salesforce sObject's SystemModstamp). A delivery whose version
+   * is not newer than one already seen for the record starts nothing (./accept.ts).
+   */
+  version?: RecordVersion;
+}
+
+/** Which record a delivery reports, and as of when (ISO 8601). */
+export interface RecordVersion {
+  recordId: string;
+  at: string;
 }
 
 /**

@@ -244,6 +244,75 @@ describe('RELIABILITY 25: Salesforce outbound messages', () => {
   });
 });
 
+/** An outbound message whose Lead carries its SystemModstamp, as it does when the outbound message selects it. */
+const stamped = (notificationId: string, leadId: string, modstamp: string) =>
+  outbound(ORG_ID, notificationId, leadId).replace(
+    '<sf:Email>ada@acme.example</sf:Email>',
+    `<sf:Email>ada@acme.example</sf:Email>\n     <sf:SystemModstamp>${modstamp}</sf:SystemModstamp>`,
+  );
+
+describe('RELIABILITY 25: Salesforce notifications out of order', () => {
+  const lead = '00Q5e00000ZkM9zAAF';
+  const runsOfLead = () => db.sql`SELECT id FROM runs WHERE input->>'ref' = ${lead}`;
+  const ledger = () =>
+    db.sql`SELECT version_at, delivery_key FROM webhook_record_versions WHERE source = 'webhook:salesforce' AND record_id = ${lead}`;
+
+  it('RELIABILITY 25: an older notification arriving after a newer one gets Ack true, starts nothing, is logged, and leaves the newer version in place', async () => {
+    const newer = await post(h, {
+      preset: 'salesforce',
+      source: 'salesforce',
+      body: stamped('04l5e00000Gx7R2AAJ', lead, '2026-05-14T09:20:00.000Z'),
+    });
+    expect([newer.status, newer.text.includes('<Ack>true</Ack>')]).toEqual([200, true]);
+    expect(await runsOfLead()).toHaveLength(1);
+    // Salesforce retried the older notification later than the newer one: a different Id, an older stamp.
+    const older = await post(h, {
+      preset: 'salesforce',
+      source: 'salesforce',
+      body: stamped('04l5e00000Gx7R1AAJ', lead, '2026-05-14T09:12:03.000Z'),
+    });
+    expect([older.status, older.text.includes('<Ack>true</Ack>')]).toEqual([200, true]);
+    expect(await runsOfLead()).toHaveLength(1);
+    expect(await ledger()).toEqual([
+      { version_at: new Date('2026-05-14T09:20:00.000Z'), delivery_key: '04l5e00000Gx7R2AAJ' },
+    ]);
+    expect(
+      h.logs.some(
+        (l) =>
+          l.includes('webhook older than the newest seen of its record') &&
+          l.includes('04l5e00000Gx7R1AAJ') &&
+          l.includes(lead),
+      ),
+    ).toBe(true);
+    // The older one is claimed in inbox like any other: its resend is a duplicate, not a second look.
+    expect((await replay(h, older)).status).toBe(200);
+    expect(
+      await db.sql`SELECT 1 FROM inbox WHERE source = 'webhook:salesforce' AND key = '04l5e00000Gx7R1AAJ'`,
+    ).toHaveLength(1);
+  });
+
+  it('a notification as new as the one seen starts nothing; a newer one starts a run and moves the version on', async () => {
+    const same = await post(h, {
+      preset: 'salesforce',
+      source: 'salesforce',
+      body: stamped('04l5e00000Gx7R3AAJ', lead, '2026-05-14T09:20:00.000Z'),
+    });
+    expect(same.status).toBe(200);
+    expect(await runsOfLead()).toHaveLength(1);
+    const newest = await post(h, {
+      preset: 'salesforce',
+      source: 'salesforce',
+      body: stamped('04l5e00000Gx7R4AAJ', lead, '2026-05-14T09:31:10.000Z'),
+    });
+    expect(newest.status).toBe(200);
+    expect(await runsOfLead()).toHaveLength(2);
+    expect((await ledger())[0]).toEqual({
+      version_at: new Date('2026-05-14T09:31:10.000Z'),
+      delivery_key: '04l5e00000Gx7R4AAJ',
+    });
+  });
+});
+
 describe('RELIABILITY 26: a valid signature with a body the flow cannot take', () => {
   it('invalid JSON: 400, a dead-letter row with the raw-body hash, no run, the server still up', async () => {
     const res = await post(h, {

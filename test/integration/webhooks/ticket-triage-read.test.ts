@@ -1,74 +1,25 @@
 /**
  * ticket-triage started by signed webhooks, on real parts: the ingress on a
  * loopback HTTP server, the engine and review desk on Postgres, the web chat,
- * the offline model, and test/fakes/webhook-tools.ts as Zendesk and Linear.
+ * the offline model, and test/fakes/webhook-h.tools.ts as Zendesk and Linear.
  * The run reads the ticket through the read tool before drafting, so what the
  * card shows is the ticket as it is now, whatever order the events came in
  * (RELIABILITY 28).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import ticketTriage from '../../../flows/ticket-triage.flow.ts';
-import { readConfig } from '../../../src/config.ts';
-import { startHttpServer, type HttpServer } from '../../../src/ops/http.ts';
-import { silentLogger } from '../../../src/ops/log.ts';
-import { createStepRuntime, type StepRuntime } from '../../../src/steps/runtime.ts';
-import { webhookRoute } from '../../../src/triggers/webhooks/ingress.ts';
-import { signWebhook } from '../../../src/triggers/webhooks/sign.ts';
-import { deploy, until, type Deployment, type PlatformDriver } from '../../contract/chat-port.contract.ts';
-import { makeConsoleDriver } from '../../contract/console-driver.ts';
-import { LINEAR_KEYS } from '../../fakes/linear-hubspot.ts';
-import { startWebhookTools, type WebhookTools } from '../../fakes/webhook-tools.ts';
-import { ZENDESK_ACCOUNT } from '../../fakes/zendesk-tickets.ts';
 import { useTestDb } from '../../helpers/db.ts';
+import { startFlowHarness, type FlowHarness } from './flow-harness.ts';
 
 const db = useTestDb({ max: 20 });
-const SECRETS = { WEBHOOK_ZENDESK_SECRET: 'zendesk-secret', WEBHOOK_LINEAR_SECRET: 'linear-secret' };
-let tools: WebhookTools;
-let driver: PlatformDriver;
-let app: Deployment;
-let steps: StepRuntime;
-let http: HttpServer;
+let h: FlowHarness;
 
 beforeAll(async () => {
-  tools = await startWebhookTools();
-  driver = await makeConsoleDriver(db);
-  const config = readConfig({
-    ...SECRETS,
-    ZENDESK_URL: tools.baseUrl,
-    ZENDESK_EMAIL: ZENDESK_ACCOUNT.email,
-    ZENDESK_TOKEN: ZENDESK_ACCOUNT.apiToken,
-    LINEAR_URL: tools.baseUrl,
-    LINEAR_TOKEN: LINEAR_KEYS.apiKey,
-    TOOL_RPM: '0',
-  });
-  steps = createStepRuntime({ config, sql: db.sql, log: silentLogger });
-  app = await deploy(db, driver, {
-    flows: [ticketTriage],
-    services: steps.services,
-    describeAction: steps.describeAction,
-  });
-  const route = webhookRoute({ settings: config.webhooks, engine: app.engine, channel: driver.channel });
-  http = await startHttpServer({ port: 0, host: '127.0.0.1', sql: db.sql, routes: [route] });
+  h = await startFlowHarness(db, [ticketTriage]);
 });
 afterAll(async () => {
-  await http?.close();
-  await app?.stop();
-  await steps?.stop();
-  await driver?.close();
-  await tools?.close();
+  await h?.stop();
 });
-
-async function post(preset: 'zendesk' | 'linear', body: unknown, deliveryId: string): Promise<number> {
-  const bytes = Buffer.from(JSON.stringify(body));
-  const secret = SECRETS[`WEBHOOK_${preset.toUpperCase()}_SECRET` as keyof typeof SECRETS];
-  const signed = await signWebhook({ preset, source: preset, secret, body: bytes, deliveryId, publicUrl: null });
-  const res = await fetch(`http://127.0.0.1:${http.port}${signed.path}`, {
-    method: 'POST',
-    headers: signed.headers,
-    body: bytes,
-  });
-  return res.status;
-}
 
 /** A Zendesk event for ticket `id`, as Zendesk sends it (trimmed). */
 const zendeskEvent = (type: string, id: string, detail: Record<string, unknown>) => ({
@@ -82,22 +33,10 @@ const zendeskEvent = (type: string, id: string, detail: Record<string, unknown>)
   event: {},
 });
 
-const runOf = async (field: string, value: string) =>
-  until(
-    `the run with ${field}=${value}`,
-    async () => (await db.sql`SELECT id FROM runs WHERE input->>${field} = ${value}`)[0]?.id as string | undefined,
-  );
-const cardOf = (runId: string) =>
-  until(
-    `the card of ${runId}`,
-    async () => (await driver.cards(driver.channel)).find((c) => c.runId === runId),
-    20_000,
-  );
-
 describe('ticket-triage from a Zendesk ticket-created webhook', () => {
   it('reads the ticket through zendesk.get-ticket as the configured agent, and the card shows it as read', async () => {
-    tools.users.set(8447388090494, { name: 'Ana Ruiz', email: 'ana@example.com' });
-    tools.tickets.set('35436', {
+    h.tools.users.set(8447388090494, { name: 'Ana Ruiz', email: 'ana@example.com' });
+    h.tools.tickets.set('35436', {
       subject: 'Charged twice for May',
       description: 'I was charged twice for my May invoice (INV-20931).',
       status: 'new',
@@ -106,18 +45,18 @@ describe('ticket-triage from a Zendesk ticket-created webhook', () => {
       updated_at: '2026-05-14T09:12:03Z',
     });
     const created = zendeskEvent('ticket.created', '35436', { subject: 'Charged twice for May', description: 'x' });
-    expect(await post('zendesk', created, 'inv-35436')).toBe(200);
-    const card = await cardOf(await runOf('ticketId', '35436'));
+    expect((await h.post('zendesk', created, 'inv-35436')).status).toBe(200);
+    const card = await h.cardOf(await h.runOf('ticketId', '35436'));
     expect(card.allText).toContain('Reply to "Charged twice for May"');
     expect(card.allText).toContain('Ana Ruiz <ana@example.com>');
-    const reads = tools.calls.filter((c) => c.path === '/api/v2/tickets/35436.json');
+    const reads = h.tools.calls.filter((c) => c.path === '/api/v2/tickets/35436.json');
     expect(reads.map((c) => [c.method, c.status])).toEqual([['GET', 200]]);
     expect(card.proposed).toContainEqual({ name: 'ticket', old: null, new: '35436' });
   });
 
   it('RELIABILITY 28: an update delivered before its create: the create starts one run, which drafts from the updated ticket', async () => {
     // In Zendesk the subject was changed after creation; the subject_changed event overtakes the create.
-    tools.tickets.set('35437', {
+    h.tools.tickets.set('35437', {
       subject: 'Charged twice, and now a third time',
       description: 'Billed twice in May, and again today.',
       status: 'open',
@@ -126,12 +65,12 @@ describe('ticket-triage from a Zendesk ticket-created webhook', () => {
       updated_at: '2026-05-14T09:20:00Z',
     });
     const update = zendeskEvent('ticket.subject_changed', '35437', { subject: 'Charged twice, and now a third time' });
-    expect(await post('zendesk', update, 'inv-35437-update')).toBe(200);
+    expect((await h.post('zendesk', update, 'inv-35437-update')).status).toBe(200);
     expect(await db.sql`SELECT 1 FROM runs WHERE input->>'ticketId' = '35437'`).toHaveLength(0);
     const created = zendeskEvent('ticket.created', '35437', { subject: 'Charged twice', description: 'Billed twice.' });
-    expect(await post('zendesk', created, 'inv-35437-create')).toBe(200);
-    const runId = await runOf('ticketId', '35437');
-    const card = await cardOf(runId);
+    expect((await h.post('zendesk', created, 'inv-35437-create')).status).toBe(200);
+    const runId = await h.runOf('ticketId', '35437');
+    const card = await h.cardOf(runId);
     expect(card.allText).toContain('Reply to "Charged twice, and now a third time"');
     expect(card.allText).toContain('Billed twice in May, and again today.');
     expect(card.allText).not.toContain('Reply to "Charged twice"');
@@ -149,7 +88,7 @@ describe('ticket-triage from a Zendesk ticket-created webhook', () => {
   });
 
   it('a ticket solved before its create arrives ends the run with no card and no reply', async () => {
-    tools.tickets.set('35438', {
+    h.tools.tickets.set('35438', {
       subject: 'Printer on fire',
       description: 'It is on fire',
       status: 'solved',
@@ -158,8 +97,8 @@ describe('ticket-triage from a Zendesk ticket-created webhook', () => {
       updated_at: '2026-05-14T09:30:00Z',
     });
     const created = zendeskEvent('ticket.created', '35438', { subject: 'Printer on fire', description: 'fire' });
-    expect(await post('zendesk', created, 'inv-35438')).toBe(200);
-    const run = await app.engine.waitFor(await runOf('ticketId', '35438'), ['done'], { timeoutMs: 15_000 });
+    expect((await h.post('zendesk', created, 'inv-35438')).status).toBe(200);
+    const run = await h.app.engine.waitFor(await h.runOf('ticketId', '35438'), ['done'], { timeoutMs: 15_000 });
     expect(run.output).toEqual({ sent: null, approvedBy: [], redrafts: 0 });
     const [row] = await db.sql`SELECT snapshot->>'value' AS state FROM runs WHERE id = ${run.id}`;
     expect(row!.state).toBe('closed');
@@ -169,7 +108,7 @@ describe('ticket-triage from a Zendesk ticket-created webhook', () => {
 
 describe('ticket-triage from a Linear issue-create webhook', () => {
   it('reads the issue through linear.get-issue with the API key as is, and drafts from it', async () => {
-    tools.issues.set('9d0f2c3e-1b1a-4d5e-9a51-6c1f3a2b7e10', {
+    h.tools.issues.set('9d0f2c3e-1b1a-4d5e-9a51-6c1f3a2b7e10', {
       identifier: 'ENG-41',
       title: 'Crash on login with SSO',
       description: 'Since 2.3 the app crashes after the SSO redirect.',
@@ -184,11 +123,11 @@ describe('ticket-triage from a Linear issue-create webhook', () => {
       data: { id: '9d0f2c3e-1b1a-4d5e-9a51-6c1f3a2b7e10', identifier: 'ENG-41', title: 'Crash on login' },
       webhookTimestamp: Date.now(),
     };
-    expect(await post('linear', event, 'ld-41')).toBe(200);
-    const card = await cardOf(await runOf('issueId', '9d0f2c3e-1b1a-4d5e-9a51-6c1f3a2b7e10'));
+    expect((await h.post('linear', event, 'ld-41')).status).toBe(200);
+    const card = await h.cardOf(await h.runOf('issueId', '9d0f2c3e-1b1a-4d5e-9a51-6c1f3a2b7e10'));
     expect(card.allText).toContain('Reply to "ENG-41: Crash on login with SSO"');
     expect(card.allText).toContain('Kim Lee <kim@example.com>');
-    const read = tools.calls.filter((c) => c.path === '/graphql');
+    const read = h.tools.calls.filter((c) => c.path === '/graphql');
     expect(read.map((c) => c.status)).toEqual([200]);
     expect(card.proposed).toEqual([]);
   });

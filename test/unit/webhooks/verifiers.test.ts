@@ -344,3 +344,34 @@ describe('RELIABILITY 24: HubSpot signs the configured public URL', () => {
     expect(parsed.ok ? '' : parsed.reason).toMatch(/SIGNOFF_PUBLIC_URL must be the exact public base URL/);
   });
 });
+
+describe('Salesforce notifications carry their record version (RELIABILITY 25)', () => {
+  const ORG = '00D5e000000KQ2eEAG';
+  const message = (fields: string) =>
+    `<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"><soapenv:Body>` +
+    `<notifications xmlns="http://soap.sforce.com/2005/09/outbound"><OrganizationId>${ORG}</OrganizationId>` +
+    `<Notification><Id>04l1</Id><sObject xsi:type="sf:Lead" xmlns:sf="urn:sobject.enterprise.soap.sforce.com" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">` +
+    `<sf:Id>00Q5e00000ZkM3hEAF</sf:Id>${fields}</sObject></Notification></notifications></soapenv:Body></soapenv:Envelope>`;
+  const parse = (fields: string) =>
+    VERIFIERS.salesforce(request(message(fields), {}), source('salesforce', ['s'], { orgId: ORG }), null) as Parsed;
+  const versionOf = (p: Parsed) => (p.ok ? p.deliveries[0]!.version : 'refused');
+
+  it('from SystemModstamp, else LastModifiedDate, as an ISO instant; none without either', () => {
+    expect(versionOf(parse('<sf:SystemModstamp>2026-05-14T09:20:00.000Z</sf:SystemModstamp>'))).toEqual({
+      recordId: '00Q5e00000ZkM3hEAF',
+      at: '2026-05-14T09:20:00.000Z',
+    });
+    expect(
+      versionOf(
+        parse(
+          '<sf:LastModifiedDate>2026-05-14T09:12:03.000Z</sf:LastModifiedDate><sf:SystemModstamp>2026-05-14T09:12:04.000Z</sf:SystemModstamp>',
+        ),
+      ),
+    ).toEqual({ recordId: '00Q5e00000ZkM3hEAF', at: '2026-05-14T09:12:04.000Z' });
+    expect(versionOf(parse('<sf:LastModifiedDate>2026-05-14T09:12:03.000Z</sf:LastModifiedDate>'))).toMatchObject({
+      at: '2026-05-14T09:12:03.000Z',
+    });
+    expect(versionOf(parse('<sf:Email>a@b.example</sf:Email>'))).toBeUndefined();
+    expect(versionOf(parse('<sf:SystemModstamp>yesterday</sf:SystemModstamp>'))).toBeUndefined();
+  });
+});

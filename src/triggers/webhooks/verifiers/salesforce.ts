@@ -6,13 +6,25 @@
  * `OrganizationId` the message must carry (WEBHOOK_<S>_ORG_ID). Each message
  * holds up to 100 `Notification`s, each with its own `Id`, which Salesforce
  * resends until it reads `<Ack>true</Ack>`: the Id is the dedupe key, and a
- * duplicate is still acknowledged. A wrong org gets a SOAP fault.
+ * duplicate is still acknowledged. A wrong org gets a SOAP fault. Messages are
+ * retried "independent of their order in the queue"
+ * (developer.salesforce.com/docs/atlas.en-us.api.meta/api/sforce_api_om_outboundmessaging_notifications.htm),
+ * so each delivery carries its record's version, the sObject's SystemModstamp (or
+ * LastModifiedDate) when the outbound message includes it: ../accept.ts starts
+ * nothing for a notification older than one already seen (RELIABILITY 25).
  *
  * The XML is read with a small, strict scanner: no DTDs or entities beyond the
  * five predefined ones and numeric references (no XXE), element prefixes ignored.
  */
 import { isSameSecret } from './hmac-core.ts';
-import { refuse, type Delivery, type Parsed, type SourceSettings, type WebhookRequest } from '../types.ts';
+import {
+  refuse,
+  type Delivery,
+  type Parsed,
+  type RecordVersion,
+  type SourceSettings,
+  type WebhookRequest,
+} from '../types.ts';
 
 const ENTITIES: Readonly<Record<string, string>> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
 
@@ -45,15 +57,30 @@ export function verifySalesforceRequest(req: WebhookRequest, source: SourceSetti
     const sObject = /<(?:[\w-]+:)?sObject\b([^>]*)>([\s\S]*?)<\/(?:[\w-]+:)?sObject>/.exec(body);
     if (!id || !sObject) return refuse(400, 'a Salesforce Notification needs an Id and an sObject');
     const type = /xsi:type="(?:[\w-]+:)?(\w+)"/.exec(sObject[1]!)?.[1] ?? 'sobject';
+    const fields = fieldsOf(sObject[2]!);
+    const version = versionOf(fields);
     deliveries.push({
       key: id,
       event: type.toLowerCase(),
-      payload: { organizationId: orgId, notificationId: id, type, fields: fieldsOf(sObject[2]!) },
+      payload: { organizationId: orgId, notificationId: id, type, fields },
+      ...(version ? { version } : {}),
     });
   }
   if (deliveries.length === 0 || deliveries.length > 100)
     return refuse(400, 'a Salesforce message holds 1 to 100 Notifications');
   return { ok: true, deliveries };
+}
+
+/**
+ * The record's id and version. SystemModstamp moves on every change, system ones
+ * included; LastModifiedDate only on a user's. Without either (the outbound
+ * message does not select them) a notification cannot be ordered.
+ */
+function versionOf(fields: Record<string, string>): RecordVersion | null {
+  const stamp = fields.SystemModstamp ?? fields.LastModifiedDate;
+  const atMs = stamp ? Date.parse(stamp) : NaN;
+  if (!fields.Id || !Number.isFinite(atMs)) return null;
+  return { recordId: fields.Id, at: new Date(atMs).toISOString() };
 }
 
 /** 15- and 18-character ids name the same org when the first 15 agree (the 3 extra are a case checksum). */

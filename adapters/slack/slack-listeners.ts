@@ -9,7 +9,7 @@ import type { App } from '@slack/bolt';
 import Bottleneck from 'bottleneck';
 import { withReference, type InboundAction } from '../../src/chat/messages.ts';
 import type { ActionReply, ChatHandlers, CommandReply, Notice, SubmissionReply } from '../../src/chat/port.ts';
-import { bindCorrelation, correlationId, withCorrelation } from '../../src/ops/correlation.ts';
+import { correlationId, withCorrelation } from '../../src/ops/correlation.ts';
 import type { Logger } from '../../src/ops/log.ts';
 import {
   COMMAND,
@@ -187,7 +187,7 @@ export function registerListeners(app: App, ctx: ListenerContext): ClickDecider 
     onAction(ctx, replies, body, ack as Ack),
   );
   app.view(EDITOR_CALLBACK, ({ body, ack }) => onSubmission(ctx, body, ack as Ack));
-  app.event(BOT_EVENTS[0], ({ body }) => mentions.schedule(bindCorrelation(() => onMention(ctx, body))));
+  app.event(BOT_EVENTS[0], ({ body }) => mentions.schedule(() => onMention(ctx, body)));
   return {
     replay: (olderThanMs) => ctx.store.replayClicks(olderThanMs, 50, (payload) => decide(payload as RecordedClick)),
   };

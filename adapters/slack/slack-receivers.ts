@@ -162,8 +162,8 @@ export class SlackHttpReceiver implements Receiver {
 export class SlackSocketReceiver implements Receiver {
   private readonly client: SocketModeClient;
   private app: App | null = null;
-  /** The socket is open and Slack said hello; /readyz asks (src/ops/readiness.ts). */
-  isConnected = false;
+  /** Slack said hello on the current socket (the client emits nothing when a socket drops, only on reconnect). */
+  private hasHello = false;
 
   constructor(
     appToken: string,
@@ -172,9 +172,9 @@ export class SlackSocketReceiver implements Receiver {
   ) {
     // A copy: the socket client writes into the options it is given.
     this.client = new SocketModeClient({ appToken, clientOptions: { ...options }, logger: boltLogger(log) });
-    this.client.on('connected', () => (this.isConnected = true));
+    this.client.on('connected', () => (this.hasHello = true));
     for (const state of ['disconnecting', 'reconnecting', 'disconnected'])
-      this.client.on(state, () => (this.isConnected = false));
+      this.client.on(state, () => (this.hasHello = false));
     this.client.on('slack_event', (e: { ack: Ack; body: Body; retry_num?: number; retry_reason?: string }) => {
       if (!this.app) return;
       deliver(this.app, e.body, e.ack, { num: e.retry_num, reason: e.retry_reason }).catch((err: unknown) => {
@@ -188,6 +188,11 @@ export class SlackSocketReceiver implements Receiver {
 
   init(app: App): void {
     this.app = app;
+  }
+
+  /** The socket is open and Slack said hello on it; /readyz asks (src/ops/readiness.ts). */
+  get isConnected(): boolean {
+    return this.hasHello && this.client.websocket?.isActive() === true;
   }
 
   async start(): Promise<void> {

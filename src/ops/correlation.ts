@@ -44,12 +44,3 @@ export function withCorrelation<T>(id: string, fn: () => T): T {
 export function correlationId(): string | undefined {
   return context.getStore();
 }
-
-/**
- * `fn`, bound to the current correlation id: for work handed to a queue (bottleneck)
- * that would otherwise run it in the context of whichever job freed the slot.
- */
-export function bindCorrelation<A extends unknown[], T>(fn: (...args: A) => T): (...args: A) => T {
-  const id = correlationId();
-  return id === undefined ? fn : (...args: A) => context.run(id, () => fn(...args));
-}

@@ -11,15 +11,7 @@
  * `salesforce.update-lead`: Status and Rating), showing old → new on the card.
  */
 import { z } from 'zod';
-import {
-  assign,
-  defineFlow,
-  modelStep,
-  review,
-  setup,
-  step,
-  type ModelStepOutput,
-} from '../src/authoring/index.ts';
+import { assign, defineFlow, modelStep, review, setup, step, type ModelStepOutput } from '../src/authoring/index.ts';
 import {
   canonicalStatus,
   fetchContact,

@@ -95,6 +95,8 @@ export const DEFAULT_REDACT_PATTERNS: readonly string[] = Object.freeze([
   'whsec_[A-Za-z0-9+/=]{10,}',
   'AKIA[0-9A-Z]{16}',
   'gh[pousr]_[A-Za-z0-9]{30,}',
+  // A Salesforce access token (session id): the org id, '!', then the token proper.
+  '00D[A-Za-z0-9]{12,15}![A-Za-z0-9._]{20,}',
   '(?<=[Bb]earer )[A-Za-z0-9._~+/=-]{16,}',
   '(?<=(?:password|passwd|secret|api[_-]?key|token)\\s*[:=]\\s*)[^\\s,;]{4,}',
   '-----BEGIN [A-Z ]*PRIVATE KEY-----[\\s\\S]*?-----END [A-Z ]*PRIVATE KEY-----',

@@ -18,6 +18,7 @@ describe('redact', () => {
     ['a password value, keeping its label', 'password: hunter22, ok', 'password: [redacted], ok'],
     ['a bearer token', 'Authorization: Bearer abcdefghijklmnopqrstu', 'Authorization: Bearer [redacted]'],
     ['an AWS key id', 'AKIAABCDEFGHIJKLMNOP', '[redacted]'],
+    ['a Salesforce access token', 'sid 00D5e000000KQ2e!AQ4AQFakeAccessToken.x1y2z3 ok', 'sid [redacted] ok'],
     ['every occurrence', 'sk-aaaaaaaaaaaaaaaaaaaa and sk-bbbbbbbbbbbbbbbbbbbb', '[redacted] and [redacted]'],
   ])('replaces %s', (_name, text, expected) => {
     expect(redact(text, DEFAULT_REDACT_PATTERNS)).toBe(expected);

@@ -22,6 +22,10 @@ const SAMPLES: Record<string, unknown> = {
   'http.post-json': { url: 'https://example.com/x', body: { a: 1 } },
   'hubspot.get-contact': { contactId: '901' },
   'stripe.refund': { charge: 'ch_3Kq1', amount: 2_500, currency: 'usd' },
+  'zendesk.get-ticket': { ticketId: '42' },
+  'linear.get-issue': { issueId: 'ENG-7' },
+  'salesforce.get-lead': { leadId: '00Q5e00000ZkM3hEAF' },
+  'salesforce.update-lead': { leadId: '00Q5e00000ZkM3h', fields: { Status: 'Working - Contacted' } },
 };
 
 describe('builtin tools', () => {
@@ -63,6 +67,11 @@ describe('builtin tools', () => {
     ['linear.comment', { issueId: '../viewer', body: 'x' }],
     ['hubspot.update-contact', { contactId: '901?archived=true', properties: { a: 'b' } }],
     ['hubspot.update-contact', { contactId: '901', properties: {} }],
+    ['zendesk.get-ticket', { ticketId: '42.json?include=users' }],
+    ['linear.get-issue', { issueId: 'ENG 7' }],
+    ['salesforce.get-lead', { leadId: '001000000000001AAA' }],
+    ['salesforce.update-lead', { leadId: '00Q5e00000ZkM3h/../x', fields: { Status: 'x' } }],
+    ['salesforce.update-lead', { leadId: '00Q5e00000ZkM3h', fields: { 'Status; DROP': 'x' } }],
   ])('%s refuses %j', (name, input) => {
     expect(byName(name).input.safeParse(input).success).toBe(false);
   });

@@ -311,6 +311,21 @@ describe('RELIABILITY 25: Salesforce notifications out of order', () => {
       delivery_key: '04l5e00000Gx7R4AAJ',
     });
   });
+
+  it('two notifications of the same new version at once (two outbound messages on one change) start one run', async () => {
+    const other = '00Q5e00000ZkM8yAAF';
+    const sent = await Promise.all(
+      ['04l5e00000Gx7S1AAJ', '04l5e00000Gx7S2AAJ', '04l5e00000Gx7S3AAJ'].map((id) =>
+        post(h, { preset: 'salesforce', source: 'salesforce', body: stamped(id, other, '2026-05-14T10:00:00.000Z') }),
+      ),
+    );
+    expect(sent.map((r) => [r.status, r.text.includes('<Ack>true</Ack>')])).toEqual([
+      [200, true],
+      [200, true],
+      [200, true],
+    ]);
+    expect(await db.sql`SELECT 1 FROM runs WHERE input->>'ref' = ${other}`).toHaveLength(1);
+  });
 });
 
 describe('RELIABILITY 26: a valid signature with a body the flow cannot take', () => {

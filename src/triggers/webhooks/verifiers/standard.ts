@@ -10,12 +10,18 @@ import { Webhook, WebhookVerificationError } from 'standardwebhooks';
 import { header, refuse, type Parsed, type SourceSettings, type WebhookRequest } from '../types.ts';
 import { parseJson, stringField } from './json.ts';
 
+/** The spec's tolerance, and the library's: 5 minutes either way. */
+const TOLERANCE_SEC = 300;
+
 export function verifyStandardRequest(req: WebhookRequest, source: SourceSettings): Parsed {
   const id = header(req, 'webhook-id');
   const timestamp = header(req, 'webhook-timestamp');
   const signature = header(req, 'webhook-signature');
   if (!id || !timestamp || !signature)
     return refuse(401, 'no webhook-id, webhook-timestamp or webhook-signature header');
+  // Checked against the receiver's clock as the request carries it; the library checks again with its own.
+  if (!/^\d{1,12}$/.test(timestamp) || Math.abs(req.nowMs / 1000 - Number(timestamp)) > TOLERANCE_SEC)
+    return refuse(401, 'webhook-timestamp is more than 5 minutes from our clock');
   let reason = 'webhook-signature does not match with any configured secret';
   let isValid = false;
   for (const secret of source.secrets) {

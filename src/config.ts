@@ -8,6 +8,7 @@ import { resolve } from 'node:path';
 import { SignoffError } from './errors.ts';
 import { SCHEMA_NAME } from './store/client.ts';
 import type { LogLevel } from './ops/log.ts';
+import type { MetricsSettings } from './ops/metrics.ts';
 import type { ModelPrice, ModelSettings } from './steps/model/types.ts';
 import type { ConnectorSettings, ToolSettings } from './steps/tools/types.ts';
 import type { SlackSettings } from '../adapters/slack/types.ts';
@@ -58,6 +59,8 @@ export interface Config {
   webhooks: WebhookSettings;
   /** Discord, when DISCORD_TOKEN is set; null means no Discord. */
   discord: DiscordSettings | null;
+  /** GET /metrics: the bearer token it asks for (METRICS_TOKEN), and whether it is served at all. */
+  metrics: MetricsSettings;
 }
 
 export interface WebChatSettings {
@@ -172,6 +175,7 @@ export function readConfig(env: Env = process.env): Readonly<Config> {
     slack: readSlack(env, problems),
     webhooks: readWebhookSettings(env, problems, readUrl(env, 'SIGNOFF_PUBLIC_URL', problems)),
     discord: readDiscord(env, problems),
+    metrics: readMetrics(env, problems),
   };
   if (config.slack && config.discord)
     problems.push('both Slack and Discord are configured; set the variables of one chat platform only');
@@ -382,6 +386,17 @@ function readDiscord(env: Env, problems: string[]): DiscordSettings | null {
   };
   const apiUrl = readUrl(env, 'DISCORD_API_URL', problems) ?? 'https://discord.com/api';
   return { token, publicKey, applicationId: id('DISCORD_APPLICATION_ID'), guildId: id('DISCORD_GUILD_ID'), apiUrl };
+}
+
+/**
+ * METRICS_TOKEN. /metrics tells whoever reaches it what the bot is doing, so
+ * beyond a loopback HOST it is served only to scrapes that send the token.
+ */
+function readMetrics(env: Env, problems: string[]): MetricsSettings {
+  const token = env.METRICS_TOKEN || null;
+  if (token !== null && !/^[\x21-\x7e]{16,}$/.test(token))
+    problems.push('METRICS_TOKEN must be at least 16 printable characters with no spaces (e.g. openssl rand -hex 32)');
+  return { token, isServed: token !== null || isLoopbackHost(env.HOST || '127.0.0.1') };
 }
 
 /** Names that reach only this machine: the web chat's demo mode may listen on nothing else. */

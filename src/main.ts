@@ -17,6 +17,8 @@ import { describeError } from './errors.ts';
 import { crashpointsFrom } from './ops/crashpoint.ts';
 import { startHttpServer } from './ops/http.ts';
 import { createLogger, type Logger } from './ops/log.ts';
+import { Metrics } from './ops/metrics.ts';
+import { metricsRoute } from './ops/metrics-route.ts';
 import { ReviewDesk } from './review/desk.ts';
 import { connect } from './store/client.ts';
 import { consoleStore } from './store/console.ts';
@@ -79,13 +81,15 @@ async function main(): Promise<void> {
   const flows = await loadFlows(config.flowsDir);
   const inputKeys = new Map(flows.map((f) => [f.id, inputKeysOf(f.input)]));
   const crashpoint = crashpointsFrom(config.crashpoints);
+  // One registry for this process, handed down like the logger; GET /metrics serves it.
+  const metrics = new Metrics({ sql, processMetrics: true });
   // Slack when its variables are set (HTTP: POST /slack/events on our server; or Socket Mode),
   // Discord when DISCORD_TOKEN is set (gateway, or POST /discord/interactions with DISCORD_PUBLIC_KEY),
   // else the local web chat. Either way `chat.routes` mounts on the HTTP server below.
   const chat = config.slack
-    ? createSlackAdapter({ settings: config.slack, store: slackStore(sql), log, crashpoint })
+    ? createSlackAdapter({ settings: config.slack, store: slackStore(sql), log, crashpoint, metrics })
     : config.discord
-      ? createDiscordAdapter({ settings: config.discord, store: discordStore(sql), log })
+      ? createDiscordAdapter({ settings: config.discord, store: discordStore(sql), log, metrics })
       : createConsoleAdapter({ store: consoleStore(sql), log, access: webChatAccess(config) });
   const ports = new Map([[chat.port.platform, chat.port]]);
   // The web chat serves one tenant, `local`; a Slack bot token serves one workspace (its reviews' tenant).
@@ -94,6 +98,7 @@ async function main(): Promise<void> {
     sql,
     log,
     ports,
+    metrics,
     ...(config.slack || config.discord ? {} : { tenants: new Map([['console', 'local']]) }),
   });
   // A card's "On approval" is described by the tool a review names (its method, host and fields).
@@ -106,6 +111,7 @@ async function main(): Promise<void> {
     log,
     describeAction: steps.describeAction,
     crashpoint,
+    metrics,
   });
   if (steps.isOffline)
     log.info('model steps use the built-in offline model (set OPENAI_API_KEY or OPENAI_BASE_URL for a real one)');
@@ -119,6 +125,7 @@ async function main(): Promise<void> {
     crashpoints: config.crashpoints,
     reviews: desk,
     services: steps.services,
+    metrics,
   });
   // Started after the engine (below): a slot's run starts working as soon as its claim commits.
   const scheduler = new Scheduler({
@@ -133,8 +140,15 @@ async function main(): Promise<void> {
   const parked = await engine.parkOrphanedRuns();
   if (parked.length > 0) log.warn('parked runs whose state a flow change removed', { runs: parked });
   // Bind before claiming: a start that fails here (port taken, chat unreachable) exits holding no work.
-  const webhooks = webhookRoute({ settings: config.webhooks, engine, channel: config.defaultChannel, log });
-  const http = await startHttpServer({ port: config.port, host: config.host, sql, routes: [...chat.routes, webhooks] });
+  const webhooks = webhookRoute({ settings: config.webhooks, engine, channel: config.defaultChannel, log, metrics });
+  const http = await startHttpServer({
+    port: config.port,
+    host: config.host,
+    sql,
+    routes: [metricsRoute(metrics, config.metrics), ...chat.routes, webhooks],
+  });
+  if (!config.metrics.isServed)
+    log.warn('GET /metrics is off: HOST is beyond loopback and METRICS_TOKEN is not set (docs/operations.md)');
   await chat.port.start(
     desk.handlers((cmd) =>
       handleCommand(

@@ -63,82 +63,78 @@ export function bounded(value: string): string {
 
 export class Metrics {
   readonly registry = new Registry();
-  readonly runsStarted: Counter<'flow'>;
-  readonly runsFinished: Counter<'flow' | 'status'>;
-  readonly stepDuration: Histogram<'flow' | 'step' | 'kind'>;
-  readonly stepRetries: Counter<'flow' | 'step' | 'kind' | 'reason'>;
-  readonly stepFailures: Counter<'flow' | 'step' | 'kind'>;
-  readonly reviewDecision: Histogram<'flow' | 'outcome'>;
-  readonly rateLimits: Counter<'provider'>;
-  readonly providerRetries: Counter<'provider' | 'reason'>;
-  readonly webhookRejections: Counter<'source' | 'reason'>;
-  readonly modelCalls: Counter<'route' | 'model' | 'outcome'>;
-  readonly modelTokens: Counter<'route' | 'model' | 'type'>;
-  readonly modelCost: Counter<'route' | 'model'>;
-  private readonly stats: QueueGauges | null;
+  readonly runsStarted = counter(this.registry, 'signoff_runs_started_total', 'Runs started.', ['flow']);
+  readonly runsFinished = counter(
+    this.registry,
+    'signoff_runs_finished_total',
+    'Runs that reached done, failed, cancelled or parked (a retried run can finish again).',
+    ['flow', 'status'],
+  );
+  readonly stepDuration = histogram(
+    this.registry,
+    'signoff_step_duration_seconds',
+    'Time one attempt of a job took (kind: step, effect, review, system), whatever its outcome.',
+    ['flow', 'step', 'kind'],
+    STEP_BUCKETS,
+  );
+  readonly stepRetries = counter(
+    this.registry,
+    'signoff_step_retries_total',
+    'Job attempts put back to run again later (reason: deferred, backoff).',
+    ['flow', 'step', 'kind', 'reason'],
+  );
+  readonly stepFailures = counter(
+    this.registry,
+    'signoff_step_failures_total',
+    'Jobs that failed for good (no attempt left).',
+    ['flow', 'step', 'kind'],
+  );
+  readonly reviewDecision = histogram(
+    this.registry,
+    'signoff_review_time_to_decision_seconds',
+    'From a review being opened to its outcome (approved, rejected, expired).',
+    ['flow', 'outcome'],
+    DECISION_BUCKETS,
+  );
+  readonly rateLimits = counter(
+    this.registry,
+    'signoff_provider_rate_limited_total',
+    'Answers 429 (rate limited) from a provider.',
+    ['provider'],
+  );
+  readonly providerRetries = counter(
+    this.registry,
+    'signoff_provider_retries_total',
+    'Calls to a provider given back to the queue to be made later (reason: rate_limited, paced).',
+    ['provider', 'reason'],
+  );
+  readonly webhookRejections = counter(
+    this.registry,
+    'signoff_webhook_rejections_total',
+    'Webhook requests refused, by configured source (else unknown) and reason.',
+    ['source', 'reason'],
+  );
+  readonly modelCalls = counter(
+    this.registry,
+    'signoff_model_calls_total',
+    'Model calls (outcome: ok, invalid, error).',
+    ['route', 'model', 'outcome'],
+  );
+  readonly modelTokens = counter(
+    this.registry,
+    'signoff_model_tokens_total',
+    'Model tokens used (type: input, output).',
+    ['route', 'model', 'type'],
+  );
+  readonly modelCost = counter(
+    this.registry,
+    'signoff_model_cost_usd_total',
+    'What model calls cost, in US dollars (MODEL_PRICES).',
+    ['route', 'model'],
+  );
 
   constructor(o: MetricsOptions = {}) {
-    const registers = [this.registry];
-    const counter = <L extends string>(name: string, help: string, labelNames: L[]) =>
-      new Counter<L>({ name, help, labelNames, registers });
-    this.runsStarted = counter('signoff_runs_started_total', 'Runs started.', ['flow']);
-    this.runsFinished = counter(
-      'signoff_runs_finished_total',
-      'Runs that reached done, failed, cancelled or parked (a retried run can finish again).',
-      ['flow', 'status'],
-    );
-    this.stepDuration = new Histogram({
-      name: 'signoff_step_duration_seconds',
-      help: 'Time one attempt of a job took (kind: step, effect, review, system), whatever its outcome.',
-      labelNames: ['flow', 'step', 'kind'],
-      buckets: STEP_BUCKETS,
-      registers,
-    });
-    this.stepRetries = counter('signoff_step_retries_total', 'Job attempts put back to run again later.', [
-      'flow',
-      'step',
-      'kind',
-      'reason',
-    ]);
-    this.stepFailures = counter('signoff_step_failures_total', 'Jobs that failed for good (no attempt left).', [
-      'flow',
-      'step',
-      'kind',
-    ]);
-    this.reviewDecision = new Histogram({
-      name: 'signoff_review_time_to_decision_seconds',
-      help: 'From a review being opened to its outcome (approved, rejected, expired).',
-      labelNames: ['flow', 'outcome'],
-      buckets: DECISION_BUCKETS,
-      registers,
-    });
-    this.rateLimits = counter('signoff_provider_rate_limited_total', 'Answers 429 (rate limited) from a provider.', [
-      'provider',
-    ]);
-    this.providerRetries = counter(
-      'signoff_provider_retries_total',
-      'Calls to a provider given back to the queue to be made later.',
-      ['provider', 'reason'],
-    );
-    this.webhookRejections = counter('signoff_webhook_rejections_total', 'Webhook requests refused.', [
-      'source',
-      'reason',
-    ]);
-    this.modelCalls = counter('signoff_model_calls_total', 'Model calls (outcome: ok, invalid, error).', [
-      'route',
-      'model',
-      'outcome',
-    ]);
-    this.modelTokens = counter('signoff_model_tokens_total', 'Model tokens used (type: input, output).', [
-      'route',
-      'model',
-      'type',
-    ]);
-    this.modelCost = counter('signoff_model_cost_usd_total', 'What model calls cost, in US dollars (MODEL_PRICES).', [
-      'route',
-      'model',
-    ]);
-    this.stats = o.sql ? new QueueGauges(o.sql, registers, o.statsCacheMs ?? 2_000, o.statsTimeoutMs ?? 1_500) : null;
+    if (o.sql) registerQueueGauges(o.sql, this.registry, o.statsCacheMs ?? 2_000, o.statsTimeoutMs ?? 1_500);
     if (o.processMetrics) collectDefaultMetrics({ register: this.registry });
   }
 
@@ -194,62 +190,67 @@ export class Metrics {
   }
 }
 
+function counter<L extends string>(registry: Registry, name: string, help: string, labelNames: L[]): Counter<L> {
+  return new Counter<L>({ name, help, labelNames, registers: [registry] });
+}
+
+function histogram<L extends string>(
+  registry: Registry,
+  name: string,
+  help: string,
+  labelNames: L[],
+  buckets: number[],
+): Histogram<L> {
+  return new Histogram<L>({ name, help, labelNames, buckets, registers: [registry] });
+}
+
 function jobLabels(job: JobLabels): { flow: string; step: string; kind: string } {
   return { flow: bounded(job.flow), step: bounded(job.name), kind: bounded(job.kind) };
 }
 
 /**
- * The gauges read from the database when scraped (prom-client calls `collect()`
- * per scrape). One reading serves every scrape for `cacheMs`, and scrapes that
- * arrive while it is under way share it, so a scrape storm costs one query per
- * `cacheMs`. A database that does not answer in `timeoutMs` reads NaN: unknown, not 0.
+ * Registers the gauges read from the database when scraped (prom-client calls
+ * `collect()` per scrape). One reading serves every scrape for `cacheMs`, and
+ * scrapes that arrive while it is under way share it, so a scrape storm costs
+ * one query per `cacheMs`. A database that does not answer in `timeoutMs`
+ * reads NaN: unknown, not 0.
  */
-class QueueGauges {
-  private reading: Promise<QueueStats | null> | null = null;
-  private readAtMs = -Infinity;
-
-  constructor(
-    private readonly sql: Db,
-    registers: Registry[],
-    private readonly cacheMs: number,
-    private readonly timeoutMs: number,
-  ) {
-    const gauge = (name: string, help: string, pick: (s: QueueStats) => number) => {
-      const read = () => this.read();
-      return new Gauge({
-        name,
-        help,
-        registers,
-        async collect() {
-          const stats = await read();
-          this.set(stats ? pick(stats) : NaN);
-        },
-      });
-    };
-    gauge('signoff_jobs_due', 'Jobs due now and not yet claimed (queued, or a lease expired).', (s) => s.dueJobs);
-    gauge(
-      'signoff_jobs_oldest_due_age_seconds',
-      'How long the oldest due job has waited for a worker.',
-      (s) => s.oldestDueAgeSeconds,
-    );
-    gauge('signoff_reviews_pending', 'Reviews waiting for a person.', (s) => s.pendingReviews);
-  }
-
-  private read(): Promise<QueueStats | null> {
-    if (this.reading && Date.now() - this.readAtMs < this.cacheMs) return this.reading;
-    this.readAtMs = Date.now();
+function registerQueueGauges(sql: Db, registry: Registry, cacheMs: number, timeoutMs: number): void {
+  let reading: Promise<QueueStats | null> | null = null;
+  let readAtMs = -Infinity;
+  const read = (): Promise<QueueStats | null> => {
+    if (reading && Date.now() - readAtMs < cacheMs) return reading;
+    readAtMs = Date.now();
     // A failed reading is kept too: a slow database is not asked again by every scrape of a storm.
-    this.reading = this.withTimeout(readQueueStats(this.sql));
-    return this.reading;
-  }
+    reading = withTimeout(readQueueStats(sql), timeoutMs);
+    return reading;
+  };
+  const gauge = (name: string, help: string, pick: (s: QueueStats) => number) =>
+    new Gauge({
+      name,
+      help,
+      registers: [registry],
+      async collect() {
+        const stats = await read();
+        this.set(stats ? pick(stats) : NaN);
+      },
+    });
+  gauge('signoff_jobs_due', 'Jobs due now and not yet claimed (queued, or a lease expired).', (s) => s.dueJobs);
+  gauge(
+    'signoff_jobs_oldest_due_age_seconds',
+    'How long the oldest due job has waited for a worker.',
+    (s) => s.oldestDueAgeSeconds,
+  );
+  gauge('signoff_reviews_pending', 'Reviews waiting for a person.', (s) => s.pendingReviews);
+}
 
-  private async withTimeout(query: Promise<QueueStats>): Promise<QueueStats | null> {
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), this.timeoutMs)));
-    try {
-      return await Promise.race([query.catch(() => null), late]);
-    } finally {
-      clearTimeout(timer);
-    }
+/** The query's answer, or null when it failed or took longer than `timeoutMs`. */
+async function withTimeout<T>(query: Promise<T>, timeoutMs: number): Promise<T | null> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), timeoutMs)));
+  try {
+    return await Promise.race([query.catch(() => null), late]);
+  } finally {
+    clearTimeout(timer);
   }
 }

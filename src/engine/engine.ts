@@ -107,6 +107,7 @@ export class Engine implements RunGateway {
     this.reviews = opts.reviews ?? null;
     this.crashpoints = opts.crashpoints ?? new Set();
     this.metrics = opts.metrics ?? new Metrics();
+    for (const flowId of this.flows.keys()) this.metrics.knowFlow(flowId);
     const system = new Map(
       [...(opts.reviews?.systemJobs ?? new Map())].map(([name, def]) => [name, normalizeStep(def)]),
     );

@@ -25,6 +25,7 @@ export interface MetricsSettings {
 }
 
 export type FinishedStatus = 'done' | 'failed' | 'cancelled' | 'parked';
+const FINISHED_STATUSES: readonly FinishedStatus[] = ['done', 'failed', 'cancelled', 'parked'];
 /** `deferred`: waits out a rate limit without using an attempt; `backoff`: an attempt failed, the next comes later. */
 export type RetryReason = 'deferred' | 'backoff';
 /** `rate_limited`: the provider (or its SDK's bucket) said wait; `paced`: our own pacing held the call too long. */
@@ -136,6 +137,15 @@ export class Metrics {
   constructor(o: MetricsOptions = {}) {
     if (o.sql) registerQueueGauges(o.sql, this.registry, o.statsCacheMs ?? 2_000, o.statsTimeoutMs ?? 1_500);
     if (o.processMetrics) collectDefaultMetrics({ register: this.registry });
+  }
+
+  /**
+   * Shows a flow's run counters at 0 before its first run, so `rate()` and
+   * alerts on them have a series from the start (Prometheus' advice for known label values).
+   */
+  knowFlow(flow: string): void {
+    this.runsStarted.inc({ flow: bounded(flow) }, 0);
+    for (const status of FINISHED_STATUSES) this.runsFinished.inc({ flow: bounded(flow), status }, 0);
   }
 
   runStarted(flow: string): void {

@@ -149,6 +149,14 @@ describe('GET /metrics after a ticket-triage run', () => {
     model.answer = answer;
     model.always({ kind: 'usage', prompt: 1000, completion: 500 });
     const before = await read();
+    // The loaded flow's run counters are there at 0 before its first run, so rate() has a series.
+    const finished = before.get('signoff_runs_finished_total')!.samples.filter((x) => x.labels.flow === FLOW);
+    expect(finished.map((x) => [x.labels.status, x.value])).toEqual([
+      ['done', 0],
+      ['failed', 0],
+      ['cancelled', 0],
+      ['parked', 0],
+    ]);
     const cachedBefore = await readCached();
     expect(valueOf(cachedBefore, 'signoff_reviews_pending')).toBe(0);
     let pending: Map<string, Family> | null = null;

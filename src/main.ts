@@ -141,12 +141,8 @@ async function main(): Promise<void> {
   if (parked.length > 0) log.warn('parked runs whose state a flow change removed', { runs: parked });
   // Bind before claiming: a start that fails here (port taken, chat unreachable) exits holding no work.
   const webhooks = webhookRoute({ settings: config.webhooks, engine, channel: config.defaultChannel, log, metrics });
-  const http = await startHttpServer({
-    port: config.port,
-    host: config.host,
-    sql,
-    routes: [metricsRoute(metrics, config.metrics), ...chat.routes, webhooks],
-  });
+  const routes = [metricsRoute(metrics, config.metrics), ...chat.routes, webhooks];
+  const http = await startHttpServer({ port: config.port, host: config.host, sql, routes });
   if (!config.metrics.isServed)
     log.warn('GET /metrics is off: HOST is beyond loopback and METRICS_TOKEN is not set (docs/operations.md)');
   await chat.port.start(

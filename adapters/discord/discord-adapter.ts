@@ -80,16 +80,11 @@ export function createDiscordAdapter(opts: DiscordAdapterOptions): DiscordAdapte
       : null;
   const rawRest = client ? client.rest : new REST(restOptions(apiUrl));
   rawRest.setToken(token);
-  const rest = new DiscordRest(
-    rawRest,
-    opts.store,
-    log,
-    {
-      invalidWarnAt: opts.invalidWarnAt ?? 1_000,
-      roleCacheMs: opts.roleCacheMs ?? 30_000,
-    },
-    opts.metrics ?? null,
-  );
+  const rest = new DiscordRest(rawRest, opts.store, log, {
+    invalidWarnAt: opts.invalidWarnAt ?? 1_000,
+    roleCacheMs: opts.roleCacheMs ?? 30_000,
+    metrics: opts.metrics ?? null,
+  });
   const port = new DiscordPort(rest, opts.store, client, token, log);
   const routes = publicKey
     ? [

@@ -50,8 +50,8 @@ export class DiscordRest {
     readonly rest: REST,
     private readonly store: DiscordStore,
     private readonly log: Logger,
-    private readonly o: { invalidWarnAt: number; roleCacheMs: number },
-    private readonly metrics: Metrics | null = null,
+    /** `metrics` counts 429s and the retries they become (GET /metrics). */
+    private readonly o: { invalidWarnAt: number; roleCacheMs: number; metrics?: Metrics | null },
   ) {
     rest.on(RESTEvents.Response, (_req, res) => this.count(res.status, res.headers.get('x-ratelimit-scope')));
   }
@@ -63,7 +63,7 @@ export class DiscordRest {
 
   private count(status: number, scope: string | null): void {
     // Every 429 Discord sends is counted; the RateLimitError thrown for it (or before it) is the retry.
-    if (status === 429) this.metrics?.rateLimited('discord', false);
+    if (status === 429) this.o.metrics?.rateLimited('discord', false);
     if (status !== 401 && status !== 403 && status !== 429) return;
     if (status === 429 && scope === 'shared') return;
     if (Date.now() - this.invalid.sinceMs > INVALID_WINDOW_MS) this.invalid = { count: 0, sinceMs: Date.now() };
@@ -85,7 +85,7 @@ export class DiscordRest {
       return await this.rest[method](route, { ...(body === undefined ? {} : { body }), ...opts });
     } catch (err) {
       if (err instanceof RateLimitError) {
-        this.metrics?.providerRetried('discord', 'rate_limited');
+        this.o.metrics?.providerRetried('discord', 'rate_limited');
         throw retryLater(
           `Discord rate limit (${err.scope}${err.global ? ', global' : ''}) on ${err.route}`,
           Math.max(err.retryAfter, 1),

@@ -8,6 +8,7 @@ import { resolve } from 'node:path';
 import { SignoffError } from './errors.ts';
 import { SCHEMA_NAME } from './store/client.ts';
 import type { LogFormat, LogLevel } from './ops/log.ts';
+import type { MetricsSettings } from './ops/metrics.ts';
 import type { ModelPrice, ModelSettings } from './steps/model/types.ts';
 import type { ConnectorSettings, ToolSettings } from './steps/tools/types.ts';
 import type { SlackSettings } from '../adapters/slack/types.ts';
@@ -63,6 +64,8 @@ export interface Config {
   discord: DiscordSettings | null;
   /** Alerts to the operator's channel (SIGNOFF_ALERT_CHANNEL, ALERT_*; docs/operations.md "Alerts"). */
   alerts: AlertSettings;
+  /** GET /metrics: the bearer token it asks for (METRICS_TOKEN), and whether it is served at all. */
+  metrics: MetricsSettings;
 }
 
 export interface WebChatSettings {
@@ -188,6 +191,7 @@ export function readConfig(env: Env = process.env): Readonly<Config> {
       deadLetterBurst: int('ALERT_DEAD_LETTER_BURST', 5, 1, 1_000_000),
       deadLetterWindowMs: int('ALERT_DEAD_LETTER_WINDOW_MS', 600_000, 1_000, 86_400_000),
     },
+    metrics: readMetrics(env, problems),
   };
   if (config.slack && config.discord)
     problems.push('both Slack and Discord are configured; set the variables of one chat platform only');
@@ -408,6 +412,17 @@ function readAlertChannel(env: Env, problems: string[]): string | null {
       `SIGNOFF_ALERT_CHANNEL must be a channel id or name without spaces, e.g. C0123ABCD (got "${channel.slice(0, 80)}")`,
     );
   return channel;
+}
+
+/**
+ * METRICS_TOKEN. /metrics tells whoever reaches it what the bot is doing, so
+ * beyond a loopback HOST it is served only to scrapes that send the token.
+ */
+function readMetrics(env: Env, problems: string[]): MetricsSettings {
+  const token = env.METRICS_TOKEN || null;
+  if (token !== null && !/^[\x21-\x7e]{16,}$/.test(token))
+    problems.push('METRICS_TOKEN must be at least 16 printable characters with no spaces (e.g. openssl rand -hex 32)');
+  return { token, isServed: token !== null || isLoopbackHost(env.HOST || '127.0.0.1') };
 }
 
 /** Names that reach only this machine: the web chat's demo mode may listen on nothing else. */

@@ -19,6 +19,8 @@ import { Alerter } from './ops/alerts.ts';
 import { startHttpServer } from './ops/http.ts';
 import { chatCheck } from './ops/readiness.ts';
 import { createLogger, type Logger } from './ops/log.ts';
+import { Metrics } from './ops/metrics.ts';
+import { metricsRoute } from './ops/metrics-route.ts';
 import { ReviewDesk } from './review/desk.ts';
 import { connect } from './store/client.ts';
 import { consoleStore } from './store/console.ts';
@@ -86,13 +88,15 @@ async function main(): Promise<void> {
   const flows = await loadFlows(config.flowsDir);
   const inputKeys = new Map(flows.map((f) => [f.id, inputKeysOf(f.input)]));
   const crashpoint = crashpointsFrom(config.crashpoints);
+  // One registry for this process, handed down like the logger; GET /metrics serves it.
+  const metrics = new Metrics({ sql, processMetrics: true });
   // Slack when its variables are set (HTTP: POST /slack/events on our server; or Socket Mode),
   // Discord when DISCORD_TOKEN is set (gateway, or POST /discord/interactions with DISCORD_PUBLIC_KEY),
   // else the local web chat. Either way `chat.routes` mounts on the HTTP server below.
   const chat = config.slack
-    ? createSlackAdapter({ settings: config.slack, store: slackStore(sql), log, crashpoint })
+    ? createSlackAdapter({ settings: config.slack, store: slackStore(sql), log, crashpoint, metrics })
     : config.discord
-      ? createDiscordAdapter({ settings: config.discord, store: discordStore(sql), log, crashpoint })
+      ? createDiscordAdapter({ settings: config.discord, store: discordStore(sql), log, crashpoint, metrics })
       : createConsoleAdapter({ store: consoleStore(sql), log, access: webChatAccess(config) });
   const ports = new Map([[chat.port.platform, chat.port]]);
   // The web chat serves one tenant, `local`; a Slack bot token serves one workspace (its reviews' tenant).
@@ -101,6 +105,7 @@ async function main(): Promise<void> {
     sql,
     log,
     ports,
+    metrics,
     ...(config.slack || config.discord ? {} : { tenants: new Map([['console', 'local']]) }),
   });
   // A card's "On approval" is described by the tool a review names (its method, host and fields).
@@ -113,6 +118,7 @@ async function main(): Promise<void> {
     log,
     describeAction: steps.describeAction,
     crashpoint,
+    metrics,
   });
   if (steps.isOffline)
     log.info('model steps use the built-in offline model (set OPENAI_API_KEY or OPENAI_BASE_URL for a real one)');
@@ -126,6 +132,7 @@ async function main(): Promise<void> {
     crashpoints: config.crashpoints,
     reviews: desk,
     services: steps.services,
+    metrics,
   });
   // Started after the engine (below): a slot's run starts working as soon as its claim commits.
   const scheduler = new Scheduler({
@@ -149,17 +156,19 @@ async function main(): Promise<void> {
   const parked = await engine.parkOrphanedRuns();
   if (parked.length > 0) log.warn('parked runs whose state a flow change removed', { runs: parked });
   // Bind before claiming: a start that fails here (port taken, chat unreachable) exits holding no work.
-  const webhooks = webhookRoute({ settings: config.webhooks, engine, channel: config.defaultChannel, log });
+  const webhooks = webhookRoute({ settings: config.webhooks, engine, channel: config.defaultChannel, log, metrics });
   const http = await startHttpServer({
     port: config.port,
     host: config.host,
     sql,
-    routes: [...chat.routes, webhooks],
+    routes: [metricsRoute(metrics, config.metrics), ...chat.routes, webhooks],
     // /readyz: the database, every migration applied, and the chat adapter connected.
     schema: config.schema,
     ready: [chatCheck(chat.port.platform, () => chat.port.isReady?.() ?? true)],
     log,
   });
+  if (!config.metrics.isServed)
+    log.warn('GET /metrics is off: HOST is beyond loopback and METRICS_TOKEN is not set (docs/operations.md)');
   await chat.port.start(
     desk.handlers((cmd) =>
       handleCommand(

@@ -85,6 +85,7 @@ export function createDiscordAdapter(opts: DiscordAdapterOptions): DiscordAdapte
     invalidWarnAt: opts.invalidWarnAt ?? 1_000,
     roleCacheMs: opts.roleCacheMs ?? 30_000,
     crashpoint: opts.crashpoint ?? (() => undefined),
+    metrics: opts.metrics ?? null,
   });
   const port = new DiscordPort(rest, opts.store, client, token, log);
   const routes = publicKey

@@ -14,6 +14,7 @@ import type { APIInteraction } from 'discord-api-types/v10';
 import { retryLater, SignoffError } from '../../src/errors.ts';
 import type { Logger } from '../../src/ops/log.ts';
 import type { UploadFile } from './discord-render.ts';
+import type { Metrics } from '../../src/ops/metrics.ts';
 import type { DiscordStore } from './types.ts';
 
 type Body = Record<string, any>;
@@ -52,7 +53,13 @@ export class DiscordRest {
     readonly rest: REST,
     private readonly store: DiscordStore,
     private readonly log: Logger,
-    private readonly o: { invalidWarnAt: number; roleCacheMs: number; crashpoint: (name: string) => void },
+    /** `metrics` counts 429s and the retries they become (GET /metrics). */
+    private readonly o: {
+      invalidWarnAt: number;
+      roleCacheMs: number;
+      crashpoint: (name: string) => void;
+      metrics?: Metrics | null;
+    },
   ) {
     rest.on(RESTEvents.Response, (_req, res) => this.count(res.status, res.headers.get('x-ratelimit-scope')));
   }
@@ -63,6 +70,8 @@ export class DiscordRest {
   }
 
   private count(status: number, scope: string | null): void {
+    // Every 429 Discord sends is counted; the RateLimitError thrown for it (or before it) is the retry.
+    if (status === 429) this.o.metrics?.rateLimited('discord', false);
     if (status !== 401 && status !== 403 && status !== 429) return;
     if (status === 429 && scope === 'shared') return;
     if (Date.now() - this.invalid.sinceMs > INVALID_WINDOW_MS) this.invalid = { count: 0, sinceMs: Date.now() };
@@ -84,6 +93,7 @@ export class DiscordRest {
       return await this.rest[method](route, { ...(body === undefined ? {} : { body }), ...opts });
     } catch (err) {
       if (err instanceof RateLimitError) {
+        this.o.metrics?.providerRetried('discord', 'rate_limited');
         throw retryLater(
           `Discord rate limit (${err.scope}${err.global ? ', global' : ''}) on ${err.route}`,
           Math.max(err.retryAfter, 1),

@@ -4,6 +4,7 @@
  * implements `DiscordStore` structurally and main.ts wires the two).
  */
 import type { Logger } from '../../src/ops/log.ts';
+import type { Metrics } from '../../src/ops/metrics.ts';
 
 /** The Discord adapter's slice of the config (src/config.ts fills it from DISCORD_* variables). */
 export interface DiscordSettings {
@@ -44,6 +45,8 @@ export interface DiscordAdapterOptions {
   store: DiscordStore;
   /** Default: silent. */
   log?: Logger;
+  /** Counts the platform's 429s and paced calls (GET /metrics). Default: not counted. */
+  metrics?: Metrics;
   /** How long a guild's role list is cached. Default 30 000 ms (tests use 0). */
   roleCacheMs?: number;
   /** Invalid requests (401/403/429, shared 429s excepted) per 10 min that raise a warning. Default 1 000 (Cloudflare bans at 10 000). */

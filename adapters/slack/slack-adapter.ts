@@ -41,6 +41,7 @@ export function createSlackAdapter(opts: SlackAdapterOptions): SlackAdapter {
     opts.channelIntervalMs ?? 1_000,
     opts.isTierPaced ?? true,
     log,
+    opts.metrics ?? null,
   );
   let receiver: SlackHttpReceiver | SlackSocketReceiver;
   if (appToken) receiver = new SlackSocketReceiver(appToken, options, log);

@@ -20,6 +20,7 @@ import {
 } from '@slack/web-api';
 import { retryLater, SignoffError } from '../../src/errors.ts';
 import type { Logger } from '../../src/ops/log.ts';
+import type { Metrics } from '../../src/ops/metrics.ts';
 import { Pacer, type PaceSpec } from '../../src/ops/pacing.ts';
 import type { SlackStore } from './types.ts';
 
@@ -117,7 +118,7 @@ export function slackErrorCode(err: unknown): string | null {
 
 export class SlackWeb {
   readonly client: WebClient;
-  private readonly pacer = new Pacer();
+  private readonly pacer: Pacer;
 
   constructor(
     token: string,
@@ -126,8 +127,10 @@ export class SlackWeb {
     private readonly channelIntervalMs: number,
     private readonly isTierPaced: boolean,
     private readonly log: Logger,
+    private readonly metrics: Metrics | null = null,
   ) {
     this.client = new WebClient(token, options);
+    this.pacer = new Pacer(undefined, metrics);
   }
 
   /** One paced Web API call; failures come back as `portError`s. */
@@ -136,6 +139,7 @@ export class SlackWeb {
     try {
       return (await this.pacer.schedule(`slack:${method}`, spec, () => this.client.apiCall(method, args))) as Result;
     } catch (err) {
+      if (err instanceof WebAPIRateLimitedError) this.metrics?.rateLimited('slack');
       throw err instanceof SignoffError ? err : portError(err, method);
     }
   }
@@ -172,8 +176,10 @@ export class SlackWeb {
   /** Waits for this channel's next send slot (shared across processes), or reschedules when the queue is long. */
   private async paceChannel(channel: string): Promise<void> {
     const waitMs = await this.store.reserveSend(channel, this.channelIntervalMs, MAX_CHANNEL_WAIT_MS);
-    if (waitMs === null)
+    if (waitMs === null) {
+      this.metrics?.providerRetried('slack', 'paced');
       throw retryLater(`channel ${channel} has a queue of posts; trying again shortly`, MAX_CHANNEL_WAIT_MS);
+    }
     if (waitMs > 0) await new Promise((resolve) => setTimeout(resolve, waitMs));
   }
 

@@ -6,6 +6,7 @@
  * database: event dedupe, the post ledger, and the per-channel send pace.
  */
 import type { Logger } from '../../src/ops/log.ts';
+import type { Metrics } from '../../src/ops/metrics.ts';
 
 /** The Slack adapter's slice of the config (src/config.ts fills it from SLACK_* variables). */
 export interface SlackSettings {
@@ -66,6 +67,8 @@ export interface SlackAdapterOptions {
   store: SlackStore;
   /** Default: silent. */
   log?: Logger;
+  /** Counts the platform's 429s and paced calls (GET /metrics). Default: not counted. */
+  metrics?: Metrics;
   /** How long a user group's members are cached. Default 30 000 ms (tests use 0). */
   groupCacheMs?: number;
   /** Gap between two posts in one channel, across processes. Default 1 000 ms (Slack: about 1 message/s/channel). */

@@ -8,6 +8,7 @@
 import type { EventObject } from 'xstate';
 import { describeError, isSignoffError, SignoffError } from '../errors.ts';
 import type { Logger } from '../ops/log.ts';
+import type { FinishedStatus, Metrics } from '../ops/metrics.ts';
 import type { Db, Sql } from '../store/client.ts';
 import type { ClaimedJob } from '../store/jobs.ts';
 import { dropTimer, cancelStaleJob, holdsJob, holdsTimer } from '../store/jobs.ts';
@@ -67,6 +68,8 @@ interface CommitterDeps {
   owner: string;
   flows: ReadonlyMap<string, Flow<any>>;
   log: Logger;
+  /** Counts started and finished runs; absent in tests that build a committer alone. */
+  metrics?: Metrics;
   onCommit: (view: RunView) => void;
   onWork: (jobs: ClaimedJob[], timerDelaysMs: number[]) => void;
 }
@@ -75,6 +78,8 @@ interface CommitterDeps {
 const LEASE_MARGIN_MS = 5_000;
 /** Lost races before giving up: only a pathological hot run gets near this. */
 const MAX_CONFLICTS = 50;
+/** Statuses a run ends in (until someone retries it). */
+const FINISHED: ReadonlySet<RunStatus> = new Set<RunStatus>(['done', 'failed', 'cancelled', 'parked']);
 
 export class Committer {
   /** Runs with steps in flight in this process: their next commit needs no read. */
@@ -335,6 +340,8 @@ export class Committer {
 
   private async park(db: Db, runId: string, head: RunHead, ctx: ApplyContext, reason: string): Promise<ApplyResult> {
     await appendNote(db, runId, { type: 'run.parked', data: { reason }, actor: null, status: 'parked', reason });
+    // Counted once written: inside a caller's transaction that then rolls back, one too many (rare).
+    this.d.metrics?.runFinished(head.flow, 'parked');
     this.d.log.warn('run parked', { runId, reason });
     this.hot.delete(runId);
     if (ctx.job || ctx.timerSendId || ctx.waitKey) return this.discard(db, runId, ctx, 'parked');
@@ -361,6 +368,7 @@ export class Committer {
           status: 'parked',
           reason: gone,
         });
+        this.d.metrics?.runFinished(flow.id, 'parked');
         parked.push(run.id);
       }
     }
@@ -402,6 +410,9 @@ export class Committer {
     plan: WritePlan,
     reason: string | null = null,
   ): void {
+    // Called once COMMIT returned; every write follows an active head, so a final status here is a finish.
+    if (seq === 1) this.d.metrics?.runStarted(flow.id);
+    if (FINISHED.has(dec.status)) this.d.metrics?.runFinished(flow.id, dec.status as FinishedStatus);
     if (dec.jobs.some((j) => j.kind === 'step')) {
       this.hot.set(runId, {
         flow: flow.id,

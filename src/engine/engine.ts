@@ -8,6 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import { SignoffError } from '../errors.ts';
 import { silentLogger, type Logger } from '../ops/log.ts';
+import { Metrics } from '../ops/metrics.ts';
 import { wakeChannel, type Db, type Sql } from '../store/client.ts';
 import { cancelRunWork, notifyWorkers, requeueFailedJob, resumeWaitingJob } from '../store/jobs.ts';
 import { runCost, type RunCost } from '../store/ledger.ts';
@@ -47,6 +48,8 @@ export interface EngineOptions {
   /** A job whose worker died this many times parks its run. Default 3. */
   maxRecoveries?: number;
   log?: Logger;
+  /** Where runs and steps are counted (GET /metrics). Default: a registry of its own, never scraped. */
+  metrics?: Metrics;
   /** Named crash points that SIGKILL this process (tests only). */
   crashpoints?: ReadonlySet<string>;
   /** The review desk: it asks people for the runs' waits, runs its chat jobs, and closes what a cancel ends. */
@@ -92,6 +95,7 @@ export class Engine implements RunGateway {
   private readonly pollMs: number;
   private readonly reviews: ReviewHost | null;
   private readonly crashpoints: ReadonlySet<string>;
+  private readonly metrics: Metrics;
 
   constructor(opts: EngineOptions) {
     this.sql = opts.sql;
@@ -102,6 +106,8 @@ export class Engine implements RunGateway {
     const log = opts.log ?? silentLogger;
     this.reviews = opts.reviews ?? null;
     this.crashpoints = opts.crashpoints ?? new Set();
+    this.metrics = opts.metrics ?? new Metrics();
+    for (const flowId of this.flows.keys()) this.metrics.knowFlow(flowId);
     const system = new Map(
       [...(opts.reviews?.systemJobs ?? new Map())].map(([name, def]) => [name, normalizeStep(def)]),
     );
@@ -110,6 +116,7 @@ export class Engine implements RunGateway {
       owner: this.workerId,
       flows: this.flows,
       log,
+      metrics: this.metrics,
       onCommit: (view) => this.waiters.announce(view),
       onWork: (jobs, timerDelays) => this.worker.accept(jobs, timerDelays),
     });
@@ -119,6 +126,7 @@ export class Engine implements RunGateway {
       flows: this.flows,
       committer: this.committer,
       log,
+      metrics: this.metrics,
       concurrency: opts.concurrency ?? 100,
       pollMs: this.pollMs,
       maxRecoveries: opts.maxRecoveries ?? 3,
@@ -285,6 +293,7 @@ export class Engine implements RunGateway {
       await cancelRunWork(tx, runId);
       await this.reviews?.cancelReviews(tx, runId, opts.actor ?? null);
     });
+    this.metrics.runFinished(run.flow, 'cancelled');
     if (this.reviews) await this.sql.notify(this.channel, 'cancelled');
     this.committer.forget(runId);
     this.waiters.announce({ ...toView(run), status: 'cancelled', reason, version: run.version + 1 });

@@ -8,6 +8,7 @@
 import { describeError, isSignoffError, type SignoffError } from '../errors.ts';
 import { withCorrelation } from '../ops/correlation.ts';
 import type { Logger } from '../ops/log.ts';
+import type { Metrics } from '../ops/metrics.ts';
 import type { Sql } from '../store/client.ts';
 import {
   claimJobs,
@@ -33,6 +34,7 @@ interface WorkerDeps {
   flows: ReadonlyMap<string, Flow<any>>;
   committer: Committer;
   log: Logger;
+  metrics: Metrics;
   concurrency: number;
   pollMs: number;
   maxRecoveries: number;
@@ -180,6 +182,7 @@ export class Worker {
   private async runJob(job: ClaimedJob, opts: Required<StepOptions>, signal: AbortSignal): Promise<void> {
     let output: unknown;
     let error: unknown;
+    const startedAt = performance.now();
     try {
       const ctx: StepContext = {
         runId: job.run_id,
@@ -197,6 +200,7 @@ export class Worker {
       error = err;
     }
     if (this.stopping && signal.aborted) return;
+    this.d.metrics.stepAttempted(job, (performance.now() - startedAt) / 1000);
     this.crashpoint(`after-step:${job.name}`);
     try {
       if (error === undefined) await this.succeed(job, output);
@@ -239,6 +243,7 @@ export class Worker {
       (err as SignoffError).details?.defer === true &&
       (await deferJob(this.d.sql, job.key, this.d.owner, job.attempts, waitMs, error, MAX_DEFERRALS))
     ) {
+      this.d.metrics.stepRetried(job, 'deferred');
       this.d.log.warn('rate limited; rescheduled', { job: job.key, delayMs: waitMs, error: error.message });
       this.wakeIn(waitMs);
       return;
@@ -246,7 +251,8 @@ export class Worker {
     if (isRetryable && job.attempts < job.max_attempts) {
       const backoff = Math.min(opts.backoffMs * 2 ** (job.attempts - 1), MAX_BACKOFF_MS);
       const delay = Math.max(backoff, waitMs);
-      await rescheduleJob(this.d.sql, job.key, this.d.owner, job.attempts, delay, error);
+      if (await rescheduleJob(this.d.sql, job.key, this.d.owner, job.attempts, delay, error))
+        this.d.metrics.stepRetried(job, 'backoff');
       this.d.log.warn('step failed; will retry', {
         job: job.key,
         attempt: job.attempts,
@@ -256,6 +262,7 @@ export class Worker {
       this.wakeIn(delay);
       return;
     }
+    this.d.metrics.stepFailed(job);
     if (job.kind === 'effect' || job.kind === 'system') {
       if (await finishJob(this.d.sql, job.key, this.d.owner, job.attempts, 'failed', error)) {
         await appendNote(this.d.sql, job.run_id, {
@@ -294,6 +301,7 @@ export class Worker {
       return true;
     });
     if (!parked) return;
+    this.d.metrics.runFinished(job.flow, 'parked');
     this.d.committer.forget(job.run_id);
     this.d.log.error('run paused for a person', { alert: true, runId: job.run_id, reason });
     await this.d.sql.notify(this.d.channel, 'blocked');
@@ -347,6 +355,7 @@ export class Worker {
           status: 'parked',
           reason,
         });
+        this.d.metrics.runFinished(job.flow, 'parked');
         this.d.committer.forget(job.run_id);
         this.d.log.warn('run parked', { runId: job.run_id, reason });
       }

@@ -10,6 +10,7 @@
  */
 import Bottleneck from 'bottleneck';
 import { retryLater } from '../errors.ts';
+import type { Metrics } from './metrics.ts';
 
 export interface PaceSpec {
   /** Requests per minute; 0 or absent means unlimited. */
@@ -18,6 +19,8 @@ export interface PaceSpec {
   weightPerMinute?: number;
   /** Calls in flight at once; absent means unlimited. */
   concurrent?: number;
+  /** Who is paced, as metrics name it (`openai`, `zendesk`); default the key up to its first colon. */
+  provider?: string;
 }
 
 /** Longest a call waits in a limiter before it is rescheduled instead. */
@@ -32,7 +35,11 @@ interface Link {
 export class Pacer {
   private readonly chains = new Map<string, Link[]>();
 
-  constructor(private readonly maxWaitMs = DEFAULT_MAX_WAIT_MS) {}
+  constructor(
+    private readonly maxWaitMs = DEFAULT_MAX_WAIT_MS,
+    /** Counts the calls given back for later (`signoff_provider_retries_total{reason="paced"}`). */
+    private readonly metrics: Metrics | null = null,
+  ) {}
 
   /** Runs `fn` when `key`'s limits allow; `weight` counts against `weightPerMinute`. */
   async schedule<T>(key: string, spec: PaceSpec, fn: () => Promise<T>, weight = 1): Promise<T> {
@@ -54,6 +61,7 @@ export class Pacer {
       timer = setTimeout(() => {
         if (state !== 'queued') return;
         state = 'abandoned';
+        this.metrics?.providerRetried(spec.provider ?? key.split(':')[0]!, 'paced');
         reject(retryLater(`pacing: "${key}" is at its rate limit; trying again shortly`, this.maxWaitMs));
       }, this.maxWaitMs);
     });

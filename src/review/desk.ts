@@ -21,6 +21,7 @@ import { permanentError, type Flow, type StepDefinition } from '../engine/flow.t
 import { SignoffError } from '../errors.ts';
 import { noCrashpoint, type Crashpoint } from '../ops/crashpoint.ts';
 import { silentLogger, type Logger } from '../ops/log.ts';
+import { Metrics } from '../ops/metrics.ts';
 import type { Db, Sql } from '../store/client.ts';
 import { enqueueJobs, type ClaimedJob } from '../store/jobs.ts';
 import { runCost } from '../store/ledger.ts';
@@ -49,7 +50,15 @@ import {
   type ReviewRequest,
 } from './card.ts';
 import { Clicks } from './clicks.ts';
-import { CHAT_JOB, chatJob, outcomeEvent, recordChange, type Change, type ChatJobName } from './outcomes.ts';
+import {
+  CHAT_JOB,
+  chatJob,
+  outcomeEvent,
+  recordChange,
+  type Change,
+  type ChatJobName,
+  type ReviewTx,
+} from './outcomes.ts';
 import { budgetReview, type Spent } from './budget.ts';
 import { applyExpiry, type ReviewPolicy } from './policy.ts';
 
@@ -71,6 +80,8 @@ export interface DeskOptions {
   log?: Logger;
   /** Named crash points (src/ops/crashpoint.ts), tests only. Default: none. */
   crashpoint?: Crashpoint;
+  /** Where time to decision is observed (GET /metrics). Default: a registry of its own, never scraped. */
+  metrics?: Metrics;
 }
 
 export class ReviewDesk implements ReviewHost {
@@ -78,12 +89,14 @@ export class ReviewDesk implements ReviewHost {
   private readonly flows = new Map<string, Flow<any>>();
   private readonly clicks: Clicks;
   private readonly log: Logger;
+  private readonly metrics: Metrics;
   private runs: RunGateway | null = null;
   private sweeper: NodeJS.Timeout | null = null;
 
   constructor(private readonly o: DeskOptions) {
     for (const flow of o.flows) this.flows.set(flow.id, flow);
     this.log = o.log ?? silentLogger;
+    this.metrics = o.metrics ?? new Metrics();
     this.clicks = new Clicks({
       sql: o.sql,
       portOf: (p) => this.portOf(p),
@@ -138,9 +151,20 @@ export class ReviewDesk implements ReviewHost {
     this.runs = runs;
   }
 
-  private transaction<T>(fn: (rt: RunTx) => Promise<T>): Promise<T> {
+  /** The engine's transaction; the outcomes it records are observed once it has committed. */
+  private async transaction<T>(fn: (rt: RunTx) => Promise<T>): Promise<T> {
     if (!this.runs) throw new SignoffError('step_not_found', 'the review desk is not attached to an engine');
-    return this.runs.transaction(fn);
+    const outcomes: ReviewRow[] = [];
+    const result = await this.runs.transaction((rt) => {
+      const told: ReviewTx = { ...rt, onOutcome: (review) => void outcomes.push(review) };
+      return fn(told);
+    });
+    for (const r of outcomes) {
+      // A cancelled review was closed by its run, not decided by anyone.
+      if (r.status !== 'cancelled' && r.decided_at)
+        this.metrics.reviewDecided(r.flow, r.status, (r.decided_at.getTime() - r.created_at.getTime()) / 1000);
+    }
+    return result;
   }
 
   /**

@@ -52,6 +52,11 @@ export function timedJobKeys(review: ReviewRow, policy: ReviewPolicy): string[] 
   return [...reminders, `review:${review.id}:escalate`, `review:${review.id}:expire`];
 }
 
+/** A RunTx that is also told of each review it gives an outcome, so the desk can count it once COMMIT returns. */
+export interface ReviewTx extends RunTx {
+  onOutcome?: (review: ReviewRow) => void;
+}
+
 export interface Change {
   actor: string;
   action: string;
@@ -74,7 +79,7 @@ export interface Change {
  * review as saved, or null when this delivery id was recorded already.
  */
 export async function recordChange(
-  rt: RunTx,
+  rt: ReviewTx,
   review: ReviewRow,
   policy: ReviewPolicy,
   c: Change,
@@ -104,6 +109,7 @@ export async function recordChange(
   for (const dm of c.dms ?? [])
     jobs.push(chatJob(saved, 'review.notify', `dm:${tag}:${dm.user}`, { user: dm.user, notice: dm.notice }));
   if (saved.status !== 'pending') jobs.push(...(await finishReview(rt, saved, policy, c.actor)));
+  if (saved.status !== 'pending') rt.onOutcome?.(saved);
   await enqueueJobs(tx, jobs);
   return saved;
 }

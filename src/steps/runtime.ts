@@ -7,6 +7,7 @@
 import type { ChatPort } from '../chat/port.ts';
 import type { ServicesFactory } from '../engine/engine.ts';
 import type { Logger } from '../ops/log.ts';
+import type { Metrics } from '../ops/metrics.ts';
 import type { Sql } from '../store/client.ts';
 import { toolJournal } from '../store/tool-calls.ts';
 import { createModelGateway } from './model/gateway.ts';
@@ -50,9 +51,11 @@ export function createStepRuntime(o: {
   log: Logger;
   ports?: ReadonlyMap<string, ChatPort>;
   tenants?: ReadonlyMap<string, string>;
+  /** Where model usage, 429s and pacing are counted (GET /metrics). Default: not counted. */
+  metrics?: Metrics;
 }): StepRuntime {
-  const pacer = new Pacer();
-  const model = createModelGateway({ settings: o.config.model, sql: o.sql, log: o.log, pacer });
+  const pacer = new Pacer(undefined, o.metrics ?? null);
+  const model = createModelGateway({ settings: o.config.model, sql: o.sql, log: o.log, pacer, metrics: o.metrics });
   const tools = new ToolBox({
     tools: builtinTools,
     settings: o.config.tools,
@@ -60,6 +63,7 @@ export function createStepRuntime(o: {
     log: o.log,
     journal: toolJournal(o.sql),
     redactPatterns: o.config.model.redactPatterns,
+    metrics: o.metrics,
   });
   return {
     services: createStepServices({

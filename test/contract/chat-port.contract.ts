@@ -11,6 +11,7 @@ import type { ReviewAction } from '../../src/chat/messages.ts';
 import type { ActionReply, ChatPort, CommandReply, EditorForm, SubmissionReply } from '../../src/chat/port.ts';
 import { Engine, type ServicesFactory } from '../../src/engine/engine.ts';
 import type { Flow } from '../../src/engine/flow.ts';
+import type { Metrics } from '../../src/ops/metrics.ts';
 import { ReviewDesk, type DeskOptions } from '../../src/review/desk.ts';
 import type { Sql } from '../../src/store/client.ts';
 import { readAudit, verifyAuditChain } from '../../src/store/reviews.ts';
@@ -79,6 +80,8 @@ export interface DeployOptions {
   services?: ServicesFactory;
   /** How proposed tool calls are described on cards (main.ts passes the step runtime's). */
   describeAction?: DeskOptions['describeAction'];
+  /** Where the engine and the desk count (GET /metrics); default each its own. */
+  metrics?: Metrics;
 }
 
 /** The bot as main.ts assembles it, around one adapter. */
@@ -95,6 +98,7 @@ export async function deploy(
     defaultPlatform: driver.port.platform,
     defaultChannel: driver.channel,
     ...(opts.describeAction ? { describeAction: opts.describeAction } : {}),
+    metrics: opts.metrics,
   });
   const engine = new Engine({
     // No fallback poll within a test's time: work that waits for it is a lost wake-up, and fails the test.
@@ -104,6 +108,7 @@ export async function deploy(
     reviews: desk,
     pollMs: 120_000,
     ...(opts.services ? { services: opts.services } : {}),
+    metrics: opts.metrics,
   });
   await engine.start();
   desk.start(200);

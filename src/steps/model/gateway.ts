@@ -12,9 +12,11 @@
  * insert are not one transaction, so two processes racing on one job may
  * overshoot by one call each; the engine's lease makes that a zombie case.
  */
-import { SignoffError } from '../../errors.ts';
+import { APIError } from 'openai';
+import { isSignoffError, SignoffError } from '../../errors.ts';
 import { permanentError } from '../../engine/flow.ts';
 import type { Logger } from '../../ops/log.ts';
+import type { Metrics } from '../../ops/metrics.ts';
 import type { Sql } from '../../store/client.ts';
 import { countModelCalls, recordModelCall, type ModelCall } from '../../store/ledger.ts';
 import type { Pacer, PaceSpec } from '../../ops/pacing.ts';
@@ -30,6 +32,8 @@ export interface GatewayOptions {
   sql: Sql;
   log: Logger;
   pacer: Pacer;
+  /** Counts calls, tokens, cost and 429s by route and model. Default: not counted. */
+  metrics?: Metrics;
 }
 
 /** Answer cap when a request names none. */
@@ -75,7 +79,7 @@ class Gateway implements ModelGateway {
     // The offline model is local: the provider's rate limits do not apply to it.
     this.pace = this.isOffline
       ? {}
-      : { perMinute: o.settings.requestsPerMinute, weightPerMinute: o.settings.tokensPerMinute };
+      : { perMinute: o.settings.requestsPerMinute, weightPerMinute: o.settings.tokensPerMinute, provider: 'openai' };
   }
 
   async generate<T>(req: ModelRequest<T>, scope: ModelScope): Promise<ModelResult<T>> {
@@ -155,7 +159,7 @@ class Gateway implements ModelGateway {
         try {
           answer = await this.transport(call);
         } catch (err) {
-          return this.failed(err, row, scope);
+          return this.failed(err, row, scope, req.route);
         }
         const check = checkAnswer(answer, req.schema);
         const costUsd = this.costOf(call.model, answer.usage);
@@ -169,6 +173,10 @@ class Gateway implements ModelGateway {
           ...answer.usage,
           costUsd,
         });
+        this.o.metrics?.modelCalled(
+          { route: req.route, model: call.model, outcome: check.ok ? 'ok' : 'invalid' },
+          { ...answer.usage, costUsd },
+        );
         return { kind: 'answered', check };
       },
       estimatedTokens,
@@ -180,6 +188,7 @@ class Gateway implements ModelGateway {
     err: unknown,
     row: LedgerKey,
     scope: ModelScope,
+    route: string,
   ): Promise<{ kind: 'unavailable'; reason: string }> {
     const { settings } = this.o;
     const failure = classifyFailure(err, {
@@ -198,6 +207,10 @@ class Gateway implements ModelGateway {
       outputTokens: 0,
       costUsd: 0,
     });
+    this.o.metrics?.modelCalled({ route, model: row.model, outcome: 'error' }, null);
+    // A 429 is waited out (retryLater, a deferral), unless the quota is gone (the run is paused).
+    if (err instanceof APIError && err.status === 429)
+      this.o.metrics?.rateLimited('openai', !isSignoffError(failure, 'step_blocked'));
     if (failure instanceof SignoffError) throw failure;
     this.o.log.warn('model call failed; the next model of the route is tried, if any', {
       runId: row.runId,

@@ -16,6 +16,7 @@
 import { permanentError } from '../../engine/flow.ts';
 import { blockedError, isSignoffError, retryLater, SignoffError } from '../../errors.ts';
 import type { Logger } from '../../ops/log.ts';
+import type { Metrics } from '../../ops/metrics.ts';
 import { authorizationSecrets, redactSecrets } from '../../ops/redact.ts';
 import type { Pacer } from '../../ops/pacing.ts';
 import { CircuitBreaker, type CallOutcome, type CircuitOptions } from './circuit.ts';
@@ -48,6 +49,8 @@ export interface ToolBoxOptions {
   journal?: ToolJournal;
   /** Secret patterns redacted from every error (the model's REDACT_PATTERNS and defaults). Default none. */
   redactPatterns?: readonly string[];
+  /** Counts 429s and paced calls by provider (the connector a host belongs to, else `http`). Default: not counted. */
+  metrics?: Metrics;
 }
 
 /** Settings handed to tools that need none (the generic `http` tools: the URL is in the input). */
@@ -232,7 +235,8 @@ export class ToolBox implements ToolCaller {
         this.circuit.admit(host);
         let outcome: CallOutcome = 'neutral';
         try {
-          const res = await this.o.pacer.schedule(`tool:${host}`, { perMinute: this.o.settings.perHostPerMinute }, () =>
+          const pace = { perMinute: this.o.settings.perHostPerMinute, provider: this.providerOf(host) };
+          const res = await this.o.pacer.schedule(`tool:${host}`, pace, () =>
             this.http.request({
               ...req,
               headers,
@@ -241,6 +245,7 @@ export class ToolBox implements ToolCaller {
             }),
           );
           outcome = res.status >= 500 || res.status === 429 ? 'failure' : 'success';
+          if (res.status === 429) this.o.metrics?.rateLimited(pace.provider);
           this.o.log.debug('tool http call', {
             runId: scope.runId,
             tool: tool.name,
@@ -258,6 +263,12 @@ export class ToolBox implements ToolCaller {
         }
       },
     };
+  }
+
+  /** The connector whose base URL is on `host` (`zendesk`, `stripe`…), else `http`: a bounded metrics label. */
+  private providerOf(host: string): string {
+    const found = Object.entries(this.o.settings.connectors).find(([, c]) => c.baseUrl && hostOf(c.baseUrl) === host);
+    return found?.[0] ?? 'http';
   }
 
   /** Turns a failed call into its output (a 409 on a keyed tool) or into the engine's error kind. */

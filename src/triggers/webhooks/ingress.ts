@@ -11,10 +11,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RunTx } from '../../engine/step-host.ts';
 import { silentLogger, type Logger } from '../../ops/log.ts';
+import { Metrics, type WebhookRejection } from '../../ops/metrics.ts';
 import { readBody, sendJson, type Route } from '../../ops/http.ts';
 import { insertDeadLetter } from '../../store/webhooks.ts';
 import { acceptDeliveries, type Accepted, type WebhookFlow } from './accept.ts';
 import { VERIFIERS } from './presets.ts';
+import { rejectionOf } from './rejections.ts';
 import type { Parsed, SourceSettings, WebhookRequest, WebhookSettings } from './types.ts';
 import { isSameSecret } from './verifiers/hmac-core.ts';
 import { sha256Hex } from './verifiers/json.ts';
@@ -32,6 +34,8 @@ export interface WebhookRouteOptions {
   /** Where the cards of webhook-started runs go (SIGNOFF_DEFAULT_CHANNEL). */
   channel: string;
   log?: Logger;
+  /** Counts refusals by source and reason (GET /metrics). Default: a registry of its own, never scraped. */
+  metrics?: Metrics;
   /** The clock, in ms (tests). Default Date.now. */
   nowMs?: () => number;
 }
@@ -40,18 +44,27 @@ const PATH = /^\/webhooks\/([a-z0-9_]{1,40})(?:\/([A-Za-z0-9_-]{1,200}))?\/?$/;
 
 export function webhookRoute(opts: WebhookRouteOptions): Route {
   const log = opts.log ?? silentLogger;
+  const metrics = opts.metrics ?? new Metrics();
   return async (req, res) => {
     const url = req.url ?? '';
     if (!url.startsWith('/webhooks/')) return false;
     const m = PATH.exec(url.split('?')[0]!);
     const source = m ? opts.settings.sources[m[1]!] : undefined;
     if (!source || req.method !== 'POST' || !isRightPath(source, m?.[2])) {
+      metrics.webhookRejected(source?.name ?? null, pathRejection(source, req.method));
       sendJson(res, 404, { error: 'not found' });
       return true;
     }
-    await handle(opts, log, source, req, res);
+    await handle({ ...opts, metrics }, log, source, req, res);
     return true;
   };
+}
+
+/** Why a path was refused. The name in it is the sender's text: only a configured source becomes a label. */
+function pathRejection(source: SourceSettings | undefined, method: string | undefined): WebhookRejection {
+  if (!source) return 'unknown_source';
+  // A POST to a Salesforce source refused here carried the wrong path secret.
+  return method === 'POST' && source.preset === 'salesforce' ? 'signature' : 'not_found';
 }
 
 /** Salesforce's path secret is the last segment, compared in constant time; other presets take none. */
@@ -63,7 +76,7 @@ function isRightPath(source: SourceSettings, segment: string | undefined): boole
 }
 
 async function handle(
-  opts: WebhookRouteOptions,
+  opts: WebhookRouteOptions & { metrics: Metrics },
   log: Logger,
   source: SourceSettings,
   req: IncomingMessage,
@@ -75,6 +88,7 @@ async function handle(
       source: source.name,
       maxBodyBytes: opts.settings.maxBodyBytes,
     });
+    opts.metrics.webhookRejected(source.name, 'too_large');
     return reply(res, source, 413, { error: 'payload too large' });
   }
   const request: WebhookRequest = {
@@ -92,9 +106,11 @@ async function handle(
       source: source.name,
       error: err instanceof Error ? err.message : String(err),
     });
+    opts.metrics.webhookRejected(source.name, 'verifier_error');
     return reply(res, source, 401, { error: 'invalid signature' });
   }
   const bodySha256 = sha256Hex(rawBody);
+  if (!parsed.ok) opts.metrics.webhookRejected(source.name, rejectionOf(parsed));
   if (!parsed.ok && parsed.status !== 400) {
     log.warn('webhook refused', {
       source: source.name,
@@ -130,6 +146,7 @@ async function handle(
         tenant: opts.settings.tenant,
       }),
     );
+    if (accepted.deadLetters > 0) opts.metrics.webhookRejected(source.name, 'schema');
     return answer(res, log, source, accepted);
   } catch (err) {
     log.error('webhook not recorded; the sender will retry', {

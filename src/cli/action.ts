@@ -7,7 +7,7 @@
 import type { Command } from 'commander';
 import { readConfig } from '../config.ts';
 import { describeError, isSignoffError } from '../errors.ts';
-import { CliFailure, createContext, EXIT, type CliContext } from './context.ts';
+import { CliFailure, CliUsageError, createContext, EXIT, type CliContext } from './context.ts';
 
 export type CommandFn<A extends unknown[]> = (ctx: CliContext, ...args: A) => Promise<number | void>;
 
@@ -25,7 +25,12 @@ export function action<A extends unknown[]>(fn: CommandFn<A>, opts: ActionOption
       ctx = createContext(readConfig(), { isJson, ...opts });
       process.exitCode = (await fn(ctx, ...(args.slice(0, -1) as A))) ?? EXIT.ok;
     } catch (err) {
-      process.stderr.write(`signoff ${command.name()}: ${failureText(err)}\n`);
+      if (err instanceof CliUsageError) {
+        process.stderr.write(`error: ${err.message}\nusage: ${commandPath(command)} ${command.usage()}\n`);
+        process.exitCode = EXIT.usage;
+        return;
+      }
+      process.stderr.write(`${commandPath(command)}: ${failureText(err)}\n`);
       process.exitCode = EXIT.failed;
     } finally {
       await ctx?.close().catch(() => undefined);
@@ -38,4 +43,9 @@ function failureText(err: unknown): string {
   if (err instanceof CliFailure || isSignoffError(err)) return err.message;
   const { message } = describeError(err);
   return message;
+}
+
+/** `signoff runs show`: the words a user types to reach `command`. */
+export function commandPath(command: Command): string {
+  return command.parent ? `${commandPath(command.parent)} ${command.name()}` : command.name();
 }

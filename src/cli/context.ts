@@ -3,7 +3,7 @@
  * print JSON, who acts (`cli:<os user>`, as run_events and review_audit record
  * it), and the database and flows, opened only by the commands that need them
  * and closed once the command ends. Failures a script can branch on are
- * `CliFailure` (exit 1); usage errors are commander's own (exit 2).
+ * `CliFailure` (exit 1); usage errors are commander's own or `CliUsageError` (exit 2).
  */
 import { userInfo } from 'node:os';
 import type { Config } from '../config.ts';
@@ -21,12 +21,19 @@ export class CliFailure extends Error {
   override readonly name = 'CliFailure';
 }
 
+/** The arguments make no sense together (commander cannot tell): exit 2 with the usage line. */
+export class CliUsageError extends Error {
+  override readonly name = 'CliUsageError';
+}
+
 export interface CliContext {
   readonly config: Readonly<Config>;
   readonly isJson: boolean;
   /** `cli:<os username>`: the actor of everything this command changes. */
   readonly actor: string;
-  /** The bot's database, migrations checked to be current (see `openSql`). */
+  /** The bot's database, opened on first use, whatever its migrations (`doctor` reports them). */
+  database(): Promise<{ sql: Sql; where: string }>;
+  /** The bot's database, its migrations checked to be current (else a CliFailure saying to migrate). */
   sql(): Promise<Sql>;
   /** The flows as the bot loads them (SIGNOFF_FLOWS_DIR). */
   flows(): Promise<Flow<any>[]>;
@@ -40,16 +47,16 @@ export interface CliContext {
 export function createContext(config: Readonly<Config>, opts: { isJson: boolean; allowPending?: boolean }) {
   let opened: { db: OpenedDatabase; sql: Sql } | null = null;
   let flows: Promise<Flow<any>[]> | null = null;
-  const context: CliContext & { database(): Promise<{ db: OpenedDatabase; sql: Sql }> } = {
+  const context: CliContext = {
     config,
     isJson: opts.isJson,
     actor: `cli:${userInfo().username}`,
     async database() {
-      if (opened) return opened;
-      const db = await openDatabase(config);
-      const sql = connect({ url: db.url, schema: config.schema, max: 4 });
-      opened = { db, sql };
-      return opened;
+      if (!opened) {
+        const db = await openDatabase(config);
+        opened = { db, sql: connect({ url: db.url, schema: config.schema, max: 4 }) };
+      }
+      return { sql: opened.sql, where: opened.db.where };
     },
     async sql() {
       const { sql } = await context.database();
@@ -74,8 +81,9 @@ export function createContext(config: Readonly<Config>, opts: { isJson: boolean;
 async function assertMigrationsCurrent(sql: Sql, schema: string): Promise<void> {
   const pending = await pendingMigrations(sql, schema);
   if (pending.length === 0) return;
+  const shown = pending.length > 3 ? `${pending.slice(0, 3).join(', ')}, …` : pending.join(', ');
   throw new CliFailure(
-    `the database schema "${schema}" is ${pending.length} migration(s) behind (${pending.join(', ')}): ` +
+    `the database schema "${schema}" is ${pending.length} migration(s) behind (${shown}): ` +
       'run `npx signoff migrate` (or start the bot, which migrates)',
   );
 }

@@ -6,7 +6,13 @@
  * (unknown command, missing argument, bad option), with a usage line on stderr.
  */
 import { Command, CommanderError } from 'commander';
+import { registerAuditCommands } from './commands/audit.ts';
+import { registerDeadLetterCommands } from './commands/deadletters.ts';
+import { registerDoctorCommand } from './commands/doctor.ts';
 import { registerFlowCommands } from './commands/flows.ts';
+import { registerMigrateCommand } from './commands/migrate.ts';
+import { registerRunCommands } from './commands/runs.ts';
+import { commandPath } from './action.ts';
 import { EXIT } from './context.ts';
 
 export function buildProgram(): Command {
@@ -15,21 +21,21 @@ export function buildProgram(): Command {
     .option('--json', 'print machine-readable JSON instead of text')
     .configureHelp({ showGlobalOptions: true })
     .exitOverride();
+  registerRunCommands(program);
+  registerDeadLetterCommands(program);
   registerFlowCommands(program);
+  registerAuditCommands(program);
+  registerMigrateCommand(program);
+  registerDoctorCommand(program);
   // Every level throws instead of exiting (so usage errors exit 2) and follows the error with its usage line.
   for (const command of [program, ...allCommands(program)]) {
-    command.exitOverride().showHelpAfterError(`usage: ${fullName(command)} ${command.usage()}`);
+    command.exitOverride().showHelpAfterError(`usage: ${commandPath(command)} ${command.usage()}`);
   }
   return program;
 }
 
 function allCommands(command: Command): Command[] {
   return command.commands.flatMap((c) => [c, ...allCommands(c)]);
-}
-
-/** `signoff runs show`: the words a user types to reach `command`. */
-function fullName(command: Command): string {
-  return command.parent ? `${fullName(command.parent)} ${command.name()}` : command.name();
 }
 
 async function main(argv: string[]): Promise<void> {

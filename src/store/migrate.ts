@@ -56,3 +56,13 @@ async function applyOne(sql: Sql, schema: string, m: Migration): Promise<boolean
     return true;
   });
 }
+
+/** Names of the migrations not yet applied to `schema`, oldest first (all of them on a fresh database). */
+export async function pendingMigrations(sql: Sql, schema = 'signoff'): Promise<string[]> {
+  assertSchemaName(schema);
+  const [ledger] = await sql<{ exists: boolean }[]>`
+    SELECT to_regclass(${`"${schema}".schema_migrations`}) IS NOT NULL AS exists`;
+  const rows = ledger?.exists ? await sql.unsafe(`SELECT version FROM "${schema}".schema_migrations`) : [];
+  const applied = new Set(rows.map((r) => Number(r.version)));
+  return (await loadMigrations()).filter((m) => !applied.has(m.version)).map((m) => m.name);
+}

@@ -3,6 +3,7 @@
  * evident chain and reports in the same shape, so a new chain is one more entry
  * in `AUDIT_CHECKS`: its name, and a function that verifies the scope it is given.
  */
+import { expectedRunAuditRows, verifyRunAudit } from '../store/audit.ts';
 import type { Sql } from '../store/client.ts';
 import { auditedReviewIds } from '../store/operator.ts';
 import { findAuditBreak } from '../store/reviews.ts';
@@ -65,4 +66,20 @@ const reviewAudit: AuditCheck = {
   },
 };
 
-export const AUDIT_CHECKS: readonly AuditCheck[] = [reviewAudit];
+/** run_events: each run's events, decisions and tool calls chained by hash (migration 0050, src/store/audit.ts). */
+const runAudit: AuditCheck = {
+  name: 'run audit',
+  async verify(sql, scope, onProgress) {
+    if (scope.reviewId && !scope.runId)
+      return { name: this.name, ok: true, checked: 0, skipped: 'only --review given' };
+    const total = await expectedRunAuditRows(sql, scope.runId);
+    const verdict = await verifyRunAudit(sql, {
+      ...(scope.runId ? { runId: scope.runId } : {}),
+      onProgress: (checked) => onProgress(checked, Math.max(total, checked)),
+    });
+    if (!verdict.broken) return { name: this.name, ok: true, checked: verdict.checked };
+    return { name: this.name, ok: false, checked: verdict.checked, broken: { table: 'run_events', ...verdict.broken } };
+  },
+};
+
+export const AUDIT_CHECKS: readonly AuditCheck[] = [reviewAudit, runAudit];

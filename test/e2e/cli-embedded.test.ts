@@ -73,6 +73,7 @@ describe('signoff on the embedded database', () => {
     const migrated = await runCli(['migrate', '--json'], { SIGNOFF_DATA_DIR: dir });
     expect(migrated.code).toBe(0);
     expect(JSON.parse(migrated.stdout).applied).toContain('0001_init.sql');
+    expect(existsSync(join(dir, 'pg', 'PG_VERSION'))).toBe(true); // the cluster it created and served
     expect(await postmasterPid(dir)).toBeNull();
     const listed = await runCli(['runs', 'list', '--json'], { SIGNOFF_DATA_DIR: dir });
     expect([listed.code, JSON.parse(listed.stdout)]).toEqual([0, []]);

@@ -8,7 +8,9 @@
  * found, 2 usage).
  */
 import { randomUUID } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { userInfo } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { until } from '../contract/chat-port.contract.ts';
 import { startFakeOpenAI } from '../fakes/openai-server.ts';
@@ -16,10 +18,12 @@ import { startFakeSlack } from '../fakes/slack/web-api.ts';
 import { findFreePort, startBot, stopBot, type BotProcess } from '../helpers/browser.ts';
 import { runCli } from '../helpers/cli.ts';
 import { useTestDb } from '../helpers/db.ts';
+import { insertDeadLetter } from '../../src/store/webhooks.ts';
 
 const db = useTestDb();
 const env = () => ({ DATABASE_URL: db.url, SIGNOFF_SCHEMA: db.schema });
 const ACTOR = `cli:${userInfo().username}`;
+const ZENDESK_EXAMPLE = join(import.meta.dirname, '../../docs/webhooks/examples/zendesk.ticket-created.json');
 let bot: BotProcess | undefined;
 
 type Card = {
@@ -153,6 +157,11 @@ describe('signoff runs', () => {
     const again = await runCli(['runs', 'cancel', runId], env());
     expect(again.code).toBe(1);
     expect(again.stderr).toContain(`signoff runs cancel: run ${runId} is already cancelled`);
+    const notFailed = await runCli(['runs', 'retry', approvedRun], env());
+    expect([notFailed.code, notFailed.stderr.trim()]).toEqual([
+      1,
+      `signoff runs retry: run ${approvedRun} is done; only failed or parked runs can be retried`,
+    ]);
     const missing = await runCli(['runs', 'retry', 'no-such-run'], env());
     expect([missing.code, missing.stderr.trim()]).toEqual([1, 'signoff runs retry: no run no-such-run']);
   }, 120_000);
@@ -175,6 +184,54 @@ describe('signoff runs', () => {
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('usage: signoff runs list [options]');
   }, 60_000);
+});
+
+describe('signoff deadletters', () => {
+  it('replays a dead letter through the flow once: the CLI records the run, the bot works it', async () => {
+    const payload = JSON.parse(await readFile(ZENDESK_EXAMPLE, 'utf8'));
+    payload.detail.subject = 'Replayed from the CLI';
+    await insertDeadLetter(db.sql, {
+      source: 'zendesk',
+      deliveryKey: 'delivery-cli-1',
+      event: 'ticket.created',
+      flow: 'ticket-triage',
+      bodySha256: 'ab'.repeat(32),
+      payload,
+      reason: 'input: subject: required (the flow was fixed since)',
+    });
+    const webhookEnv = { ...env(), WEBHOOK_ZENDESK_SECRET: 'dev-secret', SIGNOFF_DEFAULT_CHANNEL: 'support' };
+    const listed = await runCli(['deadletters', 'list', '--json'], webhookEnv);
+    expect(listed.code).toBe(0);
+    const [letter, ...others] = JSON.parse(listed.stdout);
+    expect(others).toEqual([]);
+    expect(letter).toMatchObject({
+      source: 'zendesk',
+      event: 'ticket.created',
+      flow: 'ticket-triage',
+      replayRunId: null,
+    });
+    expect(letter).not.toHaveProperty('payload');
+
+    const replayed = await runCli(['deadletters', 'replay', letter.id, '--json'], webhookEnv);
+    expect(replayed.code).toBe(0);
+    const [outcome] = JSON.parse(replayed.stdout).replayed;
+    expect(outcome).toEqual({ id: letter.id, ok: true, runId: expect.any(String), flow: 'ticket-triage' });
+    const [run] = await db.sql<{ trigger: { actor: string; source: string } }[]>`
+      SELECT trigger FROM runs WHERE id = ${outcome.runId}`;
+    expect(run!.trigger).toMatchObject({ actor: ACTOR, source: 'webhook:zendesk' });
+    // The first step's job, leased to the CLI by the start, was handed back: the bot ran it up to the review.
+    const card = await until("the replayed run's card", () => cardOf(outcome.runId), 45_000);
+    expect(card.card.status.kind).toBe('pending');
+
+    const again = await runCli(['deadletters', 'replay', letter.id], webhookEnv);
+    expect(again.code).toBe(1);
+    expect(again.stdout).toContain(`${letter.id}: not replayed: dead letter ${letter.id} was already replayed as run`);
+    const none = await runCli(['deadletters', 'replay', '--all'], webhookEnv);
+    expect([none.code, none.stdout]).toEqual([0, 'no webhook dead letters waiting\n']);
+    const both = await runCli(['deadletters', 'replay', letter.id, '--all'], webhookEnv);
+    expect(both.code).toBe(2);
+    expect(both.stderr).toContain('usage: signoff deadletters replay [options] [id]');
+  }, 120_000);
 });
 
 describe('signoff audit verify', () => {

@@ -5,7 +5,7 @@
  * state of each level as `[*] -->`, final states as `--> [*]`, every transition
  * labelled with the event the engine records in run_events (guards in brackets,
  * `after` delays and eventless `always` named as such), and each state's invoked
- * steps and reviews as its description line.
+ * steps and reviews as its description line (in its label, for a composite state).
  */
 import type { AnyStateMachine, AnyStateNode } from 'xstate';
 
@@ -42,11 +42,16 @@ function writeChildren(node: AnyStateNode, depth: number, lines: string[], cross
 function writeState(node: AnyStateNode, depth: number, lines: string[], crossing: Transition[]): void {
   const pad = '  '.repeat(depth);
   const id = mermaidId(node);
-  lines.push(`${pad}state "${label(node.key)}" as ${id}`);
   const invoked = node.invoke.map((inv) => (typeof inv.src === 'string' ? inv.src : inv.id));
-  if (invoked.length > 0) lines.push(`${pad}${id} : invokes ${label(invoked.join(', '))}`);
-  if (node.type === 'history') lines.push(`${pad}${id} : history (${node.history})`);
-  if (Object.keys(node.states).length === 0) return;
+  const notes = [...(invoked.length > 0 ? [`invokes ${invoked.join(', ')}`] : [])];
+  if (node.type === 'history') notes.push(`history (${node.history})`);
+  const isComposite = Object.keys(node.states).length > 0;
+  // Mermaid refuses a description line on a composite state ("Group nodes can only have label"): it goes in the label.
+  lines.push(`${pad}state "${label([node.key, ...(isComposite ? notes : [])].join(' · '))}" as ${id}`);
+  if (!isComposite) {
+    for (const note of notes) lines.push(`${pad}${id} : ${label(note)}`);
+    return;
+  }
   lines.push(`${pad}state ${id} {`);
   writeChildren(node, depth + 1, lines, crossing);
   lines.push(`${pad}}`);

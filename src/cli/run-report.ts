@@ -123,34 +123,46 @@ function shownVersions(review: ReviewRow): ShownVersion[] {
 }
 
 function reviewLines(r: ReviewReport): string[] {
-  const call = r.proposedAction as {
-    tool?: string;
-    method?: string;
-    host?: string;
-    fields?: { name: string; old?: string; new: string }[];
-    input?: unknown;
-  } | null;
+  const call = r.proposedAction as ShownCall | null;
   return [
     '',
-    `review ${r.id} · ${r.name} · ${r.status} · version ${r.version} · requested by ${r.requestedBy} · card ${r.cardRef ?? '(not posted)'}`,
+    `review ${r.id} · ${r.name} · ${r.status} · version ${r.version} · requested by ${r.requestedBy} · ` +
+      `card ${r.cardRef ?? '(not posted)'}`,
     ...(r.title ? [`  title: ${r.title}`] : []),
-    ...r.fields.map((f: { label: string; value: string }) => `  ${f.label}: ${f.value}`),
+    ...r.fields.map((f: { label: string; value: string }) => indented(`  ${f.label}: `, f.value)),
     call
-      ? `  proposed call: ${[call.tool, call.method, call.host].filter(Boolean).join(' ')}`
+      ? `  proposed call: ${[call.tool, call.method, call.host].filter(Boolean).join(' · ')}`
       : '  proposed call: none',
-    ...(call?.fields ?? []).map((f) => `    ${f.name}: ${f.old !== undefined ? `${f.old} → ` : ''}${f.new}`),
+    ...(call?.fields ?? []).map((f) =>
+      indented(`    ${f.name}: `, `${f.old !== undefined ? `${f.old} → ` : ''}${f.new}`),
+    ),
     ...(call?.input !== undefined ? [`    input: ${JSON.stringify(call.input)}`] : []),
     ...r.versions.flatMap((v) => [
-      `  version ${v.version} · sha256 ${v.contentSha256}${v.isHashVerified ? ' (verified)' : ' (DOES NOT MATCH the stored draft)'}:`,
-      ...Object.entries(v.content).map(([name, text]) => `    ${name}: ${text.replace(/\n/g, '\n      ')}`),
+      `  version ${v.version} · sha256 ${v.contentSha256} ` +
+        `${v.isHashVerified ? '(verified)' : '(DOES NOT MATCH the stored draft)'}:`,
+      ...Object.entries(v.content).map(([name, text]) => indented(`    ${name}: `, text)),
     ]),
     '  who did what (review_audit):',
     ...r.audit.map(
       (a) =>
-        `    ${a.seq} · ${utc(new Date(a.at))} · ${a.actor} · ${a.action} · ${a.outcome} · saw version ${a.version}, sha256 ${a.contentSha256.slice(0, 16)}…` +
-        `${a.isContentStored ? '' : ' (content not stored)'}`,
+        `    ${a.seq} · ${utc(new Date(a.at))} · ${a.actor} · ${a.action} · ${a.outcome} · ` +
+        `saw version ${a.version}, sha256 ${a.contentSha256.slice(0, 16)}…${a.isContentStored ? '' : ' (content not stored)'}`,
     ),
   ];
+}
+
+/** A proposed call as the card shows it (src/review/card.ts DescribedAction), or as the flow named it. */
+interface ShownCall {
+  tool?: string;
+  method?: string;
+  host?: string;
+  fields?: { name: string; old?: string; new: string }[];
+  input?: unknown;
+}
+
+/** `label` then `text`, its further lines indented under the first. */
+function indented(label: string, text: string): string {
+  return `${label}${text.replace(/\n/g, `\n${' '.repeat(label.length)}`)}`;
 }
 
 function utc(at: Date): string {

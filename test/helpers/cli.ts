@@ -1,8 +1,8 @@
 /**
  * Runs the `signoff` command line as a process (`node src/cli/signoff.mjs …`, the
  * package's bin), on a test schema, and collects its exit code and output. The
- * child's env starts from the test's, minus every platform and model variable,
- * so a developer's own settings never leak in; each run has a deadline.
+ * child's env starts from the test's, minus the database, platform and model
+ * variables, so neither the suite's DATABASE_URL nor a developer's settings leak in; each run has a deadline.
  */
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -10,8 +10,8 @@ import { fileURLToPath } from 'node:url';
 const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const BIN = 'src/cli/signoff.mjs';
 const DEADLINE_MS = 60_000;
-/** Settings that would point a child at a real platform or model. */
-const CLEARED = /^(SLACK_|DISCORD_|OPENAI_|ZENDESK_|LINEAR_|HUBSPOT_|STRIPE_|WEBHOOK_|MODEL_|SIGNOFF_)/;
+/** Settings that would point a child at a real platform, model or database: each test passes its own. */
+const CLEARED = /^(DATABASE_URL$|SLACK_|DISCORD_|OPENAI_|ZENDESK_|LINEAR_|HUBSPOT_|STRIPE_|WEBHOOK_|MODEL_|SIGNOFF_)/;
 
 export interface CliResult {
   code: number;

@@ -7,11 +7,10 @@
  * as `cli:<os user>`. Exit 1 when any replay was refused.
  */
 import type { Command } from 'commander';
-import { deadLetterControl, type ReplayOutcome } from '../../triggers/webhooks/dead-letters.ts';
+import type { DeadLetterControl, ReplayOutcome } from '../../triggers/webhooks/dead-letters.ts';
 import type { DeadLetterRow } from '../../store/webhooks.ts';
 import { action } from '../action.ts';
 import { CliUsageError, EXIT, type CliContext } from '../context.ts';
-import { withEngine } from '../engine.ts';
 import { limitOption } from '../options.ts';
 import { startProgress } from '../progress.ts';
 
@@ -34,9 +33,7 @@ export function registerDeadLetterCommands(program: Command): void {
 }
 
 async function listLetters(ctx: CliContext, opts: { limit: number }): Promise<void> {
-  const rows = await withEngine(ctx, (engine) =>
-    deadLetterControl(engine, ctx.config.webhooks, ctx.config.defaultChannel).list(opts.limit),
-  );
+  const rows = await withDeadLetters(ctx, (control) => control.list(opts.limit));
   ctx.print(rows.map(letterJson), () =>
     rows.length === 0
       ? ['no webhook dead letters waiting']
@@ -48,6 +45,15 @@ async function listLetters(ctx: CliContext, opts: { limit: number }): Promise<vo
   );
 }
 
+/** `/signoff deadletters`' own control, on the CLI's engine (loaded only when a dead-letter command runs). */
+async function withDeadLetters<T>(ctx: CliContext, fn: (control: DeadLetterControl) => Promise<T>): Promise<T> {
+  const [{ withEngine }, { deadLetterControl }] = await Promise.all([
+    import('../engine.ts'),
+    import('../../triggers/webhooks/dead-letters.ts'),
+  ]);
+  return withEngine(ctx, (engine) => fn(deadLetterControl(engine, ctx.config.webhooks, ctx.config.defaultChannel)));
+}
+
 /** What a listing shows: never the payload (it is the sender's data), its hash instead. */
 function letterJson(r: DeadLetterRow) {
   const { payload: _payload, ...shown } = r;
@@ -56,8 +62,7 @@ function letterJson(r: DeadLetterRow) {
 
 async function replayLetters(ctx: CliContext, id: string | undefined, opts: { all?: boolean }): Promise<number> {
   if (Boolean(id) === Boolean(opts.all)) throw new CliUsageError('name one dead letter id, or pass --all (not both)');
-  const results = await withEngine(ctx, async (engine) => {
-    const control = deadLetterControl(engine, ctx.config.webhooks, ctx.config.defaultChannel);
+  const results = await withDeadLetters(ctx, async (control) => {
     const ids = id ? [id] : (await control.list(MAX_LETTERS)).map((r) => r.id).reverse();
     const progress = startProgress('replaying dead letters', ctx);
     const done: { id: string; outcome: ReplayOutcome }[] = [];

@@ -6,12 +6,10 @@
  * put in its answer.
  */
 import type { Command } from 'commander';
-import { probeDiscord } from '../../../adapters/discord/discord-probe.ts';
-import { probeSlack } from '../../../adapters/slack/slack-probe.ts';
 import type { Config } from '../../config.ts';
 import { action } from '../action.ts';
 import { EXIT, type CliContext } from '../context.ts';
-import { checkDatabase, checkModel, checkTools, type CheckResult } from '../doctor-probes.ts';
+import type { CheckResult } from '../doctor-probes.ts';
 
 export function registerDoctorCommand(program: Command): void {
   program
@@ -22,6 +20,8 @@ export function registerDoctorCommand(program: Command): void {
 
 async function runDoctor(ctx: CliContext): Promise<number> {
   const { config } = ctx;
+  // Loaded here, not at start: the SDKs behind the probes take seconds to load, and only doctor needs them.
+  const { checkDatabase, checkModel, checkTools } = await import('../doctor-probes.ts');
   const [database, platform, model, tools] = await Promise.all([
     checkDatabase(ctx),
     checkPlatform(config),
@@ -39,8 +39,14 @@ async function runDoctor(ctx: CliContext): Promise<number> {
 }
 
 async function checkPlatform(config: Readonly<Config>): Promise<CheckResult> {
-  if (config.slack) return { name: 'slack', ...(await probeSlack(config.slack)) };
-  if (config.discord) return { name: 'discord', ...(await probeDiscord(config.discord)) };
+  if (config.slack) {
+    const { probeSlack } = await import('../../../adapters/slack/slack-probe.ts');
+    return { name: 'slack', ...(await probeSlack(config.slack)) };
+  }
+  if (config.discord) {
+    const { probeDiscord } = await import('../../../adapters/discord/discord-probe.ts');
+    return { name: 'discord', ...(await probeDiscord(config.discord)) };
+  }
   return { name: 'chat', ok: true, detail: 'no Slack or Discord configured: the bot serves the local web chat' };
 }
 

@@ -11,9 +11,7 @@ import type { RunSummary } from '../../store/runs.ts';
 import { formatAge } from '../../triggers/commands.ts';
 import { action } from '../action.ts';
 import { CliFailure, type CliContext } from '../context.ts';
-import { withEngine } from '../engine.ts';
 import { limitOption, parseSince } from '../options.ts';
-import { showRun } from '../run-report.ts';
 
 const STATUSES = ['running', 'waiting', 'done', 'failed', 'cancelled', 'parked'];
 /** The engine's refusals: its message says why, and nothing changed. */
@@ -35,7 +33,7 @@ export function registerRunCommands(program: Command): void {
     .command('show')
     .description("a run's timeline, and for each review what each approver saw and did")
     .argument('<id>', 'run id')
-    .action(action(showRun));
+    .action(action(async (ctx, id: string) => (await import('../run-report.ts')).showRun(ctx, id)));
   runs
     .command('cancel')
     .description('cancel a run, as /signoff cancel does (its open reviews are closed)')
@@ -95,6 +93,8 @@ async function controlRun(
   done: string,
   change: (engine: Engine) => Promise<void>,
 ): Promise<void> {
+  // The engine and the review desk load only for the commands that change runs.
+  const { withEngine } = await import('../engine.ts');
   const status = await withEngine(ctx, async (engine) => {
     try {
       await change(engine);

@@ -239,7 +239,7 @@ describe('signoff audit verify', () => {
     const intact = await runCli(['audit', 'verify'], env());
     expect([intact.code, intact.stdout]).toEqual([
       0,
-      expect.stringMatching(/^review audit: ok \(\d+ rows checked\)\n$/),
+      expect.stringMatching(/^review audit: ok \(\d+ rows checked\)\nrun audit: ok \(\d+ rows checked\)\n$/),
     ]);
     const [row] = await db.sql<{ review_id: string; seq: number }[]>`
       SELECT review_id, seq FROM review_audit WHERE run_id = ${approvedRun} AND action = 'approve'`;
@@ -251,10 +251,12 @@ describe('signoff audit verify', () => {
 
     const broken = await runCli(['audit', 'verify'], env());
     expect(broken.code).toBe(1);
-    expect(broken.stdout).toBe(
+    const [brokenLine, runLine] = broken.stdout.split('\n');
+    expect(brokenLine).toBe(
       `review audit: BROKEN at review_audit seq ${row!.seq}, review ${row!.review_id}, run ${approvedRun}: ` +
-        'its stored fields no longer hash to its hash: the row was changed after it was written\n',
+        'its stored fields no longer hash to its hash: the row was changed after it was written',
     );
+    expect(runLine).toMatch(/^run audit: ok \(\d+ rows checked\)$/); // the run chain is untouched
     const json = await runCli(['audit', 'verify', '--json'], env());
     expect(json.code).toBe(1);
     expect(JSON.parse(json.stdout)).toEqual({
@@ -272,6 +274,7 @@ describe('signoff audit verify', () => {
             reason: expect.any(String),
           },
         },
+        { name: 'run audit', ok: true, checked: expect.any(Number) },
       ],
     });
     // Scoped to the other run, the chain it walks is intact.

@@ -9,15 +9,13 @@
  * (the running bot's, when one is up; else it starts it for the moment).
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { impersonationRefusal } from '../chat/text.ts';
 import { readConfig, type Config } from '../config.ts';
+import { openDatabase } from './database.ts';
 import { describeError, SignoffError } from '../errors.ts';
 import { connect, type Sql } from '../store/client.ts';
 import { createConsoleInvite, listConsolePeople, upsertConsolePerson } from '../store/console.ts';
-import { embeddedPasswordPath, startEmbeddedPostgres, type EmbeddedPostgres } from '../store/embedded.ts';
 import { migrate } from '../store/migrate.ts';
 
 /** How long a link may wait to be opened. */
@@ -25,29 +23,6 @@ const INVITE_TTL_MS = 24 * 60 * 60 * 1000;
 /** The web chat's one workspace (adapters/console's default tenant). */
 const TENANT = 'local';
 const PERSON_ID = /^[a-z0-9][a-z0-9._-]{0,31}$/;
-
-/** The running bot's embedded server, read from its lock file (line 4 is the port), or null. */
-async function runningEmbeddedUrl(dataDir: string): Promise<string | null> {
-  const lock = await readFile(join(dataDir, 'postmaster.pid'), 'utf8').catch(() => null);
-  const [pid, , , port] = lock?.split('\n') ?? [];
-  if (!pid || !port) return null;
-  try {
-    process.kill(Number(pid), 0);
-  } catch {
-    return null;
-  }
-  const password = (await readFile(embeddedPasswordPath(dataDir), 'utf8')).trim();
-  return `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${Number(port)}/postgres`;
-}
-
-async function openDatabase(config: Config): Promise<{ url: string; embedded: EmbeddedPostgres | null }> {
-  if (config.databaseUrl) return { url: config.databaseUrl, embedded: null };
-  const dataDir = join(config.dataDir, 'pg');
-  const running = await runningEmbeddedUrl(dataDir);
-  if (running) return { url: running, embedded: null };
-  const embedded = await startEmbeddedPostgres({ dataDir });
-  return { url: embedded.url, embedded };
-}
 
 async function invite(sql: Sql, config: Config, argv: string[]): Promise<string> {
   const { values, positionals } = parseArgs({

@@ -100,6 +100,14 @@ export async function verifyRunAudit(sql: Db, opts: VerifyRunAuditOptions = {}):
   return broken ? { ok: false, checked, broken } : { ok: true, checked };
 }
 
+/** Rows a walk will check (every run has one per version), for a progress bar: no count over run_events. */
+export async function expectedRunAuditRows(sql: Db, runId?: string): Promise<number> {
+  const rows = await sql<{ total: number }[]>`
+    SELECT coalesce(sum(version), 0)::float8 AS total FROM runs
+    WHERE ${runId === undefined ? sql`audit_head IS NOT NULL` : sql`id = ${runId}`}`;
+  return rows[0]?.total ?? 0;
+}
+
 /** The hash `run_audit_hash` (migration 0050) gives a stored row. */
 export function runAuditHash(prevHash: string, row: Omit<StoredRow, 'prev_hash' | 'hash'>): string {
   const text = (v: string | null) => (v === null ? 'null' : JSON.stringify(v));

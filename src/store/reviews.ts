@@ -210,26 +210,56 @@ export async function readAudit(sql: Db, reviewId: string): Promise<AuditRow[]> 
 
 /** Recomputes a review's hash chain; returns the first seq that does not match, or null when intact. */
 export async function verifyAuditChain(sql: Db, reviewId: string): Promise<number | null> {
+  return (await findAuditBreak(sql, reviewId)).broken?.seq ?? null;
+}
+
+/** The first row that breaks a review's chain, and in what way. */
+export interface AuditBreak {
+  seq: number;
+  /** The run the broken row names. */
+  runId: string;
+  reason: string;
+}
+
+/** Walks a review's hash chain: how many rows it read, and the first link that breaks, or null when intact. */
+export async function findAuditBreak(
+  sql: Db,
+  reviewId: string,
+): Promise<{ checked: number; broken: AuditBreak | null }> {
   let prevHash = '';
+  let checked = 0;
   for (const row of await readAudit(sql, reviewId)) {
-    const expected = auditHash(prevHash, {
-      reviewId: row.review_id,
-      seq: row.seq,
-      runId: row.run_id,
-      tenant: row.tenant,
-      actor: row.actor,
-      action: row.action,
-      outcome: row.outcome,
-      version: row.version,
-      contentSha256: row.content_sha256,
-      messageRef: row.message_ref,
-      deliveryId: row.delivery_id,
-      detail: row.detail ?? null,
-      at: row.at.toISOString(),
-    });
-    if (row.prev_hash !== prevHash || row.hash !== expected) return row.seq;
+    checked++;
+    const broken = auditRowBreak(row, checked, prevHash);
+    if (broken) return { checked, broken: { seq: row.seq, runId: row.run_id, reason: broken } };
     prevHash = row.hash;
   }
+  return { checked, broken: null };
+}
+
+/** Why `row` (the `position`-th of its chain) does not follow the row before it, or null. */
+function auditRowBreak(row: AuditRow, position: number, prevHash: string): string | null {
+  if (row.seq !== position)
+    return `row ${position} is missing: the chain goes from seq ${position - 1} to seq ${row.seq} (a row was deleted)`;
+  if (row.prev_hash !== prevHash)
+    return `its prev_hash is not the hash of seq ${position - 1} (the row before it was replaced, or this one re-linked)`;
+  const expected = auditHash(prevHash, {
+    reviewId: row.review_id,
+    seq: row.seq,
+    runId: row.run_id,
+    tenant: row.tenant,
+    actor: row.actor,
+    action: row.action,
+    outcome: row.outcome,
+    version: row.version,
+    contentSha256: row.content_sha256,
+    messageRef: row.message_ref,
+    deliveryId: row.delivery_id,
+    detail: row.detail ?? null,
+    at: row.at.toISOString(),
+  });
+  if (row.hash !== expected)
+    return 'its stored fields no longer hash to its hash: the row was changed after it was written';
   return null;
 }
 

@@ -10,6 +10,7 @@
  * Over 300 lines because the three statements that append to a run's chain
  * (insert, commit, note) must stay side by side: they write one chain alike.
  */
+import type postgres from 'postgres';
 import type { Db } from './client.ts';
 import type { JobKind } from './jobs.ts';
 
@@ -247,22 +248,30 @@ export interface Note {
   reason?: string | null;
 }
 
-/** Appends a non-replayed note (retry scheduled, parked, cancelled) and optionally sets the status. */
+/**
+ * Appends a non-replayed note (retry scheduled, parked, cancelled) and optionally sets the status.
+ * A note whose `data.job` names a step job (run.blocked, run.parked) also records that job and its
+ * journaled tool calls (`step_call`), so an unknown outcome enters the chain when the run stops on it.
+ */
 export async function appendNote(sql: Db, runId: string, note: Note): Promise<number | null> {
   const rows = await sql`
     WITH o AS (SELECT version, snapshot->'value' AS state, audit_head FROM runs WHERE id = ${runId} FOR UPDATE),
-    e AS (SELECT ${note.type}::text AS type, ${json(sql, note.data)}::jsonb AS event, ${note.actor}::text AS actor, now() AS at),
+    e AS (
+      SELECT ${note.type}::text AS type, ${json(sql, note.data)}::jsonb AS event, ${note.actor}::text AS actor,
+             ${noteStepCall(sql, note)} AS step_call, now() AS at
+    ),
     r AS (
       UPDATE runs SET version = o.version + 1, updated_at = now(),
         status = coalesce(${note.status ?? null}::text, runs.status),
         status_reason = CASE WHEN ${note.status ?? null}::text IS NULL THEN runs.status_reason ELSE ${note.reason ?? null} END,
         audit_head = run_audit_hash(o.audit_head, runs.id, o.version + 1, 'note', e.type, e.event, e.actor, o.state, o.state,
-                                    NULL, NULL, e.at)
+                                    NULL, e.step_call, e.at)
       FROM o, e WHERE runs.id = ${runId}
       RETURNING runs.id, runs.version, o.state, o.audit_head AS prev_hash, runs.audit_head AS hash
     )
-    INSERT INTO run_events (run_id, seq, kind, type, event, actor, state_before, state_after, at, prev_hash, hash)
-    SELECT r.id, r.version, 'note', e.type, e.event, e.actor, r.state, r.state, e.at, r.prev_hash, r.hash FROM r, e
+    INSERT INTO run_events (run_id, seq, kind, type, event, actor, state_before, state_after, step_call, at, prev_hash, hash)
+    SELECT r.id, r.version, 'note', e.type, e.event, e.actor, r.state, r.state, e.step_call, e.at, r.prev_hash, r.hash
+    FROM r, e
     RETURNING seq`;
   return rows[0]?.seq ?? null;
 }
@@ -303,13 +312,24 @@ function json(sql: Db, value: unknown) {
  */
 function stepCall(sql: Db, job: TransitionCommit['job']) {
   if (!job) return sql`NULL::jsonb`;
+  return stepCallOf(sql, job.key, sql`${job.attempt}::int`, sql`${job.outcome}::text`);
+}
+
+/** The same record for a note that closes a step job, named by its `data.job` (run.blocked, run.parked). */
+function noteStepCall(sql: Db, note: Note) {
+  const key = (note.data as { job?: unknown } | null)?.job;
+  if (typeof key !== 'string') return sql`NULL::jsonb`;
+  return stepCallOf(sql, key, sql`j.attempts`, sql`j.status`);
+}
+
+function stepCallOf(sql: Db, key: string, attempt: postgres.Fragment, outcome: postgres.Fragment) {
   return sql`(
-    SELECT jsonb_build_object('job', j.key, 'step', j.name, 'attempt', ${job.attempt}::int, 'outcome', ${job.outcome}::text,
+    SELECT jsonb_build_object('job', j.key, 'step', j.name, 'attempt', ${attempt}, 'outcome', ${outcome},
              'inputSha256', encode(sha256(convert_to(coalesce(j.input::text, 'null'), 'UTF8')), 'hex'),
              'toolCalls', (SELECT coalesce(jsonb_agg(jsonb_build_object('attempt', t.attempt, 'tool', t.tool,
                                     'status', t.status, 'startedAt', t.started_at, 'endedAt', t.ended_at) ORDER BY t.attempt), '[]')
                            FROM tool_calls t WHERE t.job_key = j.key))
-    FROM jobs j WHERE j.key = ${job.key})`;
+    FROM jobs j WHERE j.key = ${key})`;
 }
 
 /** One line of a tenant's run list. */

@@ -135,6 +135,13 @@ export async function startFakeOpenAI(o: FakeOpenAIOptions = {}): Promise<FakeOp
       return sendError(res, 400, 'We could not parse the JSON body of your request.', 'invalid_request_error');
     }
     fake.requests.push({ method: req.method ?? 'GET', path, headers: req.headers, body, at: new Date() });
+    // List models (platform.openai.com/docs/api-reference/models/list): the key is checked as for any call.
+    if (req.method === 'GET' && path === '/v1/models') {
+      const refused = refuse(req.headers.authorization, { model: [...models][0] }, true);
+      if (refused) return sendError(res, refused.status, refused.message, 'invalid_request_error', refused.code);
+      const data = [...models].map((id) => ({ id, object: 'model', created: 0, owned_by: 'fake' }));
+      return sendJson(res, 200, { object: 'list', data });
+    }
     const isChat = path === '/v1/chat/completions';
     if (req.method !== 'POST' || (!isChat && path !== '/v1/responses')) {
       return sendError(res, 404, `Invalid URL (${req.method} ${path})`, 'invalid_request_error');

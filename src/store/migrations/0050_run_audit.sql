@@ -14,7 +14,8 @@
 -- in TypeScript from the stored text, independently of this function.
 --
 -- tool_calls rows change status (sent -> done/failed/ambiguous -> acknowledged),
--- so they cannot be the record. The row that commits a step's result carries
+-- so they cannot be the record. The row that commits a step's result (and the
+-- run.blocked / run.parked note of a step that stopped the run) carries
 -- `step_call`: the step job's key (the idempotency key its tools receive), its
 -- name, attempt, outcome, the SHA-256 of its input and the journaled tool
 -- calls of that job as they stood at that moment; it is hashed with the row.

@@ -144,6 +144,38 @@ describe('a run through a review and a tool step', () => {
     expect(progress.length).toBeGreaterThan(1);
   });
 
+  it('an unsafe call whose outcome is unknown enters the chain when the run stops on it, and again when it completes', async () => {
+    const { runId } = await app.engine.startRun(
+      'audited',
+      { issueId: 'ENG-2', body: 'lost answer' },
+      { trigger: { source: 'console', actor: 'alice', channel: driver.channel, tenant: driver.tenant } },
+    );
+    const card = await until('the card', async () =>
+      (await driver.cards(driver.channel)).find((c) => c.runId === runId && c.status === 'pending'),
+    );
+    tools.next({ kind: 'drop-after-accept' }); // the next tool call is the comment: made, its answer lost
+    expect(await driver.click('bob', card, 'approve')).toMatchObject({ kind: 'ok' });
+    await app.engine.waitFor(runId, ['parked'], { timeoutMs: 20_000 });
+    const [blocked] = await db.sql<{ step_call: any }[]>`
+      SELECT step_call FROM run_events WHERE run_id = ${runId} AND type = 'run.blocked'`;
+    expect(blocked!.step_call).toMatchObject({
+      step: 'comment',
+      outcome: 'failed',
+      toolCalls: [{ attempt: 1, tool: 'linear.comment', status: 'ambiguous' }],
+    });
+    await app.engine.retry(runId, { actor: 'ops' });
+    await app.engine.waitFor(runId, ['done'], { timeoutMs: 20_000 });
+    const [done] = await db.sql<{ step_call: any }[]>`
+      SELECT step_call FROM run_events WHERE run_id = ${runId} AND type = 'xstate.done.actor.comment'`;
+    // A retry starts the job's attempts again at 1, so the journal reused (overwrote) the row of
+    // the call whose outcome was unknown: the chained run.blocked row is the only record left of it.
+    expect(done!.step_call.toolCalls).toMatchObject([{ attempt: 1, tool: 'linear.comment', status: 'done' }]);
+    const journal = await db.sql`SELECT attempt, status FROM tool_calls WHERE job_key = ${done!.step_call.job}`;
+    expect(journal).toEqual([{ attempt: 1, status: 'done' }]);
+    expect(blocked!.step_call.toolCalls[0].status).toBe('ambiguous');
+    expect(await verifyRunAudit(db.sql, { runId })).toMatchObject({ ok: true });
+  });
+
   it('the app cannot UPDATE, DELETE or TRUNCATE run_events: the trigger refuses it, for a granted role and a superuser', async () => {
     const runId = await completedRun('refused');
     const role = `signoff_app_${randomBytes(4).toString('hex')}`;

@@ -58,6 +58,7 @@ import {
   type Change,
   type ChatJobName,
   type ReviewTx,
+  SYSTEM_ACTOR,
 } from './outcomes.ts';
 import { budgetReview, type Spent } from './budget.ts';
 import { applyExpiry, type ReviewPolicy } from './policy.ts';
@@ -255,7 +256,7 @@ export class ReviewDesk implements ReviewHost {
       tenant: trigger.tenant ?? 'local',
       platform: isChat ? trigger.source! : this.o.defaultPlatform,
       channel: (isChat ? trigger.channel : undefined) ?? this.o.defaultChannel,
-      requested_by: trigger.actor ?? 'signoff',
+      requested_by: trigger.actor ?? SYSTEM_ACTOR,
     };
   }
 

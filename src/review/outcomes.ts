@@ -18,6 +18,12 @@ import { deciders, type ReviewPolicy } from './policy.ts';
 /** Options of the desk's chat jobs: short, retried, each keyed so it happens once. */
 export const CHAT_JOB = { maxAttempts: 8, leaseMs: 20_000 } as const;
 
+/**
+ * Who asked, for a run no person started (a webhook, a schedule): signoff itself. The
+ * card says so, and nobody is sent "Your request: …" (there is no such person to tell).
+ */
+export const SYSTEM_ACTOR = 'signoff';
+
 export type ChatJobName =
   | 'review.post-card'
   | 'review.update-card'
@@ -130,9 +136,10 @@ async function finishReview(rt: RunTx, review: ReviewRow, policy: ReviewPolicy, 
   }
   await cancelQueuedJobs(rt.sql, timedJobKeys(review, policy));
   const notice = outcomeNotice(review, policy);
-  if (review.status === 'cancelled') return [chatJob(review, 'review.thread', 'outcome', { notice })];
+  const thread = chatJob(review, 'review.thread', 'outcome', { notice });
+  if (review.status === 'cancelled' || review.requested_by === SYSTEM_ACTOR) return [thread];
   return [
-    chatJob(review, 'review.thread', 'outcome', { notice }),
+    thread,
     chatJob(review, 'review.notify', `outcome:${review.requested_by}`, {
       user: review.requested_by,
       notice: { ...notice, text: `Your request: ${notice.text}` },

@@ -7,6 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import leadQualification from '../../../flows/lead-qualification.flow.ts';
+import { until } from '../../contract/chat-port.contract.ts';
 import { useTestDb } from '../../helpers/db.ts';
 import { SALESFORCE_ORG_ID, startFlowHarness, type FlowHarness } from './flow-harness.ts';
 
@@ -99,5 +100,15 @@ describe('lead-qualification from a Salesforce outbound message', () => {
       Status: proposedStatus,
       Rating: card.proposed.find((f) => f.name === 'Rating')!.new,
     });
+    // No person asked for this run: the outcome goes to the card's thread, and no "Your
+    // request: …" is sent to a requester that does not exist (it used to fail for good).
+    const jobs = await until('the outcome notices to be done', async () => {
+      const rows = await db.sql<{ name: string; status: string; user: string | null }[]>`
+        SELECT name, status, input->>'user' AS user FROM jobs WHERE run_id = ${runId} AND name LIKE 'review.%'`;
+      return rows.every((j) => j.status !== 'queued' && j.status !== 'running') ? rows : undefined;
+    });
+    expect(jobs.filter((j) => j.status === 'failed')).toEqual([]);
+    expect(jobs.filter((j) => j.name === 'review.notify')).toEqual([]);
+    expect(jobs.map((j) => j.name)).toContain('review.thread');
   });
 });

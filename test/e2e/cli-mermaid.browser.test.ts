@@ -50,7 +50,9 @@ describeWithBrowser('signoff flows show --mermaid', () => {
     expect(code).toBe(0);
     expect(stdout.startsWith('stateDiagram-v2\n')).toBe(true);
     for (const line of [
-      '[*] --> s__classifying',
+      '[*] --> s__received',
+      's__received --> s__reading : always [isToRead]',
+      's__received --> s__classifying : always',
       's__awaitingReview : invokes replyReview',
       's__awaitingReview --> s__sending : review.approved',
       's__awaitingReview --> s__drafting : review.rejected [mayRedraft]',

@@ -118,7 +118,10 @@ export interface ZendeskComment {
 }
 
 export interface FakeState {
-  tickets: Map<string, { status: string; priority: string | null; tags: string[]; comments: ZendeskComment[] }>;
+  tickets: Map<
+    string,
+    { status: string; priority: string | null; tags: string[]; comments: ZendeskComment[]; subject?: string }
+  >;
   issues: Map<string, { title: string; priority: number; stateId: string }>;
   issueComments: { id: string; issueId: string; body: string }[];
   contacts: Map<string, Record<string, string>>;
@@ -263,6 +266,7 @@ function route(state: FakeState, accounts: Accounts, req: IncomingMessage, url: 
   if (method === 'PUT' && (m = path.match(/^\/api\/v2\/tickets\/(\d+)\.json$/)))
     return updateTicket(state, agent, m[1]!, body);
   if (method === 'POST' && path === '/api/v2/tickets.json') return createTicket(state, agent, body);
+  if (method === 'GET' && (m = path.match(/^\/api\/v2\/tickets\/(\d+)\.json$/))) return showTicket(state, m[1]!);
   if (method === 'GET' && (m = path.match(/^\/api\/v2\/tickets\/(\d+)\/comments\.json$/)))
     return listComments(state, m[1]!, url);
   if (method === 'GET' && path === '/api/v2/users/me.json')
@@ -325,6 +329,18 @@ function updateTicket(state: FakeState, agent: ZendeskAgent, id: string, body: a
     },
     effect: true,
   };
+}
+
+/**
+ * Show Ticket: a ticket this fake holds (made by a write, or put in `state.tickets` by a
+ * test), its first comment as `description`; any other id is Zendesk's 404 RecordNotFound
+ * (https://developer.zendesk.com/api-reference/ticketing/tickets/tickets/#show-ticket).
+ */
+function showTicket(state: FakeState, id: string): Routed {
+  const ticket = state.tickets.get(id);
+  if (!ticket) return refuse(404, { error: 'RecordNotFound', description: 'Not found' });
+  const { comments, ...fields } = ticket;
+  return read({ ticket: { id: Number(id), subject: null, ...fields, description: comments[0]?.body ?? null } });
 }
 
 function createTicket(state: FakeState, agent: ZendeskAgent, body: any): Routed {

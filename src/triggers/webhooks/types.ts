@@ -19,7 +19,8 @@ export interface WebhookRequest {
 }
 
 /** Why a request was refused. Logged for the operator; the sender only ever sees the status. */
-export type Refusal = { ok: false; status: 401 | 403 | 400; reason: string };
+/** Why a request was refused; `isStale` when its timestamp is outside the preset's window (counted apart from bad signatures). */
+export type Refusal = { ok: false; status: 401 | 403 | 400; reason: string; isStale?: true };
 
 /** One event of a verified delivery (a HubSpot body holds up to 100). */
 export interface Delivery {
@@ -120,4 +121,9 @@ export function header(req: WebhookRequest, name: string): string | null {
 
 export function refuse(status: Refusal['status'], reason: string): Refusal {
   return { ok: false, status, reason };
+}
+
+/** A 401 for a timestamp outside the replay window. */
+export function refuseStale(reason: string): Refusal {
+  return { ok: false, status: 401, reason, isStale: true };
 }

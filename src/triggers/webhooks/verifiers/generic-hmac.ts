@@ -4,7 +4,7 @@
  * WEBHOOK_<S>_* variables (./types.ts `HmacScheme`, docs/webhooks.md).
  * With a signed timestamp, ±toleranceSec is enforced both ways.
  */
-import { header, refuse, type Parsed, type SourceSettings, type WebhookRequest } from '../types.ts';
+import { header, refuse, refuseStale, type Parsed, type SourceSettings, type WebhookRequest } from '../types.ts';
 import { anySecretMatches, digest } from './hmac-core.ts';
 import { parseJson, sha256Hex, stringField } from './json.ts';
 
@@ -20,7 +20,7 @@ export function verifyHmacRequest(req: WebhookRequest, source: SourceSettings): 
     if (!timestamp || !/^\d{1,12}$/.test(timestamp))
       return refuse(401, `no ${scheme.timestampHeader ?? 'timestamp'} header in seconds`);
     if (Math.abs(req.nowMs / 1000 - Number(timestamp)) > scheme.toleranceSec)
-      return refuse(401, `the timestamp is outside ±${scheme.toleranceSec} s`);
+      return refuseStale(`the timestamp is outside ±${scheme.toleranceSec} s`);
     parts.unshift(timestamp, scheme.separator);
   }
   const received = signature.slice(scheme.prefix.length);

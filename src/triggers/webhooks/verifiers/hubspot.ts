@@ -13,7 +13,15 @@
  * delivery id; `eventId` is not unique on its own, so each event is keyed by
  * (subscriptionId, eventId, occurredAt).
  */
-import { header, refuse, type Delivery, type Parsed, type SourceSettings, type WebhookRequest } from '../types.ts';
+import {
+  header,
+  refuse,
+  refuseStale,
+  type Delivery,
+  type Parsed,
+  type SourceSettings,
+  type WebhookRequest,
+} from '../types.ts';
 import { anySecretMatches, digest } from './hmac-core.ts';
 import { parseJson } from './json.ts';
 
@@ -64,7 +72,7 @@ export function verifyHubspotRequest(req: WebhookRequest, source: SourceSettings
   if (!/^\d{1,16}$/.test(timestamp)) return refuse(401, 'X-HubSpot-Request-Timestamp is not a number of milliseconds');
   const ageMs = req.nowMs - Number(timestamp);
   if (ageMs > HUBSPOT_WINDOW_MS || ageMs < -HUBSPOT_WINDOW_MS)
-    return refuse(401, `X-HubSpot-Request-Timestamp is ${Math.round(ageMs / 1000)} s from now (allowed ±300 s)`);
+    return refuseStale(`X-HubSpot-Request-Timestamp is ${Math.round(ageMs / 1000)} s from now (allowed ±300 s)`);
   if (!publicUrl) return refuse(401, 'HubSpot v3 signs the public URL; set SIGNOFF_PUBLIC_URL');
   const uri = hubspotSignedUri(publicUrl, req.pathAndQuery);
   const isMatch = anySecretMatches(source.secrets, signature, (secret) =>

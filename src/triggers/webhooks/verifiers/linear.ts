@@ -7,13 +7,22 @@
  * compare, and it trusts only the signed body timestamp. Dedupe: `Linear-Delivery`.
  */
 import { LinearWebhookClient } from '@linear/sdk/webhooks';
-import { header, refuse, type Parsed, type SourceSettings, type WebhookRequest } from '../types.ts';
+import {
+  header,
+  refuse,
+  refuseStale,
+  type Parsed,
+  type Refusal,
+  type SourceSettings,
+  type WebhookRequest,
+} from '../types.ts';
 import { parseJson, sha256Hex, stringField } from './json.ts';
 
 export function verifyLinearRequest(req: WebhookRequest, source: SourceSettings): Parsed {
   const signature = header(req, 'linear-signature');
   if (!signature) return refuse(401, 'no Linear-Signature header');
-  let reason = 'Linear-Signature does not match the body with any configured secret';
+  const reason = 'Linear-Signature does not match the body with any configured secret';
+  let stale: Refusal | undefined;
   let isValid = false;
   let isUnreadable = false;
   for (const secret of source.secrets) {
@@ -23,11 +32,11 @@ export function verifyLinearRequest(req: WebhookRequest, source: SourceSettings)
       // The SDK checks the HMAC first, then parses the body for its timestamp: a SyntaxError means a genuine, unreadable body.
       if (err instanceof SyntaxError) isUnreadable = true;
       else if (err instanceof Error && /timestamp/i.test(err.message))
-        reason = `Linear ${err.message.toLowerCase()} (webhookTimestamp must be within 60 s)`;
+        stale = refuseStale(`Linear ${err.message.toLowerCase()} (webhookTimestamp must be within 60 s)`);
     }
   }
   if (isUnreadable && !isValid) return refuse(400, 'the body is not valid JSON');
-  if (!isValid) return refuse(401, reason);
+  if (!isValid) return stale ?? refuse(401, reason);
   const json = parseJson(req.rawBody);
   if (!json.ok) return json;
   const type = (stringField(json.value, 'type') ?? 'unknown').toLowerCase();

@@ -7,7 +7,15 @@
  * listed signature may match). Dedupe: `webhook-id`.
  */
 import { Webhook, WebhookVerificationError } from 'standardwebhooks';
-import { header, refuse, type Parsed, type SourceSettings, type WebhookRequest } from '../types.ts';
+import {
+  header,
+  refuse,
+  refuseStale,
+  type Parsed,
+  type Refusal,
+  type SourceSettings,
+  type WebhookRequest,
+} from '../types.ts';
 import { parseJson, stringField } from './json.ts';
 
 /** The spec's tolerance, and the library's: 5 minutes either way. */
@@ -21,8 +29,9 @@ export function verifyStandardRequest(req: WebhookRequest, source: SourceSetting
     return refuse(401, 'no webhook-id, webhook-timestamp or webhook-signature header');
   // Checked against the receiver's clock as the request carries it; the library checks again with its own.
   if (!/^\d{1,12}$/.test(timestamp) || Math.abs(req.nowMs / 1000 - Number(timestamp)) > TOLERANCE_SEC)
-    return refuse(401, 'webhook-timestamp is more than 5 minutes from our clock');
-  let reason = 'webhook-signature does not match with any configured secret';
+    return refuseStale('webhook-timestamp is more than 5 minutes from our clock');
+  const reason = 'webhook-signature does not match with any configured secret';
+  let stale: Refusal | undefined;
   let isValid = false;
   for (const secret of source.secrets) {
     try {
@@ -35,10 +44,10 @@ export function verifyStandardRequest(req: WebhookRequest, source: SourceSetting
       isValid = true;
     } catch (err) {
       if (err instanceof WebhookVerificationError && /timestamp/i.test(err.message))
-        reason = `webhook-timestamp refused: ${err.message}`;
+        stale = refuseStale(`webhook-timestamp refused: ${err.message}`);
     }
   }
-  if (!isValid) return refuse(401, reason);
+  if (!isValid) return stale ?? refuse(401, reason);
   const json = parseJson(req.rawBody);
   if (!json.ok) return json;
   return {

@@ -7,7 +7,15 @@
  * so we add one. Dedupe: the event id `evt_…`, the same on every retry.
  */
 import Stripe from 'stripe';
-import { header, refuse, type Parsed, type SourceSettings, type WebhookRequest } from '../types.ts';
+import {
+  header,
+  refuse,
+  refuseStale,
+  type Parsed,
+  type Refusal,
+  type SourceSettings,
+  type WebhookRequest,
+} from '../types.ts';
 import { parseJson, stringField } from './json.ts';
 
 /** Stripe's default tolerance, in seconds, and our bound ahead of our clock. */
@@ -18,8 +26,9 @@ export function verifyStripeRequest(req: WebhookRequest, source: SourceSettings)
   if (!signature) return refuse(401, 'no Stripe-Signature header');
   const t = /(?:^|,)t=(\d{1,12})(?:,|$)/.exec(signature)?.[1];
   if (t && Number(t) * 1000 - req.nowMs > STRIPE_TOLERANCE_SEC * 1000)
-    return refuse(401, 'Stripe-Signature timestamp is in the future');
-  let reason = 'Stripe-Signature does not match the body with any configured secret';
+    return refuseStale('Stripe-Signature timestamp is in the future');
+  const reason = 'Stripe-Signature does not match the body with any configured secret';
+  let stale: Refusal | undefined;
   let isValid = false;
   for (const secret of source.secrets) {
     try {
@@ -29,10 +38,10 @@ export function verifyStripeRequest(req: WebhookRequest, source: SourceSettings)
       // The signature held and the event did not parse: the body is the problem, parsed below.
       if (err instanceof SyntaxError) isValid = true;
       else if (err instanceof Error && /tolerance/i.test(err.message))
-        reason = 'Stripe-Signature timestamp is older than 300 s';
+        stale = refuseStale('Stripe-Signature timestamp is older than 300 s');
     }
   }
-  if (!isValid) return refuse(401, reason);
+  if (!isValid) return stale ?? refuse(401, reason);
   const json = parseJson(req.rawBody);
   if (!json.ok) return json;
   const id = stringField(json.value, 'id');

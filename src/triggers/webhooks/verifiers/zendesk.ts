@@ -7,7 +7,7 @@
  * the future is refused. Dedupe: `X-Zendesk-Webhook-Invocation-Id`, plus the hash
  * of the signed bytes, because the invocation id header is not signed.
  */
-import { header, refuse, type Parsed, type SourceSettings, type WebhookRequest } from '../types.ts';
+import { header, refuse, refuseStale, type Parsed, type SourceSettings, type WebhookRequest } from '../types.ts';
 import { anySecretMatches, digest } from './hmac-core.ts';
 import { parseJson, sha256Hex, stringField } from './json.ts';
 
@@ -20,7 +20,7 @@ export function verifyZendeskRequest(req: WebhookRequest, source: SourceSettings
   if (!signature || !timestamp) return refuse(401, 'no X-Zendesk-Webhook-Signature or -Signature-Timestamp header');
   const at = Date.parse(timestamp);
   if (Number.isFinite(at) && at - req.nowMs > FUTURE_SKEW_MS)
-    return refuse(401, 'X-Zendesk-Webhook-Signature-Timestamp is in the future');
+    return refuseStale('X-Zendesk-Webhook-Signature-Timestamp is in the future');
   const isMatch = anySecretMatches(source.secrets, signature, (secret) =>
     digest('sha256', secret, [timestamp, req.rawBody], 'base64'),
   );

@@ -49,11 +49,11 @@ export async function startBot(dbUrl: string, schema: string, env: Record<string
   const deadline = Date.now() + READY_MS;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`bot exited with ${child.exitCode}:\n${stderr}`);
-    if ((await fetch(`${bot.url}/healthz`, { signal: AbortSignal.timeout(1_000) }).catch(() => null))?.ok) return bot;
+    if ((await fetch(`${bot.url}/readyz`, { signal: AbortSignal.timeout(1_000) }).catch(() => null))?.ok) return bot;
     await new Promise((r) => setTimeout(r, 100));
   }
   child.kill('SIGKILL');
-  throw new Error(`bot did not answer /healthz in ${READY_MS / 1000} s:\n${stderr}`);
+  throw new Error(`bot was not ready (/readyz) in ${READY_MS / 1000} s:\n${stderr}`);
 }
 
 export async function stopBot(bot: Bot | null): Promise<void> {

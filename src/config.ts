@@ -26,7 +26,7 @@ export interface Config {
   schema: string;
   /** Connection pool size. Default 10. */
   poolSize: number;
-  /** HTTP port for the web chat, webhooks and /healthz. Default 3000. */
+  /** HTTP port for the web chat, webhooks and the probes (/healthz, /readyz). Default 3000. */
   port: number;
   /** Interface to listen on. Default 127.0.0.1; beyond loopback the web chat needs WEB_CHAT_AUTH=invite. */
   host: string;

@@ -17,7 +17,7 @@ import { describeError } from './errors.ts';
 import { crashpointsFrom } from './ops/crashpoint.ts';
 import { Alerter } from './ops/alerts.ts';
 import { startHttpServer } from './ops/http.ts';
-import { chatCheck } from './ops/readiness.ts';
+import { chatCheck, engineCheck } from './ops/readiness.ts';
 import { createLogger, type Logger } from './ops/log.ts';
 import { Metrics } from './ops/metrics.ts';
 import { metricsRoute } from './ops/metrics-route.ts';
@@ -156,15 +156,16 @@ async function main(): Promise<void> {
   const parked = await engine.parkOrphanedRuns();
   if (parked.length > 0) log.warn('parked runs whose state a flow change removed', { runs: parked });
   // Bind before claiming: a start that fails here (port taken, chat unreachable) exits holding no work.
+  let isRunning = false;
   const webhooks = webhookRoute({ settings: config.webhooks, engine, channel: config.defaultChannel, log, metrics });
   const http = await startHttpServer({
     port: config.port,
     host: config.host,
     sql,
     routes: [metricsRoute(metrics, config.metrics), ...chat.routes, webhooks],
-    // /readyz: the database, every migration applied, and the chat adapter connected.
+    // /readyz: the database, every migration applied, the chat adapter connected, the workers running.
     schema: config.schema,
-    ready: [chatCheck(chat.port.platform, () => chat.port.isReady?.() ?? true)],
+    ready: [chatCheck(chat.port.platform, () => chat.port.isReady?.() ?? true), engineCheck(() => isRunning)],
     log,
   });
   if (!config.metrics.isServed)
@@ -188,6 +189,7 @@ async function main(): Promise<void> {
   desk.start();
   scheduler.start();
   alerter.start();
+  isRunning = true;
   const url = `http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${http.port}`;
   const where =
     chat.port.platform === 'console'
@@ -213,6 +215,7 @@ async function main(): Promise<void> {
   const shutdown = async (signal: string) => {
     if (isStopping) return;
     isStopping = true;
+    isRunning = false; // /readyz says 503 at once, so a load balancer stops sending work
     log.info('shutting down', { signal });
     await chat.port.stop();
     await http.close();

@@ -4,7 +4,7 @@
  *   database outage never gets a healthy process restarted by its orchestrator.
  * - GET /readyz, ready to take traffic: every ReadinessCheck passes within
  *   CHECK_TIMEOUT_MS: the database answers, every migration file is applied, the
- *   chat adapter is connected. 503 otherwise, with a body naming what is not
+ *   chat adapter is connected, the engine's workers run. 503 otherwise, with a body naming what is not
  *   ready, in a few words and no internals (no error text, host or SQL).
  * Adapters report their state through `ChatPort.isReady` (src/chat/port.ts), so
  * this module needs nothing from them.
@@ -76,6 +76,14 @@ export function chatCheck(platform: string, isReady: () => boolean): ReadinessCh
       isReady()
         ? { isReady: true, state: `${platform} connected` }
         : { isReady: false, state: `${platform} not connected` },
+  };
+}
+
+/** The engine's workers: `running` from the end of startup until shutdown begins (main.ts says when). */
+export function engineCheck(isRunning: () => boolean): ReadinessCheck {
+  return {
+    name: 'engine',
+    check: async () => (isRunning() ? { isReady: true, state: 'running' } : { isReady: false, state: 'not running' }),
   };
 }
 

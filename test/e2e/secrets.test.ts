@@ -10,8 +10,17 @@
  * and HubSpot whose bodies echo the Authorization header the bot sent. Then it
  * scans everything the bot wrote to stderr, every row of every table of its
  * schema (audit trail included) for each secret, its `Bearer`/Basic header
- * forms, and `Authorization:`: zero hits.
+ * forms, every secret pattern case 77 names (`xoxb-`, `xapp-`, `sk-`, `whsec_`
+ * shapes) and `Authorization:`: zero hits. The logger is pino (src/ops/log.ts):
+ * the first bot writes JSON, the second pretty lines (LOG_FORMAT=pretty); webhook
+ * sources with secrets (Stripe's `whsec_…`, GitHub's) get a genuine and a forged
+ * delivery each. An unexpected failure (a table gone) shows only a ref (case 78),
+ * which is the correlation id of the log lines that hold the cause. Chat and
+ * webhook text with CR/LF/ANSI goes in, and no raw control character comes out
+ * in either format (case 80). The Discord bot token is checked the same way by
+ * test/e2e/discord.e2e.test.ts (one chat platform per bot).
  */
+import { createHmac } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -41,7 +50,23 @@ const SECRETS = {
   LINEAR_TOKEN: 'lin_api_s3cretLinearUs4a1b2c',
   HUBSPOT_TOKEN: 'pat-na1-s3cretHubSpotTr3z0f9e',
   DATABASE_PASSWORD: 'pgS3cretPasswordSq2y8e7d',
+  WEBHOOK_STRIPE_SECRET: 'whsec_s3cretStripeQp8x7w6v5u',
+  WEBHOOK_GITHUB_SECRET: 'ghS3cretWebhookNo5p4q3r2s',
 } as const;
+
+/** The shapes case 77 names, whatever their value: a leak of a secret we did not plant shows too. */
+const SECRET_PATTERNS: [string, RegExp][] = [
+  ['a Slack bot token', /xox[abposr]-[A-Za-z0-9-]{10,}/],
+  ['a Slack app token', /xapp-[A-Za-z0-9-]{10,}/],
+  ['an OpenAI key', /sk-[A-Za-z0-9_-]{16,}/],
+  ['a webhook signing secret', /whsec_[A-Za-z0-9+/=_-]{10,}/],
+  ['"Authorization:"', /authorization:/i],
+];
+/** CR/LF/ANSI and friends, as a person or a sender may type them. */
+const HOSTILE = 'refund\r\n{"level":"error","msg":"forged"}\u001b[2J\u001b[31mred\u009b\u202e';
+/** What no log output may carry raw: C0 controls but tab and LF (the line break itself), DEL, C1. */
+// eslint-disable-next-line no-control-regex
+const RAW_CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e]/;
 
 const db = useTestDb();
 let slack: FakeSlack;
@@ -84,7 +109,7 @@ beforeAll(async () => {
 }, 60_000);
 
 /** The bot with every credential set (Zendesk's as given), at debug level, connected over Socket Mode. */
-async function startSecretBot(zendesk: Record<string, string>): Promise<BotProcess> {
+async function startSecretBot(zendesk: Record<string, string>, format = 'json'): Promise<BotProcess> {
   const url = new URL(db.url);
   url.password = SECRETS.DATABASE_PASSWORD; // trust auth ignores it; the bot must still never show it
   const connected = slack.socket.connections().length;
@@ -93,7 +118,10 @@ async function startSecretBot(zendesk: Record<string, string>): Promise<BotProce
     schema: db.schema,
     env: {
       LOG_LEVEL: 'debug',
+      LOG_FORMAT: format,
       SIGNOFF_FLOWS_DIR: flowsDir,
+      WEBHOOK_STRIPE_SECRET: SECRETS.WEBHOOK_STRIPE_SECRET,
+      WEBHOOK_GITHUB_SECRET: SECRETS.WEBHOOK_GITHUB_SECRET,
       WORKER_POLL_MS: '200',
       SLACK_BOT_TOKEN: SECRETS.SLACK_BOT_TOKEN,
       SLACK_APP_TOKEN: SECRETS.SLACK_APP_TOKEN,
@@ -176,11 +204,11 @@ async function expectNoSecrets(b: BotProcess): Promise<void> {
   forms.push(['Zendesk Basic', Buffer.from(`${EMAIL}/token:${SECRETS.ZENDESK_TOKEN}`).toString('base64')]);
   const hits = (where: string, text: string) => [
     ...forms.filter(([, value]) => text.includes(value!)).map(([name]) => `${where}: ${name}`),
-    ...(/authorization:/i.test(text) ? [`${where}: "Authorization:"`] : []),
+    ...SECRET_PATTERNS.filter(([, pattern]) => pattern.test(text)).map(([name]) => `${where}: ${name}`),
   ];
 
   const log = b.log();
-  expect(log).toMatch(/"level":"debug"/); // it really ran at debug level
+  expect(log).toMatch(/"level":"debug"|\] DEBUG: /); // it really ran at debug level, JSON or pretty
   const found = hits('log', log);
   const tables = await db.sql<{ name: string }[]>`
     SELECT table_name AS name FROM information_schema.tables WHERE table_schema = ${db.schema} AND table_type = 'BASE TABLE'`;
@@ -202,6 +230,51 @@ async function expectNoSecrets(b: BotProcess): Promise<void> {
   expect(all).toContain('refused the API key (401)'); // the model's 401 was recorded, in our words
 }
 
+/** Case 80: after hostile text went in, the log holds no raw control character; in JSON each entry is one line. */
+function expectEncoded(log: string, format: 'json' | 'pretty'): void {
+  expect(log).not.toMatch(RAW_CONTROL);
+  if (format === 'json') for (const line of log.split('\n').filter((l) => l.startsWith('{'))) JSON.parse(line);
+  expect(log).not.toMatch(/^\{"level":"error","msg":"forged"\}/m);
+}
+
+/** A genuine GitHub delivery (X-Hub-Signature-256 with the secret) and a forged one (another secret); each answered. */
+async function githubDeliveries(text: string): Promise<{ genuine: Response; forged: Response; deliveryId: string }> {
+  const body = JSON.stringify({ action: text, issue: { title: text } });
+  const deliveryId = `72d3162e-cc78-11e3-81ab-${Date.now().toString(16).padStart(12, '0').slice(-12)}`;
+  const send = (secret: string, id: string) =>
+    fetch(`${bot.url}/webhooks/github`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        'x-github-event': 'issues',
+        'x-github-delivery': id,
+        'x-hub-signature-256': `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`,
+      },
+      body,
+    });
+  return {
+    genuine: await send(SECRETS.WEBHOOK_GITHUB_SECRET, deliveryId),
+    forged: await send(`${SECRETS.WEBHOOK_GITHUB_SECRET}-wrong`, `${deliveryId}-forged`),
+    deliveryId,
+  };
+}
+
+/** A Stripe delivery signed with the wrong secret: refused, and the secret it was checked against never shows. */
+async function forgedStripe(): Promise<Response> {
+  const body = JSON.stringify({
+    id: 'evt_forged',
+    type: 'charge.refunded',
+    data: { object: { description: HOSTILE } },
+  });
+  const t = Math.floor(Date.now() / 1000);
+  const v1 = createHmac('sha256', 'whsec_notTheRealOneAtAll00').update(`${t}.${body}`).digest('hex');
+  return fetch(`${bot.url}/webhooks/stripe`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'stripe-signature': `t=${t},v1=${v1}` },
+    body,
+  });
+}
+
 /** A 401 whose body echoes the credentials the bot sent, as some providers' errors do. */
 const echo401 = {
   status: 401,
@@ -211,7 +284,7 @@ const echo401 = {
   }),
 };
 
-it('ticket-triage and the tools through their error paths at debug level: no secret in any log line, row or audit entry', async () => {
+it('77, 78, 80: ticket-triage, the tools and webhooks through their error paths at debug level (JSON logs): no secret in any log line, row or audit entry; a ref that finds the cause; nothing raw', async () => {
   // A model 429 and a model 401, each quoting the key (hostile; OpenAI itself masks it).
   openai.next({
     kind: 'status',
@@ -262,12 +335,46 @@ it('ticket-triage and the tools through their error paths at debug level: no sec
   expect(auth((c) => c.path === '/graphql')).toContain(SECRETS.LINEAR_TOKEN);
   expect(auth((c) => c.path.startsWith('/crm/'))).toContain(`Bearer ${SECRETS.HUBSPOT_TOKEN}`);
 
+  await hostileTraffic();
+  await unexpectedFailure();
+  expectEncoded(bot.log(), 'json');
   await expectNoSecrets(bot);
 }, 180_000);
 
-it('the same with a Zendesk OAuth token (ZENDESK_OAUTH_TOKEN, sent as Bearer): refused once with an echo, then sent', async () => {
+/** Case 80's input: chat text and webhook bodies with CR/LF/ANSI; forged and genuine webhooks (case 77's error paths). */
+async function hostileTraffic(): Promise<void> {
+  expect(await slash(`status ${HOSTILE}`)).not.toBe('');
+  const hooks = await githubDeliveries(HOSTILE);
+  expect(hooks.forged.status).toBe(401);
+  expect(hooks.genuine.status).not.toBe(401); // the secret was in use: accepted (or kept as a dead letter)
+  expect(hooks.genuine.status).toBeLessThan(500);
+  expect((await forgedStripe()).status).toBe(401);
+}
+
+/** Case 78: with a table gone, a command answers only "try again (ref …)"; the lines under that ref hold the cause. */
+async function unexpectedFailure(): Promise<void> {
+  await db.sql`ALTER TABLE ${db.sql(`${db.schema}.runs`)} RENAME TO runs_gone`;
+  let reply: string;
+  try {
+    reply = await slash('list');
+  } finally {
+    await db.sql`ALTER TABLE ${db.sql(`${db.schema}.runs_gone`)} RENAME TO runs`;
+  }
+  const ref = /^something went wrong; try again \(ref ([^)\s]+)\)$/.exec(reply)?.[1];
+  expect(ref, reply).toBeDefined();
+  expect(reply).not.toMatch(/relation|SELECT|runs_gone|does not exist|\bat .*\.ts/);
+  const entries = bot
+    .log()
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as Record<string, any>)
+    .filter((e) => e.correlationId === ref);
+  expect(entries.find((e) => e.msg === 'command failed')?.error.message).toMatch(/relation .*runs.* does not exist/);
+}
+
+it('77, 80: the same with a Zendesk OAuth token (sent as Bearer) and pretty logs (LOG_FORMAT=pretty): no secret, no raw control character', async () => {
   await stopBot(bot);
-  bot = await startSecretBot({ ZENDESK_OAUTH_TOKEN: SECRETS.ZENDESK_OAUTH_TOKEN });
+  bot = await startSecretBot({ ZENDESK_OAUTH_TOKEN: SECRETS.ZENDESK_OAUTH_TOKEN }, 'pretty');
   expect(await slash('run ticket-triage subject="OAuth" body="Second desk" ticketId=78')).toMatch(/started/);
   const card = await until(
     'the card',
@@ -286,5 +393,7 @@ it('the same with a Zendesk OAuth token (ZENDESK_OAUTH_TOKEN, sent as Bearer): r
   expect(tools.calls.filter((c) => c.path.includes('/tickets/78')).map((c) => c.headers.authorization)).toContain(
     `Bearer ${SECRETS.ZENDESK_OAUTH_TOKEN}`,
   );
+  await hostileTraffic();
+  expectEncoded(bot.log(), 'pretty');
   await expectNoSecrets(bot);
 }, 120_000);

@@ -63,7 +63,7 @@ describe('npm start', () => {
     const ready = await fetch(`${url}/readyz`);
     expect([ready.status, await ready.json()]).toEqual([
       200,
-      { ok: true, checks: { database: 'up', migrations: 'current', chat: 'console connected' } },
+      { ok: true, checks: { database: 'up', migrations: 'current', chat: 'console connected', engine: 'running' } },
     ]);
     const missing = await fetch(`${url}/nope`);
     expect([missing.status, await missing.text()]).toEqual([404, '{"error":"not found"}']);

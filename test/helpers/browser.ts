@@ -133,7 +133,7 @@ export interface StartBotOptions {
 
 /**
  * `npm start` as a user runs it (node --import tsx src/main.ts), on a free port, resolved
- * once /healthz answers 200. Settings from the developer's shell that would change what
+ * once /readyz answers 200 (started: database, migrations, chat and engine). Settings from the developer's shell that would change what
  * starts (SIGNOFF_*, Slack, Discord, OpenAI credentials) are not passed on.
  */
 export async function startBot(opts: StartBotOptions): Promise<BotProcess> {
@@ -167,11 +167,11 @@ async function waitForHealthy(bot: BotProcess): Promise<void> {
   const deadline = Date.now() + BOT_READY_DEADLINE_MS;
   while (Date.now() < deadline) {
     if (bot.child.exitCode !== null) throw new Error(`bot exited with ${bot.child.exitCode}:\n${bot.log()}`);
-    const res = await fetch(`${bot.url}/healthz`, { signal: AbortSignal.timeout(1_000) }).catch(() => null);
+    const res = await fetch(`${bot.url}/readyz`, { signal: AbortSignal.timeout(1_000) }).catch(() => null);
     if (res?.ok) return;
     await new Promise((r) => setTimeout(r, 100));
   }
-  throw new Error(`bot did not answer ${bot.url}/healthz in ${BOT_READY_DEADLINE_MS} ms:\n${bot.log()}`);
+  throw new Error(`bot was not ready at ${bot.url}/readyz in ${BOT_READY_DEADLINE_MS} ms:\n${bot.log()}`);
 }
 
 /** SIGTERM, then SIGKILL if the bot is still running 5 s later. Safe to call twice. */

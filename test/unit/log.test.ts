@@ -5,7 +5,7 @@
  * encoded, in both modes). Lines are captured through the logger's `write`.
  */
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_REDACT_PATTERNS } from '../../src/config.ts';
+import { credentialValues, DEFAULT_REDACT_PATTERNS, readConfig } from '../../src/config.ts';
 import { withCorrelation } from '../../src/ops/correlation.ts';
 import { createLogger, encodeControls, type LogOptions } from '../../src/ops/log.ts';
 
@@ -64,6 +64,43 @@ describe('77: secrets never reach a log line', () => {
       expect(text).toContain('401 for'); // the message itself stays, only the secret goes
     });
   }
+
+  it('knows every credential the config holds, so main.ts redacts them by value', () => {
+    const env = {
+      DATABASE_URL: 'postgres://signoff:pg%2Fpass%3Aword@db.internal:5432/signoff',
+      OPENAI_API_KEY: 'sk-live-openai-key-123456',
+      SLACK_BOT_TOKEN: BOT_TOKEN,
+      SLACK_APP_TOKEN: 'xapp-1-A0-123-abcdef',
+      SLACK_SIGNING_SECRET: 'signing-secret-1234',
+      ZENDESK_URL: 'https://acme.zendesk.com',
+      ZENDESK_EMAIL: 'agent@example.com',
+      ZENDESK_TOKEN: 'zendesk-token-1234',
+      LINEAR_TOKEN: 'lin_api_token_1234',
+      WEBHOOK_STRIPE_SECRET: 'whsec_old1234,whsec_new5678',
+    };
+    expect(new Set(credentialValues(readConfig(env)))).toEqual(
+      new Set([
+        'pg%2Fpass%3Aword',
+        'pg/pass:word',
+        'sk-live-openai-key-123456',
+        BOT_TOKEN,
+        'xapp-1-A0-123-abcdef',
+        'signing-secret-1234',
+        'zendesk-token-1234',
+        'lin_api_token_1234',
+        'whsec_old1234',
+        'whsec_new5678',
+      ]),
+    );
+    const discord = readConfig({ DISCORD_TOKEN: 'MTIzNDU2Nzg5.discord-bot-token' });
+    expect(credentialValues(discord)).toEqual(['MTIzNDU2Nzg5.discord-bot-token']);
+  });
+
+  it('LOG_FORMAT is json, pretty or auto (the default), and anything else is a config problem', () => {
+    expect(readConfig({}).logFormat).toBe('auto');
+    expect(readConfig({ LOG_FORMAT: 'pretty' }).logFormat).toBe('pretty');
+    expect(() => readConfig({ LOG_FORMAT: 'xml' })).toThrow(/LOG_FORMAT must be json, pretty or auto \(got "xml"\)/);
+  });
 
   it('drops lines below its level, so debug payloads cost nothing at info', () => {
     const { lines, log } = capture({}, 'info');

@@ -5,7 +5,8 @@
  * cause. The failure is real: the command handlers run against a schema with no
  * tables, so Postgres answers `relation "runs" does not exist`. Paths: the web
  * chat (HTTP server id, sent back as x-correlation-id), Slack over HTTP (Slack's
- * trigger id), and a route that throws (500). Also: which id a request takes.
+ * trigger id), and a route that throws (500). Also: which id a request takes, and
+ * that a job's lines carry its key.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createConsoleAdapter, type ConsoleAdapter } from '../../../adapters/console/console-adapter.ts';
@@ -21,6 +22,8 @@ import { handleCommand, makeCommandDeps } from '../../../src/triggers/commands.t
 import { FORM, signed, slashCommandBody } from '../../fakes/slack/requests.ts';
 import { startFakeSlack, type FakeSlack } from '../../fakes/slack/web-api.ts';
 import { useTestDb } from '../../helpers/db.ts';
+import { startTestEngine } from '../../helpers/engines.ts';
+import { createStepLog } from '../../helpers/flows/test-flows.ts';
 
 const db = useTestDb();
 const lines: string[] = [];
@@ -167,5 +170,25 @@ describe('which correlation id a request takes', () => {
     const [a, b] = [await idOf({}), await idOf({})];
     expect(a).toMatch(/^[0-9a-f]{12}$/);
     expect(b).not.toBe(a);
+  });
+});
+
+describe("a job's log lines", () => {
+  it('carry the job key as correlation id (the key holds the run id)', async () => {
+    await createStepLog(db.sql);
+    const worker = await startTestEngine(db, { workerId: 'correlation', log });
+    try {
+      const { runId } = await worker.startRun('flaky', { failTimes: 1 });
+      await worker.waitFor(runId, ['done'], { timeoutMs: 10_000 });
+      const [job] = await db.sql<{ key: string }[]>`SELECT key FROM jobs WHERE run_id = ${runId}`;
+      const retried = lines
+        .map((l) => JSON.parse(l) as Record<string, any>)
+        .filter((e) => e.msg === 'step failed; will retry' && e.job === job!.key);
+      expect(retried).toHaveLength(1);
+      expect(retried[0]!.correlationId).toBe(job!.key);
+      expect(job!.key).toContain(runId); // so grepping the run id finds them too
+    } finally {
+      await worker.stop(500);
+    }
   });
 });

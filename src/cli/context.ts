@@ -55,6 +55,7 @@ export function createContext(config: Readonly<Config>, opts: { isJson: boolean;
       if (!opened) {
         const db = await openDatabase(config);
         opened = { db, sql: connect({ url: db.url, schema: config.schema, max: 4 }) };
+        if (db.embedded) context.note(`note: started ${db.where}; \`npm start\` cannot use it until this command ends`);
       }
       return { sql: opened.sql, where: opened.db.where };
     },

@@ -278,6 +278,11 @@ describe('signoff audit verify', () => {
     // Scoped to the other run, the chain it walks is intact.
     const other = await runCli(['audit', 'verify', '--run', cancelledRun], env());
     expect(other.code).toBe(0);
+    const nothing = await runCli(['audit', 'verify', '--review', 'no-such-review'], env());
+    expect([nothing.code, nothing.stderr.trim()]).toEqual([
+      1,
+      'signoff audit verify: nothing to verify: no audit rows for review no-such-review',
+    ]);
   }, 60_000);
 });
 

@@ -48,6 +48,8 @@ const reviewAudit: AuditCheck = {
   name: 'review audit',
   async verify(sql, scope, onProgress) {
     const ids = await auditedReviewIds(sql, scope);
+    if (ids.length === 0 && (scope.reviewId || scope.runId))
+      return { name: this.name, ok: true, checked: 0, skipped: 'no review_audit rows in this scope' };
     let checked = 0;
     for (const [index, reviewId] of ids.entries()) {
       const result = await findAuditBreak(sql, reviewId);

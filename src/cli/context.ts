@@ -46,17 +46,21 @@ export interface CliContext {
 
 export function createContext(config: Readonly<Config>, opts: { isJson: boolean; allowPending?: boolean }) {
   let opened: { db: OpenedDatabase; sql: Sql } | null = null;
+  let opening: Promise<{ db: OpenedDatabase; sql: Sql }> | null = null;
   let flows: Promise<Flow<any>[]> | null = null;
   const context: CliContext = {
     config,
     isJson: opts.isJson,
     actor: `cli:${userInfo().username}`,
     async database() {
-      if (!opened) {
-        const db = await openDatabase(config);
+      // One opening however many callers ask at once (a second embedded start would find the folder taken).
+      opening ??= openDatabase(config).then((db) => {
         opened = { db, sql: connect({ url: db.url, schema: config.schema, max: 4 }) };
-      }
-      return { sql: opened.sql, where: opened.db.where };
+        if (db.embedded) context.note(`note: started ${db.where}; \`npm start\` cannot use it until this command ends`);
+        return opened;
+      });
+      const { db, sql } = await opening;
+      return { sql, where: db.where };
     },
     async sql() {
       const { sql } = await context.database();
@@ -69,6 +73,7 @@ export function createContext(config: Readonly<Config>, opts: { isJson: boolean;
     },
     note: (line) => void process.stderr.write(`${line}\n`),
     async close() {
+      await opening?.catch(() => null);
       if (!opened) return;
       await opened.sql.end({ timeout: 5 });
       await opened.db.embedded?.stop();

@@ -20,7 +20,7 @@ interface ShownVersion {
   version: number;
   contentSha256: string;
   content: Record<string, string>;
-  /** True when the stored draft and proposed call hash to `contentSha256` again. */
+  /** True when the stored draft and proposed call hash again to what this version's audit rows were bound to. */
   isHashVerified: boolean;
 }
 
@@ -73,7 +73,7 @@ function eventJson(e: TimelineRow) {
 type ReviewReport = ReturnType<typeof reviewReport>;
 
 function reviewReport(review: ReviewRow, audit: AuditRow[]) {
-  const versions = shownVersions(review);
+  const versions = shownVersions(review, audit);
   return {
     id: review.id,
     name: review.name,
@@ -105,21 +105,22 @@ function reviewReport(review: ReviewRow, audit: AuditRow[]) {
   };
 }
 
-/** The versions whose draft is still stored: the current one, and the one an edit replaced. */
-function shownVersions(review: ReviewRow): ShownVersion[] {
+/**
+ * The versions whose draft is still stored: the current one, and the one an edit replaced.
+ * Each is verified against the hash its audit rows were bound to (for the current one, also
+ * against the review row's own hash).
+ */
+function shownVersions(review: ReviewRow, audit: AuditRow[]): ShownVersion[] {
   const request = review.request ?? {};
-  const current: ShownVersion = {
-    version: review.version,
-    contentSha256: review.content_sha256,
-    content: review.content,
-    isHashVerified: approvalSha256(review.content, request) === review.content_sha256,
+  const shown = (version: number, content: Record<string, string>, expected: string | null): ShownVersion => {
+    const sha = approvalSha256(content, request);
+    const bound = audit.filter((a) => a.version === version).map((a) => a.content_sha256);
+    // The current draft also has the review row's own hash; an older one only its audit rows'.
+    const isHashVerified = (expected === null ? bound.length > 0 : sha === expected) && bound.every((b) => b === sha);
+    return { version, contentSha256: sha, content, isHashVerified };
   };
-  if (!review.previous_content) return [current];
-  const previousSha = approvalSha256(review.previous_content, request);
-  return [
-    { version: review.version - 1, contentSha256: previousSha, content: review.previous_content, isHashVerified: true },
-    current,
-  ];
+  const current = shown(review.version, review.content, review.content_sha256);
+  return review.previous_content ? [shown(review.version - 1, review.previous_content, null), current] : [current];
 }
 
 function reviewLines(r: ReviewReport): string[] {
@@ -139,7 +140,7 @@ function reviewLines(r: ReviewReport): string[] {
     ...(call?.input !== undefined ? [`    input: ${JSON.stringify(call.input)}`] : []),
     ...r.versions.flatMap((v) => [
       `  version ${v.version} · sha256 ${v.contentSha256} ` +
-        `${v.isHashVerified ? '(verified)' : '(DOES NOT MATCH the stored draft)'}:`,
+        `${v.isHashVerified ? '(verified)' : '(NOT verified: the stored draft does not hash to what was recorded)'}:`,
       ...Object.entries(v.content).map(([name, text]) => indented(`    ${name}: `, text)),
     ]),
     '  who did what (review_audit):',

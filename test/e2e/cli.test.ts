@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { until } from '../contract/chat-port.contract.ts';
 import { startFakeOpenAI } from '../fakes/openai-server.ts';
+import { startFakeDiscord } from '../fakes/discord/rest.ts';
 import { startFakeSlack } from '../fakes/slack/web-api.ts';
 import { findFreePort, startBot, stopBot, type BotProcess } from '../helpers/browser.ts';
 import { runCli } from '../helpers/cli.ts';
@@ -280,6 +281,11 @@ describe('signoff audit verify', () => {
     // Scoped to the other run, the chain it walks is intact.
     const other = await runCli(['audit', 'verify', '--run', cancelledRun], env());
     expect(other.code).toBe(0);
+    const nothing = await runCli(['audit', 'verify', '--review', 'no-such-review'], env());
+    expect([nothing.code, nothing.stderr.trim()]).toEqual([
+      1,
+      'signoff audit verify: nothing to verify: no audit rows for review no-such-review',
+    ]);
   }, 60_000);
 });
 
@@ -347,6 +353,32 @@ describe('signoff doctor', () => {
     } finally {
       await model.close();
       await slack.close();
+    }
+  }, 60_000);
+});
+
+describe('signoff doctor on Discord', () => {
+  it('names the bot a good DISCORD_TOKEN logs in as, and says where to get one when Discord refuses it', async () => {
+    const discord = await startFakeDiscord();
+    try {
+      const base = { ...env(), DISCORD_API_URL: discord.apiUrl };
+      const ok = await runCli(['doctor', '--json'], { ...base, DISCORD_TOKEN: discord.botToken });
+      expect(ok.code).toBe(0);
+      expect(JSON.parse(ok.stdout).checks[1]).toEqual({
+        name: 'discord',
+        ok: true,
+        detail: `connected as signoff (id ${discord.botUserId})`,
+      });
+      const refused = await runCli(['doctor'], { ...base, DISCORD_TOKEN: 'not-the-bot-token.discord' });
+      expect(refused.code).toBe(1);
+      expect(refused.stdout).toContain(
+        'FAIL  discord: Discord rejected DISCORD_TOKEN (401 Unauthorized): copy the bot token from discord.com/developers/applications',
+      );
+      expect(refused.stdout + refused.stderr).not.toContain('not-the-bot-token');
+      const asked = discord.requests.filter((r) => r.path.endsWith('/users/@me')).map((r) => r.status);
+      expect(asked).toEqual([200, 401]);
+    } finally {
+      await discord.close();
     }
   }, 60_000);
 });

@@ -2,12 +2,13 @@
  * `signoff audit verify [--review <id>] [--run <id>]`: runs every check in
  * AUDIT_CHECKS (../audit-checks.ts) over the scope and prints one line per
  * check, naming the first broken link of each (table, row, review and run, what
- * differs). Exit 1 when any chain is broken, 0 when all hold.
+ * differs). Exit 1 when any chain is broken, or when a --review/--run scope
+ * names nothing any chain holds; 0 when all hold.
  */
 import type { Command } from 'commander';
 import { action } from '../action.ts';
 import { AUDIT_CHECKS, type AuditReport, type AuditScope } from '../audit-checks.ts';
-import { EXIT, type CliContext } from '../context.ts';
+import { CliFailure, EXIT, type CliContext } from '../context.ts';
 import { startProgress } from '../progress.ts';
 
 export function registerAuditCommands(program: Command): void {
@@ -34,6 +35,11 @@ async function verifyAudit(ctx: CliContext, opts: { review?: string; run?: strin
     } finally {
       progress.stop();
     }
+  }
+  // A scope that names nothing any chain holds is a typo or a wrong id, not a pass.
+  if (reports.every((r) => r.skipped)) {
+    const named = [opts.review && `review ${opts.review}`, opts.run && `run ${opts.run}`].filter(Boolean).join(', ');
+    throw new CliFailure(`nothing to verify: no audit rows for ${named}`);
   }
   const ok = reports.every((r) => r.ok);
   ctx.print({ ok, checks: reports }, () => reports.map(reportLine));

@@ -250,6 +250,12 @@ export class FakeDiscord {
           },
         },
       ];
+    // resources/user.mdx "Get Current User": the bot's own user (what `signoff doctor` asks).
+    if (is('GET', '/users/@me'))
+      return [
+        200,
+        { id: this.botUserId, username: 'signoff', discriminator: '0', global_name: null, avatar: null, bot: true },
+      ];
     if (is('GET', '/applications/@me'))
       return [200, { id: this.applicationId, name: 'signoff', bot_public: false, flags: 0 }];
     if (is('POST', '/channels/:c/messages')) return this.createMessage(p[1]!, body, false, files);

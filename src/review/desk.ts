@@ -355,7 +355,7 @@ export class ReviewDesk implements ReviewHost {
       now: locked.now,
       deliveryId: 'cancel',
       patch: { status: 'cancelled' },
-      ...(actor !== 'signoff' ? { thread: { text: `Cancelled by <@${actor}>.` } } : {}),
+      ...(actor !== SYSTEM_ACTOR ? { thread: { text: `Cancelled by ${mentionOf(actor)}.` } } : {}),
     });
   }
 
@@ -494,4 +494,9 @@ export class ReviewDesk implements ReviewHost {
     if (!review) throw permanentError(`review ${reviewId} is gone`);
     return review;
   }
+}
+
+/** A chat user as a mention; an operator's `cli:<user>` (the signoff CLI) is no chat user, so it is named as is. */
+function mentionOf(actor: string): string {
+  return actor.startsWith('cli:') ? `${actor.slice(4)} (signoff CLI)` : `<@${actor}>`;
 }

@@ -154,6 +154,16 @@ describe('signoff runs', () => {
       30_000,
     );
     expect(card.card.status.kind).toBe('cancelled');
+    // The thread names the operator as such: a `cli:` actor is no chat user to mention.
+    type Shown = { notice?: { parts: { kind: string; text?: string }[] } };
+    const texts = await until('the cancel notice', async () => {
+      const state = (await (await fetch(`${bot!.url}/api/state`)).json()) as { messages: Shown[] };
+      const found = state.messages
+        .map((m) => (m.notice?.parts ?? []).map((p) => (p.kind === 'text' ? p.text : `<${p.kind}>`)).join(''))
+        .filter((t) => t.startsWith('Cancelled by'));
+      return found.length > 0 ? found : undefined;
+    });
+    expect(texts).toEqual([`Cancelled by ${userInfo().username} (signoff CLI).`]);
 
     const again = await runCli(['runs', 'cancel', runId], env());
     expect(again.code).toBe(1);

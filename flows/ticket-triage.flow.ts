@@ -309,7 +309,9 @@ export default defineFlow({
   title: 'Draft a reply to a support ticket; a support lead reviews it before it is sent',
   input: Ticket,
   triggers: [
-    { kind: 'command' },
+    // What a person may type; `readFrom` and `issueId` are the webhooks' alone (a person
+    // naming a ticket to read would see it on the card without being its agent).
+    { kind: 'command', fields: ['subject', 'body', 'customer', 'ticketId'] },
     // Zendesk's ticket-created event and Linear's Issue create event (mapped in ./ticket-triage.read.ts).
     { kind: 'webhook', source: 'zendesk', events: ['ticket.created'], input: fromZendeskCreated },
     { kind: 'webhook', source: 'linear', events: ['issue.create'], input: fromLinearCreated },

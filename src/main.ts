@@ -30,7 +30,7 @@ import { startEmbeddedPostgres, type EmbeddedPostgres, type SupervisionEvent } f
 import { migrate } from './store/migrate.ts';
 import { createStepRuntime } from './steps/runtime.ts';
 import { handleCommand, makeCommandDeps } from './triggers/commands.ts';
-import { inputKeysOf } from './triggers/input-keys.ts';
+import { commandKeysOf } from './triggers/input-keys.ts';
 import { Scheduler } from './triggers/schedules.ts';
 import { deadLetterControl } from './triggers/webhooks/dead-letters.ts';
 import { webhookRoute } from './triggers/webhooks/ingress.ts';
@@ -86,7 +86,7 @@ async function main(): Promise<void> {
   const applied = await migrate(sql, config.schema);
   if (applied.length > 0) log.info('applied migrations', { applied });
   const flows = await loadFlows(config.flowsDir);
-  const inputKeys = new Map(flows.map((f) => [f.id, inputKeysOf(f.input)]));
+  const inputKeys = new Map(flows.map((f) => [f.id, commandKeysOf(f)]));
   const crashpoint = crashpointsFrom(config.crashpoints);
   // One registry for this process, handed down like the logger; GET /metrics serves it.
   const metrics = new Metrics({ sql, processMetrics: true });

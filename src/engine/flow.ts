@@ -54,8 +54,19 @@ export interface StepOptions<I = any, O = unknown> {
 export type StepDefinition = StepFn | StepOptions;
 
 /** What starts a flow: `command` (src/triggers/commands.ts), `webhook` (src/triggers/webhooks/ingress.ts), `schedule`. */
-export type TriggerSpec =
-  { kind: 'command'; name?: string } | WebhookTrigger | { kind: 'schedule'; cron: string; timezone?: string };
+export type TriggerSpec = CommandTrigger | WebhookTrigger | { kind: 'schedule'; cron: string; timezone?: string };
+
+/**
+ * `/signoff run <flow> key=value …`. `fields` are the input keys a person may type
+ * (default: every key of the flow's input). A key only another trigger sets (ticket-triage's
+ * `readFrom`, which makes the run read a ticket from the helpdesk) is left out, so nobody in
+ * chat can point the bot at a record they name.
+ */
+export interface CommandTrigger {
+  kind: 'command';
+  name?: string;
+  fields?: readonly string[];
+}
 
 /**
  * A verified webhook starts the flow: `POST /webhooks/<source>` with one of

@@ -4,10 +4,21 @@
  * refuses such keys first, naming the closest real one. Pure.
  */
 import { z } from 'zod';
+import type { TriggerSpec } from '../engine/flow.ts';
 
 /** The keys a flow's input accepts, or null when its schema is not a plain object (then nothing is checked). */
 export function inputKeysOf(schema: z.ZodType): string[] | null {
   return schema instanceof z.ZodObject ? Object.keys(schema.shape) : null;
+}
+
+/**
+ * The keys `/signoff run` takes for a flow: its command trigger's `fields` when it names
+ * them (src/engine/flow.ts `CommandTrigger`), else every key of its input. A key left out
+ * is refused like a mistyped one.
+ */
+export function commandKeysOf(flow: { input: z.ZodType; triggers: readonly TriggerSpec[] }): string[] | null {
+  const command = flow.triggers.find((t) => t.kind === 'command');
+  return command?.fields ? [...command.fields] : inputKeysOf(flow.input);
 }
 
 /** Edit distance (insertions, deletions, substitutions), for "did you mean". */

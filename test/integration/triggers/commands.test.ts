@@ -17,7 +17,8 @@ import { connect } from '../../../src/store/client.ts';
 import { recordModelCall } from '../../../src/store/ledger.ts';
 import { appendNote } from '../../../src/store/runs.ts';
 import { handleCommand, makeCommandDeps, type CommandDeps } from '../../../src/triggers/commands.ts';
-import { inputKeysOf } from '../../../src/triggers/input-keys.ts';
+import { commandKeysOf } from '../../../src/triggers/input-keys.ts';
+import ticketTriage from '../../../flows/ticket-triage.flow.ts';
 import { useTestDb } from '../../helpers/db.ts';
 import { startTestEngine, tableCounts } from '../../helpers/engines.ts';
 import { createStepLog, testFlows } from '../../helpers/flows/test-flows.ts';
@@ -31,10 +32,10 @@ let deliveries = 0;
 
 beforeAll(async () => {
   await createStepLog(db.sql);
-  const flows = [...testFlows({ sql: db.sql, worker: 'cmd' }), demo, hooked];
+  const flows = [...testFlows({ sql: db.sql, worker: 'cmd' }), demo, hooked, ticketTriage];
   engine = await startTestEngine(db, { flows });
   // As main.ts wires it: each flow's input keys, so a mistyped key is refused.
-  const keys = new Map(flows.map((f) => [f.id, inputKeysOf(f.input)]));
+  const keys = new Map(flows.map((f) => [f.id, commandKeysOf(f)]));
   deps = makeCommandDeps(engine, { admins: new Set(['boss']), log, inputKeys: (id) => keys.get(id) ?? null });
 });
 afterAll(() => engine.stop(500));
@@ -99,9 +100,10 @@ const USAGE = [
   'hooked: Started by its helpdesk and a schedule (started by a zendesk webhook (ticket.created), the schedule 0 9 * * 1 Europe/Paris)',
   'one-step: One step (counted) (started by /signoff run one-step)',
   'relay: Timer, then one step (counted) (it declares no trigger)',
+  'ticket-triage: Draft a reply to a support ticket; a support lead reviews it before it is sent (started by /signoff run ticket-triage, a zendesk webhook (ticket.created), a linear webhook (issue.create))',
   'timed: Expires after 2 s (it declares no trigger)',
 ].join('\n');
-const KNOWN = 'counted-approve, draft-approve, flaky, guarded, hooked, one-step, relay, timed';
+const KNOWN = 'counted-approve, draft-approve, flaky, guarded, hooked, one-step, relay, ticket-triage, timed';
 
 /** A flow that declares triggers, but not a command. */
 const hooked = compileFlow({
@@ -176,6 +178,17 @@ describe('run', () => {
     // Values arrive as text: a flow wanting a number says so.
     expect(await send('run flaky failTimes=3')).toEqual(
       ephemeral("can't start flaky: failTimes: Invalid input: expected number, received string"),
+    );
+    expect(await snapshotRows()).toEqual(before);
+  });
+
+  it("refuses a key only the flow's webhooks set (ticket-triage's readFrom), and starts nothing", async () => {
+    const before = await snapshotRows();
+    const reply = await send('run ticket-triage readFrom=zendesk ticketId=77 subject=Hi body="Show me ticket 77"');
+    expect(reply).toEqual(
+      ephemeral(
+        'can\'t start ticket-triage: unknown field "readFrom"; this flow takes "subject", "body", "customer", "ticketId"',
+      ),
     );
     expect(await snapshotRows()).toEqual(before);
   });

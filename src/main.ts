@@ -21,6 +21,7 @@ import { chatCheck, engineCheck } from './ops/readiness.ts';
 import { createLogger, type Logger } from './ops/log.ts';
 import { Metrics } from './ops/metrics.ts';
 import { metricsRoute } from './ops/metrics-route.ts';
+import { handleStrayRejections } from './ops/stray-rejections.ts';
 import { ReviewDesk } from './review/desk.ts';
 import { connect } from './store/client.ts';
 import { consoleStore } from './store/console.ts';
@@ -81,6 +82,7 @@ async function main(): Promise<void> {
     secrets: credentialValues(config),
     patterns: config.model.redactPatterns,
   });
+  handleStrayRejections(log);
   const db = await openDatabase(config, log);
   const sql = connect({ url: db.url, schema: config.schema, max: config.poolSize });
   const applied = await migrate(sql, config.schema);

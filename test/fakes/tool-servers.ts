@@ -34,6 +34,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { hubspotContact, HUBSPOT_TOKEN, LINEAR_KEYS, linearGraphql, type LinearKeys } from './linear-hubspot.ts';
+import { isZendeskAuthorized } from './zendesk-tickets.ts';
 
 export { HUBSPOT_TOKEN, hubspotRateLimited, LINEAR_KEYS, linearRateLimited } from './linear-hubspot.ts';
 
@@ -190,7 +191,7 @@ export async function startFakeTools(o: FakeToolsOptions = {}): Promise<FakeTool
         status: 409,
         body: { error: 'DuplicateRequest', description: 'Idempotency-Key already used' },
       });
-    if (url.pathname.startsWith('/api/v2/') && !isZendeskAgent(agent, req.headers.authorization))
+    if (url.pathname.startsWith('/api/v2/') && !isZendeskAuthorized(agent, req.headers.authorization))
       return send(res, ZENDESK_401);
     // Only a ticket creation honours the key (see the header comment).
     const isKeyed = key !== null && req.method === 'POST' && url.pathname === '/api/v2/tickets.json';
@@ -239,15 +240,6 @@ export async function startFakeTools(o: FakeToolsOptions = {}): Promise<FakeTool
         server.close(() => resolve());
       }),
   };
-}
-
-/** Basic `{email}/token:{api_token}` or Bearer `{oauth_token}` of the agent. */
-function isZendeskAgent(agent: ZendeskAgent, header: string | undefined): boolean {
-  if (!header) return false;
-  const [scheme, value = ''] = header.split(' ', 2);
-  if (scheme?.toLowerCase() === 'bearer') return value === agent.oauthToken;
-  if (scheme?.toLowerCase() !== 'basic') return false;
-  return Buffer.from(value, 'base64').toString('utf8') === `${agent.email}/token:${agent.apiToken}`;
 }
 
 interface Accounts {
